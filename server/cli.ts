@@ -1,0 +1,63 @@
+import { parseTargetArgs, UsageError } from './cli/args.ts';
+import { startTarget } from './run-target.ts';
+
+const USAGE = `usage: iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
+                        [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'target':
+      return target(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function target(args: string[]): Promise<number> {
+  const config = parseTargetArgs(args);
+  const running = await startTarget(config);
+  process.stdout.write(`ready ${running.url}\n`);
+  for (const [i, p] of running.iscsi.listening.entries()) if (i > 0) process.stderr.write(`also listening on ${p.host}:${p.port}\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal}: finishing in-flight commands and flushing LUNs\n`);
+      running.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`iscsi-lab: shutdown failed: ${String(err)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`iscsi-lab: ${err.message}\n`);
+      process.exit(2);
+    }
+    const e = err as NodeJS.ErrnoException;
+    // Environment failures (port taken, unreadable LUN file) are one line, not a stack trace.
+    if (e && typeof e.code === 'string') {
+      process.stderr.write(`iscsi-lab: ${e.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`iscsi-lab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

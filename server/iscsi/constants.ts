@@ -1,0 +1,92 @@
+/** iSCSI opcodes (RFC 7143 11.2.1.2) and the fixed layout facts every codec shares. */
+export const enum Opcode {
+  // initiator -> target
+  NopOut = 0x00,
+  ScsiCommand = 0x01,
+  TaskManagementRequest = 0x02,
+  LoginRequest = 0x03,
+  TextRequest = 0x04,
+  ScsiDataOut = 0x05,
+  LogoutRequest = 0x06,
+  Snack = 0x10,
+  // target -> initiator
+  NopIn = 0x20,
+  ScsiResponse = 0x21,
+  TaskManagementResponse = 0x22,
+  LoginResponse = 0x23,
+  TextResponse = 0x24,
+  ScsiDataIn = 0x25,
+  LogoutResponse = 0x26,
+  R2T = 0x31,
+  AsyncMessage = 0x32,
+  Reject = 0x3f,
+}
+
+/** The names RFC 7143 (and Wireshark) give each opcode. */
+export const OPCODE_NAMES: Readonly<Record<number, string>> = {
+  0x00: 'NOP-Out',
+  0x01: 'SCSI Command',
+  0x02: 'Task Management Function Request',
+  0x03: 'Login Request',
+  0x04: 'Text Request',
+  0x05: 'SCSI Data-Out',
+  0x06: 'Logout Request',
+  0x10: 'SNACK Request',
+  0x20: 'NOP-In',
+  0x21: 'SCSI Response',
+  0x22: 'Task Management Function Response',
+  0x23: 'Login Response',
+  0x24: 'Text Response',
+  0x25: 'SCSI Data-In',
+  0x26: 'Logout Response',
+  0x31: 'Ready To Transfer (R2T)',
+  0x32: 'Asynchronous Message',
+  0x3f: 'Reject',
+};
+
+export const BHS_LENGTH = 48;
+export const DIGEST_LENGTH = 4;
+/** ITT/TTT value meaning "no task" (RFC 7143 11.18, 11.19). */
+export const RESERVED_TAG = 0xffffffff;
+
+/** Byte offsets shared by every BHS (RFC 7143 11.2.1). */
+export const enum Bhs {
+  Opcode = 0, // bit 6: immediate (requests); bits 0-5 opcode
+  Flags = 1,
+  TotalAhsLength = 4, // in 4-byte words
+  DataSegmentLength = 5, // 3 bytes
+  Lun = 8, // 8 bytes (or opcode-specific)
+  Itt = 16,
+  Word20 = 20, // TTT, ExpectedDataTransferLength, CID...
+  Word24 = 24, // CmdSN or StatSN
+  Word28 = 28, // ExpStatSN or ExpCmdSN
+  Word32 = 32, // MaxCmdSN, ExpStatSN...
+  Word36 = 36,
+  Word40 = 40,
+  Word44 = 44,
+  Cdb = 32, // SCSI Command: 16 bytes
+}
+
+export const IMMEDIATE_BIT = 0x40;
+export const FINAL_BIT = 0x80;
+
+/** Limits on what the network can make us hold (named so each cap is findable). */
+export const LIMITS = {
+  /** What we declare as MaxRecvDataSegmentLength; Wireshark ignores segments above 262144. */
+  maxRecvDataSegmentLength: 262144,
+  /** Total AHS bytes we accept (an extended CDB plus a bidirectional read length fit easily). */
+  maxAhsLength: 1024,
+  /** Largest write we gather into memory before handing it to SCSI. */
+  maxWriteBytes: 32 * 1024 * 1024,
+  /** Login and text key=value payload across continuation PDUs. */
+  maxTextBytes: 64 * 1024,
+  /** Commands a session may have in flight; the CmdSN window never opens wider. */
+  commandWindow: 128,
+  /** Out-of-order commands held while waiting for a CmdSN gap to fill. */
+  maxHeldCommands: 128,
+  /** Seconds a connection may spend logging in. */
+  loginTimeoutSeconds: 15,
+  /** Seconds of idle before the target sends a NOP-In ping, and to wait for its answer. */
+  nopInIntervalSeconds: 30,
+  nopInTimeoutSeconds: 30,
+} as const;

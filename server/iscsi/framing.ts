@@ -1,0 +1,148 @@
+import { BHS_LENGTH, DIGEST_LENGTH, LIMITS } from './constants.ts';
+import { crc32c, crc32cParts } from './crc32c.ts';
+import { ahsLengthOf, dataSegmentLengthOf, padOf, type Pdu } from './pdu.ts';
+
+/** Why framing gave up on a byte stream, or flagged one PDU. */
+export type FramingError =
+  | { kind: 'header-digest'; bhs: Buffer }
+  | { kind: 'data-digest'; pdu: Pdu }
+  | { kind: 'data-too-long'; bhs: Buffer; length: number; limit: number }
+  | { kind: 'ahs-too-long'; bhs: Buffer; length: number };
+
+export interface FramingSink {
+  pdu(pdu: Pdu, rawLength: number): void;
+  /** After a fatal error the reader stops; `data-digest` is not fatal (the PDU is skipped, the stream stays in sync). */
+  error(err: FramingError): void;
+}
+
+const ZERO_PAD = Buffer.alloc(4);
+
+/**
+ * Bytes -> PDUs (RFC 7143 11.2). Holds received chunks until one whole PDU is present, then hands it on with
+ * its data segment sliced, not copied, whenever the segment lies inside one chunk.
+ * Digests are switched on after login by setting `headerDigest` / `dataDigest`.
+ */
+export class PduReader {
+  headerDigest = false;
+  dataDigest = false;
+  /** Largest data segment accepted; anything longer is refused before it is buffered. */
+  maxDataSegmentLength: number = LIMITS.maxRecvDataSegmentLength;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private stopped = false;
+
+  constructor(private readonly sink: FramingSink) {}
+
+  push(chunk: Buffer): void {
+    if (this.stopped) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (!this.stopped && this.buffered >= BHS_LENGTH) {
+      const bhs = this.peek(BHS_LENGTH);
+      const ahsLength = ahsLengthOf(bhs);
+      const dataLength = dataSegmentLengthOf(bhs);
+      if (ahsLength > LIMITS.maxAhsLength) return this.fail({ kind: 'ahs-too-long', bhs: Buffer.from(bhs), length: ahsLength });
+      if (dataLength > this.maxDataSegmentLength)
+        return this.fail({ kind: 'data-too-long', bhs: Buffer.from(bhs), length: dataLength, limit: this.maxDataSegmentLength });
+      const hd = this.headerDigest ? DIGEST_LENGTH : 0;
+      const dd = this.dataDigest && dataLength > 0 ? DIGEST_LENGTH : 0;
+      const pad = padOf(dataLength);
+      const total = BHS_LENGTH + ahsLength + hd + dataLength + pad + dd;
+      if (this.buffered < total) return;
+      const raw = this.take(total);
+      this.frame(raw, ahsLength, hd, dataLength, pad, dd);
+    }
+  }
+
+  /** Stops reading (after a fatal error or when the connection closes). */
+  stop(): void {
+    this.stopped = true;
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  private frame(raw: Buffer, ahsLength: number, hd: number, dataLength: number, pad: number, dd: number): void {
+    const headerEnd = BHS_LENGTH + ahsLength;
+    const bhs = raw.subarray(0, BHS_LENGTH);
+    if (hd) {
+      const expected = raw.readUInt32LE(headerEnd);
+      if (crc32c(raw.subarray(0, headerEnd)) !== expected) return this.fail({ kind: 'header-digest', bhs: Buffer.from(bhs) });
+    }
+    const dataStart = headerEnd + hd;
+    const pdu: Pdu = {
+      bhs,
+      ahs: raw.subarray(BHS_LENGTH, headerEnd),
+      data: raw.subarray(dataStart, dataStart + dataLength),
+    };
+    if (dd) {
+      const expected = raw.readUInt32LE(dataStart + dataLength + pad);
+      const actual = crc32c(raw.subarray(dataStart, dataStart + dataLength + pad));
+      if (actual !== expected) return this.sink.error({ kind: 'data-digest', pdu });
+    }
+    this.sink.pdu(pdu, raw.length);
+  }
+
+  private fail(err: FramingError): void {
+    this.stop();
+    this.sink.error(err);
+  }
+
+  /** The first n buffered bytes, without consuming them (copied only if they span chunks). */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+  }
+
+  /** Consumes n bytes: a slice of the first chunk when it holds them all, else one copy. */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.chunks[0]!;
+      const want = n - off;
+      if (c.length <= want) {
+        c.copy(out, off);
+        off += c.length;
+        this.chunks.shift();
+      } else {
+        c.copy(out, off, 0, want);
+        this.chunks[0] = c.subarray(want);
+        off += want;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * PDU -> the buffers to write, in order, with digests and padding. The header part is one small new buffer;
+ * the data segment is passed through untouched.
+ */
+export function serializePdu(pdu: Pdu, headerDigest: boolean, dataDigest: boolean): Buffer[] {
+  const headerLength = BHS_LENGTH + pdu.ahs.length;
+  const header = Buffer.allocUnsafe(headerLength + (headerDigest ? DIGEST_LENGTH : 0));
+  pdu.bhs.copy(header, 0);
+  if (pdu.ahs.length) pdu.ahs.copy(header, BHS_LENGTH);
+  if (headerDigest) header.writeUInt32LE(crc32c(header.subarray(0, headerLength)), headerLength);
+  const parts: Buffer[] = [header];
+  const dataLength = pdu.data.length;
+  if (dataLength === 0) return parts;
+  parts.push(pdu.data);
+  const pad = padOf(dataLength);
+  const padBytes = ZERO_PAD.subarray(0, pad);
+  if (pad) parts.push(padBytes);
+  if (dataDigest) {
+    const digest = Buffer.allocUnsafe(DIGEST_LENGTH);
+    digest.writeUInt32LE(crc32cParts(pad ? [pdu.data, padBytes] : [pdu.data]), 0);
+    parts.push(digest);
+  }
+  return parts;
+}

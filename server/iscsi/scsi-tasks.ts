@@ -1,0 +1,233 @@
+import { RESERVED_TAG } from './constants.ts';
+import { DataOutCollector } from './data-out.ts';
+import { decodeScsiCommand, type ScsiCommandPdu } from './pdu/scsi-command.ts';
+import { decodeDataOut, encodeDataIn } from './pdu/data.ts';
+import { encodeR2T } from './pdu/r2t.ts';
+import { encodeScsiResponse } from './pdu/scsi-response.ts';
+import { RejectReason } from './pdu/reject.ts';
+import type { Pdu } from './pdu.ts';
+import type { Connection } from './connection.ts';
+import { ScsiStatus, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
+
+/** One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. */
+export interface ScsiTask {
+  readonly itt: number;
+  readonly lun: number;
+  readonly cmd: ScsiCommandPdu;
+  /** Counted in the session's command window (non-immediate). */
+  readonly counted: boolean;
+  collector?: DataOutCollector;
+  admitted: boolean;
+  aborted: boolean;
+  /** Set while SCSI executes it; aborts wait on it so nothing lands after a reset's response. */
+  running?: Promise<void>;
+  dataInCount: number;
+  r2tCount: number;
+  /** Its window slot has been given back. */
+  released: boolean;
+}
+
+// Sense for write data the transport could not take (SPC-4 4.5.6): ABORTED COMMAND, DATA PHASE ERROR.
+const SENSE_DATA_PHASE_ERROR = fixedSense(0x0b, 0x4b, 0x00);
+// ILLEGAL REQUEST, INVALID FIELD IN CDB: a write larger than we will buffer (the Block Limits VPD says so).
+const SENSE_INVALID_FIELD_IN_CDB = fixedSense(0x05, 0x24, 0x00);
+
+function fixedSense(key: number, asc: number, ascq: number): Buffer {
+  const s = Buffer.alloc(18);
+  s[0] = 0x70;
+  s[2] = key;
+  s[7] = 10;
+  s[12] = asc;
+  s[13] = ascq;
+  return s;
+}
+
+/**
+ * SCSI Command handling for one connection (RFC 7143 4.2.5, 11.3-11.8): gathers data-out through immediate
+ * data, unsolicited Data-Out and R2Ts, runs the command on the SCSI target in CmdSN order, and sends Data-In
+ * (with the status collapsed into the last one when it can) or a SCSI Response with sense and residuals.
+ */
+export class ScsiTaskHandler {
+  private readonly byItt = new Map<number, ScsiTask>();
+
+  constructor(private readonly conn: Connection) {}
+
+  get size(): number {
+    return this.byItt.size;
+  }
+
+  all(): IterableIterator<ScsiTask> {
+    return this.byItt.values();
+  }
+
+  get(itt: number): ScsiTask | undefined {
+    return this.byItt.get(itt);
+  }
+
+  command(pdu: Pdu): void {
+    const conn = this.conn;
+    const cmd = decodeScsiCommand(pdu);
+    if (this.byItt.has(cmd.itt)) return conn.sendReject(RejectReason.TaskInProgress, pdu.bhs, `ITT 0x${cmd.itt.toString(16)} already in use`);
+    if (cmd.itt === RESERVED_TAG) return conn.sendReject(RejectReason.InvalidPduField, pdu.bhs, 'SCSI Command with the reserved ITT');
+    const params = conn.params;
+    const task: ScsiTask = { itt: cmd.itt, lun: cmd.lun, cmd, counted: !cmd.immediate, admitted: false, aborted: false, dataInCount: 0, r2tCount: 0, released: false };
+    let refuse: Buffer | undefined;
+    if (cmd.write && cmd.expectedDataTransferLength > 0) {
+      if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = SENSE_INVALID_FIELD_IN_CDB;
+      else if (pdu.data.length > 0 && !params.immediateData) refuse = SENSE_DATA_PHASE_ERROR;
+      else task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
+    }
+    this.byItt.set(cmd.itt, task);
+    const admitted = conn.admit(cmd.cmdSN, cmd.immediate, () => {
+      task.admitted = true;
+      if (task.aborted) return this.finish(task);
+      if (refuse) return this.respond(task, { status: ScsiStatus.CheckCondition, sense: refuse });
+      const c = task.collector;
+      if (!c || c.complete) return this.execute(task);
+      c.started = true;
+      this.sendR2Ts(task, c.nextR2Ts());
+    });
+    if (!admitted) this.byItt.delete(cmd.itt);
+  }
+
+  dataOut(pdu: Pdu): void {
+    const d = decodeDataOut(pdu);
+    const task = this.byItt.get(d.itt);
+    // Data for a task that is gone (aborted, failed, or never admitted) is dropped quietly (RFC 7143 11.5.1).
+    if (!task || task.aborted || !task.collector || task.running) return;
+    const r = task.collector.accept(d);
+    switch (r.kind) {
+      case 'error':
+        this.conn.ctx.log(`connection ${this.conn.id} ITT 0x${task.itt.toString(16)}: ${r.reason}`);
+        task.collector = undefined;
+        if (task.admitted) this.respond(task, { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR });
+        else task.aborted = true;
+        return;
+      case 'complete':
+        if (task.admitted) this.execute(task);
+        return;
+      case 'r2t':
+        if (task.admitted) this.sendR2Ts(task, r.r2ts);
+        return;
+      case 'more':
+        return;
+    }
+  }
+
+  private sendR2Ts(task: ScsiTask, r2ts: { ttt: number; r2tSN: number; offset: number; length: number }[]): void {
+    for (const r of r2ts) {
+      task.r2tCount++;
+      this.conn.send(encodeR2T({
+        lun: task.lun, itt: task.itt, ttt: r.ttt, statSN: this.conn.statSN, expCmdSN: this.conn.expCmdSN, maxCmdSN: this.conn.maxCmdSN,
+        r2tSN: r.r2tSN, bufferOffset: r.offset, desiredDataTransferLength: r.length,
+      }));
+    }
+  }
+
+  private execute(task: ScsiTask): void {
+    const conn = this.conn;
+    const cmd = task.cmd;
+    const dataOut = task.collector ? task.collector.buffer.subarray(0, task.collector.received) : undefined;
+    task.collector = undefined;
+    const run = conn.ctx.scsi.execute({
+      nexus: conn.session!.nexus,
+      lun: cmd.lun,
+      cdb: cmd.cdb,
+      attribute: cmd.attribute as TaskAttribute,
+      expectedLength: cmd.expectedDataTransferLength,
+      readBit: cmd.read,
+      writeBit: cmd.write,
+      dataOut,
+    });
+    task.running = run.then(
+      (res) => this.respond(task, res),
+      (err: unknown) => {
+        conn.ctx.log(`SCSI execute threw for ITT 0x${task.itt.toString(16)}: ${String(err)}`);
+        this.respond(task, { status: ScsiStatus.CheckCondition, sense: fixedSense(0x04, 0x44, 0x00) });
+      },
+    );
+  }
+
+  /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
+  private respond(task: ScsiTask, res: ScsiResponse): void {
+    if (task.aborted || this.conn.state !== 'full') return this.finish(task);
+    const conn = this.conn;
+    const edtl = task.cmd.expectedDataTransferLength;
+    let natural = 0;
+    let data: Uint8Array | undefined;
+    if (res.dataIn) {
+      natural = res.dataIn.length;
+      data = res.dataIn;
+    } else if (res.dataOutWanted !== undefined) natural = res.dataOutWanted;
+    else if (task.cmd.write) natural = edtl;
+    const overflow = natural > edtl;
+    const underflow = natural < edtl;
+    const residual = overflow ? natural - edtl : edtl - natural;
+    const sendLength = data && task.cmd.read ? Math.min(data.length, edtl) : 0;
+    const good = res.status === ScsiStatus.Good && !res.sense;
+    if (sendLength > 0) {
+      const seg = conn.params.maxSendDataSegmentLength;
+      const buf = Buffer.from(data!.buffer, data!.byteOffset, sendLength);
+      for (let off = 0; off < sendLength; off += seg) {
+        const last = off + seg >= sendLength;
+        const collapse = last && good;
+        conn.send(encodeDataIn({
+          final: last, acknowledge: false, lun: task.lun, itt: task.itt, ttt: RESERVED_TAG,
+          statSN: collapse ? conn.takeStatSN() : 0, expCmdSN: this.windowAfter(task, collapse), maxCmdSN: conn.maxCmdSN,
+          dataSN: task.dataInCount++, bufferOffset: off, status: collapse ? res.status : undefined,
+          overflow, underflow, residualCount: residual, data: buf.subarray(off, Math.min(off + seg, sendLength)),
+        }));
+      }
+      if (good) return this.finish(task);
+    }
+    this.windowAfter(task, true);
+    conn.send(encodeScsiResponse({
+      response: 0, status: res.status, itt: task.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN,
+      expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount, overflow, underflow, residualCount: residual, sense: res.sense ? Buffer.from(res.sense) : undefined,
+    }));
+    this.finish(task);
+  }
+
+  /** Releases the task's window slot before its status PDU is built, so that PDU carries the widened MaxCmdSN. */
+  private windowAfter(task: ScsiTask, releasing: boolean): number {
+    if (releasing && task.counted && task.admitted && !task.released) {
+      task.released = true;
+      this.conn.session?.release();
+    }
+    return this.conn.expCmdSN;
+  }
+
+  private finish(task: ScsiTask): void {
+    this.windowAfter(task, true);
+    if (this.byItt.get(task.itt) === task) this.byItt.delete(task.itt);
+  }
+
+  /** Aborts one task (ABORT TASK and friends): no response will be sent for it. Resolves once SCSI let go of it. */
+  abort(task: ScsiTask): Promise<void> {
+    task.aborted = true;
+    task.collector = undefined;
+    const running = task.running;
+    if (!running) this.finish(task);
+    return running ?? Promise.resolve();
+  }
+
+  abortWhere(match: (t: ScsiTask) => boolean): Promise<void>[] {
+    const waits: Promise<void>[] = [];
+    for (const t of [...this.byItt.values()]) if (match(t)) waits.push(this.abort(t));
+    return waits;
+  }
+
+  abortAll(): void {
+    this.abortWhere(() => true);
+  }
+
+  /** Before a logout answer: tasks still waiting for data never get it; running ones finish. */
+  async drain(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const t of [...this.byItt.values()]) {
+      if (t.running) waits.push(t.running);
+      else waits.push(this.abort(t));
+    }
+    await Promise.all(waits);
+  }
+}

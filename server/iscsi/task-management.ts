@@ -1,0 +1,78 @@
+import type { Connection } from './connection.ts';
+import type { Pdu } from './pdu.ts';
+import { decodeTaskManagementRequest, encodeTaskManagementResponse, TMF_NAMES, TmfResponse } from './pdu/task-management.ts';
+import { snLessThan } from './pdu.ts';
+import { TaskManagementFunction } from '../scsi/types.ts';
+
+/**
+ * Task Management Function Request handling (RFC 7143 11.5, SAM-5 7). Aborted tasks get no response; the
+ * TMF response leaves only after SCSI has let go of every affected task, so no write lands after a reset's answer.
+ */
+export function handleTaskManagement(conn: Connection, pdu: Pdu): void {
+  const req = decodeTaskManagementRequest(pdu);
+  conn.admit(req.cmdSN, req.immediate, () => {
+    void run(conn, req.function, req.lun, req.referencedTaskTag, req.refCmdSN, req.cmdSN).then(
+      (response) => reply(response),
+      (err: unknown) => {
+        conn.ctx.log(`TMF ${TMF_NAMES[req.function] ?? req.function} failed: ${String(err)}`);
+        reply(TmfResponse.Rejected);
+      },
+    );
+  });
+
+  function reply(response: number): void {
+    if (!req.immediate) conn.session?.release();
+    conn.send(encodeTaskManagementResponse({ response, itt: req.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN }));
+    conn.ctx.sessionEvent(conn, 'task-management', `${TMF_NAMES[req.function] ?? `function ${req.function}`} LUN ${req.lun}: response ${response}`);
+    if (req.function === TaskManagementFunction.TargetColdReset && response === TmfResponse.FunctionComplete) conn.ctx.coldReset();
+  }
+}
+
+async function run(conn: Connection, fn: number, lun: number, refItt: number, refCmdSN: number, cmdSN: number): Promise<number> {
+  const ctx = conn.ctx;
+  const nexus = conn.session!.nexus;
+  const lunExists = lun >= 0 && lun < ctx.lunCount;
+  switch (fn) {
+    case TaskManagementFunction.AbortTask: {
+      const task = conn.tasks.get(refItt);
+      if (!task || task.lun !== lun) {
+        // RFC 7143 11.5.1: a task not yet received (RefCmdSN still inside the window, before this request)
+        // counts as received and aborted; one outside the window does not exist.
+        const inWindow = !snLessThan(refCmdSN, conn.expCmdSN) && !snLessThan(conn.maxCmdSN, refCmdSN);
+        return inWindow && snLessThan(refCmdSN, cmdSN) ? TmfResponse.FunctionComplete : TmfResponse.TaskDoesNotExist;
+      }
+      await conn.tasks.abort(task);
+      return TmfResponse.FunctionComplete;
+    }
+    case TaskManagementFunction.AbortTaskSet:
+    case TaskManagementFunction.ClearTaskSet:
+    case TaskManagementFunction.ClearAca:
+    case TaskManagementFunction.LogicalUnitReset: {
+      if (!lunExists) return TmfResponse.LunDoesNotExist;
+      // ABORT TASK SET reaches this nexus's tasks; the others reach every nexus's tasks on the LU (SAM-5 7.3, 7.4, 7.7).
+      const waits =
+        fn === TaskManagementFunction.AbortTaskSet
+          ? sessionConnections(conn).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun))
+          : fn === TaskManagementFunction.ClearAca
+            ? []
+            : [...ctx.connections()].flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun));
+      await Promise.all(waits);
+      await ctx.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
+      return TmfResponse.FunctionComplete;
+    }
+    case TaskManagementFunction.TargetWarmReset:
+    case TaskManagementFunction.TargetColdReset: {
+      await Promise.all([...ctx.connections()].flatMap((c) => c.tasks.abortWhere(() => true)));
+      await ctx.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
+      return TmfResponse.FunctionComplete;
+    }
+    case 8: // TASK REASSIGN needs ErrorRecoveryLevel 2
+      return TmfResponse.ReassignmentNotSupported;
+    default:
+      return TmfResponse.NotSupported;
+  }
+}
+
+function sessionConnections(conn: Connection): Connection[] {
+  return conn.session ? [...conn.session.connections] : [conn];
+}

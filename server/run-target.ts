@@ -1,0 +1,59 @@
+import { IscsiTarget } from './iscsi/target.ts';
+import { ScsiTarget } from './scsi/target.ts';
+import { openFileStore } from './store/file-store.ts';
+import type { BlockStore } from './store/types.ts';
+import type { TargetConfig } from './cli/args.ts';
+
+export interface RunningTarget {
+  iscsi: IscsiTarget;
+  scsi: ScsiTarget;
+  stores: BlockStore[];
+  /** iscsi://HOST:PORT/IQN/0 for the first portal. */
+  url: string;
+  /** Finishes in-flight commands, flushes every LUN to disk and closes everything. */
+  stop(): Promise<void>;
+}
+
+/** Opens the LUN files, builds SCSI and iSCSI on top of them and starts listening on every portal. */
+export async function startTarget(config: TargetConfig, log?: (m: string) => void): Promise<RunningTarget> {
+  const stores: BlockStore[] = [];
+  try {
+    for (const l of config.luns) stores.push(await openFileStore({ path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, readOnly: l.readOnly }));
+  } catch (err) {
+    await Promise.all(stores.map((s) => s.close()));
+    throw err;
+  }
+  const scsi = new ScsiTarget({
+    targetName: config.iqn,
+    luns: config.luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly })),
+  });
+  const iscsi = new IscsiTarget({
+    targetName: config.iqn,
+    portals: config.portals,
+    scsi,
+    lunCount: config.luns.length,
+    chap: config.chap,
+    mutualChap: config.mutualChap,
+    acl: config.acl,
+    log,
+  });
+  try {
+    await iscsi.listen();
+  } catch (err) {
+    await iscsi.close();
+    await scsi.close();
+    throw err;
+  }
+  const first = iscsi.listening[0]!;
+  const host = first.host.includes(':') ? `[${first.host}]` : first.host;
+  return {
+    iscsi,
+    scsi,
+    stores,
+    url: `iscsi://${host}:${first.port}/${config.iqn}/0`,
+    async stop() {
+      await iscsi.close();
+      await scsi.close();
+    },
+  };
+}

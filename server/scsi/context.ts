@@ -1,0 +1,48 @@
+/**
+ * What a command handler sees: the command, its LU, and read-only facts about the target. Handlers return a
+ * response or throw a CheckCondition; they never build sense bytes themselves.
+ */
+import type { LogicalUnit } from './logical-unit.ts';
+import type { OpcodeEntry } from './opcodes.ts';
+import { ScsiStatus, type ScsiCommand, type ScsiResponse } from './types.ts';
+
+export interface TargetInfo {
+  /** iSCSI target name (IQN): the basis of VPD page 83 designators and unit serial numbers. */
+  readonly targetName: string;
+  /** T10 vendor identification, at most 8 ASCII characters. */
+  readonly vendor: string;
+  /** Product identification, at most 16 ASCII characters. */
+  readonly product: string;
+  /** Product revision level, at most 4 ASCII characters. */
+  readonly revision: string;
+  /** LUN numbers in ascending order (REPORT LUNS). */
+  readonly luns: readonly number[];
+  /** The commands this target implements (REPORT SUPPORTED OPERATION CODES). */
+  readonly opcodes: readonly OpcodeEntry[];
+}
+
+export interface CommandContext {
+  readonly cmd: ScsiCommand;
+  readonly cdb: Uint8Array;
+  readonly lu: LogicalUnit;
+  readonly target: TargetInfo;
+}
+
+export type Handler = (ctx: CommandContext) => Promise<ScsiResponse> | ScsiResponse;
+
+export const GOOD: Readonly<ScsiResponse> = Object.freeze({ status: ScsiStatus.Good });
+
+export function good(): ScsiResponse {
+  return { status: ScsiStatus.Good };
+}
+
+/**
+ * Data-in for a command with an ALLOCATION LENGTH: the device server returns no more than the allocation length,
+ * and truncation is not an error (SPC-4 4.3.5.6).
+ */
+export function withAllocation(data: Uint8Array, allocationLength: number): ScsiResponse {
+  return {
+    status: ScsiStatus.Good,
+    dataIn: data.length > allocationLength ? data.subarray(0, allocationLength) : data,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Per-LUN state (SAM-5 4.6 logical unit): the store, medium state for removable LUNs, PREVENT ALLOW MEDIUM REMOVAL
+ * holders, unit attentions pending per I_T nexus, and the mode parameters an initiator can change.
+ */
+import { RangeLock } from '../store/range-lock.ts';
+import type { BlockStore } from '../store/types.ts';
+import type { SenseReason } from './sense.ts';
+
+/** Mode parameters that MODE SELECT can change (see spc/mode-pages.ts for which bits are changeable). */
+export interface ModeParameters {
+  /** Control mode page D_SENSE (SPC-4 7.5.8): report descriptor-format sense. */
+  dSense: boolean;
+  /** Control mode page SWP (SPC-4 7.5.8): software write protect, the LU refuses writes while set. */
+  swp: boolean;
+  /** Caching mode page WCE (SBC-3 6.4.5): write cache enabled; writes without FUA may sit in the page cache. */
+  wce: boolean;
+}
+
+export const DEFAULT_MODE: Readonly<ModeParameters> = { dSense: false, swp: false, wce: true };
+
+/** Most unit attentions queued per nexus: older ones are dropped first (SAM-5 allows coalescing). */
+const MAX_PENDING_UA = 8;
+
+export class LogicalUnit {
+  /** Serializes overlapping writes against COMPARE AND WRITE / ORWRITE (read-modify-write) on this LUN. */
+  readonly lock = new RangeLock();
+  mediumLoaded = true;
+  mode: ModeParameters = { ...DEFAULT_MODE };
+  /** I_T nexuses holding PREVENT MEDIUM REMOVAL (SBC-3 5.11): removal is prevented while any holds it. */
+  private readonly preventers = new Set<string>();
+  /** Nexuses that have sent a command here: a reset establishes unit attentions for each of them. */
+  private readonly nexuses = new Set<string>();
+  private readonly unitAttentions = new Map<string, SenseReason[]>();
+
+  constructor(
+    readonly lun: number,
+    readonly store: BlockStore,
+    readonly removable: boolean,
+    /** Write protected by configuration (hardware write protect, as far as initiators can tell). */
+    readonly readOnly: boolean,
+  ) {}
+
+  get thin(): boolean {
+    return this.store.thin;
+  }
+
+  /** Writes are refused: configured read-only, or software write protect set through the control mode page. */
+  get writeProtected(): boolean {
+    return this.readOnly || this.mode.swp;
+  }
+
+  get removalPrevented(): boolean {
+    return this.preventers.size > 0;
+  }
+
+  setPrevent(nexusId: string, prevent: boolean): void {
+    if (prevent) this.preventers.add(nexusId);
+    else this.preventers.delete(nexusId);
+  }
+
+  /** Called for every command: remembers the nexus so later resets can tell it. */
+  seen(nexusId: string): void {
+    this.nexuses.add(nexusId);
+  }
+
+  /** Queues `reason` for every nexus known here, except `except` (the nexus that caused the change). */
+  establishUnitAttention(reason: SenseReason, except?: string): void {
+    for (const id of this.nexuses) {
+      if (id !== except) this.queueUnitAttention(id, reason);
+    }
+  }
+
+  /** Queues `reason` for one nexus, known here yet or not (it is reported when that nexus next shows up). */
+  queueUnitAttention(nexusId: string, reason: SenseReason): void {
+    let queue = this.unitAttentions.get(nexusId);
+    if (!queue) this.unitAttentions.set(nexusId, (queue = []));
+    if (queue.some((r) => r.asc === reason.asc && r.ascq === reason.ascq)) return;
+    queue.push(reason);
+    if (queue.length > MAX_PENDING_UA) queue.shift();
+  }
+
+  /** Resets (SAM-5 6.3): pending unit attentions other than the reset's own are superseded by it. */
+  resetUnitAttentions(reason: SenseReason): void {
+    this.unitAttentions.clear();
+    this.establishUnitAttention(reason);
+  }
+
+  /** Removes and returns the oldest unit attention pending for the nexus. */
+  takeUnitAttention(nexusId: string): SenseReason | undefined {
+    const queue = this.unitAttentions.get(nexusId);
+    if (!queue || queue.length === 0) return undefined;
+    const reason = queue.shift();
+    if (queue.length === 0) this.unitAttentions.delete(nexusId);
+    return reason;
+  }
+
+  hasUnitAttention(nexusId: string): boolean {
+    return this.unitAttentions.has(nexusId);
+  }
+
+  /** LU reset, target warm/cold reset (SAM-5 6.3.2, SBC-3 5.11): prevent is released, mode reverts to default. */
+  reset(reason: SenseReason, revertMode: boolean): void {
+    this.preventers.clear();
+    if (revertMode) this.mode = { ...DEFAULT_MODE };
+    this.resetUnitAttentions(reason);
+  }
+
+  /** The nexus is gone (logout, connection loss): forget everything held on its behalf. */
+  nexusLost(nexusId: string): void {
+    this.preventers.delete(nexusId);
+    this.nexuses.delete(nexusId);
+    this.unitAttentions.delete(nexusId);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The commands this target implements, by T10 name (SPC-4 / SBC-3 opcode tables), with what the dispatcher
+ * needs to know about each: CDB length, handler, whether it touches the medium, whether it is exempt from unit
+ * attentions. REPORT SUPPORTED OPERATION CODES reports exactly this table.
+ */
+import type { Handler } from './context.ts';
+import { compareAndWrite } from './sbc/compare-and-write.ts';
+import { getLbaStatus } from './sbc/get-lba-status.ts';
+import { orWrite } from './sbc/orwrite.ts';
+import { prefetch } from './sbc/prefetch.ts';
+import { preventAllowMediumRemoval } from './sbc/prevent-allow.ts';
+import { read } from './sbc/read.ts';
+import { readCapacity10, readCapacity16 } from './sbc/read-capacity.ts';
+import { readDefectData } from './sbc/read-defect-data.ts';
+import { startStopUnit } from './sbc/start-stop.ts';
+import { synchronizeCache } from './sbc/sync-cache.ts';
+import { unmap } from './sbc/unmap.ts';
+import { verify } from './sbc/verify.ts';
+import { write, writeAndVerify } from './sbc/write.ts';
+import { writeSame } from './sbc/write-same.ts';
+import { inquiry } from './spc/inquiry.ts';
+import { modeSelect10, modeSelect6 } from './spc/mode-select.ts';
+import { modeSense10, modeSense6 } from './spc/mode-sense.ts';
+import { reportSupportedOpcodes } from './spc/report-supported-opcodes.ts';
+import { requestSense } from './spc/request-sense.ts';
+import { testUnitReady } from './spc/test-unit-ready.ts';
+import { reportLuns } from './spc/report-luns.ts';
+
+export interface OpcodeEntry {
+  readonly opcode: number;
+  /** For commands selected by opcode + service action (byte 1 bits 4-0). */
+  readonly serviceAction?: number;
+  /** T10 name, e.g. "READ(10)". */
+  readonly name: string;
+  readonly cdbLength: number;
+  readonly handler: Handler;
+  /** Needs the medium: NOT READY / MEDIUM NOT PRESENT while a removable LUN's medium is ejected. */
+  readonly mediaAccess?: boolean;
+  /** Reported even with a unit attention pending (SPC-4 / SAM-5 5.14: INQUIRY, REPORT LUNS, REQUEST SENSE). */
+  readonly ignoresUnitAttention?: boolean;
+  /** Exact CDB usage data for REPORT SUPPORTED OPERATION CODES; generated when absent. */
+  readonly usage?: readonly number[];
+}
+
+/** Opcodes the reservations engine owns (SPC-2 RESERVE/RELEASE, SPC-4 PERSISTENT RESERVE IN/OUT). */
+export const RESERVATION_OPCODES: ReadonlySet<number> = new Set([0x16, 0x17, 0x56, 0x57, 0x5e, 0x5f]);
+
+const reportLunsHandler: Handler = (ctx) => reportLuns(ctx.cdb, ctx.target);
+
+export const OPCODES: readonly OpcodeEntry[] = [
+  { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, handler: testUnitReady, mediaAccess: true },
+  { opcode: 0x03, name: 'REQUEST SENSE', cdbLength: 6, handler: requestSense, ignoresUnitAttention: true },
+  { opcode: 0x08, name: 'READ(6)', cdbLength: 6, handler: read, mediaAccess: true },
+  { opcode: 0x0a, name: 'WRITE(6)', cdbLength: 6, handler: write, mediaAccess: true },
+  { opcode: 0x12, name: 'INQUIRY', cdbLength: 6, handler: inquiry, ignoresUnitAttention: true },
+  { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, handler: modeSelect6 },
+  { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, handler: modeSense6 },
+  { opcode: 0x1b, name: 'START STOP UNIT', cdbLength: 6, handler: startStopUnit },
+  { opcode: 0x1e, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, handler: preventAllowMediumRemoval },
+  { opcode: 0x25, name: 'READ CAPACITY(10)', cdbLength: 10, handler: readCapacity10, mediaAccess: true },
+  { opcode: 0x28, name: 'READ(10)', cdbLength: 10, handler: read, mediaAccess: true },
+  { opcode: 0x2a, name: 'WRITE(10)', cdbLength: 10, handler: write, mediaAccess: true },
+  { opcode: 0x2e, name: 'WRITE AND VERIFY(10)', cdbLength: 10, handler: writeAndVerify, mediaAccess: true },
+  { opcode: 0x2f, name: 'VERIFY(10)', cdbLength: 10, handler: verify, mediaAccess: true },
+  { opcode: 0x34, name: 'PRE-FETCH(10)', cdbLength: 10, handler: prefetch, mediaAccess: true },
+  { opcode: 0x35, name: 'SYNCHRONIZE CACHE(10)', cdbLength: 10, handler: synchronizeCache, mediaAccess: true },
+  { opcode: 0x37, name: 'READ DEFECT DATA(10)', cdbLength: 10, handler: readDefectData, mediaAccess: true },
+  { opcode: 0x41, name: 'WRITE SAME(10)', cdbLength: 10, handler: writeSame, mediaAccess: true },
+  { opcode: 0x42, name: 'UNMAP', cdbLength: 10, handler: unmap, mediaAccess: true },
+  { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, handler: modeSelect10 },
+  { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, handler: modeSense10 },
+  { opcode: 0x88, name: 'READ(16)', cdbLength: 16, handler: read, mediaAccess: true },
+  { opcode: 0x89, name: 'COMPARE AND WRITE', cdbLength: 16, handler: compareAndWrite, mediaAccess: true },
+  { opcode: 0x8a, name: 'WRITE(16)', cdbLength: 16, handler: write, mediaAccess: true },
+  { opcode: 0x8b, name: 'ORWRITE(16)', cdbLength: 16, handler: orWrite, mediaAccess: true },
+  { opcode: 0x8e, name: 'WRITE AND VERIFY(16)', cdbLength: 16, handler: writeAndVerify, mediaAccess: true },
+  { opcode: 0x8f, name: 'VERIFY(16)', cdbLength: 16, handler: verify, mediaAccess: true },
+  { opcode: 0x90, name: 'PRE-FETCH(16)', cdbLength: 16, handler: prefetch, mediaAccess: true },
+  { opcode: 0x91, name: 'SYNCHRONIZE CACHE(16)', cdbLength: 16, handler: synchronizeCache, mediaAccess: true },
+  { opcode: 0x93, name: 'WRITE SAME(16)', cdbLength: 16, handler: writeSame, mediaAccess: true },
+  { opcode: 0x9e, serviceAction: 0x10, name: 'READ CAPACITY(16)', cdbLength: 16, handler: readCapacity16, mediaAccess: true },
+  { opcode: 0x9e, serviceAction: 0x12, name: 'GET LBA STATUS', cdbLength: 16, handler: getLbaStatus, mediaAccess: true },
+  { opcode: 0xa0, name: 'REPORT LUNS', cdbLength: 12, handler: reportLunsHandler, ignoresUnitAttention: true },
+  { opcode: 0xa3, serviceAction: 0x0c, name: 'REPORT SUPPORTED OPERATION CODES', cdbLength: 12, handler: reportSupportedOpcodes },
+  { opcode: 0xa8, name: 'READ(12)', cdbLength: 12, handler: read, mediaAccess: true },
+  { opcode: 0xaa, name: 'WRITE(12)', cdbLength: 12, handler: write, mediaAccess: true },
+  { opcode: 0xae, name: 'WRITE AND VERIFY(12)', cdbLength: 12, handler: writeAndVerify, mediaAccess: true },
+  { opcode: 0xaf, name: 'VERIFY(12)', cdbLength: 12, handler: verify, mediaAccess: true },
+  { opcode: 0xb7, name: 'READ DEFECT DATA(12)', cdbLength: 12, handler: readDefectData, mediaAccess: true },
+];
+
+/** Reservation commands as the RSOC table lists them when a reservations engine is attached (SPC-4 6.13-6.16). */
+export function reservationEntries(handler: Handler): OpcodeEntry[] {
+  const entries: OpcodeEntry[] = [
+    { opcode: 0x16, name: 'RESERVE(6)', cdbLength: 6, handler },
+    { opcode: 0x17, name: 'RELEASE(6)', cdbLength: 6, handler },
+    { opcode: 0x56, name: 'RESERVE(10)', cdbLength: 10, handler },
+    { opcode: 0x57, name: 'RELEASE(10)', cdbLength: 10, handler },
+  ];
+  const prIn = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
+  prIn.forEach((sa, i) => entries.push({ opcode: 0x5e, serviceAction: i, name: `PERSISTENT RESERVE IN(${sa})`, cdbLength: 10, handler }));
+  const prOut = ['REGISTER', 'RESERVE', 'RELEASE', 'CLEAR', 'PREEMPT', 'PREEMPT AND ABORT', 'REGISTER AND IGNORE EXISTING KEY', 'REGISTER AND MOVE'];
+  prOut.forEach((sa, i) => entries.push({ opcode: 0x5f, serviceAction: i, name: `PERSISTENT RESERVE OUT(${sa})`, cdbLength: 10, handler }));
+  return entries;
+}
+
+/** Service action field (byte 1 bits 4-0) for opcodes that have one. */
+export function serviceActionOf(cdb: Uint8Array): number {
+  return cdb[1]! & 0x1f;
+}
+
+/** Index for dispatch: opcode -> plain entry, or opcode -> service action -> entry. */
+export class OpcodeIndex {
+  private readonly plain = new Map<number, OpcodeEntry>();
+  private readonly withSa = new Map<number, Map<number, OpcodeEntry>>();
+
+  constructor(readonly entries: readonly OpcodeEntry[]) {
+    for (const e of entries) {
+      if (e.serviceAction === undefined) this.plain.set(e.opcode, e);
+      else {
+        let m = this.withSa.get(e.opcode);
+        if (!m) this.withSa.set(e.opcode, (m = new Map()));
+        m.set(e.serviceAction, e);
+      }
+    }
+  }
+
+  lookup(cdb: Uint8Array): OpcodeEntry | undefined {
+    const opcode = cdb[0]!;
+    return this.plain.get(opcode) ?? this.withSa.get(opcode)?.get(serviceActionOf(cdb));
+  }
+}

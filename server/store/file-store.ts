@@ -1,0 +1,211 @@
+/**
+ * File-backed block store: one image file per LUN, pread/pwrite through a FileHandle (libuv thread pool),
+ * fdatasync for FUA and SYNCHRONIZE CACHE. Thin LUNs keep an allocation map beside the image (see allocation-map.ts).
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AllocationMap } from './allocation-map.ts';
+import type { BlockStore } from './types.ts';
+
+export interface FileStoreOptions {
+  path: string;
+  sizeBytes: number;
+  /** Logical block size in bytes (default 512). */
+  blockSize?: number;
+  thin: boolean;
+  /** Open the image read-only: writes and unmaps reject. */
+  readOnly?: boolean;
+}
+
+/** Counters for tests and the UI: how often the store touched stable storage. */
+export interface FileStoreStats {
+  reads: number;
+  writes: number;
+  datasyncs: number;
+  mapSaves: number;
+}
+
+const DEFAULT_BLOCK_SIZE = 512;
+/** Largest zero-fill chunk UNMAP writes at once, so unmapping a whole LUN does not allocate the LUN's size. */
+const ZERO_CHUNK_BYTES = 1 << 20;
+/** A dirty allocation map is saved at most this long after the change even without a flush. */
+const MAP_SAVE_DELAY_MS = 1000;
+
+/**
+ * Opens (creating sparse if missing, with parent directories) the image at `path`.
+ * If the file exists it is reused with its data; if it is smaller than `sizeBytes` it is extended (sparse), if
+ * larger it keeps its size: the LUN is max(existing, requested) rounded down to whole blocks.
+ */
+export async function openFileStore(opts: FileStoreOptions): Promise<FileStore> {
+  const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
+    throw new Error(`block size ${blockSize}: must be a power of two >= 512`);
+  }
+  await mkdir(dirname(opts.path), { recursive: true });
+  const existing = await stat(opts.path).catch(() => null);
+  const fresh = existing === null;
+  const size = Math.max(existing?.size ?? 0, opts.sizeBytes);
+  const blockCount = Math.floor(size / blockSize);
+  if (blockCount < 1) throw new Error(`${opts.path}: size ${size} is smaller than one ${blockSize}-byte block`);
+
+  if (!existing || existing.size < size) {
+    // Create or extend sparse (ftruncate leaves a hole): done writable even for a read-only LUN.
+    const fh = await open(opts.path, fresh ? 'w+' : 'r+');
+    try {
+      await fh.truncate(size);
+    } finally {
+      await fh.close();
+    }
+  }
+  const fh = await open(opts.path, opts.readOnly ? 'r' : 'r+');
+  let map: AllocationMap | null = null;
+  if (opts.thin) {
+    map = await AllocationMap.load(mapPath(opts.path), blockSize, blockCount);
+    // A fresh image holds nothing; an image found without a map may hold anything, so call it all mapped.
+    map ??= AllocationMap.create(blockCount, !fresh);
+  }
+  const store = new FileStore(fh, opts.path, blockSize, blockCount, map, opts.readOnly ?? false);
+  if (map && !opts.readOnly) await store.flush();
+  return store;
+}
+
+export function mapPath(imagePath: string): string {
+  return `${imagePath}.map`;
+}
+
+export class FileStore implements BlockStore {
+  readonly thin: boolean;
+  readonly stats: FileStoreStats = { reads: 0, writes: 0, datasyncs: 0, mapSaves: 0 };
+  private mapTimer: NodeJS.Timeout | undefined;
+  private mapSave: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    readonly blockSize: number,
+    readonly blockCount: number,
+    private readonly map: AllocationMap | null,
+    readonly readOnly: boolean,
+  ) {
+    this.thin = map !== null;
+  }
+
+  async read(lba: number, blocks: number): Promise<Uint8Array> {
+    this.checkRange(lba, blocks);
+    const length = blocks * this.blockSize;
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.fh.read(buf, done, length - done, lba * this.blockSize + done);
+      if (bytesRead === 0) {
+        buf.fill(0, done); // past the end of a file someone truncated under us: zeros, not garbage
+        break;
+      }
+      done += bytesRead;
+    }
+    this.stats.reads++;
+    return buf;
+  }
+
+  async write(lba: number, data: Uint8Array, fua: boolean): Promise<void> {
+    this.checkWritable();
+    if (data.length % this.blockSize !== 0) throw new Error(`write of ${data.length} bytes: not whole blocks`);
+    const blocks = data.length / this.blockSize;
+    this.checkRange(lba, blocks);
+    await this.writeAll(data, lba * this.blockSize);
+    this.stats.writes++;
+    if (this.map) {
+      this.map.set(lba, blocks, true);
+      this.scheduleMapSave();
+    }
+    if (fua) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    if (!this.readOnly) {
+      await this.fh.datasync();
+      this.stats.datasyncs++;
+    }
+    await this.saveMap();
+  }
+
+  async unmap(lba: number, blocks: number): Promise<void> {
+    this.checkWritable();
+    this.checkRange(lba, blocks);
+    // Zero what holds data (on a thick LUN: everything), so later reads return zeros and the file keeps only
+    // what initiators wrote. Runs already unmapped are zeros in the file already.
+    const runs = this.map ? [...this.map.mappedRuns(lba, blocks)] : [{ lba, blocks }];
+    const zeros = Buffer.alloc(Math.min(ZERO_CHUNK_BYTES, blocks * this.blockSize));
+    for (const run of runs) {
+      let offset = run.lba * this.blockSize;
+      const end = (run.lba + run.blocks) * this.blockSize;
+      while (offset < end) {
+        const n = Math.min(zeros.length, end - offset);
+        await this.writeAll(zeros.subarray(0, n), offset);
+        offset += n;
+      }
+    }
+    if (this.map) {
+      this.map.set(lba, blocks, false);
+      this.scheduleMapSave();
+    }
+  }
+
+  async mapping(lba: number, maxBlocks: number): Promise<{ mapped: boolean; blocks: number }> {
+    this.checkRange(lba, 1);
+    const limit = Math.max(1, Math.min(maxBlocks, this.blockCount - lba));
+    if (!this.map) return { mapped: true, blocks: limit };
+    return this.map.run(lba, limit);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.mapTimer);
+    await this.flush();
+    this.closed = true;
+    await this.fh.close();
+  }
+
+  private async writeAll(data: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
+  private scheduleMapSave(): void {
+    if (this.mapTimer || this.readOnly) return;
+    this.mapTimer = setTimeout(() => {
+      this.mapTimer = undefined;
+      this.saveMap().catch((err) => process.emitWarning(`${this.path}: saving allocation map: ${String(err)}`));
+    }, MAP_SAVE_DELAY_MS);
+    this.mapTimer.unref();
+  }
+
+  /** Saves are chained so two never write the temp file at once. */
+  private saveMap(): Promise<void> {
+    const map = this.map;
+    if (!map || this.readOnly) return Promise.resolve();
+    this.mapSave = this.mapSave.catch(() => undefined).then(async () => {
+      if (!map.isDirty) return;
+      await map.save(mapPath(this.path), this.blockSize);
+      this.stats.mapSaves++;
+    });
+    return this.mapSave;
+  }
+
+  private checkRange(lba: number, blocks: number): void {
+    if (!Number.isInteger(lba) || !Number.isInteger(blocks) || lba < 0 || blocks < 0 || lba + blocks > this.blockCount) {
+      throw new RangeError(`blocks [${lba}, +${blocks}) outside LUN of ${this.blockCount} blocks`);
+    }
+  }
+
+  private checkWritable(): void {
+    if (this.readOnly) throw new Error(`${this.path}: store is read-only`);
+    if (this.closed) throw new Error(`${this.path}: store is closed`);
+  }
+}
