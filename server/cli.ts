@@ -44,6 +44,11 @@ async function target(args: string[]): Promise<number> {
   });
 }
 
+// Input must never kill the target: a stray rejection is logged with its context instead of ending the process.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`iscsi-lab: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+});
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -59,8 +59,8 @@ export class LoginMachine {
   }
 
   step(req: LoginRequestPdu): LoginStep {
-    const fail = (status: number, reason: string, authFailure = false): LoginStep => ({
-      status, reason, transit: false, csg: req.csg, nsg: req.nsg, answers: [], complete: false, authFailure,
+    const fail = (status: number, reason: string, authFailure = false, answers: KeyValue[] = []): LoginStep => ({
+      status, reason, transit: false, csg: req.csg, nsg: req.nsg, answers, complete: false, authFailure,
     });
     if (this.first) {
       // Version 0x00 is the only one RFC 7143 defines (11.12.4).
@@ -122,7 +122,7 @@ export class LoginMachine {
 
     if (req.csg === Stage.Security) {
       const r = this.securityStep(d.get('AuthMethod'), chapPairs, answers);
-      if (r) return fail(r.status, r.reason, true);
+      if (r) return fail(r.status, r.reason, true, answers);
     }
     answers.push(...negotiated.answers);
     if (req.csg === Stage.Operational && !this.declaredMrdsl) {
