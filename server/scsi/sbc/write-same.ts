@@ -36,13 +36,16 @@ export async function writeSame(ctx: CommandContext): Promise<ScsiResponse> {
   checkRange(lu, lba, blocks);
   if (blocks === 0) blocks = lu.store.blockCount - lba;
   if (blocks > blockLimits(lu).maxWriteSame) throw invalidField(is16 ? 10 : 7);
+  // Write protection first: a read-only LUN answers DATA PROTECT whatever else is wrong with the request.
+  checkWritable(lu);
+  // SBC-3 5.42: UNMAP without LBPWS/LBPWS10 (thick LUNs) is an invalid field, not a silent plain write.
+  if (flags & UNMAP && !lu.thin) throw invalidField(1, 3);
   const blockSize = lu.store.blockSize;
   const wanted = ndob ? 0 : blockSize;
   if (!ndob && (cmd.dataOut?.length ?? 0) !== blockSize) {
     // The data-out must be exactly one block (SBC-3 5.42): anything else is a malformed command.
     throw new CheckCondition(Sense.InvalidFieldInCdb, { field: { cdb: true, byte: is16 ? 10 : 7 } });
   }
-  checkWritable(lu);
   if (blocks === 0) return { status: ScsiStatus.Good, dataOutWanted: wanted };
   const block = ndob ? new Uint8Array(blockSize) : cmd.dataOut!.subarray(0, blockSize);
   const release = await lu.lock.acquire(lba, blocks);

@@ -1,0 +1,87 @@
+import { connect, type Socket } from 'node:net';
+import { PduReader, serializePdu } from '../../server/iscsi/framing.ts';
+import type { Pdu } from '../../server/iscsi/pdu.ts';
+import { encodeLoginRequest, decodeLoginResponse } from '../../server/iscsi/pdu/login.ts';
+import { encodeKeys, parseKeys } from '../../server/iscsi/text-keys.ts';
+
+/**
+ * A bare-bones initiator for transport tests: logs in without authentication and then lets a test send any
+ * bytes or PDUs it likes, malformed ones included, and wait for what comes back.
+ */
+export class RawSession {
+  readonly received: Pdu[] = [];
+  closed = false;
+  private waiters: (() => void)[] = [];
+  private reader: PduReader;
+  cmdSN = 1;
+  expStatSN = 0;
+
+  private constructor(readonly socket: Socket) {
+    this.reader = new PduReader({
+      pdu: (p) => {
+        this.received.push({ bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) });
+        this.wake();
+      },
+      error: () => undefined,
+    });
+    socket.on('data', (c: Buffer) => this.reader.push(c));
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async open(port: number): Promise<RawSession> {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    return new RawSession(socket);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(pdu: Pdu): void {
+    for (const part of serializePdu(pdu, false, false)) this.socket.write(part);
+  }
+
+  /** Waits for the next PDU matching `pred` (or for the connection to close, resolving undefined). */
+  async next(pred: (p: Pdu) => boolean = () => true, timeoutMs = 3000): Promise<Pdu | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.received.findIndex(pred);
+      if (i >= 0) return this.received.splice(i, 1)[0];
+      if (this.closed) return undefined;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001'): Promise<Record<string, string>> {
+    this.send(encodeLoginRequest({
+      transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.from(isid, 'hex'), tsih: 0, itt: 0x1000, cid: 0,
+      cmdSN: this.cmdSN, expStatSN: 0,
+      data: encodeKeys([['InitiatorName', initiatorName], ['TargetName', targetName], ['SessionType', 'Normal'], ['HeaderDigest', 'None'], ['DataDigest', 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'], ['MaxRecvDataSegmentLength', '262144']]),
+    }));
+    const p = await this.next();
+    if (!p) throw new Error('no Login Response');
+    const r = decodeLoginResponse(p);
+    if (r.statusClass !== 0) throw new Error(`login failed ${r.statusClass}/${r.statusDetail}`);
+    this.expStatSN = (r.statSN + 1) >>> 0;
+    return Object.fromEntries(parseKeys(r.data));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
