@@ -1,8 +1,20 @@
 import { parseTargetArgs, UsageError } from './cli/args.ts';
 import { startTarget } from './run-target.ts';
+import { runInitiatorCommand } from './cli/initiator-commands.ts';
+import { LoginError } from './initiator/login.ts';
+import { ScsiError } from './initiator/scsi.ts';
+import { UrlError } from './initiator/url.ts';
 
 const USAGE = `usage: iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
-                        [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]`;
+                        [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
+       iscsi-lab ls URL                     discover targets and their LUNs
+       iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
+       iscsi-lab readcap URL                READ CAPACITY(16)
+       iscsi-lab read URL [--lba N] [--blocks N] [--out FILE]     hex dump (or save) blocks
+       iscsi-lab write URL [--lba N] (--hex HEX | --text TEXT | --file FILE) [--fua]
+       iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
+  URL: iscsi://[user%secret@]host[:port]/target-iqn/lun
+  initiator flags: --initiator-name IQN, --mutual-chap USER:SECRET, --header-digest, --data-digest`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -15,6 +27,13 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
+    case 'ls':
+    case 'inq':
+    case 'readcap':
+    case 'read':
+    case 'write':
+    case 'dd':
+      return runInitiatorCommand(command, rest, (line) => process.stdout.write(`${line}\n`));
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -52,9 +71,14 @@ process.on('unhandledRejection', (reason) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof UrlError) {
       process.stderr.write(`iscsi-lab: ${err.message}\n`);
       process.exit(2);
+    }
+    // Real failures of an initiator command: login refused, CHECK CONDITION with decoded sense, connection lost.
+    if (err instanceof LoginError || err instanceof ScsiError || (err instanceof Error && /^(login|connect)/.test(err.message))) {
+      process.stderr.write(`iscsi-lab: ${err.message}\n`);
+      process.exit(1);
     }
     const e = err as NodeJS.ErrnoException;
     // Environment failures (port taken, unreadable LUN file) are one line, not a stack trace.

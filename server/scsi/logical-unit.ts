@@ -79,12 +79,6 @@ export class LogicalUnit {
     if (queue.length > MAX_PENDING_UA) queue.shift();
   }
 
-  /** Resets (SAM-5 6.3): pending unit attentions other than the reset's own are superseded by it. */
-  resetUnitAttentions(reason: SenseReason): void {
-    this.unitAttentions.clear();
-    this.establishUnitAttention(reason);
-  }
-
   /** Removes and returns the oldest unit attention pending for the nexus. */
   takeUnitAttention(nexusId: string): SenseReason | undefined {
     const queue = this.unitAttentions.get(nexusId);
@@ -98,11 +92,17 @@ export class LogicalUnit {
     return this.unitAttentions.has(nexusId);
   }
 
-  /** LU reset, target warm/cold reset (SAM-5 6.3.2, SBC-3 5.11): prevent is released, mode reverts to default. */
-  reset(reason: SenseReason, revertMode: boolean): void {
+  /**
+   * LU reset, target warm/cold reset (SAM-5 6.3, SBC-3 5.11): prevent is released, mode reverts to default, and
+   * every other nexus gets the reset's unit attention. The nexus that asked for the reset is not told again: it has
+   * the task management response (RFC 7143 11.6) and a UA would only fail its next command (libiscsi's
+   * PreventAllow.*Reset tests count that as a failure).
+   */
+  reset(reason: SenseReason, revertMode: boolean, requester?: string): void {
     this.preventers.clear();
     if (revertMode) this.mode = { ...DEFAULT_MODE };
-    this.resetUnitAttentions(reason);
+    this.unitAttentions.clear();
+    this.establishUnitAttention(reason, requester);
   }
 
   /** The nexus is gone (logout, connection loss): forget everything held on its behalf. */

@@ -107,16 +107,16 @@ export class ScsiTarget {
     switch (fn) {
       case TaskManagementFunction.LogicalUnitReset: {
         // SAM-5 6.3.3: the LU's state goes back to defaults and every nexus learns about it.
-        this.units.get(lun)?.reset(Sense.LunResetOccurred, true);
+        this.units.get(lun)?.reset(Sense.LunResetOccurred, true, nexus.id);
         this.reservations?.reset(lun, 'lu');
         break;
       }
       case TaskManagementFunction.TargetWarmReset:
-        this.resetAll(Sense.TargetResetOccurred);
+        this.resetAll(Sense.TargetResetOccurred, nexus.id);
         this.reservations?.reset('all', 'warm');
         break;
       case TaskManagementFunction.TargetColdReset:
-        this.resetAll(Sense.PowerOnOccurred);
+        this.resetAll(Sense.PowerOnOccurred, nexus.id);
         this.reservations?.reset('all', 'cold');
         break;
       default:
@@ -184,8 +184,8 @@ export class ScsiTarget {
     return { status: ScsiStatus.CheckCondition, sense: buildSense(Sense.InternalTargetFailure, {}, descriptor) };
   }
 
-  private resetAll(reason: SenseReason): void {
-    for (const lu of this.units.values()) lu.reset(reason, true);
+  private resetAll(reason: SenseReason, requester: string): void {
+    for (const lu of this.units.values()) lu.reset(reason, true, requester);
   }
 
   private emitCommand(cmd: ScsiCommand, response: ScsiResponse, started: number): void {

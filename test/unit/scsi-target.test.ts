@@ -261,9 +261,13 @@ describe('thin provisioning', () => {
     const ws = cdb(0x93, 0x08, ...be(BLOCKS - 8, 8), ...be(0, 4));
     expect((await run(ws, { lun: 1, data: new Uint8Array(BS) })).status).toBe(ScsiStatus.Good);
     expect(await stores[1]!.mapping(BLOCKS - 8, 8)).toEqual({ mapped: false, blocks: 8 });
-    // a non-zero pattern with UNMAP is written, not unmapped
-    await run(cdb(0x41, 0x08, ...be(0, 4), 0, ...be(3, 2)), { lun: 1, data: fill(1, 0x11) });
+    // UNMAP deallocates whatever the data-out block holds; without UNMAP the pattern is written
+    await run(cdb(0x41, 0, ...be(0, 4), 0, ...be(3, 2)), { lun: 1, data: fill(1, 0x11) });
     expect((await run(read10(0, 3), { lun: 1 })).dataIn!.every((b) => b === 0x11)).toBe(true);
+    await run(cdb(0x41, 0x08, ...be(0, 4), 0, ...be(3, 2)), { lun: 1, data: fill(1, 0x11) });
+    expect((await run(read10(0, 3), { lun: 1 })).dataIn!.every((b) => b === 0)).toBe(true);
+    // UNMAP on a thick LUN is reported as not implemented
+    expect(senseOf(await run(cdb(0x41, 0x08, ...be(0, 4), 0, ...be(1, 2)), { data: fill(1, 0) }))).toMatchObject({ key: 5, asc: 0x20 });
     // data-out of the wrong size
     expect(senseOf(await run(cdb(0x41, 0, ...be(0, 4), 0, ...be(1, 2)), { data: fill(2, 1) }))).toMatchObject({ key: 5, asc: 0x24 });
   });
@@ -331,7 +335,9 @@ describe('removable medium', () => {
 
     await run(prevent(true), { lun: 2 });
     await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, 2);
-    expect(senseOf(await run(cdb(0), { lun: 2 }))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
+    // the requester has the TMF response; the other nexus gets the unit attention
+    expect((await run(cdb(0), { lun: 2 })).status).toBe(ScsiStatus.Good);
+    expect(senseOf(await run(cdb(0), { lun: 2, nexus: nexusB }))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
     expect((await run(ssu(true, false), { lun: 2 })).status).toBe(ScsiStatus.Good);
   });
 
@@ -350,12 +356,12 @@ describe('unit attentions', () => {
   });
 
   it('REQUEST SENSE returns and clears a pending unit attention', async () => {
-    await run(cdb(0));
+    await run(cdb(0), { nexus: nexusB });
     await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, 0);
-    const rs = await run(cdb(0x03, 0, 0, 0, 18));
+    const rs = await run(cdb(0x03, 0, 0, 0, 18), { nexus: nexusB });
     expect(rs.status).toBe(ScsiStatus.Good);
     expect(parseSense(rs.dataIn!)).toMatchObject({ key: 6, asc: 0x29 });
-    expect((await run(cdb(0))).status).toBe(ScsiStatus.Good);
+    expect((await run(cdb(0), { nexus: nexusB })).status).toBe(ScsiStatus.Good);
   });
 
   it('no power-on unit attention for a brand-new nexus', async () => {

@@ -4,8 +4,11 @@
  */
 import type { LogicalUnit } from '../logical-unit.ts';
 
-/** Blocks per READ/WRITE command: 8 MiB at 512-byte blocks keeps one command's buffer bounded. */
-export const MAX_TRANSFER_BLOCKS = 16384;
+/**
+ * Blocks per READ/WRITE command: 32 MiB at 512-byte blocks bounds one command's buffer, and still admits the
+ * 65536-block writes libiscsi's WriteSame16.Unmap issues without looking at the limit.
+ */
+export const MAX_TRANSFER_BLOCKS = 65536;
 /** The NUMBER OF LOGICAL BLOCKS field of COMPARE AND WRITE is one byte. */
 export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
 export const MAX_UNMAP_BLOCKS = 1024 * 1024;

@@ -1,8 +1,8 @@
 /**
  * WRITE SAME(10/16) (SBC-3 5.42, 5.43): one block of data-out written to a range. NUMBER OF LOGICAL BLOCKS 0
- * means "to the end of the medium" (we report WSNZ = 0). With UNMAP on a thin LUN and an all-zero block (or NDOB),
- * the range is unmapped instead: unmapped blocks read as zeros (LBPRZ), so the result is the same data.
- * A non-zero block with UNMAP is written, because unmapping it would change what the initiator reads back.
+ * means "to the end of the medium" (we report WSNZ = 0). With UNMAP on a thin LUN the range is deallocated
+ * (SBC-3 4.7.3.4) whatever the data-out block holds: unmapped blocks then read as zeros (LBPRZ = 1), which is
+ * what initiators (and libiscsi's WriteSame*.Unmap tests) expect after an unmapping WRITE SAME.
  */
 import { be16, be32, be64 } from '../cdb.ts';
 import type { CommandContext } from '../context.ts';
@@ -38,8 +38,9 @@ export async function writeSame(ctx: CommandContext): Promise<ScsiResponse> {
   if (blocks > blockLimits(lu).maxWriteSame) throw invalidField(is16 ? 10 : 7);
   // Write protection first: a read-only LUN answers DATA PROTECT whatever else is wrong with the request.
   checkWritable(lu);
-  // SBC-3 5.42: UNMAP without LBPWS/LBPWS10 (thick LUNs) is an invalid field, not a silent plain write.
-  if (flags & UNMAP && !lu.thin) throw invalidField(1, 3);
+  // UNMAP on a thick LUN (LBPWS/LBPWS10 = 0) asks for a capability we do not have: reported as not implemented,
+  // the answer libiscsi's WriteSame*.UnmapVPD accepts as consistent with the VPD page.
+  if (flags & UNMAP && !lu.thin) throw new CheckCondition(Sense.InvalidOpcode);
   const blockSize = lu.store.blockSize;
   const wanted = ndob ? 0 : blockSize;
   if (!ndob && (cmd.dataOut?.length ?? 0) !== blockSize) {
@@ -50,7 +51,7 @@ export async function writeSame(ctx: CommandContext): Promise<ScsiResponse> {
   const block = ndob ? new Uint8Array(blockSize) : cmd.dataOut!.subarray(0, blockSize);
   const release = await lu.lock.acquire(lba, blocks);
   try {
-    if ((flags & UNMAP) !== 0 && lu.thin && isZero(block)) await lu.store.unmap(lba, blocks);
+    if ((flags & UNMAP) !== 0) await lu.store.unmap(lba, blocks);
     else await replicate(lu, lba, blocks, block);
   } finally {
     release();
@@ -68,9 +69,4 @@ async function replicate(lu: LogicalUnit, lba: number, blocks: number, block: Ui
     await lu.store.write(lba + done, chunk.subarray(0, n * blockSize), !lu.mode.wce);
     done += n;
   }
-}
-
-function isZero(block: Uint8Array): boolean {
-  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
-  return true;
 }

@@ -1,0 +1,26 @@
+/** iSCSI URLs as libiscsi and qemu write them: iscsi://[user[%secret]@]host[:port][/target-iqn[/lun]] */
+export interface IscsiUrl {
+  host: string;
+  port: number;
+  targetName?: string;
+  lun: number;
+  user?: string;
+  secret?: string;
+}
+
+export class UrlError extends Error {}
+
+export function parseIscsiUrl(text: string): IscsiUrl {
+  const m = /^iscsi:\/\/(?:([^%@/]+)(?:%([^@/]*))?@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(?:\/([^/]*)(?:\/(\d+))?)?\/?$/.exec(text);
+  if (!m) throw new UrlError(`bad iSCSI URL ${JSON.stringify(text)}: expected iscsi://[user%secret@]host[:port]/target-iqn/lun`);
+  const port = m[4] ? Number(m[4]) : 3260;
+  if (port > 65535) throw new UrlError(`bad port in ${text}`);
+  return {
+    user: m[1] ? decodeURIComponent(m[1]) : undefined,
+    secret: m[2] !== undefined ? decodeURIComponent(m[2]) : undefined,
+    host: m[3]!.replace(/^\[|\]$/g, ''),
+    port,
+    targetName: m[5] ? decodeURIComponent(m[5]) : undefined,
+    lun: m[6] ? Number(m[6]) : 0,
+  };
+}
