@@ -42,9 +42,6 @@ export interface OpcodeEntry {
   readonly usage?: readonly number[];
 }
 
-/** Opcodes the reservations engine owns (SPC-2 RESERVE/RELEASE, SPC-4 PERSISTENT RESERVE IN/OUT). */
-export const RESERVATION_OPCODES: ReadonlySet<number> = new Set([0x16, 0x17, 0x56, 0x57, 0x5e, 0x5f]);
-
 const reportLunsHandler: Handler = (ctx) => reportLuns(ctx.cdb, ctx.target);
 
 export const OPCODES: readonly OpcodeEntry[] = [
@@ -104,6 +101,14 @@ export function reservationEntries(handler: Handler): OpcodeEntry[] {
   return entries;
 }
 
+/** PERSISTENT RESERVE IN/OUT with a service action the table does not list: still the engine's to answer. */
+export function reservationCatchAll(handler: Handler): OpcodeEntry[] {
+  return [
+    { opcode: 0x5e, name: 'PERSISTENT RESERVE IN', cdbLength: 10, handler },
+    { opcode: 0x5f, name: 'PERSISTENT RESERVE OUT', cdbLength: 10, handler },
+  ];
+}
+
 /** Service action field (byte 1 bits 4-0) for opcodes that have one. */
 export function serviceActionOf(cdb: Uint8Array): number {
   return cdb[1]! & 0x1f;
@@ -113,8 +118,17 @@ export function serviceActionOf(cdb: Uint8Array): number {
 export class OpcodeIndex {
   private readonly plain = new Map<number, OpcodeEntry>();
   private readonly withSa = new Map<number, Map<number, OpcodeEntry>>();
+  private readonly anySa = new Map<number, OpcodeEntry>();
 
-  constructor(readonly entries: readonly OpcodeEntry[]) {
+  /**
+   * `catchAll`: entries that take every service action of their opcode not listed otherwise (the reservations
+   * engine judges PERSISTENT RESERVE IN/OUT service actions itself, including invalid ones).
+   */
+  constructor(
+    readonly entries: readonly OpcodeEntry[],
+    catchAll: readonly OpcodeEntry[] = [],
+  ) {
+    for (const e of catchAll) this.anySa.set(e.opcode, e);
     for (const e of entries) {
       if (e.serviceAction === undefined) this.plain.set(e.opcode, e);
       else {
@@ -127,6 +141,6 @@ export class OpcodeIndex {
 
   lookup(cdb: Uint8Array): OpcodeEntry | undefined {
     const opcode = cdb[0]!;
-    return this.plain.get(opcode) ?? this.withSa.get(opcode)?.get(serviceActionOf(cdb));
+    return this.plain.get(opcode) ?? this.withSa.get(opcode)?.get(serviceActionOf(cdb)) ?? this.anySa.get(opcode);
   }
 }

@@ -11,7 +11,7 @@ import { Tap } from '../trace/tap.ts';
 import type { CommandContext, Handler, TargetInfo } from './context.ts';
 import type { ScsiEvent, StoreEvent } from './events.ts';
 import { LogicalUnit } from './logical-unit.ts';
-import { OPCODES, OpcodeIndex, reservationEntries, type OpcodeEntry } from './opcodes.ts';
+import { OPCODES, OpcodeIndex, reservationCatchAll, reservationEntries, type OpcodeEntry } from './opcodes.ts';
 import type { ReservationsHook } from './reservations/hook.ts';
 import { CheckCondition, Sense, SenseKey, buildSense, parseSense, type SenseReason } from './sense.ts';
 import { inquiryNoLun } from './spc/inquiry.ts';
@@ -67,13 +67,16 @@ export class ScsiTarget {
       const store = new TappedStore(l.store, lun, this.taps.store);
       this.units.set(lun, new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false));
     });
+    // Without a reservations engine, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT are simply not implemented.
     const entries: OpcodeEntry[] = [...OPCODES];
+    const catchAll: OpcodeEntry[] = [];
     if (this.reservations) {
       const hook = this.reservations;
       const viaHook: Handler = (ctx) => hook.execute(ctx.lu.lun, ctx.cmd);
       entries.push(...reservationEntries(viaHook));
+      catchAll.push(...reservationCatchAll(viaHook));
     }
-    this.index = new OpcodeIndex(entries);
+    this.index = new OpcodeIndex(entries, catchAll);
     this.info = {
       targetName: opts.targetName,
       vendor: opts.vendor ?? 'ISCSILAB',
