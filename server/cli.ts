@@ -1,11 +1,14 @@
-import { parseTargetArgs, UsageError } from './cli/args.ts';
+import { fileURLToPath } from 'node:url';
+import { parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { startGateway } from './gateway/http-server.ts';
 import { startTarget } from './run-target.ts';
 import { runInitiatorCommand } from './cli/initiator-commands.ts';
 import { LoginError } from './initiator/login.ts';
 import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 
-const USAGE = `usage: iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
+const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [target flags]   the lab: target + HTTP API + UI + WebSocket trace
+       iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
@@ -21,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'target':
       return target(rest);
+    case 'serve':
+      return serve(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -44,13 +49,49 @@ async function target(args: string[]): Promise<number> {
   const running = await startTarget(config);
   process.stdout.write(`ready ${running.url}\n`);
   for (const [i, p] of running.iscsi.listening.entries()) if (i > 0) process.stderr.write(`also listening on ${p.host}:${p.port}\n`);
+  return untilSignal(() => running.stop());
+}
+
+/** The embedded default the lab starts with when `serve` gets no target flags. */
+const LAB_DEFAULTS = {
+  iqn: 'iqn.2026-11.org.iscsi-lab:lab',
+  portals: [{ host: '127.0.0.1', port: 3260 }],
+  luns: [{ path: 'lab-data/lun0.img', sizeBytes: 64 * 1024 * 1024, thin: false, removable: false, readOnly: false }],
+};
+
+async function serve(args: string[]): Promise<number> {
+  let http = parsePortal('127.0.0.1:8080');
+  const targetArgs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--http' || a.startsWith('--http=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (!v) throw new UsageError('--http needs HOST:PORT');
+      http = parsePortal(v);
+    } else targetArgs.push(a);
+  }
+  const config = parseTargetArgs(targetArgs, LAB_DEFAULTS);
+  const running = await startTarget(config);
+  const gateway = await startGateway({
+    target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
+  process.stdout.write(`lab ${gateway.url}\n`);
+  process.stdout.write(`ready ${running.url}\n`);
+  return untilSignal(async () => {
+    await gateway.close();
+    await running.stop();
+  });
+}
+
+function untilSignal(stopAll: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       process.stderr.write(`${signal}: finishing in-flight commands and flushing LUNs\n`);
-      running.stop().then(
+      stopAll().then(
         () => resolve(0),
         (err: unknown) => {
           process.stderr.write(`iscsi-lab: shutdown failed: ${String(err)}\n`);

@@ -1,0 +1,113 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import type { RunningTarget } from '../run-target.ts';
+import type { TargetConfig } from '../cli/args.ts';
+import { HttpError, io, readJson, sendJson, status } from './api.ts';
+import { LabInitiator } from './lab-io.ts';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+export interface GatewayOptions {
+  target: RunningTarget;
+  config: TargetConfig;
+  host: string;
+  port: number;
+  /** Built UI (Vite output); a placeholder page is served when it does not exist. */
+  webRoot: string;
+  /** Extra routes (capture, trace) tried before the built-in ones. */
+  routes?: RouteHandler[];
+  log?: (m: string) => void;
+}
+
+export interface Gateway {
+  server: Server;
+  url: string;
+  lab: LabInitiator;
+  close(): Promise<void>;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json', '.woff2': 'font/woff2', '.ico': 'image/x-icon',
+};
+
+const PLACEHOLDER = (iscsiUrl: string) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>iSCSI Lab</title></head>
+<body><h1>iSCSI Lab</h1><p>The gateway is running. iSCSI target: <code>${iscsiUrl}</code></p>
+<p>JSON API: <a href="/api/status">/api/status</a>, <a href="/api/capture.pcapng">/api/capture.pcapng</a>, WebSocket trace at <code>/ws</code>.</p>
+<p>The UI has not been built (<code>npm run build</code>).</p></body></html>`;
+
+/** HTTP side of the gateway: the JSON API and the built UI. The WebSocket hub attaches to `server`. */
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { target, config } = opts;
+  const lab = new LabInitiator({
+    host: target.iscsi.listening[0]!.host, port: target.iscsi.listening[0]!.port, targetName: config.iqn,
+    initiatorName: 'iqn.2026-11.org.iscsi-lab:gateway', chap: config.chap, mutualChap: config.mutualChap,
+  });
+  const root = resolve(opts.webRoot);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
+    if (url.pathname === '/api/status' && req.method === 'GET') return sendJson(res, 200, status(target, config));
+    if (url.pathname === '/api/io') {
+      if (req.method !== 'POST') throw new HttpError(405, 'POST only');
+      return sendJson(res, 200, await io(lab, target, config, await readJson(req)));
+    }
+    if (url.pathname.startsWith('/api/')) throw new HttpError(404, `no API route ${url.pathname}`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'GET only');
+    await serveStatic(root, url.pathname, res, target.url);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      if (status === 500) opts.log?.(`gateway ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? message) : message}`);
+      if (!res.headersSent) sendJson(res, status, { error: message });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    server,
+    url: `http://${host}:${port}/`,
+    lab,
+    async close() {
+      await lab.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function serveStatic(root: string, pathname: string, res: ServerResponse, iscsiUrl: string): Promise<void> {
+  // Resolve inside the UI folder only: a path that climbs out is a 404, never a file read elsewhere.
+  const rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+  let file = join(root, rel);
+  if (file !== root && !file.startsWith(root + sep)) throw new HttpError(404, 'not found');
+  let info = await stat(file).catch(() => undefined);
+  if (info?.isDirectory()) {
+    file = join(file, 'index.html');
+    info = await stat(file).catch(() => undefined);
+  }
+  if (!info) {
+    // Single-page app: unknown paths get the UI's index (or the placeholder when the UI is not built).
+    const index = join(root, 'index.html');
+    const body = await readFile(index).catch(() => undefined);
+    res.writeHead(200, { 'content-type': MIME['.html']! });
+    res.end(body ?? PLACEHOLDER(iscsiUrl));
+    return;
+  }
+  res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
+  res.end(await readFile(file));
+}

@@ -1,0 +1,187 @@
+/**
+ * Raw PDU bytes -> PduTraceEvent, with task correlation. Shared so the server's recorder, the pcap replay and
+ * the browser (re-decoding a loaded capture) all describe PDUs the same way.
+ */
+import { u24, u32 } from '../protocol/bytes.ts';
+import { decodeCdb } from '../protocol/cdb.ts';
+import {
+  BHS_LENGTH,
+  RESERVED_TAG,
+  decodeBhsFields,
+  decodeDataSegment,
+  flattenBhs,
+  iscsiOpcodeName,
+  iscsiOpcodeOf,
+  isInitiatorOpcode,
+  lunNumber,
+  pduLengths,
+} from '../protocol/iscsi.ts';
+import { scsiStatusName } from '../protocol/scsi-opcodes.ts';
+import type { Direction, PduTraceEvent, ScsiSummary, SenseSummary, TcpTuple } from './schema.ts';
+
+export interface PduInput {
+  readonly seq: number;
+  readonly timeNs: number;
+  readonly wallMs: number;
+  readonly direction: Direction;
+  readonly connectionId: number;
+  readonly tsih: number;
+  readonly tcp: TcpTuple;
+  readonly headerDigest: boolean;
+  readonly dataDigest: boolean;
+  /** The BHS (48 bytes). */
+  readonly bhs: Uint8Array;
+  /** The data segment without padding (only Login/Text/Response/Reject data is looked at). */
+  readonly data: Uint8Array;
+  /** Bytes of the wire form the caller kept (0 if none). */
+  readonly rawLength: number;
+}
+
+interface OpenTask {
+  readonly id: number;
+  readonly startNs: number;
+  readonly scsi?: ScsiSummary;
+}
+
+/** Named cap: open tasks remembered across all connections; the oldest are forgotten beyond it. */
+export const MAX_OPEN_TASKS = 8192;
+
+const OP_NOP_OUT = 0x00;
+const OP_SCSI_COMMAND = 0x01;
+const OP_DATA_OUT = 0x05;
+const OP_SNACK = 0x10;
+const OP_NOP_IN = 0x20;
+const OP_SCSI_RESPONSE = 0x21;
+const OP_TEXT_RESPONSE = 0x24;
+const OP_DATA_IN = 0x25;
+const OP_R2T = 0x31;
+const OP_ASYNC = 0x32;
+const OP_REJECT = 0x3f;
+const DATA_IN_STATUS_BIT = 0x01;
+const FINAL_BIT = 0x80;
+const CONTINUE_BIT = 0x40;
+
+/**
+ * Describes PDUs in order, correlating each SCSI task's PDUs under one id (keyed on connection + ITT, opened by
+ * the request). One instance per trace.
+ */
+export class PduDescriber {
+  private readonly open = new Map<string, OpenTask>();
+  private nextTaskId = 1;
+
+  describe(p: PduInput): PduTraceEvent {
+    const { bhs } = p;
+    const opcode = iscsiOpcodeOf(bhs);
+    const tree = decodeBhsFields(bhs);
+    const fields = flattenBhs(tree);
+    const lengths = pduLengths(bhs, p.headerDigest, p.dataDigest);
+    const seg = decodeDataSegment(bhs, p.data);
+    const itt = u32(bhs, 16);
+    const ttt = u32(bhs, 20);
+    let taskId: number | undefined;
+    let latencyNs: number | undefined;
+    let scsi: ScsiSummary | undefined;
+    const key = (tag: number, prefix = 'i') => `${p.connectionId}:${prefix}${tag}`;
+
+    if (isInitiatorOpcode(opcode)) {
+      if (opcode === OP_SCSI_COMMAND) {
+        const cdb = decodeCdb(bhs.subarray(32, BHS_LENGTH));
+        scsi = { opcode: cdb.opcode, opcodeName: cdb.name, lun: lunNumber(bhs), lba: cdb.lba, blocks: cdb.blocks, fua: cdb.fua, dpo: cdb.dpo };
+        taskId = this.start(key(itt), p.timeNs, scsi);
+      } else if (opcode === OP_DATA_OUT || opcode === OP_SNACK) {
+        taskId = this.open.get(key(itt))?.id;
+      } else if (opcode === OP_NOP_OUT && itt === RESERVED_TAG) {
+        // The answer to a target's NOP-In ping: correlated by TTT, ends that exchange.
+        const t = this.take(key(ttt, 't'));
+        if (t) [taskId, latencyNs] = [t.id, p.timeNs - t.startNs];
+      } else if (itt !== RESERVED_TAG) {
+        // Login, Text (continuations keep the id), Logout, Task Management, NOP-Out with a reply wanted.
+        taskId = this.open.get(key(itt))?.id ?? this.start(key(itt), p.timeNs);
+      }
+    } else {
+      const t = this.open.get(key(itt));
+      if (opcode === OP_R2T || (opcode === OP_DATA_IN && !(bhs[1]! & DATA_IN_STATUS_BIT))) {
+        taskId = t?.id;
+        if (t?.scsi) scsi = t.scsi;
+      } else if (opcode === OP_NOP_IN && itt === RESERVED_TAG) {
+        if (ttt !== RESERVED_TAG) taskId = this.start(key(ttt, 't'), p.timeNs);
+      } else if (opcode !== OP_ASYNC && opcode !== OP_REJECT && t) {
+        // A response: it ends the exchange (a Text Response with C or without F expects more).
+        const more = opcode === OP_TEXT_RESPONSE && (bhs[1]! & CONTINUE_BIT || !(bhs[1]! & FINAL_BIT));
+        if (!more) this.open.delete(key(itt));
+        taskId = t.id;
+        latencyNs = p.timeNs - t.startNs;
+        if (t.scsi && (opcode === OP_SCSI_RESPONSE || opcode === OP_DATA_IN)) {
+          const status = bhs[3]!;
+          scsi = { ...t.scsi, status, statusName: scsiStatusName(status), sense: senseSummary(seg.sense) };
+        }
+      }
+    }
+
+    const event: { -readonly [K in keyof PduTraceEvent]: PduTraceEvent[K] } = {
+      type: 'pdu',
+      seq: p.seq,
+      timeNs: p.timeNs,
+      wallMs: p.wallMs,
+      direction: p.direction,
+      connectionId: p.connectionId,
+      tsih: p.tsih,
+      tcp: p.tcp,
+      opcode,
+      opcodeName: iscsiOpcodeName(opcode),
+      immediate: isInitiatorOpcode(opcode) && (bhs[0]! & 0x40) !== 0,
+      lengths,
+      headerDigest: p.headerDigest,
+      dataDigest: p.dataDigest,
+      fields,
+      rawLength: p.rawLength,
+    };
+    if (seg.keys) event.keys = seg.keys.map((k) => [k.key, k.value] as const);
+    if (scsi) event.scsi = stripUndefined(scsi);
+    if (taskId !== undefined) event.taskId = taskId;
+    if (latencyNs !== undefined) event.latencyNs = latencyNs;
+    return event;
+  }
+
+  /** Forgets the open exchanges of a connection that closed. */
+  forgetConnection(connectionId: number): void {
+    const prefix = `${connectionId}:`;
+    for (const k of this.open.keys()) if (k.startsWith(prefix)) this.open.delete(k);
+  }
+
+  get openTasks(): number {
+    return this.open.size;
+  }
+
+  private start(k: string, timeNs: number, scsi?: ScsiSummary): number {
+    const id = this.nextTaskId++;
+    this.open.delete(k);
+    this.open.set(k, { id, startNs: timeNs, scsi });
+    if (this.open.size > MAX_OPEN_TASKS) this.open.delete(this.open.keys().next().value!);
+    return id;
+  }
+
+  private take(k: string): OpenTask | undefined {
+    const t = this.open.get(k);
+    if (t) this.open.delete(k);
+    return t;
+  }
+}
+
+function senseSummary(s: { key: number; keyName: string; asc: number; ascq: number; text: string } | undefined): SenseSummary | undefined {
+  return s ? { key: s.key, keyName: s.keyName, asc: s.asc, ascq: s.ascq, text: s.text } : undefined;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  const out = {} as T;
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/** Login/Text helpers for readers of a byte stream: the data segment's start within a wire PDU. */
+export function dataSegmentOf(raw: Uint8Array, headerDigest: boolean): Uint8Array {
+  const ahs = (raw[4] ?? 0) * 4;
+  const start = BHS_LENGTH + ahs + (headerDigest ? 4 : 0);
+  const len = u24(raw, 5);
+  return raw.subarray(start, start + len);
+}
