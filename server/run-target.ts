@@ -1,5 +1,6 @@
 import { IscsiTarget } from './iscsi/target.ts';
 import { ScsiTarget } from './scsi/target.ts';
+import { Reservations } from './scsi/reservations/index.ts';
 import { openFileStore } from './store/file-store.ts';
 import type { BlockStore } from './store/types.ts';
 import type { TargetConfig } from './cli/args.ts';
@@ -23,10 +24,22 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     await Promise.all(stores.map((s) => s.close()));
     throw err;
   }
+  // Reservations raise unit attentions on the LU, which exists only once the SCSI target does: late-bound.
+  let scsiRef: ScsiTarget | undefined;
+  const reservations = new Reservations({
+    lunCount: config.luns.length,
+    // APTPL state lives beside each LUN image, so persistent reservations survive a restart (SPC-4 5.12.4).
+    statePath: (lun) => `${config.luns[lun]!.path}.pr.json`,
+    onUnitAttention: (lun, nexusId, asc, ascq, except) => scsiRef?.unitAttention(lun, nexusId, asc, ascq, except),
+  });
   const scsi = new ScsiTarget({
     targetName: config.iqn,
     luns: config.luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly })),
+    reservations,
+    // SAM-5: a reset's unit attention goes to every I_T nexus, the one that asked for it included.
+    notifyResetRequester: true,
   });
+  scsiRef = scsi;
   const iscsi = new IscsiTarget({
     targetName: config.iqn,
     portals: config.portals,

@@ -30,8 +30,6 @@ export interface CommandContext {
 
 export type Handler = (ctx: CommandContext) => Promise<ScsiResponse> | ScsiResponse;
 
-export const GOOD: Readonly<ScsiResponse> = Object.freeze({ status: ScsiStatus.Good });
-
 export function good(): ScsiResponse {
   return { status: ScsiStatus.Good };
 }

@@ -94,9 +94,7 @@ export class LogicalUnit {
 
   /**
    * LU reset, target warm/cold reset (SAM-5 6.3, SBC-3 5.11): prevent is released, mode reverts to default, and
-   * every other nexus gets the reset's unit attention. The nexus that asked for the reset is not told again: it has
-   * the task management response (RFC 7143 11.6) and a UA would only fail its next command (libiscsi's
-   * PreventAllow.*Reset tests count that as a failure).
+   * every known nexus but `requester` gets the reset's unit attention (see ScsiTargetOptions.notifyResetRequester).
    */
   reset(reason: SenseReason, revertMode: boolean, requester?: string): void {
     this.preventers.clear();

@@ -45,6 +45,12 @@ export interface ScsiTargetOptions {
   product?: string;
   /** Reservations engine: RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT go to it, and it vetoes conflicting commands. */
   reservations?: ReservationsHook;
+  /**
+   * Also give the reset unit attention to the nexus that requested a LU / target reset (SAM-5 6.3 reads "every
+   * I_T nexus"; libiscsi's MultipathIO.Reset checks it). Default false: the requester has the TMF response, and
+   * libiscsi's PreventAllow.LUNReset / WarmReset log the UA on their next TEST UNIT READY as a failure.
+   */
+  notifyResetRequester?: boolean;
 }
 
 const OPCODE_INQUIRY = 0x12;
@@ -60,9 +66,11 @@ export class ScsiTarget {
   private readonly index: OpcodeIndex;
   private readonly info: TargetInfo;
   private readonly reservations: ReservationsHook | undefined;
+  private readonly notifyResetRequester: boolean;
 
   constructor(opts: ScsiTargetOptions) {
     this.reservations = opts.reservations;
+    this.notifyResetRequester = opts.notifyResetRequester ?? false;
     opts.luns.forEach((l, lun) => {
       const store = new TappedStore(l.store, lun, this.taps.store);
       this.units.set(lun, new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false));
@@ -107,19 +115,20 @@ export class ScsiTarget {
 
   async taskManagement(fn: TaskManagementFunction, nexus: ItNexus, lun: number): Promise<void> {
     if (this.taps.scsi.active) this.taps.scsi.emit({ kind: 'task-management', nexusId: nexus.id, lun, fn });
+    const except = this.notifyResetRequester ? undefined : nexus.id;
     switch (fn) {
       case TaskManagementFunction.LogicalUnitReset: {
-        // SAM-5 6.3.3: the LU's state goes back to defaults and every nexus learns about it.
-        this.units.get(lun)?.reset(Sense.LunResetOccurred, true, nexus.id);
+        // SAM-5 6.3.3: the LU's state goes back to defaults and the nexuses learn about it.
+        this.units.get(lun)?.reset(Sense.LunResetOccurred, true, except);
         this.reservations?.reset(lun, 'lu');
         break;
       }
       case TaskManagementFunction.TargetWarmReset:
-        this.resetAll(Sense.TargetResetOccurred, nexus.id);
+        this.resetAll(Sense.TargetResetOccurred, except);
         this.reservations?.reset('all', 'warm');
         break;
       case TaskManagementFunction.TargetColdReset:
-        this.resetAll(Sense.PowerOnOccurred, nexus.id);
+        this.resetAll(Sense.PowerOnOccurred, except);
         this.reservations?.reset('all', 'cold');
         break;
       default:
@@ -187,7 +196,7 @@ export class ScsiTarget {
     return { status: ScsiStatus.CheckCondition, sense: buildSense(Sense.InternalTargetFailure, {}, descriptor) };
   }
 
-  private resetAll(reason: SenseReason, requester: string): void {
+  private resetAll(reason: SenseReason, requester: string | undefined): void {
     for (const lu of this.units.values()) lu.reset(reason, true, requester);
   }
 

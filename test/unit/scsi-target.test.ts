@@ -364,6 +364,15 @@ describe('unit attentions', () => {
     expect((await run(cdb(0), { nexus: nexusB })).status).toBe(ScsiStatus.Good);
   });
 
+  it('with notifyResetRequester the requester gets the reset unit attention too', async () => {
+    await target.close();
+    stores = [await openFileStore({ path: join(dir, 'n.img'), sizeBytes: BLOCKS * BS, thin: false })];
+    target = new ScsiTarget({ targetName: 'iqn.2026-11.org.iscsi-lab:test', luns: [{ store: stores[0]! }], notifyResetRequester: true });
+    await run(cdb(0));
+    await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, 0);
+    expect(senseOf(await run(cdb(0)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
+  });
+
   it('no power-on unit attention for a brand-new nexus', async () => {
     expect((await run(cdb(0), { nexus: nexusB })).status).toBe(ScsiStatus.Good);
   });

@@ -1,0 +1,401 @@
+/**
+ * The trace recorder: subscribes to the layer taps (iSCSI PDUs and sessions, SCSI commands, store I/O) and turns
+ * them into versioned trace events (shared/trace/schema.ts), keeping the most recent in bounded rings.
+ *
+ * Free when unused: the taps are subscribed only while at least one consumer is attached or `start()` holds the
+ * recorder open; with neither, no tap is active and the target builds no events at all.
+ * Raw bytes: each PDU's wire form (BHS, AHS, header digest, data, padding, data digest) is copied once, at the
+ * tap, because framing reuses its receive buffers once the listener returns.
+ */
+import { crc32c, crc32cParts } from '../iscsi/crc32c.ts';
+import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
+import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
+import type { Tap } from './tap.ts';
+import { Ring } from './ring.ts';
+import { PduDescriber } from '../../shared/trace/describe.ts';
+import { pduLengths, TMF_FUNCTION_NAMES } from '../../shared/protocol/iscsi.ts';
+import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
+import { ascAscqText, senseKeyName } from '../../shared/protocol/sense.ts';
+import {
+  TRACE_SCHEMA_VERSION,
+  type PduTraceEvent,
+  type ScsiTraceEvent,
+  type SessionTraceEvent,
+  type StoreTraceEvent,
+  type TcpTuple,
+  type TraceEvent,
+  type TraceHeader,
+} from '../../shared/trace/schema.ts';
+
+/** What the recorder needs of an IscsiTarget / ScsiTarget: only their taps (so tests can pass bare Taps). */
+export interface IscsiTapSource {
+  readonly taps: { readonly pdu: Tap<PduEvent>; readonly session: Tap<SessionEvent> };
+}
+export interface ScsiTapSource {
+  readonly taps: { readonly scsi: Tap<ScsiEvent>; readonly store: Tap<StoreEvent> };
+}
+
+export interface TraceRecorderOptions {
+  iscsi?: IscsiTapSource;
+  scsi?: ScsiTapSource;
+  /** Cap on PDUs kept in the ring (with their raw bytes). */
+  ringPdus?: number;
+  /** Cap on raw bytes kept in the ring. */
+  ringBytes?: number;
+  /** Cap on non-PDU events (session, SCSI, store) kept in their ring. */
+  ringEvents?: number;
+  /** Keep raw bytes at all (default true); without them pcapng export is impossible, events still flow. */
+  captureRaw?: boolean;
+  /** Producer name written in headers. */
+  producer?: string;
+}
+
+export const DEFAULT_RING_PDUS = 20_000;
+export const DEFAULT_RING_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_RING_EVENTS = 20_000;
+
+/** A PDU as the ring keeps it: its event and its wire bytes (empty when raw capture is off or it did not fit). */
+export interface RecordedPdu {
+  readonly event: PduTraceEvent;
+  readonly raw: Uint8Array;
+}
+
+/**
+ * A consumer sees every event synchronously, in seq order; for PDUs `raw` is the wire form (shared with the ring:
+ * do not modify it). A consumer must not block: batch and drop on your side (see TraceQueue).
+ */
+export type TraceConsumer = (event: TraceEvent, raw?: Uint8Array) => void;
+
+export interface TraceStats {
+  readonly recording: boolean;
+  readonly consumers: number;
+  readonly pdus: number;
+  readonly events: number;
+  readonly ringPdus: number;
+  readonly ringBytes: number;
+  readonly ringEvents: number;
+  /** PDUs pushed out of the ring by its caps (still delivered to consumers). */
+  readonly evictedPdus: number;
+  readonly evictedEvents: number;
+  /** PDUs larger than the whole byte cap: event kept, bytes not. */
+  readonly rawSkipped: number;
+  /** Consumers removed because they threw. */
+  readonly consumerErrors: number;
+  readonly openTasks: number;
+}
+
+export interface TraceSnapshot {
+  readonly header: TraceHeader;
+  /** Everything the rings hold, PDUs and others merged, in seq order. */
+  readonly events: TraceEvent[];
+  readonly stats: TraceStats;
+}
+
+export class TraceRecorder {
+  readonly startNs: bigint;
+  readonly startWallMs: number;
+  private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi'>;
+  private readonly pduRing: Ring<RecordedPdu>;
+  private readonly eventRing: Ring<TraceEvent>;
+  private consumers: TraceConsumer[] = [];
+  private holds = 0;
+  private unsubscribers: (() => void)[] = [];
+  private describer = new PduDescriber();
+  private seq = 0;
+  private pduCount = 0;
+  private eventCount = 0;
+  private rawSkipped = 0;
+  private consumerErrors = 0;
+
+  constructor(options: TraceRecorderOptions = {}) {
+    this.opts = {
+      iscsi: options.iscsi,
+      scsi: options.scsi,
+      ringPdus: options.ringPdus ?? DEFAULT_RING_PDUS,
+      ringBytes: options.ringBytes ?? DEFAULT_RING_BYTES,
+      ringEvents: options.ringEvents ?? DEFAULT_RING_EVENTS,
+      captureRaw: options.captureRaw ?? true,
+      producer: options.producer ?? 'iscsi-lab',
+    };
+    this.pduRing = new Ring(this.opts.ringPdus, this.opts.ringBytes, (p) => p.raw.length);
+    this.eventRing = new Ring(this.opts.ringEvents, Number.MAX_SAFE_INTEGER);
+    this.startNs = process.hrtime.bigint();
+    this.startWallMs = Date.now();
+  }
+
+  get header(): TraceHeader {
+    return { type: 'header', version: TRACE_SCHEMA_VERSION, startWallMs: this.startWallMs, producer: this.opts.producer };
+  }
+
+  /** Attaches a consumer (and the taps, if it is the first); returns its unsubscribe function. */
+  subscribe(consumer: TraceConsumer): () => void {
+    this.consumers = [...this.consumers, consumer];
+    this.update();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.consumers = this.consumers.filter((c) => c !== consumer);
+      this.update();
+    };
+  }
+
+  /** Records into the rings even with no consumer, until the returned function is called. */
+  start(): () => void {
+    this.holds++;
+    this.update();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.holds--;
+      this.update();
+    };
+  }
+
+  get recording(): boolean {
+    return this.unsubscribers.length > 0;
+  }
+
+  /** The last `n` PDUs (all the ring holds by default), oldest first, with their wire bytes. */
+  recent(n?: number): RecordedPdu[] {
+    return this.pduRing.toArray(n);
+  }
+
+  snapshot(): TraceSnapshot {
+    const pdus = this.pduRing.toArray().map((p) => p.event as TraceEvent);
+    const others = this.eventRing.toArray();
+    const events: TraceEvent[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < pdus.length || j < others.length) {
+      if (j >= others.length || (i < pdus.length && pdus[i]!.seq < others[j]!.seq)) events.push(pdus[i++]!);
+      else events.push(others[j++]!);
+    }
+    return { header: this.header, events, stats: this.stats() };
+  }
+
+  stats(): TraceStats {
+    return {
+      recording: this.recording,
+      consumers: this.consumers.length,
+      pdus: this.pduCount,
+      events: this.eventCount,
+      ringPdus: this.pduRing.length,
+      ringBytes: this.pduRing.bytes,
+      ringEvents: this.eventRing.length,
+      evictedPdus: this.pduRing.evicted,
+      evictedEvents: this.eventRing.evicted,
+      rawSkipped: this.rawSkipped,
+      consumerErrors: this.consumerErrors,
+      openTasks: this.describer.openTasks,
+    };
+  }
+
+  /** Empties the rings (counters and seq go on). */
+  clear(): void {
+    this.pduRing.clear();
+    this.eventRing.clear();
+  }
+
+  /** Detaches from every tap and drops every consumer. */
+  close(): void {
+    this.consumers = [];
+    this.holds = 0;
+    this.update();
+  }
+
+  private update(): void {
+    const want = this.consumers.length > 0 || this.holds > 0;
+    if (want && !this.recording) {
+      const { iscsi, scsi } = this.opts;
+      if (iscsi) {
+        this.unsubscribers.push(iscsi.taps.pdu.subscribe((e) => this.onPdu(e)));
+        this.unsubscribers.push(iscsi.taps.session.subscribe((e) => this.onSession(e)));
+      }
+      if (scsi) {
+        this.unsubscribers.push(scsi.taps.scsi.subscribe((e) => this.onScsi(e)));
+        this.unsubscribers.push(scsi.taps.store.subscribe((e) => this.onStore(e)));
+      }
+      if (this.unsubscribers.length === 0) this.unsubscribers.push(() => {});
+    } else if (!want && this.recording) {
+      for (const u of this.unsubscribers) u();
+      this.unsubscribers = [];
+      // A gap in recording breaks correlation: requests seen before it cannot be matched after.
+      this.describer = new PduDescriber();
+    }
+  }
+
+  private now(t: bigint = process.hrtime.bigint()): { timeNs: number; wallMs: number } {
+    const timeNs = Number(t - this.startNs);
+    return { timeNs, wallMs: this.startWallMs + timeNs / 1e6 };
+  }
+
+  private onPdu(e: PduEvent): void {
+    const raw = this.opts.captureRaw ? wireBytes(e) : EMPTY;
+    const tooBig = raw.length > this.opts.ringBytes;
+    if (tooBig) this.rawSkipped++;
+    const kept = tooBig ? EMPTY : raw;
+    const event = this.describer.describe({
+      seq: this.seq++,
+      ...this.now(e.timeNs),
+      direction: e.direction === 'in' ? 'i2t' : 't2i',
+      connectionId: e.connectionId,
+      tsih: e.tsih,
+      tcp: tuple(e.address, e.direction === 'in'),
+      headerDigest: e.headerDigest,
+      dataDigest: e.dataDigest,
+      bhs: e.pdu.bhs,
+      data: e.pdu.data,
+      rawLength: kept.length,
+    });
+    this.pduCount++;
+    this.pduRing.push({ event, raw: kept });
+    this.deliver(event, kept);
+  }
+
+  private onSession(e: SessionEvent): void {
+    const event: SessionTraceEvent = {
+      type: 'session',
+      seq: this.seq++,
+      ...this.now(e.timeNs),
+      kind: e.kind,
+      connectionId: e.connectionId,
+      tsih: e.tsih,
+      initiatorName: e.initiatorName,
+      tcp: tuple(e.address, true),
+      detail: e.detail,
+    };
+    if (e.kind === 'closed') this.describer.forgetConnection(e.connectionId);
+    this.other(event);
+  }
+
+  private onScsi(e: ScsiEvent): void {
+    const base = { type: 'scsi' as const, seq: this.seq++, ...this.now(), kind: e.kind, nexusId: e.nexusId };
+    let event: ScsiTraceEvent;
+    if (e.kind === 'command') {
+      event = {
+        ...base,
+        lun: e.lun,
+        opcodeName: e.name,
+        status: e.status,
+        statusName: scsiStatusName(e.status),
+        dataInBytes: e.dataInBytes,
+        dataOutBytes: e.dataOutBytes,
+        durationNs: Math.round(e.durationMs * 1e6),
+        ...(e.sense ? { sense: { ...e.sense, keyName: senseKeyName(e.sense.key), text: ascAscqText(e.sense.asc, e.sense.ascq) } } : {}),
+      };
+    } else if (e.kind === 'task-management') {
+      event = { ...base, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) };
+    } else {
+      event = base;
+    }
+    this.other(event);
+  }
+
+  private onStore(e: StoreEvent): void {
+    const event: StoreTraceEvent = {
+      type: 'store',
+      seq: this.seq++,
+      ...this.now(),
+      kind: e.kind,
+      lun: e.lun,
+      lba: e.lba,
+      blocks: e.blocks,
+      fua: e.fua,
+      durationNs: Math.round(e.durationMs * 1e6),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+    };
+    this.other(event);
+  }
+
+  private other(event: TraceEvent): void {
+    this.eventCount++;
+    this.eventRing.push(event);
+    this.deliver(event);
+  }
+
+  private deliver(event: TraceEvent, raw?: Uint8Array): void {
+    for (const c of this.consumers) {
+      try {
+        c(event, raw);
+      } catch (err) {
+        // A consumer must never break the data path: drop it, count it.
+        this.consumerErrors++;
+        this.consumers = this.consumers.filter((x) => x !== c);
+        process.emitWarning(`trace consumer removed after it threw: ${String(err)}`);
+        queueMicrotask(() => this.update());
+      }
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function tuple(a: ConnectionAddress, fromInitiator: boolean): TcpTuple {
+  return fromInitiator
+    ? { src: a.remoteAddress, srcPort: a.remotePort, dst: a.localAddress, dstPort: a.localPort }
+    : { src: a.localAddress, srcPort: a.localPort, dst: a.remoteAddress, dstPort: a.remotePort };
+}
+
+/** One copy of the PDU in wire form, digests computed as the connection sends or checked them (RFC 7143 11.1). */
+export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>): Uint8Array {
+  const { bhs, ahs, data } = e.pdu;
+  const L = pduLengths(bhs, e.headerDigest, e.dataDigest);
+  const headerLength = bhs.length + ahs.length;
+  const total = headerLength + L.headerDigest + data.length + L.padding + (e.dataDigest && data.length > 0 ? 4 : 0);
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  out.set(bhs, 0);
+  if (ahs.length) out.set(ahs, bhs.length);
+  let o = headerLength;
+  if (e.headerDigest) {
+    dv.setUint32(o, crc32c(out.subarray(0, headerLength)), true);
+    o += 4;
+  }
+  if (data.length) {
+    out.set(data, o);
+    const end = o + data.length + L.padding;
+    if (e.dataDigest) dv.setUint32(end, crc32cParts([out.subarray(o, end)]), true);
+  }
+  return out;
+}
+
+/**
+ * A consumer that queues events for a slow reader (the WebSocket hub) with named caps, dropping the newest when
+ * full and counting what it dropped: the target is never blocked by a lagging client.
+ */
+export class TraceQueue {
+  private events: { event: TraceEvent; raw?: Uint8Array }[] = [];
+  private bytes = 0;
+  /** Events dropped since the last drain. */
+  dropped = 0;
+
+  constructor(
+    readonly maxEvents = 10_000,
+    readonly maxBytes = 16 * 1024 * 1024,
+  ) {}
+
+  readonly consumer: TraceConsumer = (event, raw) => {
+    const size = raw?.length ?? 0;
+    if (this.events.length >= this.maxEvents || this.bytes + size > this.maxBytes) {
+      this.dropped++;
+      return;
+    }
+    this.events.push(raw ? { event, raw } : { event });
+    this.bytes += size;
+  };
+
+  /** Takes everything queued, and the count dropped since the last drain. */
+  drain(): { events: { event: TraceEvent; raw?: Uint8Array }[]; dropped: number } {
+    const out = { events: this.events, dropped: this.dropped };
+    this.events = [];
+    this.bytes = 0;
+    this.dropped = 0;
+    return out;
+  }
+
+  get length(): number {
+    return this.events.length;
+  }
+}
