@@ -1,13 +1,18 @@
 import { fileURLToPath } from 'node:url';
 import { parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
 import { startGateway } from './gateway/http-server.ts';
+import { WsHub } from './gateway/ws-hub.ts';
+import { captureRoutes } from './gateway/capture-routes.ts';
+import { status as labStatus } from './gateway/api.ts';
+import { TraceRecorder } from './trace/recorder.ts';
+import { CaptureFile } from './trace/capture-file.ts';
 import { startTarget } from './run-target.ts';
 import { runInitiatorCommand } from './cli/initiator-commands.ts';
 import { LoginError } from './initiator/login.ts';
 import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 
-const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [target flags]   the lab: target + HTTP API + UI + WebSocket trace
+const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
        iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
        iscsi-lab ls URL                     discover targets and their LUNs
@@ -61,26 +66,39 @@ const LAB_DEFAULTS = {
 
 async function serve(args: string[]): Promise<number> {
   let http = parsePortal('127.0.0.1:8080');
+  let capturePath: string | undefined;
   const targetArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--http' || a.startsWith('--http=')) {
+    const flag = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    if (flag === '--http' || flag === '--capture') {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-      if (!v) throw new UsageError('--http needs HOST:PORT');
-      http = parsePortal(v);
+      if (!v) throw new UsageError(`${flag} needs a value`);
+      if (flag === '--http') http = parsePortal(v);
+      else capturePath = v;
     } else targetArgs.push(a);
   }
   const config = parseTargetArgs(targetArgs, LAB_DEFAULTS);
   const running = await startTarget(config);
+  // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
+  const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, producer: 'iscsi-lab serve' });
+  const stopRecording = recorder.start();
+  const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
+    routes: [captureRoutes(recorder)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
+  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });
   process.stdout.write(`lab ${gateway.url}\n`);
   process.stdout.write(`ready ${running.url}\n`);
   return untilSignal(async () => {
+    hub.close();
     await gateway.close();
     await running.stop();
+    await capture?.close();
+    stopRecording();
+    recorder.close();
   });
 }
 

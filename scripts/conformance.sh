@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# scripts/conformance.sh (npm run conformance): libiscsi's iscsi-test-cu against our target, over every LUN
+# configuration the suite needs to run rather than skip, merged into one verdict per test:
+#   plain      128M LUN                                   iscsi-test-cu -d
+#   thin       128M thin LUN (UNMAP, LBPME, VPD B2)        iscsi-test-cu -d
+#   removable  128M removable LUN (RMB, START STOP UNIT)   iscsi-test-cu -d
+#   readonly   128M write-protected thin LUN (UNMAP too)  iscsi-test-cu -d -S -t SCSI.ReadOnly,SCSI.Sanitize.Readonly
+#   sanitize   128M LUN                                   iscsi-test-cu -d -S
+#   multipath  128M LUN behind two portals                iscsi-test-cu -d URL1 URL2 (MultipathIO suite)
+# The read-only run is limited to the tests written for write-protected LUNs: iscsi-test-cu does not skip its
+# write tests on such a LUN, they fail there (DATA PROTECT) against any target, Debian's tgt included, and one
+# failed run fails the merged verdict.
+# One target process per configuration (`node bin/iscsi-lab.mjs target ...`), each on free ports with its LUN
+# files in a fresh temporary directory; no --acl, so both of iscsi-test-cu's initiator names get in.
+# Prints the failing tests, the same logs read the way /work/shared/tools/cu-summary.py reads them (for comparison;
+# see scripts/cu-summary.py --compat), then `tests N pass P skip S fail F` (scripts/cu-summary.py); exits 1 if
+# F > 0 or a target crashed / did not exit 0 on SIGTERM, 2 if it could not run at all.
+# Env: CONFORMANCE_ONLY      space-separated subset of the configurations above (default: all)
+#      CONFORMANCE_TEST      iscsi-test-cu -t filter for every run, e.g. SCSI.Read10 or SCSI.Unmap,SCSI.Write16
+#                            (default: every test; the read-only run's own list above)
+#      CONFORMANCE_TIMEOUT   seconds per iscsi-test-cu run (default 900)
+#      CONFORMANCE_LOGDIR    where logs go (default: a new temporary directory, kept and printed)
+#      ISCSI_LAB_PORT_BASE   first port to try when looking for free ones (default 3290)
+# Needs: node, python3, iscsi-test-cu (Debian libiscsi-bin). Uses stdbuf (coreutils) when present so the
+# tool's stderr notes ([SKIPPED] ...) land next to the test that printed them.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+here="$root/scripts"
+iqn=iqn.2026-11.org.iscsi-lab:conformance
+configs=${CONFORMANCE_ONLY:-plain thin removable readonly sanitize multipath}
+logdir=${CONFORMANCE_LOGDIR:-$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-conformance.XXXXXX")}
+mkdir -p "$logdir"
+
+for tool in node python3 iscsi-test-cu; do
+  command -v "$tool" >/dev/null || { echo "conformance: $tool not found (apt-get install -y libiscsi-bin python3)" >&2; exit 2; }
+done
+unbuffered=()
+command -v stdbuf >/dev/null && unbuffered=(stdbuf -o0 -e0)
+
+# free_port [AFTER]: the first port >= max(ISCSI_LAB_PORT_BASE, AFTER+1) nobody listens on or has bound
+free_port() {
+  python3 - "${ISCSI_LAB_PORT_BASE:-3290}" "${1:-0}" <<'EOF'
+import socket, sys
+start = max(int(sys.argv[1]), int(sys.argv[2]) + 1)
+for port in range(start, start + 2000):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    sys.exit("no free port")
+EOF
+}
+
+target_pid="" stop_reason=""
+stop_target() { # SIGTERM, then the target must exit 0 within 10 s; otherwise returns 1 with stop_reason set
+  local pid=$target_pid status=0
+  target_pid="" stop_reason=""
+  [[ -n $pid ]] || return 0
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null || status=$?
+    stop_reason="crashed (exited $status before SIGTERM)"; return 1
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+    stop_reason="did not exit within 10 s of SIGTERM"; return 1
+  fi
+  wait "$pid" 2>/dev/null || status=$?
+  [[ $status -eq 0 ]] || { stop_reason="exited $status after SIGTERM"; return 1; }
+}
+cleanup() { [[ -n $target_pid ]] && kill -KILL "$target_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_target NAME LUNSPEC PORT... : starts the target, waits for its `ready` line, sets target_pid
+start_target() {
+  local name=$1 lun=$2; shift 2
+  local dir="$logdir/$name" portals=() p
+  mkdir -p "$dir/luns"
+  for p in "$@"; do portals+=(--portal "127.0.0.1:$p"); done
+  node "$root/bin/iscsi-lab.mjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
+    >"$dir/target.out" 2>"$dir/target.err" &
+  target_pid=$!
+  for _ in $(seq 300); do
+    grep -q '^ready ' "$dir/target.out" 2>/dev/null && return 0
+    kill -0 "$target_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "conformance: $name: target did not print ready:" >&2
+  sed 's/^/  /' "$dir/target.err" >&2 || true
+  return 1
+}
+
+logs=() problems=()
+for name in $configs; do
+  args=(-d) lun=128M mpath="" only=${CONFORMANCE_TEST:-}
+  case $name in
+    plain) ;;
+    thin) lun=128M,thin ;;
+    removable) lun=128M,removable ;;
+    readonly) lun=128M,readonly,thin args+=(-S) only=${CONFORMANCE_TEST:-SCSI.ReadOnly,SCSI.Sanitize.Readonly} ;;
+    sanitize) args+=(-S) ;;
+    multipath) ;;
+    *) echo "conformance: unknown configuration $name" >&2; exit 2 ;;
+  esac
+  [[ -n $only ]] && args+=(-t "$only")
+  p1=$(free_port)
+  ports=("$p1")
+  if [[ $name == multipath ]]; then p2=$(free_port "$p1"); ports+=("$p2"); mpath="iscsi://127.0.0.1:$p2/$iqn/0"; fi
+  if ! start_target "$name" "$lun" "${ports[@]}"; then problems+=("$name: target did not start"); stop_target || true; continue; fi
+  url="iscsi://127.0.0.1:$p1/$iqn/0"
+  log="$logdir/$name/cu.log"
+  t0=$(date +%s)
+  # shellcheck disable=SC2086
+  timeout "${CONFORMANCE_TIMEOUT:-900}" "${unbuffered[@]}" iscsi-test-cu "${args[@]}" "$url" $mpath >"$log" 2>&1 || true
+  logs+=("$log")
+  line=$(python3 "$here/cu-summary.py" "$log" | tail -n 1)
+  stop_target || problems+=("$name: target $stop_reason")
+  printf '%-10s %-40s %4ss  %s\n' "$name" "${ports[*]} ${lun} ${args[*]}" "$(($(date +%s) - t0))" "$line"
+done
+
+[[ ${#logs[@]} -gt 0 ]] || { echo "conformance: nothing ran" >&2; exit 2; }
+python3 "$here/cu-summary.py" "${logs[@]}" --list >"$logdir/summary.txt"
+grep '^fail ' "$logdir/summary.txt" || true
+for p in "${problems[@]}"; do echo "problem: $p"; done
+echo "logs: $logdir"
+echo "as /work/shared/tools/cu-summary.py reads them: $(python3 "$here/cu-summary.py" --compat "${logs[@]}")"
+summary=$(tail -n 1 "$logdir/summary.txt")
+echo "$summary"
+fails=$(awk '{print $NF}' <<<"$summary")
+[[ $fails -eq 0 && ${#problems[@]} -eq 0 ]]

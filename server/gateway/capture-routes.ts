@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TraceRecorder } from '../trace/recorder.ts';
+import { recordedToPcapng } from '../trace/pcapng.ts';
+import { snapshotToJsonl } from '../trace/jsonl.ts';
+import type { RouteHandler } from './http-server.ts';
+
+/** GET /api/capture.pcapng (Wireshark) and /api/capture.jsonl (everything pcapng cannot carry) from the gateway's ring. */
+export function captureRoutes(recorder: TraceRecorder): RouteHandler {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    if (req.method !== 'GET') return false;
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    if (url.pathname === '/api/capture.pcapng') {
+      const body = recordedToPcapng(recorder.recent(), recorder.startWallMs);
+      res.writeHead(200, {
+        'content-type': 'application/vnd.tcpdump.pcap',
+        'content-disposition': `attachment; filename="iscsi-lab-${stamp}.pcapng"`,
+        'content-length': body.length,
+      });
+      res.end(body);
+      return true;
+    }
+    if (url.pathname === '/api/capture.jsonl') {
+      const body = snapshotToJsonl(recorder.snapshot(), recorder.recent());
+      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="iscsi-lab-${stamp}.jsonl"` });
+      res.end(body);
+      return true;
+    }
+    if (url.pathname === '/api/trace/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(recorder.stats()));
+      return true;
+    }
+    return false;
+  };
+}

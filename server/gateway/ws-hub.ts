@@ -1,0 +1,137 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { TraceQueue, type TraceRecorder } from '../trace/recorder.ts';
+import { encodeRawFrame, TRACE_SCHEMA_VERSION } from '../../shared/trace/schema.ts';
+
+export interface WsHubOptions {
+  server: Server;
+  recorder: TraceRecorder;
+  status: () => unknown;
+  /** How often queued events go out (a few frames a second even at 10k PDUs/s). */
+  batchMs?: number;
+  /** Live raw frames keep at most this many bytes of each PDU; captures keep everything. */
+  liveRawBytes?: number;
+  /** Above this many unsent bytes on a socket, a batch is dropped (and counted) instead of queued. */
+  maxBufferedBytes?: number;
+  /** Events in the snapshot a new client gets. */
+  snapshotEvents?: number;
+  /** Origins allowed besides the server's own host (e.g. Vite's dev server). */
+  extraOrigins?: readonly string[];
+}
+
+interface Client {
+  ws: WebSocket;
+  queue: TraceQueue;
+  unsubscribe: () => void;
+  droppedTotal: number;
+}
+
+/**
+ * The /ws hub: each browser gets a snapshot (status, recent trace), then batched live events as JSON text frames
+ * and raw PDU bytes as binary frames. A slow browser never slows the target: its queue is bounded, and batches it
+ * cannot take are dropped and the count reported to it.
+ */
+export class WsHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly clients = new Set<Client>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins'>> & { extraOrigins: readonly string[] };
+
+  constructor(options: WsHubOptions) {
+    this.opts = {
+      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, extraOrigins: [], ...options,
+    };
+    options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.timer = setInterval(() => this.flush(), this.opts.batchMs);
+    this.timer.unref();
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Browsers may connect from the lab's own page only (or configured dev origins): no cross-site snooping. */
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true; // non-browser clients (tests, curl) send none
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      return false;
+    }
+    return url.host === req.headers.host || this.opts.extraOrigins.includes(origin);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/ws' || !this.originAllowed(req)) {
+      socket.end(`HTTP/1.1 ${path !== '/ws' ? '404 Not Found' : '403 Forbidden'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+  }
+
+  private attach(ws: WebSocket): void {
+    const queue = new TraceQueue();
+    const snapshot = this.opts.recorder.snapshot();
+    const events = snapshot.events.slice(-this.opts.snapshotEvents);
+    ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: snapshot.header, status: this.opts.status(), events, stats: snapshot.stats }));
+    const first = events.find((e) => e.type === 'pdu')?.seq ?? Infinity;
+    for (const p of this.opts.recorder.recent()) {
+      if (p.event.seq >= first && p.raw.length) ws.send(this.rawFrame(p.event.seq, p.event.direction, p.event.headerDigest, p.event.dataDigest, p.raw));
+    }
+    const client: Client = { ws, queue, unsubscribe: this.opts.recorder.subscribe(queue.consumer), droppedTotal: 0 };
+    this.clients.add(client);
+    ws.on('close', () => this.detach(client));
+    ws.on('error', () => this.detach(client));
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(String(data));
+      } catch {
+        ws.send(JSON.stringify({ type: 'error', error: 'messages must be JSON' }));
+        return;
+      }
+      if ((msg as { type?: unknown }).type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
+    });
+  }
+
+  private detach(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    client.unsubscribe();
+  }
+
+  private rawFrame(seq: number, direction: 'i2t' | 't2i', headerDigest: boolean, dataDigest: boolean, raw: Uint8Array): Uint8Array {
+    return encodeRawFrame({ seq, direction, headerDigest, dataDigest, bytes: raw }, this.opts.liveRawBytes);
+  }
+
+  private flush(): void {
+    for (const c of this.clients) {
+      const { events, dropped } = c.queue.drain();
+      if (events.length === 0 && dropped === 0) continue;
+      if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+        // The browser is not keeping up: drop this batch rather than buffer without bound.
+        c.droppedTotal += events.length + dropped;
+        continue;
+      }
+      c.droppedTotal += dropped;
+      c.ws.send(JSON.stringify({ type: 'events', events: events.map((e) => e.event), dropped: c.droppedTotal }));
+      for (const e of events) {
+        const ev = e.event;
+        if (ev.type === 'pdu' && e.raw) c.ws.send(this.rawFrame(ev.seq, ev.direction, ev.headerDigest, ev.dataDigest, e.raw));
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const c of [...this.clients]) {
+      c.ws.terminate();
+      this.detach(c);
+    }
+    this.wss.close();
+  }
+}
