@@ -36,8 +36,9 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     targetName: config.iqn,
     luns: config.luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly })),
     reservations,
-    // SAM-5: a reset's unit attention goes to every I_T nexus, the one that asked for it included.
-    notifyResetRequester: true,
+    // The nexus that asked for a reset knows it happened; only the others get the reset's unit attention
+    // (what initiators expect: libiscsi's Reserve6.*Reset and PreventAllow.*Reset tests go on right after the reset).
+    notifyResetRequester: false,
   });
   scsiRef = scsi;
   const iscsi = new IscsiTarget({
