@@ -97,16 +97,11 @@ function vpd(page: number, body: Uint8Array): Uint8Array {
 // Designation descriptor fields, SPC-4 7.8.6.1
 const CODE_SET_BINARY = 1;
 const CODE_SET_ASCII = 2;
-const CODE_SET_UTF8 = 3;
-const PROTOCOL_ISCSI = 5;
-const PIV = 0x80;
 const ASSOC_LU = 0x00;
 const ASSOC_TARGET_PORT = 0x10;
-const ASSOC_TARGET_DEVICE = 0x20;
 const TYPE_T10_VENDOR = 1;
 const TYPE_NAA = 3;
 const TYPE_RELATIVE_TARGET_PORT = 4;
-const TYPE_SCSI_NAME = 8;
 
 function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort: number): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -126,17 +121,10 @@ function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort:
   const port = new Uint8Array(4);
   put16(port, 2, relativePort);
   add(CODE_SET_BINARY, ASSOC_TARGET_PORT | TYPE_RELATIVE_TARGET_PORT, port);
-  // SCSI name strings (SPC-4 7.8.6.6.9): null-terminated UTF-8, padded to a multiple of 4.
-  add(CODE_SET_UTF8, PIV | ASSOC_TARGET_PORT | TYPE_SCSI_NAME, scsiName(`${target.targetName},t,0x${relativePort.toString(16).padStart(4, '0')}`), PROTOCOL_ISCSI);
-  add(CODE_SET_UTF8, PIV | ASSOC_TARGET_DEVICE | TYPE_SCSI_NAME, scsiName(target.targetName), PROTOCOL_ISCSI);
+  // No SCSI name string designators (SPC-4 7.8.6.6.9): the initiator knows the iSCSI names from login, and without
+  // them the whole page (56 bytes) fits the 64-byte allocation length qemu asks with, so no answer is ever cut
+  // inside a descriptor (which Wireshark's dissector reports as a malformed packet).
   return concat(parts);
-}
-
-function scsiName(name: string): Uint8Array {
-  const bytes = Buffer.from(name, 'utf8');
-  const out = new Uint8Array(Math.ceil((bytes.length + 1) / 4) * 4);
-  out.set(bytes);
-  return out;
 }
 
 /** SBC-3 6.5.3, page length 3Ch. */
