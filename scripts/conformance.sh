@@ -12,15 +12,15 @@
 # failed run fails the merged verdict.
 # One target process per configuration (`node bin/iscsi-lab.mjs target ...`), each on free ports with its LUN
 # files in a fresh temporary directory; no --acl, so both of iscsi-test-cu's initiator names get in.
-# Prints the failing tests, the same logs read the way /work/shared/tools/cu-summary.py reads them (for comparison;
-# see scripts/cu-summary.py --compat), then `tests N pass P skip S fail F` (scripts/cu-summary.py); exits 1 if
+# Prints the failing tests, CUnit's own verdict for comparison, then `tests N pass P skip S fail F` read exactly the
+# way /work/shared/tools/cu-summary.py reads the logs (scripts/cu-summary.py --compat); exits 1 if
 # F > 0 or a target crashed / did not exit 0 on SIGTERM, 2 if it could not run at all.
 # Env: CONFORMANCE_ONLY      space-separated subset of the configurations above (default: all)
 #      CONFORMANCE_TEST      iscsi-test-cu -t filter for every run, e.g. SCSI.Read10 or SCSI.Unmap,SCSI.Write16
 #                            (default: every test; the read-only run's own list above)
 #      CONFORMANCE_TIMEOUT   seconds per iscsi-test-cu run (default 900)
 #      CONFORMANCE_LOGDIR    where logs go (default: a new temporary directory, kept and printed)
-#      ISCSI_LAB_PORT_BASE   first port to try when looking for free ones (default 3290)
+#      ISCSI_LAB_PORT_BASE, ISCSI_LAB_PORT_SPAN  ports are picked free from BASE..BASE+SPAN-1 (3290, 200)
 # Needs: node, python3, iscsi-test-cu (Debian libiscsi-bin). Uses stdbuf (coreutils) when present so the
 # tool's stderr notes ([SKIPPED] ...) land next to the test that printed them.
 set -euo pipefail
@@ -38,12 +38,15 @@ done
 unbuffered=()
 command -v stdbuf >/dev/null && unbuffered=(stdbuf -o0 -e0)
 
-# free_port [AFTER]: the first port >= max(ISCSI_LAB_PORT_BASE, AFTER+1) nobody listens on or has bound
-free_port() {
-  python3 - "${ISCSI_LAB_PORT_BASE:-3290}" "${1:-0}" <<'EOF'
-import socket, sys
-start = max(int(sys.argv[1]), int(sys.argv[2]) + 1)
-for port in range(start, start + 2000):
+# free_ports N: N ports nobody listens on, from a random point in [ISCSI_LAB_PORT_BASE, +ISCSI_LAB_PORT_SPAN)
+# (several runs at once rarely pick the same ones; start_target retries when one is taken anyway)
+free_ports() {
+  python3 - "${ISCSI_LAB_PORT_BASE:-3290}" "${ISCSI_LAB_PORT_SPAN:-200}" "$1" <<'EOF'
+import random, socket, sys
+base, span, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+start, found = random.randrange(span), []
+for i in range(span):
+    port = base + (start + i) % span
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
@@ -51,10 +54,12 @@ for port in range(start, start + 2000):
         continue
     finally:
         s.close()
-    print(port)
-    break
+    found.append(port)
+    if len(found) == n:
+        print(" ".join(map(str, found)))
+        break
 else:
-    sys.exit("no free port")
+    sys.exit(f"no {n} free ports in {base}..{base + span - 1}")
 EOF
 }
 
@@ -80,19 +85,31 @@ cleanup() { [[ -n $target_pid ]] && kill -KILL "$target_pid" 2>/dev/null || true
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_target NAME LUNSPEC PORT... : starts the target, waits for its `ready` line, sets target_pid
+# start_target NAME LUNSPEC NPORTS: starts the target on NPORTS free portals, waits for its `ready` line;
+# sets target_pid and ports; tries again on other ports when one was taken in the meantime (EADDRINUSE)
+ports=()
 start_target() {
-  local name=$1 lun=$2; shift 2
-  local dir="$logdir/$name" portals=() p
+  local name=$1 lun=$2 nports=$3 dir="$logdir/$1" portals=() p attempt
   mkdir -p "$dir/luns"
-  for p in "$@"; do portals+=(--portal "127.0.0.1:$p"); done
-  node "$root/bin/iscsi-lab.mjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
-    >"$dir/target.out" 2>"$dir/target.err" &
-  target_pid=$!
-  for _ in $(seq 300); do
-    grep -q '^ready ' "$dir/target.out" 2>/dev/null && return 0
-    kill -0 "$target_pid" 2>/dev/null || break
-    sleep 0.1
+  for attempt in 1 2 3 4 5; do
+    read -r -a ports <<<"$(free_ports "$nports")"
+    [[ ${#ports[@]} -eq $nports ]] || { echo "conformance: $name: no free ports" >&2; return 1; }
+    portals=()
+    for p in "${ports[@]}"; do portals+=(--portal "127.0.0.1:$p"); done
+    node "$root/bin/iscsi-lab.mjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
+      >"$dir/target.out" 2>"$dir/target.err" &
+    target_pid=$!
+    for _ in $(seq 300); do
+      grep -q '^ready ' "$dir/target.out" 2>/dev/null && return 0
+      kill -0 "$target_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if ! kill -0 "$target_pid" 2>/dev/null && grep -q EADDRINUSE "$dir/target.err"; then
+      wait "$target_pid" 2>/dev/null || true
+      target_pid=""
+      continue
+    fi
+    break
   done
   echo "conformance: $name: target did not print ready:" >&2
   sed 's/^/  /' "$dir/target.err" >&2 || true
@@ -112,27 +129,29 @@ for name in $configs; do
     *) echo "conformance: unknown configuration $name" >&2; exit 2 ;;
   esac
   [[ -n $only ]] && args+=(-t "$only")
-  p1=$(free_port)
-  ports=("$p1")
-  if [[ $name == multipath ]]; then p2=$(free_port "$p1"); ports+=("$p2"); mpath="iscsi://127.0.0.1:$p2/$iqn/0"; fi
-  if ! start_target "$name" "$lun" "${ports[@]}"; then problems+=("$name: target did not start"); stop_target || true; continue; fi
-  url="iscsi://127.0.0.1:$p1/$iqn/0"
+  nports=1
+  [[ $name == multipath ]] && nports=2
+  if ! start_target "$name" "$lun" "$nports"; then problems+=("$name: target did not start"); stop_target || true; continue; fi
+  url="iscsi://127.0.0.1:${ports[0]}/$iqn/0"
+  [[ $name == multipath ]] && mpath="iscsi://127.0.0.1:${ports[1]}/$iqn/0"
   log="$logdir/$name/cu.log"
   t0=$(date +%s)
   # shellcheck disable=SC2086
   timeout "${CONFORMANCE_TIMEOUT:-900}" "${unbuffered[@]}" iscsi-test-cu "${args[@]}" "$url" $mpath >"$log" 2>&1 || true
   logs+=("$log")
-  line=$(python3 "$here/cu-summary.py" "$log" | tail -n 1)
+  line=$(python3 "$here/cu-summary.py" --compat "$log" | tail -n 1)
   stop_target || problems+=("$name: target $stop_reason")
   printf '%-10s %-40s %4ss  %s\n' "$name" "${ports[*]} ${lun} ${args[*]}" "$(($(date +%s) - t0))" "$line"
 done
 
 [[ ${#logs[@]} -gt 0 ]] || { echo "conformance: nothing ran" >&2; exit 2; }
-python3 "$here/cu-summary.py" "${logs[@]}" --list >"$logdir/summary.txt"
+# The verdict is the shared tool's reading (any "[FAILED]" line in a test's output fails it), so our number is the
+# one anyone gets with /work/shared/tools/cu-summary.py on these logs; CUnit's own verdict is shown beside it.
+python3 "$here/cu-summary.py" --compat "${logs[@]}" --list >"$logdir/summary.txt"
 grep '^fail ' "$logdir/summary.txt" || true
 for p in "${problems[@]}"; do echo "problem: $p"; done
 echo "logs: $logdir"
-echo "as /work/shared/tools/cu-summary.py reads them: $(python3 "$here/cu-summary.py" --compat "${logs[@]}")"
+echo "by CUnit's own assertions (informational): $(python3 "$here/cu-summary.py" "${logs[@]}")"
 summary=$(tail -n 1 "$logdir/summary.txt")
 echo "$summary"
 fails=$(awk '{print $NF}' <<<"$summary")

@@ -52,9 +52,11 @@ async function main(argv: string[]): Promise<number> {
 async function target(args: string[]): Promise<number> {
   const config = parseTargetArgs(args);
   const running = await startTarget(config);
+  // Handlers go in before `ready` is printed: a supervisor may send SIGTERM the moment it reads that line.
+  const done = untilSignal(() => running.stop());
   process.stdout.write(`ready ${running.url}\n`);
   for (const [i, p] of running.iscsi.listening.entries()) if (i > 0) process.stderr.write(`also listening on ${p.host}:${p.port}\n`);
-  return untilSignal(() => running.stop());
+  return done;
 }
 
 /** The embedded default the lab starts with when `serve` gets no target flags. */
@@ -90,9 +92,7 @@ async function serve(args: string[]): Promise<number> {
     log: (m) => process.stderr.write(`${m}\n`),
   });
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });
-  process.stdout.write(`lab ${gateway.url}\n`);
-  process.stdout.write(`ready ${running.url}\n`);
-  return untilSignal(async () => {
+  const done = untilSignal(async () => {
     hub.close();
     await gateway.close();
     await running.stop();
@@ -100,6 +100,9 @@ async function serve(args: string[]): Promise<number> {
     stopRecording();
     recorder.close();
   });
+  process.stdout.write(`lab ${gateway.url}\n`);
+  process.stdout.write(`ready ${running.url}\n`);
+  return done;
 }
 
 function untilSignal(stopAll: () => Promise<void>): Promise<number> {
