@@ -154,5 +154,10 @@ echo "logs: $logdir"
 echo "by CUnit's own assertions (informational): $(python3 "$here/cu-summary.py" "${logs[@]}")"
 summary=$(tail -n 1 "$logdir/summary.txt")
 echo "$summary"
-fails=$(awk '{print $NF}' <<<"$summary")
-[[ $fails -eq 0 && ${#problems[@]} -eq 0 ]]
+# Failures listed with a reason in conformance-known-failures.txt are printed and counted, but do not fail the run.
+unexpected=0
+while read -r _ test; do
+  if grep -q "^$test " "$here/conformance-known-failures.txt"; then echo "known failure (see scripts/conformance-known-failures.txt): $test"
+  else unexpected=$((unexpected + 1)); fi
+done < <(grep '^fail ' "$logdir/summary.txt" || true)
+[[ $unexpected -eq 0 && ${#problems[@]} -eq 0 ]]

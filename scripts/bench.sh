@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# npm run bench [-- WHAT]: speed, measured side by side with Debian's tgt (never in timed tests).
+#   npm run bench            this target vs tgt, alternating A B A B ... on the same four workloads, medians + ratio
+#   npm run bench -- cache   the block cache's hit rates per policy (scripts/bench-cache.ts)
+# Workloads: 4 KiB random reads at queue depth 32 and 1 MiB sequential reads at depth 8 (libiscsi's iscsi-perf),
+# 4 KiB and 1 MiB writes (qemu-img bench). Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_TGT_URL (a running tgt;
+# default: start one on 127.0.0.1:3261 with tgtd, as /work/shared/tools/tgt-anchor does).
+# Needs: libiscsi-bin, qemu-utils, qemu-block-extra, tgt (apt-get install -y tgt).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+case ${1:-} in
+  cache) shift; exec npx tsx "$root/scripts/bench-cache.ts" "$@" ;;
+  "") ;;
+  *) echo "usage: npm run bench [-- cache]" >&2; exit 2 ;;
+esac
+rounds=${BENCH_ROUNDS:-3} secs=${BENCH_SECONDS:-5}
+work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-bench.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+iqn=iqn.2026-11.org.iscsi-lab:bench
+node "$root/bin/iscsi-lab.mjs" target --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$work/target.out" 2>"$work/target.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready ' "$work/target.out" && break; sleep 0.1; done
+ours="iscsi://127.0.0.1:3270/$iqn/0"
+
+tgt=${BENCH_TGT_URL:-}
+if [[ -z $tgt ]]; then
+  command -v tgtd >/dev/null || { echo "bench: tgtd not found (apt-get install -y tgt), or set BENCH_TGT_URL" >&2; exit 2; }
+  truncate -s 256M "$work/tgt.img"
+  tgtd -f --iscsi portal=127.0.0.1:3261 >"$work/tgtd.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1 && break; sleep 0.1; done
+  tgtadm --lld iscsi --op new --mode target --tid 1 -T iqn.2026-11.org.iscsi-lab:tgt-bench
+  tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$work/tgt.img"
+  tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
+  tgt=iscsi://127.0.0.1:3261/iqn.2026-11.org.iscsi-lab:tgt-bench/1
+fi
+
+read_iops() { # url blocks depth [-r]
+  timeout "$secs" iscsi-perf -m "$3" -b "$2" ${4:-} "$1" 2>&1 | tr '\r' '\n' |
+    sed -n 's/.*iops average \([0-9]*\).*/\1/p' | tail -n 1 || true
+}
+write_iops() { # url size count depth
+  local t0 t1; t0=$(date +%s.%N)
+  qemu-img bench -f raw -w -t none -c "$3" -d "$4" -s "$2" "$1" >/dev/null 2>&1 || { echo 0; return; }
+  t1=$(date +%s.%N)
+  python3 -c "print(int($3/($t1-$t0)))"
+}
+measure() {
+  case $1 in
+    rand-read-4k-qd32) read_iops "$2" 8 32 -r ;;
+    seq-read-1m-qd8) read_iops "$2" 2048 8 ;;
+    write-4k-qd32) write_iops "$2" 4096 60000 32 ;;
+    write-1m-qd8) write_iops "$2" 1048576 256 8 ;;
+  esac
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+printf '%-20s %12s %12s %8s   (IOPS, median of %s rounds, alternating)\n' workload iscsi-lab tgt ratio "$rounds"
+for w in rand-read-4k-qd32 seq-read-1m-qd8 write-4k-qd32 write-1m-qd8; do
+  as=() bs=() rs=()
+  for _ in $(seq "$rounds"); do
+    a=$(measure $w "$ours"); b=$(measure $w "$tgt")
+    as+=("${a:-0}"); bs+=("${b:-0}"); rs+=("$(python3 -c "print(${a:-0}/max(${b:-0},1))")")
+  done
+  printf '%-20s %12s %12s %8.2f\n' $w "$(printf '%s\n' "${as[@]}" | median)" "$(printf '%s\n' "${bs[@]}" | median)" "$(printf '%s\n' "${rs[@]}" | median)"
+done
