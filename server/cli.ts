@@ -11,6 +11,7 @@ import { runInitiatorCommand } from './cli/initiator-commands.ts';
 import { LoginError } from './initiator/login.ts';
 import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
+import { replayMain, ReplayUsageError } from './replay/replay.ts';
 
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
        iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
@@ -21,6 +22,8 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
        iscsi-lab read URL [--lba N] [--blocks N] [--out FILE]     hex dump (or save) blocks
        iscsi-lab write URL [--lba N] (--hex HEX | --text TEXT | --file FILE) [--fua]
        iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
+       iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]
+                                            re-issue a capture's SCSI commands (pcapng, pcap, JSON Lines) and compare
   URL: iscsi://[user%secret@]host[:port]/target-iqn/lun
   initiator flags: --initiator-name IQN, --mutual-chap USER:SECRET, --header-digest, --data-digest`;
 
@@ -44,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
     case 'write':
     case 'dd':
       return runInitiatorCommand(command, rest, (line) => process.stdout.write(`${line}\n`));
+    case 'replay':
+      return replayMain(rest, (line) => process.stdout.write(`${line}\n`));
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -133,7 +138,7 @@ process.on('unhandledRejection', (reason) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof UrlError) {
+    if (err instanceof UsageError || err instanceof UrlError || err instanceof ReplayUsageError) {
       process.stderr.write(`iscsi-lab: ${err.message}\n`);
       process.exit(2);
     }
