@@ -1,7 +1,7 @@
 import { readFile, writeFile, open } from 'node:fs/promises';
 import { InitiatorSession } from '../initiator/session.ts';
 import { parseIscsiUrl, type IscsiUrl } from '../initiator/url.ts';
-import { expectGood, inquiry, read16, readCapacity16, reportLuns, synchronizeCache10, write16 } from '../initiator/scsi.ts';
+import { clearUnitAttentions, expectGood, inquiry, read16, readCapacity16, reportLuns, synchronizeCache10, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
 import { UsageError } from './args.ts';
 
@@ -69,6 +69,7 @@ function int(f: Flags, name: string, fallback: number): number {
 async function withSession<T>(url: IscsiUrl, f: Flags, fn: (s: InitiatorSession) => Promise<T>): Promise<T> {
   const s = await InitiatorSession.login(loginOptions(url, f));
   try {
+    await clearUnitAttentions(s, url.lun);
     return await fn(s);
   } finally {
     await s.logout().catch(() => undefined);
@@ -110,6 +111,7 @@ export async function runInitiatorCommand(command: string, argv: readonly string
         for (const t of targets) {
           await withSession({ ...url, targetName: t }, f, async (s) => {
             for (const lun of await reportLuns(s)) {
+              await clearUnitAttentions(s, lun);
               const cap = await readCapacity16(s, lun).catch(() => undefined);
               const size = cap ? `${cap.blocks} blocks of ${cap.blockSize} bytes (${Number(cap.blocks * BigInt(cap.blockSize)) / 1048576} MiB)${cap.thin ? ', thin' : ''}` : 'no medium';
               out(`  LUN ${lun}: ${size}`);
@@ -206,6 +208,8 @@ async function copy(src: string, dst: string, count: number | undefined, f: Flag
   const srcLun = isUrl(src) ? parseIscsiUrl(src).lun : 0;
   const dstLun = isUrl(dst) ? parseIscsiUrl(dst).lun : 0;
   try {
+    if (srcS) await clearUnitAttentions(srcS, srcLun);
+    if (dstS) await clearUnitAttentions(dstS, dstLun);
     const srcCap = srcS ? await readCapacity16(srcS, srcLun) : undefined;
     const dstCap = dstS ? await readCapacity16(dstS, dstLun) : undefined;
     const bs = srcCap?.blockSize ?? dstCap?.blockSize ?? 512;

@@ -1,5 +1,5 @@
 import { InitiatorSession } from '../initiator/session.ts';
-import { describeStatus, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
+import { clearUnitAttentions, describeStatus, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
 
 export interface IoRequest {
@@ -34,6 +34,7 @@ export const MAX_API_IO_BLOCKS = 2048;
 export class LabInitiator {
   private session: Promise<InitiatorSession> | undefined;
   private blockSizes = new Map<number, number>();
+  private cleared = new WeakMap<InitiatorSession, Set<number>>();
 
   constructor(private readonly login: LoginOptions) {}
 
@@ -46,16 +47,28 @@ export class LabInitiator {
     return this.session;
   }
 
+  /** The session, with any unit attention for this LUN cleared first (a new nexus may get a power-on one). */
+  private async forLun(lun: number): Promise<InitiatorSession> {
+    const s = await this.get();
+    if (!this.cleared.has(s)) this.cleared.set(s, new Set());
+    const done = this.cleared.get(s)!;
+    if (!done.has(lun)) {
+      await clearUnitAttentions(s, lun);
+      done.add(lun);
+    }
+    return s;
+  }
+
   async blockSize(lun: number): Promise<number> {
     const known = this.blockSizes.get(lun);
     if (known) return known;
-    const cap = await readCapacity16(await this.get(), lun);
+    const cap = await readCapacity16(await this.forLun(lun), lun);
     this.blockSizes.set(lun, cap.blockSize);
     return cap.blockSize;
   }
 
   async io(req: IoRequest): Promise<IoResult> {
-    const s = await this.get();
+    const s = await this.forLun(req.lun);
     const bs = await this.blockSize(req.lun);
     const started = performance.now();
     let data: Buffer | undefined;

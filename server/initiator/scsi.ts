@@ -98,3 +98,18 @@ export function synchronizeCache10(s: InitiatorSession, lun: number): Promise<Sc
 }
 
 export { ok as expectGood };
+
+const MAX_UNIT_ATTENTIONS = 8;
+
+/**
+ * Clears pending unit attentions (power on, reset, parameters changed) the way libiscsi does after login:
+ * TEST UNIT READY until it stops answering UNIT ATTENTION. Many targets (Debian's tgt among them) raise a
+ * power-on unit attention for every new I_T nexus, which would otherwise fail the first real command.
+ */
+export async function clearUnitAttentions(s: InitiatorSession, lun: number): Promise<void> {
+  for (let i = 0; i < MAX_UNIT_ATTENTIONS; i++) {
+    const r = await s.command(lun, Buffer.alloc(6));
+    const sense = r.sense ? parseSense(r.sense) : undefined;
+    if (r.status !== 2 || sense?.key !== 6) return;
+  }
+}
