@@ -5,7 +5,8 @@
 #   thin       128M thin LUN (UNMAP, LBPME, VPD B2)        iscsi-test-cu -d
 #   removable  128M removable LUN (RMB, START STOP UNIT)   iscsi-test-cu -d
 #   readonly   128M write-protected thin LUN (UNMAP too)  iscsi-test-cu -d -S -t SCSI.ReadOnly,SCSI.Sanitize.Readonly
-#   sanitize   128M LUN                                   iscsi-test-cu -d -S
+#   sanitize   128M LUN                                   iscsi-test-cu -d -S -t ALL.Sanitize (every other suite
+#                                                         already ran in `plain`; -S only adds SANITIZE)
 #   multipath  128M LUN behind two portals                iscsi-test-cu -d URL1 URL2 (MultipathIO suite)
 # The read-only run is limited to the tests written for write-protected LUNs: iscsi-test-cu does not skip its
 # write tests on such a LUN, they fail there (DATA PROTECT) against any target, Debian's tgt included, and one
@@ -124,7 +125,7 @@ for name in $configs; do
     thin) lun=128M,thin ;;
     removable) lun=128M,removable ;;
     readonly) lun=128M,readonly,thin args+=(-S) only=${CONFORMANCE_TEST:-SCSI.ReadOnly,SCSI.Sanitize.Readonly} ;;
-    sanitize) args+=(-S) ;;
+    sanitize) args+=(-S) only=${CONFORMANCE_TEST:-ALL.Sanitize} ;;
     multipath) ;;
     *) echo "conformance: unknown configuration $name" >&2; exit 2 ;;
   esac
