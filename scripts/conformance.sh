@@ -5,7 +5,7 @@
 #   thin       128M thin LUN (UNMAP, LBPME, VPD B2)        iscsi-test-cu -d
 #   removable  128M removable LUN (RMB, START STOP UNIT)   iscsi-test-cu -d
 #   readonly   128M write-protected thin LUN (UNMAP too)  iscsi-test-cu -d -S -t SCSI.ReadOnly,SCSI.Sanitize.Readonly
-#   sanitize   128M LUN                                   iscsi-test-cu -d -S -t ALL.Sanitize (every other suite
+#   sanitize   128M thin LUN (BLOCK/CRYPTO ERASE unmap)   iscsi-test-cu -d -S -t ALL.Sanitize (every other suite
 #                                                         already ran in `plain`; -S only adds SANITIZE)
 #   multipath  128M LUN behind two portals                iscsi-test-cu -d -t ALL.MultipathIO URL1 URL2 (the other
 #                                                         suites ran in `plain`; here the second path's nexus rightly
@@ -128,7 +128,7 @@ for name in $configs; do
     thin) lun=128M,thin ;;
     removable) lun=128M,removable ;;
     readonly) lun=128M,readonly,thin args+=(-S) only=${CONFORMANCE_TEST:-SCSI.ReadOnly,SCSI.Sanitize.Readonly} ;;
-    sanitize) args+=(-S) only=${CONFORMANCE_TEST:-ALL.Sanitize} ;;
+    sanitize) lun=128M,thin args+=(-S) only=${CONFORMANCE_TEST:-ALL.Sanitize} ;;
     multipath) only=${CONFORMANCE_TEST:-ALL.MultipathIO} ;;
     *) echo "conformance: unknown configuration $name" >&2; exit 2 ;;
   esac

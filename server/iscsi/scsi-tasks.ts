@@ -21,6 +21,8 @@ export interface ScsiTask {
   aborted: boolean;
   /** Set while SCSI executes it; aborts wait on it so nothing lands after a reset's response. */
   running?: Promise<void>;
+  /** Tells SCSI the task was aborted, so a command waiting on a long operation (SANITIZE) lets go at once. */
+  controller?: AbortController;
   dataInCount: number;
   r2tCount: number;
   /** Its window slot has been given back. */
@@ -129,6 +131,7 @@ export class ScsiTaskHandler {
     const cmd = task.cmd;
     const dataOut = task.collector ? task.collector.buffer.subarray(0, task.collector.received) : undefined;
     task.collector = undefined;
+    task.controller = new AbortController();
     const run = conn.ctx.scsi.execute({
       nexus: conn.session!.nexus,
       lun: cmd.lun,
@@ -138,6 +141,7 @@ export class ScsiTaskHandler {
       readBit: cmd.read,
       writeBit: cmd.write,
       dataOut,
+      signal: task.controller.signal,
     });
     task.running = run.then(
       (res) => this.respond(task, res),
@@ -206,6 +210,7 @@ export class ScsiTaskHandler {
   abort(task: ScsiTask): Promise<void> {
     task.aborted = true;
     task.collector = undefined;
+    task.controller?.abort();
     const running = task.running;
     if (!running) this.finish(task);
     return running ?? Promise.resolve();

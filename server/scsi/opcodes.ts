@@ -4,6 +4,7 @@
  * attentions. REPORT SUPPORTED OPERATION CODES reports exactly this table.
  */
 import type { Handler } from './context.ts';
+import type { LogicalUnit } from './logical-unit.ts';
 import { compareAndWrite } from './sbc/compare-and-write.ts';
 import { getLbaStatus } from './sbc/get-lba-status.ts';
 import { orWrite } from './sbc/orwrite.ts';
@@ -12,6 +13,7 @@ import { preventAllowMediumRemoval } from './sbc/prevent-allow.ts';
 import { read } from './sbc/read.ts';
 import { readCapacity10, readCapacity16 } from './sbc/read-capacity.ts';
 import { readDefectData } from './sbc/read-defect-data.ts';
+import { OPCODE_SANITIZE, SanitizeAction, sanitize } from './sbc/sanitize.ts';
 import { startStopUnit } from './sbc/start-stop.ts';
 import { synchronizeCache } from './sbc/sync-cache.ts';
 import { unmap } from './sbc/unmap.ts';
@@ -40,16 +42,20 @@ export interface OpcodeEntry {
   readonly ignoresUnitAttention?: boolean;
   /** Exact CDB usage data for REPORT SUPPORTED OPERATION CODES; generated when absent. */
   readonly usage?: readonly number[];
+  /** Still processed while a sanitize is in progress (SBC-4 4.11.3); everything else gets SANITIZE IN PROGRESS. */
+  readonly duringSanitize?: boolean;
+  /** Whether REPORT SUPPORTED OPERATION CODES lists it for this LU (default: always). */
+  readonly supported?: (lu: LogicalUnit) => boolean;
 }
 
 const reportLunsHandler: Handler = (ctx) => reportLuns(ctx.cdb, ctx.target);
 
 export const OPCODES: readonly OpcodeEntry[] = [
   { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, handler: testUnitReady, mediaAccess: true },
-  { opcode: 0x03, name: 'REQUEST SENSE', cdbLength: 6, handler: requestSense, ignoresUnitAttention: true },
+  { opcode: 0x03, name: 'REQUEST SENSE', cdbLength: 6, handler: requestSense, ignoresUnitAttention: true, duringSanitize: true },
   { opcode: 0x08, name: 'READ(6)', cdbLength: 6, handler: read, mediaAccess: true },
   { opcode: 0x0a, name: 'WRITE(6)', cdbLength: 6, handler: write, mediaAccess: true },
-  { opcode: 0x12, name: 'INQUIRY', cdbLength: 6, handler: inquiry, ignoresUnitAttention: true },
+  { opcode: 0x12, name: 'INQUIRY', cdbLength: 6, handler: inquiry, ignoresUnitAttention: true, duringSanitize: true },
   { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, handler: modeSelect6 },
   { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, handler: modeSense6 },
   { opcode: 0x1b, name: 'START STOP UNIT', cdbLength: 6, handler: startStopUnit },
@@ -64,6 +70,7 @@ export const OPCODES: readonly OpcodeEntry[] = [
   { opcode: 0x37, name: 'READ DEFECT DATA(10)', cdbLength: 10, handler: readDefectData, mediaAccess: true },
   { opcode: 0x41, name: 'WRITE SAME(10)', cdbLength: 10, handler: writeSame, mediaAccess: true },
   { opcode: 0x42, name: 'UNMAP', cdbLength: 10, handler: unmap, mediaAccess: true },
+  ...sanitizeEntries(),
   { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, handler: modeSelect10 },
   { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, handler: modeSense10 },
   { opcode: 0x88, name: 'READ(16)', cdbLength: 16, handler: read, mediaAccess: true },
@@ -77,13 +84,37 @@ export const OPCODES: readonly OpcodeEntry[] = [
   { opcode: 0x93, name: 'WRITE SAME(16)', cdbLength: 16, handler: writeSame, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x10, name: 'READ CAPACITY(16)', cdbLength: 16, handler: readCapacity16, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x12, name: 'GET LBA STATUS', cdbLength: 16, handler: getLbaStatus, mediaAccess: true },
-  { opcode: 0xa0, name: 'REPORT LUNS', cdbLength: 12, handler: reportLunsHandler, ignoresUnitAttention: true },
+  { opcode: 0xa0, name: 'REPORT LUNS', cdbLength: 12, handler: reportLunsHandler, ignoresUnitAttention: true, duringSanitize: true },
   { opcode: 0xa3, serviceAction: 0x0c, name: 'REPORT SUPPORTED OPERATION CODES', cdbLength: 12, handler: reportSupportedOpcodes },
   { opcode: 0xa8, name: 'READ(12)', cdbLength: 12, handler: read, mediaAccess: true },
   { opcode: 0xaa, name: 'WRITE(12)', cdbLength: 12, handler: write, mediaAccess: true },
   { opcode: 0xae, name: 'WRITE AND VERIFY(12)', cdbLength: 12, handler: writeAndVerify, mediaAccess: true },
   { opcode: 0xaf, name: 'VERIFY(12)', cdbLength: 12, handler: verify, mediaAccess: true },
   { opcode: 0xb7, name: 'READ DEFECT DATA(12)', cdbLength: 12, handler: readDefectData, mediaAccess: true },
+];
+
+/**
+ * SANITIZE (SBC-3 5.30) by service action, so RSOC lists each one: BLOCK ERASE and CRYPTO ERASE only on thin LUNs
+ * (they leave the LUN unmapped, which needs logical block provisioning; see sbc/sanitize.ts). Byte 1: IMMED, AUSE and the service action; bytes 7-8 the
+ * parameter list length; bytes 2-6 are reserved.
+ */
+function sanitizeEntries(): OpcodeEntry[] {
+  const usage = [OPCODE_SANITIZE, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, 0x00];
+  const base = { opcode: OPCODE_SANITIZE, cdbLength: 10, handler: sanitize, mediaAccess: true, usage };
+  return [
+    { ...base, serviceAction: SanitizeAction.Overwrite, name: 'SANITIZE(OVERWRITE)' },
+    { ...base, serviceAction: SanitizeAction.BlockErase, name: 'SANITIZE(BLOCK ERASE)', supported: (lu) => lu.thin },
+    { ...base, serviceAction: SanitizeAction.CryptoErase, name: 'SANITIZE(CRYPTO ERASE)', supported: (lu) => lu.thin },
+    { ...base, serviceAction: SanitizeAction.ExitFailureMode, name: 'SANITIZE(EXIT FAILURE MODE)' },
+  ];
+}
+
+/**
+ * Entries that take every service action of their opcode not listed in OPCODES: the handler judges the service
+ * action itself (an unknown SANITIZE service action is INVALID FIELD IN CDB, not an unknown opcode).
+ */
+export const CATCH_ALL: readonly OpcodeEntry[] = [
+  { opcode: OPCODE_SANITIZE, name: 'SANITIZE', cdbLength: 10, handler: sanitize, mediaAccess: true },
 ];
 
 /** Reservation commands as the RSOC table lists them when a reservations engine is attached (SPC-4 6.13-6.16). */

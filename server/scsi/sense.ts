@@ -33,11 +33,13 @@ export const Sense = {
   NoSense: reason(SenseKey.NoSense, 0x00, 0x00, 'NO ADDITIONAL SENSE INFORMATION'),
   // NOT READY
   MediumNotPresent: reason(SenseKey.NotReady, 0x3a, 0x00, 'MEDIUM NOT PRESENT'),
+  SanitizeInProgress: reason(SenseKey.NotReady, 0x04, 0x1b, 'LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS'),
   // HARDWARE ERROR: our own failures (I/O errors, bugs) surface as this, never as ILLEGAL REQUEST
   InternalTargetFailure: reason(SenseKey.HardwareError, 0x44, 0x00, 'INTERNAL TARGET FAILURE'),
   // MEDIUM ERROR
   UnrecoveredReadError: reason(SenseKey.MediumError, 0x11, 0x00, 'UNRECOVERED READ ERROR'),
   WriteError: reason(SenseKey.MediumError, 0x0c, 0x00, 'WRITE ERROR'),
+  SanitizeCommandFailed: reason(SenseKey.MediumError, 0x31, 0x03, 'SANITIZE COMMAND FAILED'),
   // ILLEGAL REQUEST
   ParameterListLengthError: reason(SenseKey.IllegalRequest, 0x1a, 0x00, 'PARAMETER LIST LENGTH ERROR'),
   InvalidOpcode: reason(SenseKey.IllegalRequest, 0x20, 0x00, 'INVALID COMMAND OPERATION CODE'),
@@ -75,6 +77,11 @@ export interface SenseDetails {
   /** INFORMATION field (e.g. the offset of the first miscompared byte, SBC-3 5.2/5.22). */
   readonly information?: number;
   readonly field?: FieldPointer;
+  /**
+   * PROGRESS INDICATION (SPC-4 4.5.2.4.4), 0..65535 = fraction done of a long operation (sanitize): reported in
+   * the sense-key specific field when there is no field pointer.
+   */
+  readonly progress?: number;
 }
 
 /** Thrown by handlers; the target turns it into CHECK CONDITION with sense data. */
@@ -117,7 +124,11 @@ const SKS_BPV = 0x08;
 
 /** Builds sense bytes for `reason`: fixed format unless `descriptor` (control mode page D_SENSE = 1). */
 export function buildSense(reason: SenseReason, details: SenseDetails = {}, descriptor = false): Uint8Array {
-  const sks = details.field ? senseKeySpecific(details.field) : undefined;
+  const sks = details.field
+    ? senseKeySpecific(details.field)
+    : details.progress !== undefined
+      ? progressIndication(details.progress)
+      : undefined;
   if (descriptor) {
     const infoLen = details.information !== undefined ? 12 : 0;
     const sksLen = sks ? 8 : 0;
@@ -162,6 +173,11 @@ function senseKeySpecific(field: FieldPointer): Uint8Array {
   sks[1] = (field.byte >> 8) & 0xff;
   sks[2] = field.byte & 0xff;
   return sks;
+}
+
+function progressIndication(progress: number): Uint8Array {
+  const value = Math.max(0, Math.min(0xffff, Math.floor(progress)));
+  return Uint8Array.of(SKS_VALID, value >> 8, value & 0xff);
 }
 
 function writeBig64(out: Uint8Array, offset: number, value: number): void {

@@ -4,15 +4,17 @@
  * (sense.ts), in the format the LU's control mode page asks for.
  *
  * Dispatch order (SAM-5 5.14 / SPC-4 5.x): LUN exists -> unit attention (except INQUIRY, REPORT LUNS,
- * REQUEST SENSE) -> operation code known -> reservation conflict -> medium present -> the command's own checks.
+ * REQUEST SENSE) -> operation code known -> reservation conflict -> sanitize in progress (SBC-4 4.11.3) -> medium
+ * present -> sanitize failure mode -> the command's own checks.
  */
 import type { BlockStore } from '../store/types.ts';
 import { Tap } from '../trace/tap.ts';
 import type { CommandContext, Handler, TargetInfo } from './context.ts';
 import type { ScsiEvent, StoreEvent } from './events.ts';
 import { LogicalUnit } from './logical-unit.ts';
-import { OPCODES, OpcodeIndex, reservationCatchAll, reservationEntries, type OpcodeEntry } from './opcodes.ts';
+import { CATCH_ALL, OPCODES, OpcodeIndex, reservationCatchAll, reservationEntries, type OpcodeEntry } from './opcodes.ts';
 import type { ReservationsHook } from './reservations/hook.ts';
+import { OPCODE_SANITIZE, configureSanitize, sanitizeFailed, sanitizeProgress, stopSanitize } from './sbc/sanitize.ts';
 import { CheckCondition, Sense, SenseKey, buildSense, parseSense, type SenseReason } from './sense.ts';
 import { inquiryNoLun } from './spc/inquiry.ts';
 import { reportLuns } from './spc/report-luns.ts';
@@ -51,7 +53,15 @@ export interface ScsiTargetOptions {
    * libiscsi's PreventAllow.LUNReset / WarmReset log the UA on their next TEST UNIT READY as a failure.
    */
   notifyResetRequester?: boolean;
+  /**
+   * Least time a SANITIZE takes, in milliseconds (default 10 s): its passes are paced over it, so initiators see
+   * SANITIZE IN PROGRESS and a rising progress indication even on a small LUN (libiscsi's Sanitize.Reset needs the
+   * operation still running seconds after it started). 0 runs it at store speed.
+   */
+  sanitizeMinDurationMs?: number;
 }
+
+const DEFAULT_SANITIZE_MIN_DURATION_MS = 10_000;
 
 const OPCODE_INQUIRY = 0x12;
 const OPCODE_REQUEST_SENSE = 0x03;
@@ -73,11 +83,13 @@ export class ScsiTarget {
     this.notifyResetRequester = opts.notifyResetRequester ?? false;
     opts.luns.forEach((l, lun) => {
       const store = new TappedStore(l.store, lun, this.taps.store);
-      this.units.set(lun, new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false));
+      const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false);
+      configureSanitize(lu, { minDurationMs: opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS });
+      this.units.set(lun, lu);
     });
     // Without a reservations engine, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT are simply not implemented.
     const entries: OpcodeEntry[] = [...OPCODES];
-    const catchAll: OpcodeEntry[] = [];
+    const catchAll: OpcodeEntry[] = [...CATCH_ALL];
     if (this.reservations) {
       const hook = this.reservations;
       const viaHook: Handler = (ctx) => hook.execute(ctx.lu.lun, ctx.cmd);
@@ -157,6 +169,7 @@ export class ScsiTarget {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.units.values()].map((lu) => stopSanitize(lu)));
     const results = await Promise.allSettled([...this.units.values()].map((lu) => lu.store.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -180,7 +193,15 @@ export class ScsiTarget {
     }
     if (!entry) throw new CheckCondition(Sense.InvalidOpcode);
     if (this.reservations?.conflicts(lu.lun, cdb, cmd.nexus)) return { status: ScsiStatus.ReservationConflict };
+    const sanitizing = sanitizeProgress(lu);
+    if (sanitizing !== undefined && !entry.duringSanitize) {
+      throw new CheckCondition(Sense.SanitizeInProgress, { progress: sanitizing });
+    }
     if (entry.mediaAccess && !lu.mediumLoaded) throw new CheckCondition(Sense.MediumNotPresent);
+    // Sanitize failure mode (SBC-4 4.11.4): the medium is unusable until a sanitize succeeds or EXIT FAILURE MODE.
+    if (entry.mediaAccess && entry.opcode !== OPCODE_SANITIZE && sanitizeFailed(lu)) {
+      throw new CheckCondition(Sense.SanitizeCommandFailed);
+    }
     const ctx: CommandContext = { cmd, cdb, lu, target: this.info };
     return entry.handler(ctx);
   }

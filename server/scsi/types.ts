@@ -41,6 +41,12 @@ export interface ScsiCommand {
    * `dataOutWanted` (the transport turns it into an overflow residual).
    */
   readonly dataOut?: Uint8Array;
+  /**
+   * Fired by the transport when the task is aborted (ABORT TASK, task set / LU / target reset, connection loss).
+   * Handlers that wait on a long operation which outlives the command (SANITIZE with IMMED = 0) stop waiting; the
+   * response is then discarded. Optional: a transport without aborts leaves it unset.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export const enum ScsiStatus {

@@ -76,7 +76,7 @@ function vpdPage(ctx: CommandContext, page: number): Uint8Array {
     case 0xb0:
       return vpd(0xb0, blockLimitsPage(lu));
     case 0xb1:
-      return vpd(0xb1, blockDeviceCharacteristics());
+      return vpd(0xb1, blockDeviceCharacteristics(lu));
     case 0xb2:
       return vpd(0xb2, logicalBlockProvisioning(lu));
     default:
@@ -145,10 +145,16 @@ function blockLimitsPage(lu: LogicalUnit): Uint8Array {
   return d;
 }
 
+// SBC-4 6.6.2 byte 7: WABEREQ (bits 7-6) / WACEREQ (bits 5-4) = 01b, reads after a BLOCK / CRYPTO ERASE sanitize
+// succeed (they return zeros). Those erases exist on thin LUNs only (sbc/sanitize.ts); elsewhere both are 00b.
+const WABEREQ_READS_GOOD = 0x40;
+const WACEREQ_READS_GOOD = 0x10;
+
 /** SBC-3 6.5.2: a non-rotating medium (MEDIUM ROTATION RATE 1), page length 3Ch. */
-function blockDeviceCharacteristics(): Uint8Array {
+function blockDeviceCharacteristics(lu: LogicalUnit): Uint8Array {
   const d = new Uint8Array(0x3c);
   put16(d, 0, 0x0001);
+  if (lu.thin) d[3] = WABEREQ_READS_GOOD | WACEREQ_READS_GOOD;
   return d;
 }
 

@@ -27,7 +27,8 @@ export function reportSupportedOpcodes(ctx: CommandContext): ScsiResponse {
   const opcode = cdb[3]!;
   const serviceAction = be16(cdb, 4);
   const allocation = be32(cdb, 6);
-  const table = ctx.target.opcodes;
+  // Per LU: some service actions exist only where the LU can honour them (SANITIZE BLOCK ERASE on thin LUNs).
+  const table = ctx.target.opcodes.filter((e) => e.supported?.(ctx.lu) ?? true);
   switch (options) {
     case ALL_COMMANDS:
       return withAllocation(allCommands(table, rctd), allocation);
