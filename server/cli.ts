@@ -3,6 +3,7 @@ import { parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
 import { captureRoutes } from './gateway/capture-routes.ts';
+import { cacheRoutes } from './gateway/cache-routes.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
 import { CaptureFile } from './trace/capture-file.ts';
@@ -16,6 +17,8 @@ import { replayMain, ReplayUsageError } from './replay/replay.ts';
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
        iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
+                        [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
+                        [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
        iscsi-lab readcap URL                READ CAPACITY(16)
@@ -93,7 +96,7 @@ async function serve(args: string[]): Promise<number> {
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder)],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });

@@ -1,6 +1,8 @@
 import { IscsiTarget } from './iscsi/target.ts';
 import { ScsiTarget } from './scsi/target.ts';
 import { Reservations } from './scsi/reservations/index.ts';
+import type { BlockCache } from './store/cache/block-cache.ts';
+import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 import type { BlockStore } from './store/types.ts';
 import type { TargetConfig } from './cli/args.ts';
@@ -8,7 +10,10 @@ import type { TargetConfig } from './cli/args.ts';
 export interface RunningTarget {
   iscsi: IscsiTarget;
   scsi: ScsiTarget;
+  /** What each LUN serves: its block cache when it has one, else the file store. */
   stores: BlockStore[];
+  /** Each LUN's block cache (stats, map, POST /api/cache), undefined without `--cache`. */
+  caches: (BlockCache | undefined)[];
   /** iscsi://HOST:PORT/IQN/0 for the first portal. */
   url: string;
   /** Finishes in-flight commands, flushes every LUN to disk and closes everything. */
@@ -17,13 +22,17 @@ export interface RunningTarget {
 
 /** Opens the LUN files, builds SCSI and iSCSI on top of them and starts listening on every portal. */
 export async function startTarget(config: TargetConfig, log?: (m: string) => void): Promise<RunningTarget> {
-  const stores: BlockStore[] = [];
+  const files: BlockStore[] = [];
   try {
-    for (const l of config.luns) stores.push(await openFileStore({ path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, readOnly: l.readOnly }));
+    for (const l of config.luns) files.push(await openFileStore({ path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, readOnly: l.readOnly }));
   } catch (err) {
-    await Promise.all(stores.map((s) => s.close()));
+    await Promise.all(files.map((s) => s.close()));
     throw err;
   }
+  // The block cache (step 2 of the read path, "cache scheduling") sits between SCSI and each file store.
+  const cached = files.map((f, i) => withCache(f, config.cache, { readOnly: config.luns[i]!.readOnly }));
+  const stores = cached.map((c) => c.store);
+  const caches = cached.map((c) => c.cache);
   // Reservations raise unit attentions on the LU, which exists only once the SCSI target does: late-bound.
   let scsiRef: ScsiTarget | undefined;
   const reservations = new Reservations({
@@ -64,6 +73,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     iscsi,
     scsi,
     stores,
+    caches,
     url: `iscsi://${host}:${first.port}/${config.iqn}/0`,
     async stop() {
       await iscsi.close();

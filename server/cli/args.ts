@@ -1,4 +1,5 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
+import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
 export class UsageError extends Error {}
 
@@ -17,6 +18,8 @@ export interface TargetConfig {
   chap?: { user: string; secret: string };
   mutualChap?: { user: string; secret: string };
   acl: string[];
+  /** Block cache per LUN (`--cache SIZE`, `--cache-mode`, `--cache-policy`, `--readahead`); size 0: none. */
+  cache?: CacheConfig;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -70,6 +73,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   let iqn: string | undefined;
   let chap: TargetConfig['chap'];
   let mutualChap: TargetConfig['mutualChap'];
+  let cache: CacheConfig | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -80,6 +84,14 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
     };
+    if (CACHE_FLAGS.includes(flag)) {
+      try {
+        cache = applyCacheFlag(cache ?? defaultCacheConfig(), flag, value());
+      } catch (err) {
+        throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
+      }
+      continue;
+    }
     switch (flag) {
       case '--portal': portals.push(parsePortal(value())); break;
       case '--iqn': iqn = value(); break;
@@ -100,5 +112,5 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   }
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
-  return { portals, iqn, luns, chap, mutualChap, acl };
+  return { portals, iqn, luns, chap, mutualChap, acl, ...(cache ? { cache } : {}) };
 }

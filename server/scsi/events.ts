@@ -1,6 +1,7 @@
 /**
  * What the SCSI layer tells the trace taps. Built only when a tap is active (see server/trace/tap.ts).
  */
+import type { CacheIoReport } from '../store/types.ts';
 import type { ScsiStatus, TaskManagementFunction } from './types.ts';
 
 export interface ScsiCommandEvent {
@@ -42,4 +43,6 @@ export interface StoreEvent {
   readonly durationMs: number;
   /** Set when the store call failed. */
   readonly error?: string;
+  /** Set when a block cache served the call: per-range outcome (hit, miss, readahead hit, partial) and timings. */
+  readonly cache?: CacheIoReport;
 }

@@ -25,7 +25,12 @@ export class LogicalUnit {
   /** Serializes overlapping writes against COMPARE AND WRITE / ORWRITE (read-modify-write) on this LUN. */
   readonly lock = new RangeLock();
   mediumLoaded = true;
-  mode: ModeParameters = { ...DEFAULT_MODE };
+  /**
+   * Default mode parameters (MODE SENSE PC=10b, and what a reset reverts to): DEFAULT_MODE, with WCE as the store's
+   * write cache was configured when the LU was made (a block cache in write-through mode: 0).
+   */
+  readonly defaultMode: Readonly<ModeParameters>;
+  private values: ModeParameters;
   /** I_T nexuses holding PREVENT MEDIUM REMOVAL (SBC-3 5.11): removal is prevented while any holds it. */
   private readonly preventers = new Set<string>();
   /** Nexuses that have sent a command here: a reset establishes unit attentions for each of them. */
@@ -38,7 +43,36 @@ export class LogicalUnit {
     readonly removable: boolean,
     /** Write protected by configuration (hardware write protect, as far as initiators can tell). */
     readonly readOnly: boolean,
-  ) {}
+  ) {
+    const writeCache = store.writeCache;
+    this.defaultMode = { ...DEFAULT_MODE, wce: writeCache ? writeCache.writeBack : DEFAULT_MODE.wce };
+    this.values = { ...this.defaultMode };
+  }
+
+  /**
+   * Current mode parameters. With a write cache in the store (server/store/cache), WCE is that cache's state, so
+   * MODE SENSE tells the truth also after the cache was switched some other way (POST /api/cache).
+   */
+  get mode(): ModeParameters {
+    const writeCache = this.store.writeCache;
+    if (writeCache) this.values.wce = writeCache.writeBack;
+    return this.values;
+  }
+
+  /** Replaces the parameters; with a write cache, WCE follows the cache (use applyMode to switch it). */
+  set mode(next: ModeParameters) {
+    this.values = { ...next };
+  }
+
+  /**
+   * MODE SELECT: new parameters, and a WCE change switches the store's write cache (SBC-3 6.4.5). Turning WCE off
+   * resolves once everything the cache held dirty is on stable storage, so the next write is the first write-through.
+   */
+  async applyMode(next: ModeParameters): Promise<void> {
+    this.values = { ...next };
+    const writeCache = this.store.writeCache;
+    if (writeCache && writeCache.writeBack !== next.wce) await writeCache.setWriteBack(next.wce);
+  }
 
   get thin(): boolean {
     return this.store.thin;
@@ -98,7 +132,8 @@ export class LogicalUnit {
    */
   reset(reason: SenseReason, revertMode: boolean, requester?: string): void {
     this.preventers.clear();
-    if (revertMode) this.mode = { ...DEFAULT_MODE };
+    // WCE stays what the store's write cache is (a reset does not write back or switch the cache).
+    if (revertMode) this.mode = { ...this.defaultMode };
     this.unitAttentions.clear();
     this.establishUnitAttention(reason, requester);
   }

@@ -3,7 +3,7 @@
  * property read per call.
  */
 import type { Tap } from '../trace/tap.ts';
-import type { BlockStore } from '../store/types.ts';
+import type { BlockStore, IoTrace, WriteCacheControl } from '../store/types.ts';
 import type { StoreEvent } from './events.ts';
 
 export class TappedStore implements BlockStore {
@@ -22,25 +22,32 @@ export class TappedStore implements BlockStore {
   get thin(): boolean {
     return this.inner.thin;
   }
+  get writeCache(): WriteCacheControl | undefined {
+    return this.inner.writeCache;
+  }
 
   read(lba: number, blocks: number): Promise<Uint8Array> {
     if (!this.tap.active) return this.inner.read(lba, blocks);
-    return this.traced('read', lba, blocks, false, this.inner.read(lba, blocks));
+    const trace: IoTrace = {};
+    return this.traced('read', lba, blocks, false, this.inner.read(lba, blocks, trace), trace);
   }
 
   write(lba: number, data: Uint8Array, fua: boolean): Promise<void> {
     if (!this.tap.active) return this.inner.write(lba, data, fua);
-    return this.traced('write', lba, data.length / this.inner.blockSize, fua, this.inner.write(lba, data, fua));
+    const trace: IoTrace = {};
+    return this.traced('write', lba, data.length / this.inner.blockSize, fua, this.inner.write(lba, data, fua, trace), trace);
   }
 
   flush(): Promise<void> {
     if (!this.tap.active) return this.inner.flush();
-    return this.traced('flush', 0, 0, false, this.inner.flush());
+    const trace: IoTrace = {};
+    return this.traced('flush', 0, 0, false, this.inner.flush(trace), trace);
   }
 
   unmap(lba: number, blocks: number): Promise<void> {
     if (!this.tap.active) return this.inner.unmap(lba, blocks);
-    return this.traced('unmap', lba, blocks, false, this.inner.unmap(lba, blocks));
+    const trace: IoTrace = {};
+    return this.traced('unmap', lba, blocks, false, this.inner.unmap(lba, blocks, trace), trace);
   }
 
   mapping(lba: number, maxBlocks: number): Promise<{ mapped: boolean; blocks: number }> {
@@ -51,14 +58,16 @@ export class TappedStore implements BlockStore {
     return this.inner.close();
   }
 
-  private async traced<T>(kind: StoreEvent['kind'], lba: number, blocks: number, fua: boolean, op: Promise<T>): Promise<T> {
+  /** `trace` is filled in by a cache below (what it did for this call) and travels in the event as `cache`. */
+  private async traced<T>(kind: StoreEvent['kind'], lba: number, blocks: number, fua: boolean, op: Promise<T>, trace: IoTrace): Promise<T> {
     const start = performance.now();
     try {
       const result = await op;
-      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start });
+      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, ...(trace.cache ? { cache: trace.cache } : {}) });
       return result;
     } catch (err) {
-      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, error: String(err) });
+      const cache = trace.cache ? { cache: trace.cache } : {};
+      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, error: String(err), ...cache });
       throw err;
     }
   }

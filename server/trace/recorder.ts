@@ -305,6 +305,7 @@ export class TraceRecorder {
       fua: e.fua,
       durationNs: Math.round(e.durationMs * 1e6),
       ...(e.error !== undefined ? { error: e.error } : {}),
+      ...(e.cache !== undefined ? { cache: e.cache } : {}),
     };
     this.other(event);
   }

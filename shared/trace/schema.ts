@@ -120,6 +120,21 @@ export interface ScsiTraceEvent extends TraceEventBase {
   readonly function?: string;
 }
 
+export interface CacheTrace {
+  readonly policy: string;
+  readonly mode: 'write-back' | 'write-through';
+  readonly ranges: readonly {
+    readonly lba: number;
+    readonly blocks: number;
+    readonly outcome: 'hit' | 'readahead-hit' | 'miss' | 'partial' | 'write-hit' | 'write-allocate' | 'bypass';
+  }[];
+  readonly truncated?: boolean;
+  readonly lookupMs: number;
+  readonly storeReadMs: number;
+  readonly storeWriteMs: number;
+  readonly flushMs: number;
+}
+
 export interface StoreTraceEvent extends TraceEventBase {
   readonly type: 'store';
   readonly kind: 'read' | 'write' | 'flush' | 'unmap';
@@ -129,6 +144,8 @@ export interface StoreTraceEvent extends TraceEventBase {
   readonly fua: boolean;
   readonly durationNs: number;
   readonly error?: string;
+  /** What the block cache did for this I/O, per block range, and where the time went. */
+  readonly cache?: CacheTrace;
 }
 
 /** Recorder bookkeeping: events lost because a consumer lagged or the ring overflowed. */

@@ -80,10 +80,15 @@ export function findPage(code: number): PageDef | undefined {
 }
 
 /** The pages MODE SENSE returns for `pageCode` (3Fh: all, ascending), or undefined if we do not have it. */
-export function buildPages(pageCode: number, current: ModeParameters, pc: PageControl): Uint8Array | undefined {
+export function buildPages(
+  pageCode: number,
+  current: ModeParameters,
+  pc: PageControl,
+  defaults: Readonly<ModeParameters> = DEFAULT_MODE,
+): Uint8Array | undefined {
   const selected = pageCode === PAGE_ALL ? PAGES : PAGES.filter((p) => p.code === pageCode);
   if (selected.length === 0) return undefined;
-  const values = pc === PageControl.Default ? { ...DEFAULT_MODE } : current;
+  const values = pc === PageControl.Default ? { ...defaults } : current;
   const out = new Uint8Array(selected.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const def of selected) {

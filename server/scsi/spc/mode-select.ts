@@ -1,7 +1,8 @@
 /**
  * MODE SELECT(6) and MODE SELECT(10) (SPC-4 6.9, 6.10): accepts the caching and control pages and applies their
  * changeable bits (WCE, D_SENSE, SWP); every other bit must match the current value.
- * A change establishes MODE PARAMETERS CHANGED for the other I_T nexuses (SPC-4 7.5.1).
+ * A change establishes MODE PARAMETERS CHANGED for the other I_T nexuses (SPC-4 7.5.1). WCE switches a block
+ * cache between write-back and write-through (LogicalUnit.applyMode).
  */
 import { be16 } from '../cdb.ts';
 import type { CommandContext } from '../context.ts';
@@ -14,15 +15,15 @@ const PF = 0x10;
 const SP = 0x01;
 const SPF = 0x40;
 
-export function modeSelect6(ctx: CommandContext): ScsiResponse {
+export function modeSelect6(ctx: CommandContext): Promise<ScsiResponse> {
   return modeSelect(ctx, ctx.cdb[4]!, 4);
 }
 
-export function modeSelect10(ctx: CommandContext): ScsiResponse {
+export function modeSelect10(ctx: CommandContext): Promise<ScsiResponse> {
   return modeSelect(ctx, be16(ctx.cdb, 7), 8);
 }
 
-function modeSelect(ctx: CommandContext, listLength: number, headerLength: number): ScsiResponse {
+async function modeSelect(ctx: CommandContext, listLength: number, headerLength: number): Promise<ScsiResponse> {
   const { cdb, lu, cmd } = ctx;
   if (cdb[1]! & SP) throw new CheckCondition(Sense.SavingParametersNotSupported, { field: { cdb: true, byte: 1, bit: 0 } });
   if (listLength === 0) return { ...good(), dataOutWanted: 0 };
@@ -55,7 +56,8 @@ function modeSelect(ctx: CommandContext, listLength: number, headerLength: numbe
     o += length;
   }
   const changed = next.dSense !== lu.mode.dSense || next.swp !== lu.mode.swp || next.wce !== lu.mode.wce;
-  lu.mode = next;
+  // WCE switches the LU's write cache, if its store has one (write-back <-> write-through).
+  await lu.applyMode(next);
   if (changed) lu.establishUnitAttention(Sense.ModeParametersChanged, cmd.nexus.id);
   return { ...good(), dataOutWanted: listLength };
 }

@@ -61,7 +61,7 @@ function selectPages(cdb: Uint8Array, lu: LogicalUnit): Uint8Array {
   if (pc === PageControl.Saved) throw new CheckCondition(Sense.SavingParametersNotSupported, { field: { cdb: true, byte: 2, bit: 7 } });
   // We have no subpages; 3Fh/FFh ("all pages and subpages") returns the same as 3Fh/00h.
   if (subpage !== 0 && !(pageCode === PAGE_ALL && subpage === SUBPAGE_ALL)) throw invalidField(3);
-  const pages = buildPages(pageCode, lu.mode, pc);
+  const pages = buildPages(pageCode, lu.mode, pc, lu.defaultMode);
   if (!pages) throw invalidField(2, 5);
   return pages;
 }

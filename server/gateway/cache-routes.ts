@@ -1,0 +1,118 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockCache, CacheSettings } from '../store/cache/block-cache.ts';
+import { CacheFlagError, parseCacheMode, parseCachePolicy, parseCacheSize, parseReadahead } from '../store/cache/config.ts';
+import type { RouteHandler } from './http-server.ts';
+
+/** Largest POST /api/cache body. */
+const MAX_BODY_BYTES = 16 * 1024;
+/** Ranges GET /api/cache/map returns at most (`max` may ask for fewer). */
+const MAX_MAP_RANGES = 4096;
+
+function send(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(value));
+}
+
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new CacheFlagError(`request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CacheFlagError('body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** `{policy?, size? ("64M" or bytes), sizeBytes?, mode?, readahead? ("on,128K" or {enabled, windowBytes})}`. */
+function settings(b: Record<string, unknown>): CacheSettings {
+  const s: CacheSettings = {};
+  if (b.policy !== undefined) s.policy = parseCachePolicy(String(b.policy));
+  if (b.mode !== undefined) s.mode = parseCacheMode(String(b.mode));
+  const size = b.sizeBytes ?? b.size;
+  if (size !== undefined) {
+    if (typeof size === 'number') {
+      if (!Number.isInteger(size) || size < 0) throw new CacheFlagError('sizeBytes must be a non-negative integer');
+      s.sizeBytes = size;
+    } else s.sizeBytes = parseCacheSize(String(size), 'size');
+  }
+  if (b.readahead !== undefined) {
+    const r = b.readahead;
+    if (typeof r === 'string') s.readahead = parseReadahead(r);
+    else if (typeof r === 'boolean') s.readahead = { enabled: r };
+    else if (typeof r === 'object' && r !== null) {
+      const o = r as Record<string, unknown>;
+      s.readahead = {};
+      if (o.enabled !== undefined) s.readahead.enabled = o.enabled === true;
+      if (o.windowBytes !== undefined) {
+        if (typeof o.windowBytes !== 'number' || !Number.isInteger(o.windowBytes) || o.windowBytes < 0) {
+          throw new CacheFlagError('readahead.windowBytes must be a non-negative integer');
+        }
+        s.readahead.windowBytes = o.windowBytes;
+      }
+    } else throw new CacheFlagError('readahead must be "on|off[,WINDOW]", a boolean or {enabled, windowBytes}');
+  }
+  if (Object.keys(s).length === 0) throw new CacheFlagError('nothing to change: give policy, size, mode or readahead');
+  return s;
+}
+
+/**
+ * The block cache's API, one cache per LUN (undefined for a LUN served without one):
+ * - GET /api/stats: `{luns: [{lun, cache: {policy, mode, sizeBytes, usedBytes, dirtyBytes, hits, misses,
+ *   readaheadHits, evictions, flushes, ...} | null}]}`
+ * - GET /api/cache/map?lun=N[&max=R]: resident and dirty block ranges (CacheMap) for the heat map
+ * - POST /api/cache `{lun?, policy?, size?, mode?, readahead?}`: changes one LUN's cache (every LUN's without `lun`)
+ *   at run time; answers the new stats. Bad requests: 400 `{error}`, changing nothing.
+ */
+export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): RouteHandler {
+  const lunParam = (text: string | null): number => {
+    const lun = Number(text);
+    if (text === null || text === '' || !Number.isInteger(lun) || lun < 0 || lun >= caches.length) {
+      throw new CacheFlagError(`lun must be an integer from 0 to ${caches.length - 1}`);
+    }
+    return lun;
+  };
+  return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const path = url.pathname;
+    if (path !== '/api/stats' && path !== '/api/cache/map' && path !== '/api/cache') return false;
+    try {
+      if (path === '/api/stats' && req.method === 'GET') {
+        send(res, 200, { luns: caches.map((c, lun) => ({ lun, cache: c ? c.stats() : null })) });
+        return true;
+      }
+      if (path === '/api/cache/map' && req.method === 'GET') {
+        const lun = lunParam(url.searchParams.get('lun'));
+        const cache = caches[lun];
+        if (!cache) {
+          send(res, 404, { error: `LUN ${lun} has no cache` });
+          return true;
+        }
+        const max = url.searchParams.has('max') ? Number(url.searchParams.get('max')) : MAX_MAP_RANGES;
+        if (!Number.isInteger(max) || max < 1) throw new CacheFlagError('max must be a positive integer');
+        send(res, 200, { lun, ...cache.map(Math.min(max, MAX_MAP_RANGES)) });
+        return true;
+      }
+      if (path === '/api/cache' && req.method === 'POST') {
+        const b = await body(req);
+        const s = settings(b);
+        const targets = b.lun === undefined ? caches.map((_, i) => i) : [lunParam(String(b.lun))];
+        if (targets.some((l) => !caches[l])) {
+          send(res, 404, { error: 'no cache on that LUN (start with --cache SIZE)' });
+          return true;
+        }
+        const luns = [];
+        for (const lun of targets) luns.push({ lun, cache: await caches[lun]!.configure(s) });
+        send(res, 200, { luns });
+        return true;
+      }
+      send(res, 405, { error: `${req.method} not allowed on ${path}` });
+      return true;
+    } catch (err) {
+      if (err instanceof CacheFlagError || err instanceof SyntaxError) send(res, 400, { error: err.message });
+      else send(res, 500, { error: String(err) });
+      return true;
+    }
+  };
+}

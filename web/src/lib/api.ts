@@ -1,0 +1,125 @@
+/**
+ * The gateway's JSON API (server/gateway/api.ts) as the browser sees it: typed fetch wrappers whose errors carry
+ * the gateway's readable `{error}` text, never a stack.
+ */
+
+export interface LabLun {
+  readonly lun: number;
+  readonly path: string;
+  readonly sizeBytes: number;
+  readonly blockSize: number;
+  readonly blocks: number;
+  readonly thin: boolean;
+  readonly removable: boolean;
+  readonly readOnly: boolean;
+}
+
+export interface LabConnectionInfo {
+  readonly id: number;
+  readonly remote: string;
+  readonly local: string;
+}
+
+export interface LabSession {
+  readonly tsih: number;
+  readonly type: string;
+  readonly initiatorName: string;
+  readonly isid: string;
+  readonly connections: readonly LabConnectionInfo[];
+  readonly headerDigest: boolean | string;
+  readonly dataDigest: boolean | string;
+}
+
+export interface LabStatus {
+  readonly target: { readonly iqn: string; readonly url: string; readonly chap: boolean; readonly mutualChap: boolean; readonly acl?: readonly string[] };
+  readonly portals: readonly { readonly host: string; readonly port: number; readonly portalGroupTag: number }[];
+  readonly luns: readonly LabLun[];
+  readonly sessions: readonly LabSession[];
+}
+
+export type IoData = { readonly hex: string } | { readonly text: string } | { readonly pattern: number };
+
+export interface IoRequest {
+  readonly lun: number;
+  readonly op: 'read' | 'write';
+  readonly lba: number;
+  readonly blocks: number;
+  readonly data?: IoData;
+  readonly fua?: boolean;
+}
+
+export interface IoResult {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly statusText: string;
+  readonly sense?: { readonly key: number; readonly asc: number; readonly ascq: number };
+  readonly dataHex?: string;
+  readonly bytes: number;
+  readonly durationMs: number;
+}
+
+export interface TraceStats {
+  readonly recording: boolean;
+  readonly consumers: number;
+  readonly pdus: number;
+  readonly events: number;
+  readonly ringPdus: number;
+  readonly ringBytes: number;
+  readonly ringEvents: number;
+  readonly evictedPdus: number;
+  readonly evictedEvents: number;
+  readonly rawSkipped: number;
+  readonly [key: string]: unknown;
+}
+
+/** A failed API call: `status` 0 means the gateway could not be reached at all. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, `gateway unreachable (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    const msg = body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string' ? (body as { error: string }).error : `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, msg);
+  }
+  if (body === undefined) throw new ApiError(res.status, `${path}: the gateway answered something that is not JSON`);
+  return body as T;
+}
+
+export const getStatus = (): Promise<LabStatus> => call<LabStatus>('/api/status');
+export const getTraceStats = (): Promise<TraceStats> => call<TraceStats>('/api/trace/stats');
+
+export function postIo(req: IoRequest): Promise<IoResult> {
+  return call<IoResult>('/api/io', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
+}
+
+/** GET /api/stats: the block cache's counters per LUN (undefined while the gateway has no such route). */
+export async function getCacheStats(): Promise<{ luns: { lun: number; cache: Record<string, unknown> | null }[] } | undefined> {
+  try {
+    return await call<{ luns: { lun: number; cache: Record<string, unknown> | null }[] }>('/api/stats');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+export const CAPTURE_PCAPNG_URL = '/api/capture.pcapng';
+export const CAPTURE_JSONL_URL = '/api/capture.jsonl';

@@ -1,0 +1,40 @@
+/** What the console's commands may do in this page: the API, the trace, the stepper. */
+import { getCacheStats, getStatus, getTraceStats, postIo } from '../lib/api.ts';
+import type { ConsoleHost } from '../lib/console/commands.ts';
+import { scsiCommandText } from '../lib/pdu-summary.ts';
+import { lab } from './lab.svelte.ts';
+import { stepper } from './stepper.svelte.ts';
+import { timeline } from './timeline.svelte.ts';
+import { ui } from './ui.svelte.ts';
+
+export const consoleHost: ConsoleHost = {
+  status: getStatus,
+  io: postIo,
+  traceStats: getTraceStats,
+  cacheStats: getCacheStats,
+  pageTrace: () => ({
+    pdus: lab.pdus.length,
+    received: lab.received,
+    dropped: lab.droppedByHub + lab.droppedByRecorder,
+    rate: lab.rate,
+    paused: timeline.paused,
+    connected: lab.connected,
+  }),
+  setPaused: (p) => timeline.setPaused(p),
+  clearTrace: () => lab.clear(),
+  download(url) {
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = '';
+    document.body.append(a);
+    a.click();
+    a.remove();
+  },
+  step(which) {
+    const t = which === 'last' ? stepper.latest() : lab.tasks.get(which);
+    if (!t) return { ok: false, text: which === 'last' ? 'step: no READ or WRITE in the trace yet — try: write 0 hello' : `step: no task ${which} in this page's trace` };
+    if (!t.scsi) return { ok: false, text: `step: task ${t.id} is not a SCSI command` };
+    ui.stepThrough(t.id);
+    return { ok: true, text: `stepping through task ${t.id}: ${scsiCommandText(t.scsi)} (see the Encapsulation tab; ←/→ move between stages)` };
+  },
+};

@@ -1,0 +1,161 @@
+/**
+ * The trace socket, off the main thread. The hub sends one WebSocket message per raw PDU (thousands a second
+ * under load); receiving them is cheap for a worker and expensive for the page's main thread, where each message
+ * is a task that delays clicks and rendering. This worker owns the /ws connection, posts the page a few coalesced
+ * batches a second (the hub's JSON text as it came: parsing once on the page is cheaper than cloning objects), and
+ * keeps the raw PDU bytes itself, bounded, handing over the few the page asks for (the inspected PDU, the stepper's).
+ */
+import { decodeRawFrame, type RawPduFrame } from '../../../shared/trace/schema.ts';
+
+export type ToWorker =
+  | { type: 'connect'; url: string }
+  | { type: 'send'; data: string }
+  | { type: 'close' }
+  /** Raw bytes of these PDUs, please (answered with a 'raw' message; unknown seqs are listed as missing). */
+  | { type: 'raw'; seqs: number[] }
+  | { type: 'forget' };
+
+export type FromWorker =
+  | { type: 'open' }
+  | { type: 'closed' }
+  | { type: 'error'; message: string }
+  /** The hub's snapshot, as sent (events already parsed). */
+  | { type: 'snapshot'; message: unknown }
+  | { type: 'status'; status: unknown }
+  /** JSON texts of the hub's 'events' messages, in order. */
+  | { type: 'batch'; texts: string[]; rawCount: number }
+  | { type: 'raw'; frames: RawPduFrame[]; missing: number[] };
+
+/** Raw bytes kept in the worker (the page asks for the few it shows). */
+export const MAX_RAW_BYTES = 64 * 1024 * 1024;
+
+/** How often the page hears from the worker while traffic flows. */
+const FLUSH_MS = 250;
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 5_000;
+
+const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
+
+let url = '';
+let ws: WebSocket | undefined;
+let stopped = false;
+let reconnectMs = RECONNECT_MIN_MS;
+let texts: string[] = [];
+let rawCount = 0;
+const raw = new Map<number, RawPduFrame>();
+let rawBytes = 0;
+
+function post(m: FromWorker, transfer?: Transferable[]): void {
+  scope.postMessage(m, transfer);
+}
+
+function flush(): void {
+  if (!texts.length && !rawCount) return;
+  post({ type: 'batch', texts, rawCount });
+  texts = [];
+  rawCount = 0;
+}
+
+function keep(frame: RawPduFrame): void {
+  raw.set(frame.seq, frame);
+  rawBytes += frame.bytes.length;
+  rawCount++;
+  while (rawBytes > MAX_RAW_BYTES && raw.size > 1) {
+    const [seq, old] = raw.entries().next().value!;
+    raw.delete(seq);
+    rawBytes -= old.bytes.length;
+  }
+}
+
+function answerRaw(seqs: readonly number[]): void {
+  const frames: RawPduFrame[] = [];
+  const missing: number[] = [];
+  for (const seq of seqs) {
+    const f = raw.get(seq);
+    if (f) frames.push({ ...f, bytes: f.bytes.slice() });
+    else missing.push(seq);
+  }
+  post({ type: 'raw', frames, missing }, frames.map((f) => f.bytes.buffer as ArrayBuffer));
+}
+
+function open(): void {
+  if (stopped) return;
+  let sock: WebSocket;
+  try {
+    sock = new WebSocket(url);
+  } catch (err) {
+    post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    retry();
+    return;
+  }
+  sock.binaryType = 'arraybuffer';
+  ws = sock;
+  sock.onopen = () => {
+    reconnectMs = RECONNECT_MIN_MS;
+    post({ type: 'open' });
+  };
+  sock.onclose = () => {
+    if (ws !== sock) return;
+    flush();
+    post({ type: 'closed' });
+    retry();
+  };
+  sock.onerror = () => post({ type: 'error', message: 'WebSocket error (is the gateway running?)' });
+  sock.onmessage = (m: MessageEvent) => {
+    if (m.data instanceof ArrayBuffer) {
+      try {
+        keep(decodeRawFrame(new Uint8Array(m.data)));
+      } catch {
+        // a frame this page cannot read: skip it, the JSON event still shows
+      }
+      return;
+    }
+    if (typeof m.data !== 'string') return;
+    // Only the message type is looked at here; the page parses the events.
+    const head = m.data.slice(0, 24);
+    if (head.startsWith('{"type":"events"')) {
+      texts.push(m.data);
+      return;
+    }
+    let msg: { type?: string; status?: unknown };
+    try {
+      msg = JSON.parse(m.data) as typeof msg;
+    } catch {
+      return;
+    }
+    if (msg.type === 'events') texts.push(m.data);
+    else if (msg.type === 'snapshot') {
+      flush();
+      post({ type: 'snapshot', message: msg });
+    } else if (msg.type === 'status') {
+      post({ type: 'status', status: msg.status });
+    }
+  };
+}
+
+function retry(): void {
+  if (stopped) return;
+  setTimeout(open, reconnectMs);
+  reconnectMs = Math.min(reconnectMs * 2, RECONNECT_MAX_MS);
+}
+
+setInterval(flush, FLUSH_MS);
+
+scope.onmessage = (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  if (m.type === 'connect') {
+    url = m.url;
+    stopped = false;
+    open();
+  } else if (m.type === 'send') {
+    if (ws?.readyState === WebSocket.OPEN) ws.send(m.data);
+  } else if (m.type === 'close') {
+    stopped = true;
+    ws?.close();
+  } else if (m.type === 'raw') {
+    answerRaw(m.seqs);
+  } else if (m.type === 'forget') {
+    raw.clear();
+    rawBytes = 0;
+  }
+};
