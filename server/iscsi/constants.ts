@@ -22,27 +22,7 @@ export const enum Opcode {
   Reject = 0x3f,
 }
 
-/** The names RFC 7143 (and Wireshark) give each opcode. */
-export const OPCODE_NAMES: Readonly<Record<number, string>> = {
-  0x00: 'NOP-Out',
-  0x01: 'SCSI Command',
-  0x02: 'Task Management Function Request',
-  0x03: 'Login Request',
-  0x04: 'Text Request',
-  0x05: 'SCSI Data-Out',
-  0x06: 'Logout Request',
-  0x10: 'SNACK Request',
-  0x20: 'NOP-In',
-  0x21: 'SCSI Response',
-  0x22: 'Task Management Function Response',
-  0x23: 'Login Response',
-  0x24: 'Text Response',
-  0x25: 'SCSI Data-In',
-  0x26: 'Logout Response',
-  0x31: 'Ready To Transfer (R2T)',
-  0x32: 'Asynchronous Message',
-  0x3f: 'Reject',
-};
+// Opcode names as RFC 7143 and Wireshark give them live in shared/protocol/iscsi.ts (ISCSI_OPCODE_NAMES).
 
 export const BHS_LENGTH = 48;
 export const DIGEST_LENGTH = 4;
