@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
 import { captureRoutes } from './gateway/capture-routes.ts';
@@ -67,11 +68,15 @@ async function target(args: string[]): Promise<number> {
   return done;
 }
 
-/** The embedded default the lab starts with when `serve` gets no target flags. */
+/**
+ * The embedded default the lab starts with when `serve` gets no target flags. The lab shows cache decisions, so its
+ * LUN has a 16 MiB write-back cache unless --cache says otherwise (`target` has none unless asked).
+ */
 const LAB_DEFAULTS = {
   iqn: 'iqn.2026-11.org.iscsi-lab:lab',
   portals: [{ host: '127.0.0.1', port: 3260 }],
   luns: [{ path: 'lab-data/lun0.img', sizeBytes: 64 * 1024 * 1024, thin: false, removable: false, readOnly: false }],
+  cache: { ...defaultCacheConfig(), sizeBytes: 16 * 1024 * 1024 },
 };
 
 async function serve(args: string[]): Promise<number> {

@@ -112,5 +112,6 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   }
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
+  cache ??= defaults.cache;
   return { portals, iqn, luns, chap, mutualChap, acl, ...(cache ? { cache } : {}) };
 }
