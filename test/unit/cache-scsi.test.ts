@@ -9,6 +9,7 @@ import { ScsiTarget } from '../../server/scsi/target.ts';
 import { ScsiStatus, TaskAttribute, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
 import { BlockCache, type CacheMode } from '../../server/store/cache/block-cache.ts';
 import { openFileStore } from '../../server/store/file-store.ts';
+import { cdb, be, read10, write10 } from '../helpers/cdb.ts';
 
 const BS = 512;
 const BLOCKS = 2048;
@@ -33,18 +34,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function cdb(...bytes: number[]): Uint8Array {
-  const c = new Uint8Array(16);
-  c.set(bytes);
-  return c;
-}
-function be(value: number, size: number): number[] {
-  const out: number[] = [];
-  for (let i = size - 1; i >= 0; i--) out.push(Math.floor(value / 2 ** (8 * i)) & 0xff);
-  return out;
-}
-const read10 = (lba: number, n: number) => cdb(0x28, 0, ...be(lba, 4), 0, ...be(n, 2), 0);
-const write10 = (lba: number, n: number, flags = 0) => cdb(0x2a, flags, ...be(lba, 4), 0, ...be(n, 2), 0);
 
 async function run(c: Uint8Array, opts: { data?: Uint8Array; nexus?: ItNexus } = {}): Promise<ScsiResponse> {
   return target.execute({

@@ -14,6 +14,7 @@ import { ScsiTarget } from '../../server/scsi/target.ts';
 import { ScsiStatus, TaskAttribute, TaskManagementFunction, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
 import { openFileStore, type FileStore } from '../../server/store/file-store.ts';
 import type { BlockStore } from '../../server/store/types.ts';
+import { cdb, be, read10 } from '../helpers/cdb.ts';
 
 const BLOCKS = 2048;
 const BS = 512;
@@ -63,16 +64,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function cdb(...bytes: number[]): Uint8Array {
-  const c = new Uint8Array(16);
-  c.set(bytes);
-  return c;
-}
-function be(value: number, size: number): number[] {
-  const out: number[] = [];
-  for (let i = size - 1; i >= 0; i--) out.push(Math.floor(value / 2 ** (8 * i)) & 0xff);
-  return out;
-}
 
 const OVERWRITE = 0x01;
 const BLOCK_ERASE = 0x02;
@@ -91,7 +82,6 @@ function overwriteList(pattern: number[], count = 1, opts: { invert?: boolean; t
   d.set(pattern, 4);
   return d;
 }
-const read10 = (lba: number, n: number) => cdb(0x28, 0, ...be(lba, 4), 0, ...be(n, 2), 0);
 const write10 = (lba: number, n: number) => cdb(0x2a, 0, ...be(lba, 4), 0, ...be(n, 2), 0);
 const tur = () => cdb(0x00);
 const inquiry = () => cdb(0x12, 0, 0, 0, 96);

@@ -6,6 +6,7 @@ import { parseSense } from '../../server/scsi/sense.ts';
 import { ScsiTarget, type LunOptions } from '../../server/scsi/target.ts';
 import { ScsiStatus, TaskAttribute, TaskManagementFunction, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
 import { openFileStore, type FileStore } from '../../server/store/file-store.ts';
+import { cdb, be, read10, write10, read16 } from '../helpers/cdb.ts';
 
 const BLOCKS = 1024;
 const BS = 512;
@@ -36,19 +37,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function cdb(...bytes: number[]): Uint8Array {
-  const c = new Uint8Array(16);
-  c.set(bytes);
-  return c;
-}
-function be(value: number, size: number): number[] {
-  const out: number[] = [];
-  for (let i = size - 1; i >= 0; i--) out.push(Math.floor(value / 2 ** (8 * i)) & 0xff);
-  return out;
-}
-const read10 = (lba: number, n: number) => cdb(0x28, 0, ...be(lba, 4), 0, ...be(n, 2), 0);
-const write10 = (lba: number, n: number, flags = 0) => cdb(0x2a, flags, ...be(lba, 4), 0, ...be(n, 2), 0);
-const read16 = (lba: number, n: number) => cdb(0x88, 0, ...be(lba, 8), ...be(n, 4), 0, 0);
 
 async function run(c: Uint8Array, opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; edtl?: number } = {}): Promise<ScsiResponse> {
   return target.execute({
