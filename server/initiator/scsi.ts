@@ -1,4 +1,6 @@
 import type { InitiatorSession, ScsiResult } from './session.ts';
+import { decodeSense } from '../../shared/protocol/sense.ts';
+import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 
 /** CDB builders and result checks for the commands the lab's own tools issue (SPC-4, SBC-3). */
 
@@ -8,37 +10,20 @@ export class ScsiError extends Error {
   }
 }
 
-const STATUS_NAMES: Record<number, string> = {
-  0x00: 'GOOD', 0x02: 'CHECK CONDITION', 0x04: 'CONDITION MET', 0x08: 'BUSY', 0x18: 'RESERVATION CONFLICT',
-  0x28: 'TASK SET FULL', 0x30: 'ACA ACTIVE', 0x40: 'TASK ABORTED',
-};
-const SENSE_KEYS = [
-  'NO SENSE', 'RECOVERED ERROR', 'NOT READY', 'MEDIUM ERROR', 'HARDWARE ERROR', 'ILLEGAL REQUEST', 'UNIT ATTENTION', 'DATA PROTECT',
-  'BLANK CHECK', 'VENDOR SPECIFIC', 'COPY ABORTED', 'ABORTED COMMAND', 'RESERVED', 'VOLUME OVERFLOW', 'MISCOMPARE', 'COMPLETED',
-];
-const ASC_TEXT: Record<number, string> = {
-  0x0400: 'LOGICAL UNIT NOT READY', 0x1100: 'UNRECOVERED READ ERROR', 0x1d00: 'MISCOMPARE DURING VERIFY OPERATION',
-  0x2000: 'INVALID COMMAND OPERATION CODE', 0x2100: 'LOGICAL BLOCK ADDRESS OUT OF RANGE', 0x2400: 'INVALID FIELD IN CDB',
-  0x2500: 'LOGICAL UNIT NOT SUPPORTED', 0x2600: 'INVALID FIELD IN PARAMETER LIST', 0x2700: 'WRITE PROTECTED',
-  0x2900: 'POWER ON, RESET, OR BUS DEVICE RESET OCCURRED', 0x2a01: 'MODE PARAMETERS CHANGED', 0x3a00: 'MEDIUM NOT PRESENT',
-  0x4b00: 'DATA PHASE ERROR',
-};
-
-/** Sense key, ASC and ASCQ from fixed (70h/71h) or descriptor (72h/73h) sense data. */
+/** Sense key, ASC and ASCQ from fixed or descriptor sense data (decoded by shared/protocol/sense.ts). */
 export function parseSense(sense: Uint8Array): { key: number; asc: number; ascq: number } | undefined {
-  const code = sense[0]! & 0x7f;
-  if ((code === 0x70 || code === 0x71) && sense.length >= 14) return { key: sense[2]! & 0x0f, asc: sense[12]!, ascq: sense[13]! };
-  if ((code === 0x72 || code === 0x73) && sense.length >= 4) return { key: sense[1]! & 0x0f, asc: sense[2]!, ascq: sense[3]! };
-  return undefined;
+  const d = decodeSense(sense);
+  return d ? { key: d.key, asc: d.asc, ascq: d.ascq } : undefined;
 }
 
+/** "GOOD", or "CHECK CONDITION, ILLEGAL REQUEST: INVALID FIELD IN CDB (ASC 0x24 ASCQ 0x00)". */
 export function describeStatus(r: ScsiResult): string {
-  const status = STATUS_NAMES[r.status] ?? `status 0x${r.status.toString(16)}`;
-  const s = r.sense ? parseSense(r.sense) : undefined;
+  const status = scsiStatusName(r.status);
+  const s = r.sense ? decodeSense(r.sense) : undefined;
   if (!s) return status;
-  const code = (s.asc << 8) | s.ascq;
   const hex = `ASC 0x${s.asc.toString(16).padStart(2, '0')} ASCQ 0x${s.ascq.toString(16).padStart(2, '0')}`;
-  return `${status}, ${SENSE_KEYS[s.key]}: ${ASC_TEXT[code] ?? hex}${ASC_TEXT[code] ? ` (${hex})` : ''}`;
+  // Unknown codes already read as the hex pair; known ones get it in parentheses.
+  return `${status}, ${s.keyName}: ${s.text}${s.text === hex ? '' : ` (${hex})`}`;
 }
 
 async function ok(name: string, p: Promise<ScsiResult>): Promise<ScsiResult> {

@@ -1,6 +1,7 @@
 import type { Connection } from './connection.ts';
 import type { Pdu } from './pdu.ts';
-import { decodeTaskManagementRequest, encodeTaskManagementResponse, TMF_NAMES, TmfResponse } from './pdu/task-management.ts';
+import { decodeTaskManagementRequest, encodeTaskManagementResponse, TmfResponse } from './pdu/task-management.ts';
+import { TMF_FUNCTION_NAMES as TMF_NAMES } from '../../shared/protocol/iscsi.ts';
 import { snLessThan } from './pdu.ts';
 import { TaskManagementFunction } from '../scsi/types.ts';
 

@@ -24,16 +24,6 @@ export interface TaskManagementResponsePdu {
   maxCmdSN: number;
 }
 
-export const TMF_NAMES: Readonly<Record<number, string>> = {
-  1: 'ABORT TASK',
-  2: 'ABORT TASK SET',
-  3: 'CLEAR ACA',
-  4: 'CLEAR TASK SET',
-  5: 'LOGICAL UNIT RESET',
-  6: 'TARGET WARM RESET',
-  7: 'TARGET COLD RESET',
-  8: 'TASK REASSIGN',
-};
 
 /** TMF response codes (RFC 7143 11.6.1). */
 export const TmfResponse = {
