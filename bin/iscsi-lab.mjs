@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so `npx iscsi-lab` works right after `npm install` with no build step.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../server/cli.ts');
+// Kept for old scripts; bin/iscsi-lab.cjs is the entry (it can size the libuv pool before it starts, this cannot).
+import './iscsi-lab.cjs';

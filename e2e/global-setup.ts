@@ -27,7 +27,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const iscsiPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-e2e-'));
   const lun = join(dir, 'lun0.img');
-  const child = spawn(process.execPath, ['bin/iscsi-lab.mjs', 'serve', '--http', `127.0.0.1:${httpPort}`, '--portal', `127.0.0.1:${iscsiPort}`, '--lun', `${lun}:64M`], {
+  const child = spawn(process.execPath, ['bin/iscsi-lab.cjs', 'serve', '--http', `127.0.0.1:${httpPort}`, '--portal', `127.0.0.1:${iscsiPort}`, '--lun', `${lun}:64M`], {
     cwd: new URL('..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -20,7 +20,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 iqn=iqn.2026-11.org.iscsi-lab:bench
-node "$root/bin/iscsi-lab.mjs" target --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$work/target.out" 2>"$work/target.err" &
+node "$root/bin/iscsi-lab.cjs" target --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$work/target.out" 2>"$work/target.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^ready ' "$work/target.out" && break; sleep 0.1; done
 ours="iscsi://127.0.0.1:3270/$iqn/0"

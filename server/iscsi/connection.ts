@@ -38,6 +38,10 @@ export class Connection {
   private readonly reader: PduReader;
   private readonly login: LoginMachine;
   private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   private loginTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private pingTtt = 0;
@@ -105,13 +109,11 @@ export class Connection {
     if (this.state === 'closed') return;
     this.ctx.pduEvent(this, 'out', pdu);
     if (!this.corked) {
-      // Gather every PDU produced in this tick into one writev.
+      // Gather every PDU produced in this turn of the event loop (all the store completions libuv delivered
+      // together) into one writev: on loopback each socket write costs the peer's whole TCP receive path.
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+      setImmediate(this.uncork);
     }
     let ok = true;
     for (const part of serializePdu(pdu, this.headerDigest, this.dataDigest)) ok = this.socket.write(part);

@@ -7,26 +7,50 @@ import { encodeScsiResponse } from './pdu/scsi-response.ts';
 import { RejectReason } from './pdu/reject.ts';
 import type { Pdu } from './pdu.ts';
 import type { Connection } from './connection.ts';
-import { ScsiStatus, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
+import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
 
-/** One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. */
-export interface ScsiTask {
+/**
+ * One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. It is also the AbortWatch SCSI
+ * sees, so a command costs no AbortController.
+ */
+export class ScsiTask implements AbortWatch {
   readonly itt: number;
   readonly lun: number;
-  readonly cmd: ScsiCommandPdu;
   /** Counted in the session's command window (non-immediate). */
   readonly counted: boolean;
-  collector?: DataOutCollector;
-  admitted: boolean;
-  aborted: boolean;
+  collector: DataOutCollector | undefined = undefined;
+  admitted = false;
+  aborted = false;
   /** Set while SCSI executes it; aborts wait on it so nothing lands after a reset's response. */
-  running?: Promise<void>;
-  /** Tells SCSI the task was aborted, so a command waiting on a long operation (SANITIZE) lets go at once. */
-  controller?: AbortController;
-  dataInCount: number;
-  r2tCount: number;
+  running: Promise<void> | undefined = undefined;
+  dataInCount = 0;
+  r2tCount = 0;
   /** Its window slot has been given back. */
-  released: boolean;
+  released = false;
+  private abortListeners: (() => void)[] | undefined = undefined;
+
+  constructor(readonly cmd: ScsiCommandPdu) {
+    this.itt = cmd.itt;
+    this.lun = cmd.lun;
+    this.counted = !cmd.immediate;
+  }
+
+  onAbort(fn: () => void): () => void {
+    (this.abortListeners ??= []).push(fn);
+    return () => {
+      const i = this.abortListeners?.indexOf(fn) ?? -1;
+      if (i >= 0) this.abortListeners!.splice(i, 1);
+    };
+  }
+
+  markAborted(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.collector = undefined;
+    const listeners = this.abortListeners;
+    this.abortListeners = undefined;
+    if (listeners) for (const fn of listeners) fn();
+  }
 }
 
 // Sense for write data the transport could not take (SPC-4 4.5.6): ABORTED COMMAND, DATA PHASE ERROR.
@@ -72,7 +96,7 @@ export class ScsiTaskHandler {
     if (this.byItt.has(cmd.itt)) return conn.sendReject(RejectReason.TaskInProgress, pdu.bhs, `ITT 0x${cmd.itt.toString(16)} already in use`);
     if (cmd.itt === RESERVED_TAG) return conn.sendReject(RejectReason.InvalidPduField, pdu.bhs, 'SCSI Command with the reserved ITT');
     const params = conn.params;
-    const task: ScsiTask = { itt: cmd.itt, lun: cmd.lun, cmd, counted: !cmd.immediate, admitted: false, aborted: false, dataInCount: 0, r2tCount: 0, released: false };
+    const task = new ScsiTask(cmd);
     let refuse: Buffer | undefined;
     if (cmd.write && cmd.expectedDataTransferLength > 0) {
       if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = SENSE_INVALID_FIELD_IN_CDB;
@@ -131,7 +155,6 @@ export class ScsiTaskHandler {
     const cmd = task.cmd;
     const dataOut = task.collector ? task.collector.buffer.subarray(0, task.collector.received) : undefined;
     task.collector = undefined;
-    task.controller = new AbortController();
     const run = conn.ctx.scsi.execute({
       nexus: conn.session!.nexus,
       lun: cmd.lun,
@@ -141,7 +164,7 @@ export class ScsiTaskHandler {
       readBit: cmd.read,
       writeBit: cmd.write,
       dataOut,
-      signal: task.controller.signal,
+      abort: task,
     });
     task.running = run.then(
       (res) => this.respond(task, res),
@@ -208,9 +231,7 @@ export class ScsiTaskHandler {
 
   /** Aborts one task (ABORT TASK and friends): no response will be sent for it. Resolves once SCSI let go of it. */
   abort(task: ScsiTask): Promise<void> {
-    task.aborted = true;
-    task.collector = undefined;
-    task.controller?.abort();
+    task.markAborted();
     const running = task.running;
     if (!running) this.finish(task);
     return running ?? Promise.resolve();

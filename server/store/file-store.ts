@@ -1,10 +1,13 @@
 /**
- * File-backed block store: one image file per LUN, pread/pwrite through a FileHandle (libuv thread pool),
- * fdatasync for FUA and SYNCHRONIZE CACHE. Thin LUNs keep an allocation map beside the image (see allocation-map.ts).
+ * File-backed block store: one image file per LUN. Reads go through the libuv pool (a page-cache miss must not
+ * stall the event loop); small writes are copied into the page cache synchronously (see SYNC_WRITE_MAX_BYTES);
+ * fdatasync for FUA and SYNCHRONIZE CACHE runs on its own thread (datasync-thread.ts). Thin LUNs keep an allocation map beside the image (see allocation-map.ts).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, stat } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { datasyncThread } from './datasync-thread.ts';
 import { AllocationMap } from './allocation-map.ts';
 import type { BlockStore } from './types.ts';
 
@@ -31,6 +34,14 @@ const DEFAULT_BLOCK_SIZE = 512;
 const ZERO_CHUNK_BYTES = 1 << 20;
 /** A dirty allocation map is saved at most this long after the change even without a flush. */
 const MAP_SAVE_DELAY_MS = 1000;
+/**
+ * Writes up to this size are a synchronous pwrite on the event loop. A buffered 4 KiB pwrite costs a few
+ * microseconds; handing it to the libuv pool and back costs ~15 us of CPU (thread wake-ups, completion, promise)
+ * and was the largest item of the write-path profile (notes in docs/performance.md). A buffered write only
+ * blocks when the kernel throttles dirty pages, and then every path to that disk is throttled anyway. Larger
+ * writes keep the loop free through the pool.
+ */
+const SYNC_WRITE_MAX_BYTES = 64 * 1024;
 
 /**
  * Opens (creating sparse if missing, with parent directories) the image at `path`.
@@ -126,7 +137,7 @@ export class FileStore implements BlockStore {
   async flush(): Promise<void> {
     if (this.closed) return;
     if (!this.readOnly) {
-      await this.fh.datasync();
+      await datasyncThread.datasync(this.fh.fd);
       this.stats.datasyncs++;
     }
     await this.saveMap();
@@ -171,6 +182,10 @@ export class FileStore implements BlockStore {
 
   private async writeAll(data: Uint8Array, position: number): Promise<void> {
     let done = 0;
+    if (data.length <= SYNC_WRITE_MAX_BYTES) {
+      while (done < data.length) done += writeSync(this.fh.fd, data, done, data.length - done, position + done);
+      return;
+    }
     while (done < data.length) {
       const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
       done += bytesWritten;

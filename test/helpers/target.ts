@@ -1,4 +1,4 @@
-// Starts the real target the way a user does, `node bin/iscsi-lab.mjs target ...`, on free ports with its LUN files
+// Starts the real target the way a user does, `node bin/iscsi-lab.cjs target ...`, on free ports with its LUN files
 // in a fresh temporary directory; waits for its one `ready iscsi://HOST:PORT/IQN/0` line; stops it with SIGTERM
 // and reports how it exited (the CLI promises exit 0 after finishing in-flight commands and flushing LUNs).
 import { spawn, type ChildProcess } from 'node:child_process';

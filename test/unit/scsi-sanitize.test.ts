@@ -11,7 +11,7 @@ import { Reservations } from '../../server/scsi/reservations/index.ts';
 import { sanitizeSettled } from '../../server/scsi/sbc/sanitize.ts';
 import { parseSense } from '../../server/scsi/sense.ts';
 import { ScsiTarget } from '../../server/scsi/target.ts';
-import { ScsiStatus, TaskAttribute, TaskManagementFunction, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
+import { ScsiStatus, TaskAttribute, TaskManagementFunction, type AbortWatch, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
 import { openFileStore, type FileStore } from '../../server/store/file-store.ts';
 import type { BlockStore } from '../../server/store/types.ts';
 import { cdb, be, read10 } from '../helpers/cdb.ts';
@@ -88,9 +88,23 @@ const inquiry = () => cdb(0x12, 0, 0, 0, 96);
 const requestSense = () => cdb(0x03, 0, 0, 0, 252);
 const getLbaStatus = (lba: number) => cdb(0x9e, 0x12, ...be(lba, 8), ...be(1024, 4));
 
+/** What the transport's task record does for SCSI: tells a waiting command that its task was aborted. */
+class TestAbort implements AbortWatch {
+  aborted = false;
+  private fns: (() => void)[] = [];
+  onAbort(fn: () => void): () => void {
+    this.fns.push(fn);
+    return () => (this.fns = this.fns.filter((f) => f !== fn));
+  }
+  fire(): void {
+    this.aborted = true;
+    for (const fn of this.fns) fn();
+  }
+}
+
 async function run(
   c: Uint8Array,
-  opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; signal?: AbortSignal } = {},
+  opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; abort?: AbortWatch } = {},
 ): Promise<ScsiResponse> {
   return target.execute({
     nexus: opts.nexus ?? nexusA,
@@ -101,7 +115,7 @@ async function run(
     readBit: !opts.data,
     writeBit: !!opts.data,
     dataOut: opts.data,
-    signal: opts.signal,
+    abort: opts.abort,
   });
 }
 function senseOf(r: ScsiResponse) {
@@ -309,10 +323,10 @@ describe('while a sanitize is in progress', () => {
   it('goes on after the command is aborted and after LU and target resets', async () => {
     await makeTarget({ minDurationMs: 500 });
     const list = overwriteList([0x33]);
-    const abort = new AbortController();
-    const pending = run(sanitizeCdb(OVERWRITE, list.length), { data: list, signal: abort.signal });
+    const abort = new TestAbort();
+    const pending = run(sanitizeCdb(OVERWRITE, list.length), { data: list, abort });
     await new Promise((r) => setTimeout(r, 50));
-    abort.abort();
+    abort.fire();
     await pending; // lets go at once (its response is the transport's to drop)
     expect(senseOf(await run(tur()))).toMatchObject({ key: 2, asc: 0x04, ascq: 0x1b });
     await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, THICK);

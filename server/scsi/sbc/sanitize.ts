@@ -28,7 +28,7 @@ import { be16 } from '../cdb.ts';
 import type { CommandContext } from '../context.ts';
 import type { LogicalUnit } from '../logical-unit.ts';
 import { CheckCondition, Sense, invalidField, invalidParameter } from '../sense.ts';
-import { ScsiStatus, type ScsiResponse } from '../types.ts';
+import { ScsiStatus, type AbortWatch, type ScsiResponse } from '../types.ts';
 import { checkWritable } from './common.ts';
 
 export const OPCODE_SANITIZE = 0x48;
@@ -147,7 +147,7 @@ export async function sanitize(ctx: CommandContext): Promise<ScsiResponse> {
   const passes = sa === SanitizeAction.Overwrite ? overwritePasses(lu, cmd.dataOut, listLength) : erasePass(lu);
   const job = start(lu, unit, passes, ause);
   if (immed) return { status: ScsiStatus.Good, dataOutWanted: listLength };
-  const outcome = await untilAborted(job.finished, cmd.signal);
+  const outcome = await untilAborted(job.finished, cmd.abort);
   // An aborted task gets no response; the operation itself goes on.
   if (outcome === ABORTED) return { status: ScsiStatus.Good, dataOutWanted: listLength };
   if (!outcome) throw new CheckCondition(Sense.SanitizeCommandFailed);
@@ -264,14 +264,13 @@ async function pace(job: Job, unit: SanitizeUnit): Promise<void> {
 const ABORTED = Symbol('aborted');
 const STOPPED = Symbol('stopped');
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof ABORTED> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.resolve(ABORTED);
+function untilAborted<T>(promise: Promise<T>, watch: AbortWatch | undefined): Promise<T | typeof ABORTED> {
+  if (!watch) return promise;
+  if (watch.aborted) return Promise.resolve(ABORTED);
   return new Promise((resolve) => {
-    const onAbort = (): void => resolve(ABORTED);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const cancel = watch.onAbort(() => resolve(ABORTED));
     void promise.then((v) => {
-      signal.removeEventListener('abort', onAbort);
+      cancel();
       resolve(v);
     });
   });
