@@ -2,6 +2,9 @@
 # npm run bench [-- WHAT]: speed, measured side by side with Debian's tgt (never in timed tests).
 #   npm run bench            this target vs tgt, alternating A B A B ... on the same four workloads, medians + ratio
 #   npm run bench -- cache   the block cache's hit rates per policy (scripts/bench-cache.ts)
+#   npm run bench -- micro   PDU decode/encode per second, CRC32C GB/s, cache lookups per second (scripts/bench-micro.ts)
+# The A/B table is printed twice: the bare target (`iscsi-lab target`), then the lab as users run it
+# (`iscsi-lab serve`: trace recorder on, one WebSocket client attached reading every frame).
 # Workloads: 4 KiB random reads at queue depth 32 and 1 MiB sequential reads at depth 8 (libiscsi's iscsi-perf),
 # 4 KiB and 1 MiB writes (qemu-img bench). Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_TGT_URL (a running tgt;
 # default: start one on 127.0.0.1:3261 with tgtd, as /work/shared/tools/tgt-anchor does).
@@ -10,8 +13,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 case ${1:-} in
   cache) shift; exec npx tsx "$root/scripts/bench-cache.ts" "$@" ;;
+  micro) shift; exec npx tsx "$root/scripts/bench-micro.ts" "$@" ;;
   "") ;;
-  *) echo "usage: npm run bench [-- cache]" >&2; exit 2 ;;
+  *) echo "usage: npm run bench [-- cache|micro]" >&2; exit 2 ;;
 esac
 rounds=${BENCH_ROUNDS:-3} secs=${BENCH_SECONDS:-5}
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-bench.XXXXXX")
@@ -20,10 +24,27 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 iqn=iqn.2026-11.org.iscsi-lab:bench
-node "$root/bin/iscsi-lab.cjs" target --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$work/target.out" 2>"$work/target.err" &
-pids+=($!)
-for _ in $(seq 100); do grep -q '^ready ' "$work/target.out" && break; sleep 0.1; done
-ours="iscsi://127.0.0.1:3270/$iqn/0"
+# start_ours MODE: the bare target, or `serve` with a WebSocket client attached; sets ours and ours_pid
+start_ours() {
+  local args=(target) out="$work/$1.out"
+  [[ $1 == traced ]] && args=(serve --http 127.0.0.1:3279)
+  node "$root/bin/iscsi-lab.cjs" "${args[@]}" --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$out" 2>"$work/$1.err" &
+  ours_pid=$!
+  pids+=($ours_pid)
+  for _ in $(seq 200); do grep -q '^ready ' "$out" && break; sleep 0.1; done
+  grep -q '^ready ' "$out" || { echo "bench: $1 target did not start: $(cat "$work/$1.err")" >&2; exit 1; }
+  ours="iscsi://127.0.0.1:3270/$iqn/0"
+  if [[ $1 == traced ]]; then
+    node "$root/scripts/bench-ws-client.mjs" ws://127.0.0.1:3279/ws >"$work/ws.out" 2>&1 &
+    ws_pid=$!
+    pids+=($ws_pid)
+    for _ in $(seq 50); do grep -q attached "$work/ws.out" && break; sleep 0.1; done
+  fi
+}
+stop_ours() {
+  kill "$ours_pid" 2>/dev/null || true
+  wait "$ours_pid" 2>/dev/null || true
+}
 
 tgt=${BENCH_TGT_URL:-}
 if [[ -z $tgt ]]; then
@@ -57,12 +78,22 @@ measure() {
   esac
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-printf '%-20s %12s %12s %8s   (IOPS, median of %s rounds, alternating)\n' workload iscsi-lab tgt ratio "$rounds"
-for w in rand-read-4k-qd32 seq-read-1m-qd8 write-4k-qd32 write-1m-qd8; do
-  as=() bs=() rs=()
-  for _ in $(seq "$rounds"); do
-    a=$(measure $w "$ours"); b=$(measure $w "$tgt")
-    as+=("${a:-0}"); bs+=("${b:-0}"); rs+=("$(python3 -c "print(${a:-0}/max(${b:-0},1))")")
+table() {
+  printf '%-20s %12s %12s %8s   (IOPS, median of %s rounds, alternating; %s)\n' workload iscsi-lab tgt ratio "$rounds" "$1"
+  for w in rand-read-4k-qd32 seq-read-1m-qd8 write-4k-qd32 write-1m-qd8; do
+    as=() bs=() rs=()
+    for _ in $(seq "$rounds"); do
+      a=$(measure $w "$ours"); b=$(measure $w "$tgt")
+      as+=("${a:-0}"); bs+=("${b:-0}"); rs+=("$(python3 -c "print(${a:-0}/max(${b:-0},1))")")
+    done
+    printf '%-20s %12s %12s %8.2f\n' $w "$(printf '%s\n' "${as[@]}" | median)" "$(printf '%s\n' "${bs[@]}" | median)" "$(printf '%s\n' "${rs[@]}" | median)"
   done
-  printf '%-20s %12s %12s %8.2f\n' $w "$(printf '%s\n' "${as[@]}" | median)" "$(printf '%s\n' "${bs[@]}" | median)" "$(printf '%s\n' "${rs[@]}" | median)"
-done
+}
+start_ours bare
+table "iscsi-lab target"
+stop_ours
+start_ours traced
+table "iscsi-lab serve: trace on, one WebSocket client"
+kill -TERM "$ws_pid" 2>/dev/null; wait "$ws_pid" 2>/dev/null || true
+echo "  client received: $(tail -n 1 "$work/ws.out")"
+stop_ours

@@ -20,7 +20,7 @@ export class CaptureFile {
 
   private constructor(private readonly fh: FileHandle, recorder: TraceRecorder) {
     const base = BigInt(Math.round(recorder.startWallMs)) * 1_000_000n;
-    this.unsubscribe = recorder.subscribe((event, raw) => {
+    this.unsubscribe = recorder.subscribe(({ event, raw }) => {
       if (event.type !== 'pdu' || !raw || raw.length !== event.lengths.total) return;
       this.writer.addPdu({
         direction: event.direction, connectionId: event.connectionId, tcp: event.tcp,

@@ -12,7 +12,9 @@ import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
 import type { Tap } from './tap.ts';
 import { Ring } from './ring.ts';
+import { Slab } from './slab.ts';
 import { PduDescriber } from '../../shared/trace/describe.ts';
+import { RecordedPdu } from './recorded-pdu.ts';
 import { pduLengths, TMF_FUNCTION_NAMES } from '../../shared/protocol/iscsi.ts';
 import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 import { ascAscqText, senseKeyName } from '../../shared/protocol/sense.ts';
@@ -54,17 +56,19 @@ export const DEFAULT_RING_PDUS = 20_000;
 export const DEFAULT_RING_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_RING_EVENTS = 20_000;
 
-/** A PDU as the ring keeps it: its event and its wire bytes (empty when raw capture is off or it did not fit). */
-export interface RecordedPdu {
-  readonly event: PduTraceEvent;
-  readonly raw: Uint8Array;
-}
+export { RecordedPdu };
 
 /**
- * A consumer sees every event synchronously, in seq order; for PDUs `raw` is the wire form (shared with the ring:
- * do not modify it). A consumer must not block: batch and drop on your side (see TraceQueue).
+ * What a consumer is handed: the event (for PDUs built on first read of `event`, so a consumer that drops or
+ * samples pays nothing for what it skips) and, for PDUs, the wire form (shared with the ring: do not modify it).
  */
-export type TraceConsumer = (event: TraceEvent, raw?: Uint8Array) => void;
+export interface TraceItem {
+  readonly event: TraceEvent;
+  readonly raw?: Uint8Array;
+}
+
+/** A consumer sees every item synchronously, in seq order. It must not block: batch and drop on your side (TraceQueue). */
+export type TraceConsumer = (item: TraceItem) => void;
 
 export interface TraceStats {
   readonly recording: boolean;
@@ -93,6 +97,7 @@ export interface TraceSnapshot {
 
 export class TraceRecorder {
   readonly startNs: bigint;
+  private readonly startPerfMs: number;
   readonly startWallMs: number;
   private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi'>;
   private readonly pduRing: Ring<RecordedPdu>;
@@ -101,6 +106,7 @@ export class TraceRecorder {
   private holds = 0;
   private unsubscribers: (() => void)[] = [];
   private describer = new PduDescriber();
+  private readonly slab = new Slab();
   private seq = 0;
   private pduCount = 0;
   private eventCount = 0;
@@ -120,6 +126,7 @@ export class TraceRecorder {
     this.pduRing = new Ring(this.opts.ringPdus, this.opts.ringBytes, (p) => p.raw.length);
     this.eventRing = new Ring(this.opts.ringEvents, Number.MAX_SAFE_INTEGER);
     this.startNs = process.hrtime.bigint();
+    this.startPerfMs = performance.now();
     this.startWallMs = Date.now();
   }
 
@@ -231,27 +238,35 @@ export class TraceRecorder {
     return { timeNs, wallMs: this.startWallMs + timeNs / 1e6 };
   }
 
+  /** ns since the recorder started, on the hrtime clock, without a BigInt per call. */
+  private elapsedNs(): number {
+    return Math.round((performance.now() - this.startPerfMs) * 1e6);
+  }
+
   private onPdu(e: PduEvent): void {
-    const raw = this.opts.captureRaw ? wireBytes(e) : EMPTY;
+    const raw = this.opts.captureRaw ? wireBytes(e, this.slab) : EMPTY;
     const tooBig = raw.length > this.opts.ringBytes;
     if (tooBig) this.rawSkipped++;
     const kept = tooBig ? EMPTY : raw;
-    const event = this.describer.describe({
-      seq: this.seq++,
-      ...this.now(e.timeNs),
-      direction: e.direction === 'in' ? 'i2t' : 't2i',
-      connectionId: e.connectionId,
-      tsih: e.tsih,
-      tcp: tuple(e.address, e.direction === 'in'),
-      headerDigest: e.headerDigest,
-      dataDigest: e.dataDigest,
-      bhs: e.pdu.bhs,
-      data: e.pdu.data,
-      rawLength: kept.length,
-    });
+    let bhs: Uint8Array;
+    let data: Uint8Array;
+    if (kept.length > 0) {
+      bhs = kept.subarray(0, e.pdu.bhs.length);
+      const at = e.pdu.bhs.length + e.pdu.ahs.length + (e.headerDigest ? 4 : 0);
+      data = kept.subarray(at, at + e.pdu.data.length);
+    } else {
+      // Receive and cache buffers are reused once the tap returns: keep copies of what describing reads.
+      bhs = Uint8Array.from(e.pdu.bhs);
+      data = e.pdu.data.length <= DESCRIBE_DATA_MAX ? Uint8Array.from(e.pdu.data) : EMPTY;
+    }
+    const pdu = new RecordedPdu(
+      this.seq++, Number(e.timeNs - this.startNs), this.startWallMs, e.direction === 'in' ? 'i2t' : 't2i',
+      e.connectionId, e.tsih, e.address, e.headerDigest, e.dataDigest, bhs, data, kept,
+    );
+    this.describer.correlate(pdu, pdu);
     this.pduCount++;
-    this.pduRing.push({ event, raw: kept });
-    this.deliver(event, kept);
+    this.pduRing.push(pdu);
+    this.deliver(pdu);
   }
 
   private onSession(e: SessionEvent): void {
@@ -270,12 +285,16 @@ export class TraceRecorder {
     this.other(event);
   }
 
+  // SCSI and store events: one flat object each (spreads cost a hidden-class transition per property here).
   private onScsi(e: ScsiEvent): void {
-    const base = { type: 'scsi' as const, seq: this.seq++, ...this.now(), kind: e.kind, nexusId: e.nexusId };
+    const timeNs = this.elapsedNs();
+    const wallMs = this.startWallMs + timeNs / 1e6;
+    const seq = this.seq++;
     let event: ScsiTraceEvent;
     if (e.kind === 'command') {
+      const sense = e.sense ? { ...e.sense, keyName: senseKeyName(e.sense.key), text: ascAscqText(e.sense.asc, e.sense.ascq) } : undefined;
       event = {
-        ...base,
+        type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId,
         lun: e.lun,
         opcodeName: e.name,
         status: e.status,
@@ -283,43 +302,45 @@ export class TraceRecorder {
         dataInBytes: e.dataInBytes,
         dataOutBytes: e.dataOutBytes,
         durationNs: Math.round(e.durationMs * 1e6),
-        ...(e.sense ? { sense: { ...e.sense, keyName: senseKeyName(e.sense.key), text: ascAscqText(e.sense.asc, e.sense.ascq) } } : {}),
       };
+      if (sense) (event as { sense?: typeof sense }).sense = sense;
     } else if (e.kind === 'task-management') {
-      event = { ...base, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) };
+      event = { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) };
     } else {
-      event = base;
+      event = { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId };
     }
     this.other(event);
   }
 
   private onStore(e: StoreEvent): void {
-    const event: StoreTraceEvent = {
+    const timeNs = this.elapsedNs();
+    const event: { -readonly [K in keyof StoreTraceEvent]: StoreTraceEvent[K] } = {
       type: 'store',
       seq: this.seq++,
-      ...this.now(),
+      timeNs,
+      wallMs: this.startWallMs + timeNs / 1e6,
       kind: e.kind,
       lun: e.lun,
       lba: e.lba,
       blocks: e.blocks,
       fua: e.fua,
       durationNs: Math.round(e.durationMs * 1e6),
-      ...(e.error !== undefined ? { error: e.error } : {}),
-      ...(e.cache !== undefined ? { cache: e.cache } : {}),
     };
+    if (e.error !== undefined) event.error = e.error;
+    if (e.cache !== undefined) event.cache = e.cache;
     this.other(event);
   }
 
   private other(event: TraceEvent): void {
     this.eventCount++;
     this.eventRing.push(event);
-    this.deliver(event);
+    if (this.consumers.length > 0) this.deliver({ event });
   }
 
-  private deliver(event: TraceEvent, raw?: Uint8Array): void {
+  private deliver(item: TraceItem): void {
     for (const c of this.consumers) {
       try {
-        c(event, raw);
+        c(item);
       } catch (err) {
         // A consumer must never break the data path: drop it, count it.
         this.consumerErrors++;
@@ -332,6 +353,8 @@ export class TraceRecorder {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Without raw capture, data segments up to this size are still kept for describing (login keys, sense). */
+const DESCRIBE_DATA_MAX = 8192;
 
 function tuple(a: ConnectionAddress, fromInitiator: boolean): TcpTuple {
   return fromInitiator
@@ -340,24 +363,23 @@ function tuple(a: ConnectionAddress, fromInitiator: boolean): TcpTuple {
 }
 
 /** One copy of the PDU in wire form, digests computed as the connection sends or checked them (RFC 7143 11.1). */
-export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>): Uint8Array {
+export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>, slab?: Slab): Uint8Array {
   const { bhs, ahs, data } = e.pdu;
   const L = pduLengths(bhs, e.headerDigest, e.dataDigest);
   const headerLength = bhs.length + ahs.length;
   const total = headerLength + L.headerDigest + data.length + L.padding + (e.dataDigest && data.length > 0 ? 4 : 0);
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
+  const out = slab ? slab.take(total) : new Uint8Array(total);
   out.set(bhs, 0);
   if (ahs.length) out.set(ahs, bhs.length);
   let o = headerLength;
   if (e.headerDigest) {
-    dv.setUint32(o, crc32c(out.subarray(0, headerLength)), true);
+    new DataView(out.buffer, out.byteOffset).setUint32(o, crc32c(out.subarray(0, headerLength)), true);
     o += 4;
   }
   if (data.length) {
     out.set(data, o);
     const end = o + data.length + L.padding;
-    if (e.dataDigest) dv.setUint32(end, crc32cParts([out.subarray(o, end)]), true);
+    if (e.dataDigest) new DataView(out.buffer, out.byteOffset).setUint32(end, crc32cParts([out.subarray(o, end)]), true);
   }
   return out;
 }
@@ -367,7 +389,7 @@ export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest
  * full and counting what it dropped: the target is never blocked by a lagging client.
  */
 export class TraceQueue {
-  private events: { event: TraceEvent; raw?: Uint8Array }[] = [];
+  private events: TraceItem[] = [];
   private bytes = 0;
   /** Events dropped since the last drain. */
   dropped = 0;
@@ -377,18 +399,18 @@ export class TraceQueue {
     readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 
-  readonly consumer: TraceConsumer = (event, raw) => {
-    const size = raw?.length ?? 0;
+  readonly consumer: TraceConsumer = (item) => {
+    const size = item.raw?.length ?? 0;
     if (this.events.length >= this.maxEvents || this.bytes + size > this.maxBytes) {
       this.dropped++;
       return;
     }
-    this.events.push(raw ? { event, raw } : { event });
+    this.events.push(item);
     this.bytes += size;
   };
 
   /** Takes everything queued, and the count dropped since the last drain. */
-  drain(): { events: { event: TraceEvent; raw?: Uint8Array }[]; dropped: number } {
+  drain(): { events: TraceItem[]; dropped: number } {
     const out = { events: this.events, dropped: this.dropped };
     this.events = [];
     this.bytes = 0;

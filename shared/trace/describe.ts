@@ -61,99 +61,97 @@ const DATA_IN_STATUS_BIT = 0x01;
 const FINAL_BIT = 0x80;
 const CONTINUE_BIT = 0x40;
 
+/** What correlation adds to a PDU: its task, the request-to-response latency, the task's SCSI command. */
+export interface Correlation {
+  taskId?: number;
+  latencyNs?: number;
+  /** The SCSI command of the task (on the command itself, its R2Ts, Data-Ins and response). */
+  taskScsi?: ScsiSummary;
+  /** Set on a PDU that ends a SCSI task with status (SCSI Response, Data-In with S). */
+  ending?: boolean;
+}
+
+// Correlation keys: connection id, a bit for "tag is a TTT", the 32-bit tag, packed into one safe integer so the
+// per-PDU lookup builds no string.
+const TAG_SPACE = 2 ** 33;
+const TTT_BIT = 2 ** 32;
+
 /**
  * Describes PDUs in order, correlating each SCSI task's PDUs under one id (keyed on connection + ITT, opened by
- * the request). One instance per trace.
+ * the request). One instance per trace. Correlation must see every PDU in order and is cheap; building the full
+ * event (field tree, keys, sense) is the costly part and is separate, so a recorder can do it only on demand.
  */
 export class PduDescriber {
-  private readonly open = new Map<string, OpenTask>();
+  private readonly open = new Map<number, OpenTask>();
   private nextTaskId = 1;
 
   describe(p: PduInput): PduTraceEvent {
+    const c: Correlation = {};
+    this.correlate(p, c);
+    return buildPduEvent(p, c);
+  }
+
+  /** Updates the open exchanges with this PDU and writes its correlation into `out`. PDUs must come in order. */
+  correlate(p: Pick<PduInput, 'bhs' | 'connectionId' | 'timeNs'>, out: Correlation): void {
     const { bhs } = p;
     const opcode = iscsiOpcodeOf(bhs);
-    const tree = decodeBhsFields(bhs);
-    const fields = flattenBhs(tree);
-    const lengths = pduLengths(bhs, p.headerDigest, p.dataDigest);
-    const seg = decodeDataSegment(bhs, p.data);
     const itt = u32(bhs, 16);
     const ttt = u32(bhs, 20);
-    let taskId: number | undefined;
-    let latencyNs: number | undefined;
-    let scsi: ScsiSummary | undefined;
-    const key = (tag: number, prefix = 'i') => `${p.connectionId}:${prefix}${tag}`;
+    const base = p.connectionId * TAG_SPACE;
+    const byItt = base + itt;
 
     if (isInitiatorOpcode(opcode)) {
       if (opcode === OP_SCSI_COMMAND) {
         const cdb = decodeCdb(bhs.subarray(32, BHS_LENGTH));
-        scsi = { opcode: cdb.opcode, opcodeName: cdb.name, lun: lunNumber(bhs), lba: cdb.lba, blocks: cdb.blocks, fua: cdb.fua, dpo: cdb.dpo };
-        taskId = this.start(key(itt), p.timeNs, scsi);
+        const scsi: ScsiSummary = stripUndefined({
+          opcode: cdb.opcode, opcodeName: cdb.name, lun: lunNumber(bhs), lba: cdb.lba, blocks: cdb.blocks, fua: cdb.fua, dpo: cdb.dpo,
+        });
+        out.taskId = this.start(byItt, p.timeNs, scsi);
+        out.taskScsi = scsi;
       } else if (opcode === OP_DATA_OUT || opcode === OP_SNACK) {
-        taskId = this.open.get(key(itt))?.id;
+        out.taskId = this.open.get(byItt)?.id;
       } else if (opcode === OP_NOP_OUT && itt === RESERVED_TAG) {
         // The answer to a target's NOP-In ping: correlated by TTT, ends that exchange.
-        const t = this.take(key(ttt, 't'));
-        if (t) [taskId, latencyNs] = [t.id, p.timeNs - t.startNs];
+        const t = this.take(base + TTT_BIT + ttt);
+        if (t) {
+          out.taskId = t.id;
+          out.latencyNs = p.timeNs - t.startNs;
+        }
       } else if (itt !== RESERVED_TAG) {
         // Login, Text (continuations keep the id), Logout, Task Management, NOP-Out with a reply wanted.
-        taskId = this.open.get(key(itt))?.id ?? this.start(key(itt), p.timeNs);
+        out.taskId = this.open.get(byItt)?.id ?? this.start(byItt, p.timeNs);
       }
-    } else {
-      const t = this.open.get(key(itt));
-      if (opcode === OP_R2T || (opcode === OP_DATA_IN && !(bhs[1]! & DATA_IN_STATUS_BIT))) {
-        taskId = t?.id;
-        if (t?.scsi) scsi = t.scsi;
-      } else if (opcode === OP_NOP_IN && itt === RESERVED_TAG) {
-        if (ttt !== RESERVED_TAG) taskId = this.start(key(ttt, 't'), p.timeNs);
-      } else if (opcode !== OP_ASYNC && opcode !== OP_REJECT && t) {
-        // A response: it ends the exchange (a Text Response with C or without F expects more).
-        const more = opcode === OP_TEXT_RESPONSE && (bhs[1]! & CONTINUE_BIT || !(bhs[1]! & FINAL_BIT));
-        if (!more) this.open.delete(key(itt));
-        taskId = t.id;
-        latencyNs = p.timeNs - t.startNs;
-        if (t.scsi && (opcode === OP_SCSI_RESPONSE || opcode === OP_DATA_IN)) {
-          const status = bhs[3]!;
-          scsi = { ...t.scsi, status, statusName: scsiStatusName(status), sense: senseSummary(seg.sense) };
-        }
+      return;
+    }
+    const t = this.open.get(byItt);
+    if (opcode === OP_R2T || (opcode === OP_DATA_IN && !(bhs[1]! & DATA_IN_STATUS_BIT))) {
+      out.taskId = t?.id;
+      out.taskScsi = t?.scsi;
+    } else if (opcode === OP_NOP_IN && itt === RESERVED_TAG) {
+      if (ttt !== RESERVED_TAG) out.taskId = this.start(base + TTT_BIT + ttt, p.timeNs);
+    } else if (opcode !== OP_ASYNC && opcode !== OP_REJECT && t) {
+      // A response: it ends the exchange (a Text Response with C or without F expects more).
+      const more = opcode === OP_TEXT_RESPONSE && (bhs[1]! & CONTINUE_BIT || !(bhs[1]! & FINAL_BIT));
+      if (!more) this.open.delete(byItt);
+      out.taskId = t.id;
+      out.latencyNs = p.timeNs - t.startNs;
+      if (t.scsi && (opcode === OP_SCSI_RESPONSE || opcode === OP_DATA_IN)) {
+        out.taskScsi = t.scsi;
+        out.ending = true;
       }
     }
-
-    const event: { -readonly [K in keyof PduTraceEvent]: PduTraceEvent[K] } = {
-      type: 'pdu',
-      seq: p.seq,
-      timeNs: p.timeNs,
-      wallMs: p.wallMs,
-      direction: p.direction,
-      connectionId: p.connectionId,
-      tsih: p.tsih,
-      tcp: p.tcp,
-      opcode,
-      opcodeName: iscsiOpcodeName(opcode),
-      immediate: isInitiatorOpcode(opcode) && (bhs[0]! & 0x40) !== 0,
-      lengths,
-      headerDigest: p.headerDigest,
-      dataDigest: p.dataDigest,
-      fields,
-      rawLength: p.rawLength,
-    };
-    if (seg.keys) event.keys = seg.keys.map((k) => [k.key, k.value] as const);
-    if (scsi) event.scsi = stripUndefined(scsi);
-    if (taskId !== undefined) event.taskId = taskId;
-    if (latencyNs !== undefined) event.latencyNs = latencyNs;
-    return event;
   }
 
   /** Forgets the open exchanges of a connection that closed. */
   forgetConnection(connectionId: number): void {
-    const prefix = `${connectionId}:`;
-    for (const k of this.open.keys()) if (k.startsWith(prefix)) this.open.delete(k);
+    for (const k of this.open.keys()) if (Math.floor(k / TAG_SPACE) === connectionId) this.open.delete(k);
   }
 
   get openTasks(): number {
     return this.open.size;
   }
 
-  private start(k: string, timeNs: number, scsi?: ScsiSummary): number {
+  private start(k: number, timeNs: number, scsi?: ScsiSummary): number {
     const id = this.nextTaskId++;
     this.open.delete(k);
     this.open.set(k, { id, startNs: timeNs, scsi });
@@ -161,11 +159,46 @@ export class PduDescriber {
     return id;
   }
 
-  private take(k: string): OpenTask | undefined {
+  private take(k: number): OpenTask | undefined {
     const t = this.open.get(k);
     if (t) this.open.delete(k);
     return t;
   }
+}
+
+/** The full event of one PDU (field tree, lengths, keys, the SCSI summary with status and sense). */
+export function buildPduEvent(p: PduInput, c: Correlation): PduTraceEvent {
+  const { bhs } = p;
+  const opcode = iscsiOpcodeOf(bhs);
+  const seg = decodeDataSegment(bhs, p.data);
+  const event: { -readonly [K in keyof PduTraceEvent]: PduTraceEvent[K] } = {
+    type: 'pdu',
+    seq: p.seq,
+    timeNs: p.timeNs,
+    wallMs: p.wallMs,
+    direction: p.direction,
+    connectionId: p.connectionId,
+    tsih: p.tsih,
+    tcp: p.tcp,
+    opcode,
+    opcodeName: iscsiOpcodeName(opcode),
+    immediate: isInitiatorOpcode(opcode) && (bhs[0]! & 0x40) !== 0,
+    lengths: pduLengths(bhs, p.headerDigest, p.dataDigest),
+    headerDigest: p.headerDigest,
+    dataDigest: p.dataDigest,
+    fields: flattenBhs(decodeBhsFields(bhs)),
+    rawLength: p.rawLength,
+  };
+  if (seg.keys) event.keys = seg.keys.map((k) => [k.key, k.value] as const);
+  if (c.taskScsi) {
+    if (c.ending) {
+      const status = bhs[3]!;
+      event.scsi = stripUndefined({ ...c.taskScsi, status, statusName: scsiStatusName(status), sense: senseSummary(seg.sense) });
+    } else event.scsi = c.taskScsi;
+  }
+  if (c.taskId !== undefined) event.taskId = c.taskId;
+  if (c.latencyNs !== undefined) event.latencyNs = c.latencyNs;
+  return event;
 }
 
 function senseSummary(s: { key: number; keyName: string; asc: number; ascq: number; text: string } | undefined): SenseSummary | undefined {

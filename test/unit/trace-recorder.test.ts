@@ -46,7 +46,7 @@ describe('TraceRecorder', () => {
   it('correlates a write task and copies the raw bytes once (receive buffers are reused)', () => {
     const { rec, send } = rig();
     const seen: PduTraceEvent[] = [];
-    rec.subscribe((e) => e.type === 'pdu' && seen.push(e));
+    rec.subscribe(({ event: e }) => e.type === 'pdu' && seen.push(e));
     const payload = Buffer.alloc(1024, 0x11);
     send('in', write(5, 1));
     send('out', r2t(5));
