@@ -75,8 +75,8 @@ export class WsHub {
 
   private attach(ws: WebSocket): void {
     const queue = new TraceQueue();
-    const snapshot = this.opts.recorder.snapshot();
-    const events = snapshot.events.slice(-this.opts.snapshotEvents);
+    const snapshot = this.opts.recorder.snapshot(this.opts.snapshotEvents);
+    const events = snapshot.events;
     ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: snapshot.header, status: this.opts.status(), events, stats: snapshot.stats }));
     const first = events.find((e) => e.type === 'pdu')?.seq ?? Infinity;
     for (const p of this.opts.recorder.recent()) {

@@ -169,9 +169,11 @@ export class TraceRecorder {
     return this.pduRing.toArray(n);
   }
 
-  snapshot(): TraceSnapshot {
-    const pdus = this.pduRing.toArray().map((p) => p.event as TraceEvent);
-    const others = this.eventRing.toArray();
+  /** The rings' events merged in seq order; with `limit`, only the newest `limit` (each side is cut to it first, so
+   * at most 2 x limit PDU events are built). */
+  snapshot(limit?: number): TraceSnapshot {
+    const pdus = this.pduRing.toArray(limit).map((p) => p.event as TraceEvent);
+    const others = this.eventRing.toArray(limit);
     const events: TraceEvent[] = [];
     let i = 0;
     let j = 0;
@@ -179,7 +181,7 @@ export class TraceRecorder {
       if (j >= others.length || (i < pdus.length && pdus[i]!.seq < others[j]!.seq)) events.push(pdus[i++]!);
       else events.push(others[j++]!);
     }
-    return { header: this.header, events, stats: this.stats() };
+    return { header: this.header, events: limit !== undefined && events.length > limit ? events.slice(-limit) : events, stats: this.stats() };
   }
 
   stats(): TraceStats {
@@ -394,8 +396,12 @@ export class TraceQueue {
   /** Events dropped since the last drain. */
   dropped = 0;
 
+  /**
+   * Defaults: what a browser can take live (the UI keeps up with ~10k events/s; at the hub's 200 ms batches that is
+   * 2000 per drain). Past that the target would spend more on describing and sending than on serving I/O.
+   */
   constructor(
-    readonly maxEvents = 10_000,
+    readonly maxEvents = 2000,
     readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 

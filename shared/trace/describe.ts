@@ -7,9 +7,8 @@ import { decodeCdb } from '../protocol/cdb.ts';
 import {
   BHS_LENGTH,
   RESERVED_TAG,
-  decodeBhsFields,
+  bhsValues,
   decodeDataSegment,
-  flattenBhs,
   iscsiOpcodeName,
   iscsiOpcodeOf,
   isInitiatorOpcode,
@@ -186,7 +185,7 @@ export function buildPduEvent(p: PduInput, c: Correlation): PduTraceEvent {
     lengths: pduLengths(bhs, p.headerDigest, p.dataDigest),
     headerDigest: p.headerDigest,
     dataDigest: p.dataDigest,
-    fields: flattenBhs(decodeBhsFields(bhs)),
+    fields: bhsValues(bhs),
     rawLength: p.rawLength,
   };
   if (seg.keys) event.keys = seg.keys.map((k) => [k.key, k.value] as const);

@@ -3,7 +3,8 @@ import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { fromHex } from '../../shared/protocol/bytes.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
 import { findField, type FieldNode } from '../../shared/protocol/fields.ts';
-import { decodeBhsFields, decodePduTree, pduLengths } from '../../shared/protocol/iscsi.ts';
+import { bhsValues, decodeBhsFields, decodePduTree, flattenBhs, pduLengths } from '../../shared/protocol/iscsi.ts';
+import { pdus as capturedPdus } from '../fixtures/pdus.ts';
 import { parseTextPairs } from '../../shared/protocol/text-keys.ts';
 import { scsiOpcodeName } from '../../shared/protocol/scsi-opcodes.ts';
 import { encodeScsiCommand, decodeScsiCommand } from '../../server/iscsi/pdu/scsi-command.ts';
@@ -155,5 +156,14 @@ describe('text keys', () => {
       ['TargetName', 'iqn.y', 25, 16],
     ]);
     expect(pairs[1]!.error).toBeDefined();
+  });
+});
+
+describe('bhsValues', () => {
+  it('gives exactly the flattened field tree for every captured PDU (it is the fast path of the same decode)', () => {
+    for (const f of capturedPdus) {
+      const bhs = fromHex(f.hex).subarray(0, 48);
+      expect(bhsValues(bhs), f.name).toEqual(flattenBhs(decodeBhsFields(bhs)));
+    }
   });
 });
