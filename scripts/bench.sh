@@ -3,6 +3,7 @@
 #   npm run bench            this target vs tgt, alternating A B A B ... on the same four workloads, medians + ratio
 #   npm run bench -- cache   the block cache's hit rates per policy (scripts/bench-cache.ts)
 #   npm run bench -- micro   PDU decode/encode per second, CRC32C GB/s, cache lookups per second (scripts/bench-micro.ts)
+#   npm run bench -- soak    64 sessions x depth 32 for 5 minutes, every write read back, target RSS (scripts/soak.ts)
 # The A/B table is printed twice: the bare target (`iscsi-lab target`), then the lab as users run it
 # (`iscsi-lab serve`: trace recorder on, one WebSocket client attached reading every frame).
 # Workloads: 4 KiB random reads at queue depth 32 and 1 MiB sequential reads at depth 8 (libiscsi's iscsi-perf),
@@ -14,8 +15,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 case ${1:-} in
   cache) shift; exec npx tsx "$root/scripts/bench-cache.ts" "$@" ;;
   micro) shift; exec npx tsx "$root/scripts/bench-micro.ts" "$@" ;;
+  soak) shift; exec npx tsx "$root/scripts/soak.ts" "$@" ;;
   "") ;;
-  *) echo "usage: npm run bench [-- cache|micro]" >&2; exit 2 ;;
+  *) echo "usage: npm run bench [-- cache|micro|soak]" >&2; exit 2 ;;
 esac
 rounds=${BENCH_ROUNDS:-3} secs=${BENCH_SECONDS:-5}
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-bench.XXXXXX")
