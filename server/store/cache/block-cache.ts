@@ -124,6 +124,8 @@ interface Mutation {
 }
 
 export const DEFAULT_CACHE_BLOCK_BYTES = 4096;
+/** Evicted block buffers kept for reuse (at 4 KiB blocks: 4 MiB). */
+const SPARE_BUFFERS = 1024;
 export const DEFAULT_READAHEAD_WINDOW_BYTES = 256 * 1024;
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 const DEFAULT_HIGH_WATER = 0.5;
@@ -221,6 +223,7 @@ export class BlockCache implements BlockStore, WriteCacheControl {
   private readonly timer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
+  private readonly spare: Uint8Array[] = [];
   private readonly counters = { hits: 0, misses: 0, readaheadHits: 0, evictions: 0, flushes: 0, partial: 0, writebacks: 0, bypasses: 0, readaheadBlocks: 0 };
 
   constructor(
@@ -598,7 +601,9 @@ export class BlockCache implements BlockStore, WriteCacheControl {
       return;
     }
     if (!this.makeRoom()) return;
-    this.addEntry(k, { data: new Uint8Array(src), valid: full, dirty: 0, flushing: 0, prefetched: prefetch }, prefetch);
+    const data = this.takeBuffer(src.length, false);
+    data.set(src);
+    this.addEntry(k, { data, valid: full, dirty: 0, flushing: 0, prefetched: prefetch }, prefetch);
   }
 
   private prefetch(r: PrefetchRange): void {
@@ -884,6 +889,21 @@ export class BlockCache implements BlockStore, WriteCacheControl {
     this.usedBytes -= e.data.length;
     this.policy.evicted(k);
     this.counters.evictions++;
+    // A victim is clean and not being written back, so nothing else holds its buffer: keep it for the next block.
+    if (e.data.length === this.blockBytes && this.spare.length < SPARE_BUFFERS) this.spare.push(e.data);
+  }
+
+  /**
+   * A block buffer: a recycled one when there is one. Allocating a fresh 4 KiB buffer per miss and leaving each
+   * victim to the garbage collector let a 64 MiB cache under random I/O hold ~250 MiB of dead buffers (RSS) between
+   * collections; reusing them keeps memory at the cache's size.
+   */
+  private takeBuffer(length: number, zeroed: boolean): Uint8Array {
+    if (length !== this.blockBytes) return new Uint8Array(length);
+    const b = this.spare.pop();
+    if (!b) return new Uint8Array(length);
+    if (zeroed) b.fill(0);
+    return b;
   }
 
   private removeEntry(k: number): void {
@@ -896,7 +916,7 @@ export class BlockCache implements BlockStore, WriteCacheControl {
   }
 
   private newEntry(k: number): Entry {
-    const e: Entry = { data: new Uint8Array(this.sectorsIn(k) * this.blockSize), valid: 0, dirty: 0, flushing: 0, prefetched: false };
+    const e: Entry = { data: this.takeBuffer(this.sectorsIn(k) * this.blockSize, true), valid: 0, dirty: 0, flushing: 0, prefetched: false };
     this.addEntry(k, e, false);
     return e;
   }
