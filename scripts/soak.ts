@@ -35,14 +35,23 @@ const dir = await mkdtemp(join(tmpdir(), 'iscsi-lab-soak-'));
 const port = 3300 + Math.floor(Math.random() * 200);
 const iqn = 'iqn.2026-11.org.iscsi-lab:soak';
 const target = spawn(process.execPath, [
+  ...(process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean),
   join(root, 'bin/iscsi-lab.cjs'), 'target', '--portal', `127.0.0.1:${port}`, '--iqn', iqn,
   '--lun', `${join(dir, 'lun0.img')}:1G`, '--cache', String(cacheBytes), '--cache-mode', 'write-back',
-], { stdio: ['ignore', 'pipe', 'inherit'] });
+], { stdio: ['ignore', 'pipe', process.env.SOAK_NODE_FLAGS ? 'pipe' : 'inherit'] });
 let targetExited = false;
 target.on('exit', () => (targetExited = true));
 const lines = createInterface({ input: target.stdout! });
-const [first] = (await once(lines, 'line')) as [string];
-if (!first.startsWith('ready ')) throw new Error(`soak: target said ${first}`);
+// Node flags (e.g. --trace-gc) may print before and after the ready line: keep the last of those lines.
+const extra: string[] = [];
+await new Promise<void>((resolve, reject) => {
+  lines.on('line', (line) => {
+    if (line.startsWith('ready ')) return resolve();
+    extra.push(line);
+    if (extra.length > 20) extra.shift();
+  });
+  target.once('exit', (code) => reject(new Error(`soak: target exited (${code}): ${extra.join(' | ')}`)));
+});
 
 async function rssMiB(): Promise<number> {
   const status = await readFile(`/proc/${target.pid}/status`, 'utf8');
@@ -122,6 +131,7 @@ target.kill('SIGTERM');
 await once(target, 'exit');
 await rm(dir, { recursive: true, force: true });
 for (const e of firstError) console.log(`  first errors: ${e}`);
+if (process.env.SOAK_NODE_FLAGS) for (const l of extra) console.log(`  target: ${l}`);
 console.log(`soak: ${ops} ops in ${total.toFixed(0)} s (${Math.round(ops / total)} ops/s), errors ${errors}, mismatches ${mismatches}, ` +
   `target RSS start ${rssStart.toFixed(0)} MiB, peak ${rssPeak.toFixed(0)} MiB, end ${rssEnd.toFixed(0)} MiB`);
 process.exit(errors || mismatches ? 1 : 0);
