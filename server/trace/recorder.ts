@@ -397,11 +397,11 @@ export class TraceQueue {
   dropped = 0;
 
   /**
-   * Defaults: what a browser can take live (the UI keeps up with ~10k events/s; at the hub's 200 ms batches that is
-   * 2000 per drain). Past that the target would spend more on describing and sending than on serving I/O.
+   * Defaults: what a browser can take live: ~10k PDUs/s plus their SCSI and store events, 4000 per drain at the hub's
+   * 200 ms batches. Past that the target would spend more on describing and sending than on serving I/O.
    */
   constructor(
-    readonly maxEvents = 2000,
+    readonly maxEvents = 4000,
     readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 
