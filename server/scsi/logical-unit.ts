@@ -3,6 +3,7 @@
  * holders, unit attentions pending per I_T nexus, and the mode parameters an initiator can change.
  */
 import { RangeLock } from '../store/range-lock.ts';
+import { AtomicGate } from './atomic-gate.ts';
 import type { BlockStore } from '../store/types.ts';
 import type { SenseReason } from './sense.ts';
 
@@ -24,6 +25,8 @@ const MAX_PENDING_UA = 8;
 export class LogicalUnit {
   /** Serializes overlapping writes against COMPARE AND WRITE / ORWRITE (read-modify-write) on this LUN. */
   readonly lock = new RangeLock();
+  /** READ against WRITE ATOMIC(16): all old or all new data (see atomic-gate.ts). */
+  readonly atomic = new AtomicGate(this.lock);
   mediumLoaded = true;
   /**
    * Default mode parameters (MODE SENSE PC=10b, and what a reset reverts to): DEFAULT_MODE, with WCE as the store's
@@ -43,7 +46,15 @@ export class LogicalUnit {
     readonly removable: boolean,
     /** Write protected by configuration (hardware write protect, as far as initiators can tell). */
     readonly readOnly: boolean,
+    /**
+     * log2(logical blocks per physical block): READ CAPACITY(16) reports it, and the Block Limits VPD page's
+     * optimal transfer / unmap granularities follow the physical block.
+     */
+    readonly physicalBlockExponent = 0,
   ) {
+    if (!Number.isInteger(physicalBlockExponent) || physicalBlockExponent < 0 || physicalBlockExponent > 15) {
+      throw new RangeError(`LUN ${lun}: physical block exponent ${physicalBlockExponent} is not 0-15`);
+    }
     const writeCache = store.writeCache;
     this.defaultMode = { ...DEFAULT_MODE, wce: writeCache ? writeCache.writeBack : DEFAULT_MODE.wce };
     this.values = { ...this.defaultMode };
