@@ -20,6 +20,7 @@ import { unmap } from './sbc/unmap.ts';
 import { verify } from './sbc/verify.ts';
 import { write, writeAndVerify } from './sbc/write.ts';
 import { writeSame } from './sbc/write-same.ts';
+import { writeAtomic16 } from './sbc/write-atomic.ts';
 import { inquiry } from './spc/inquiry.ts';
 import { modeSelect10, modeSelect6 } from './spc/mode-select.ts';
 import { modeSense10, modeSense6 } from './spc/mode-sense.ts';
@@ -82,6 +83,7 @@ export const OPCODES: readonly OpcodeEntry[] = [
   { opcode: 0x90, name: 'PRE-FETCH(16)', cdbLength: 16, handler: prefetch, mediaAccess: true },
   { opcode: 0x91, name: 'SYNCHRONIZE CACHE(16)', cdbLength: 16, handler: synchronizeCache, mediaAccess: true },
   { opcode: 0x93, name: 'WRITE SAME(16)', cdbLength: 16, handler: writeSame, mediaAccess: true },
+  { opcode: 0x9c, name: 'WRITE ATOMIC(16)', cdbLength: 16, handler: writeAtomic16, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x10, name: 'READ CAPACITY(16)', cdbLength: 16, handler: readCapacity16, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x12, name: 'GET LBA STATUS', cdbLength: 16, handler: getLbaStatus, mediaAccess: true },
   { opcode: 0xa0, name: 'REPORT LUNS', cdbLength: 12, handler: reportLunsHandler, ignoresUnitAttention: true, duringSanitize: true },

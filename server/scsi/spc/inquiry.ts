@@ -127,7 +127,7 @@ function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort:
   return concat(parts);
 }
 
-/** SBC-3 6.5.3, page length 3Ch. */
+/** SBC-3 6.5.3, page length 3Ch, with SBC-4 6.6.4's atomic write fields (bytes 44-63). */
 function blockLimitsPage(lu: LogicalUnit): Uint8Array {
   const limits = blockLimits(lu);
   const d = new Uint8Array(0x3c);
@@ -142,6 +142,11 @@ function blockLimitsPage(lu: LogicalUnit): Uint8Array {
   put32(d, at(24), limits.maxUnmapDescriptors);
   put32(d, at(28), limits.optimalUnmapGranularity);
   put64(d, at(36), limits.maxWriteSame);
+  put32(d, at(44), limits.maxAtomicTransfer);
+  put32(d, at(48), limits.atomicAlignment);
+  put32(d, at(52), limits.atomicGranularity);
+  put32(d, at(56), limits.maxAtomicTransferWithBoundary);
+  put32(d, at(60), limits.maxAtomicBoundary);
   return d;
 }
 
