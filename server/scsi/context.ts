@@ -26,6 +26,8 @@ export interface CommandContext {
   readonly cdb: Uint8Array;
   readonly lu: LogicalUnit;
   readonly target: TargetInfo;
+  /** Every LU of the target by LUN: an EXTENDED COPY's copy manager reads and writes the LUs its list names. */
+  readonly units: ReadonlyMap<number, LogicalUnit>;
 }
 
 export type Handler = (ctx: CommandContext) => Promise<ScsiResponse> | ScsiResponse;

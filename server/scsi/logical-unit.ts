@@ -4,6 +4,7 @@
  */
 import { RangeLock } from '../store/range-lock.ts';
 import { AtomicGate } from './atomic-gate.ts';
+import { CopyResults } from './spc/copy-manager.ts';
 import type { BlockStore } from '../store/types.ts';
 import type { SenseReason } from './sense.ts';
 
@@ -27,6 +28,8 @@ export class LogicalUnit {
   readonly lock = new RangeLock();
   /** READ against WRITE ATOMIC(16): all old or all new data (see atomic-gate.ts). */
   readonly atomic = new AtomicGate(this.lock);
+  /** EXTENDED COPY statuses held for RECEIVE COPY RESULTS (spc/copy-manager.ts). */
+  readonly copyResults = new CopyResults();
   mediumLoaded = true;
   /**
    * Default mode parameters (MODE SENSE PC=10b, and what a reset reverts to): DEFAULT_MODE, with WCE as the store's
@@ -145,6 +148,7 @@ export class LogicalUnit {
     this.preventers.clear();
     // WCE stays what the store's write cache is (a reset does not write back or switch the cache).
     if (revertMode) this.mode = { ...this.defaultMode };
+    this.copyResults.reset();
     this.unitAttentions.clear();
     this.establishUnitAttention(reason, requester);
   }
@@ -152,6 +156,7 @@ export class LogicalUnit {
   /** The nexus is gone (logout, connection loss): forget everything held on its behalf. */
   nexusLost(nexusId: string): void {
     this.preventers.delete(nexusId);
+    this.copyResults.nexusLost(nexusId);
     this.nexuses.delete(nexusId);
     this.unitAttentions.delete(nexusId);
   }

@@ -204,7 +204,7 @@ export class ScsiTarget {
     if (entry.mediaAccess && entry.opcode !== OPCODE_SANITIZE && sanitizeFailed(lu)) {
       throw new CheckCondition(Sense.SanitizeCommandFailed);
     }
-    const ctx: CommandContext = { cmd, cdb, lu, target: this.info };
+    const ctx: CommandContext = { cmd, cdb, lu, target: this.info, units: this.units };
     return entry.handler(ctx);
   }
 
