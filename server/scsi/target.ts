@@ -204,7 +204,14 @@ export class ScsiTarget {
     if (entry.mediaAccess && entry.opcode !== OPCODE_SANITIZE && sanitizeFailed(lu)) {
       throw new CheckCondition(Sense.SanitizeCommandFailed);
     }
-    const ctx: CommandContext = { cmd, cdb, lu, target: this.info, units: this.units };
+    const ctx: CommandContext = {
+      cmd,
+      cdb,
+      lu,
+      target: this.info,
+      units: this.units,
+      reservationConflict: (lun, other) => this.reservations?.conflicts(lun, other, cmd.nexus) ?? false,
+    };
     return entry.handler(ctx);
   }
 

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { Reservations } from '../../server/scsi/reservations/index.ts';
 import { parseSense } from '../../server/scsi/sense.ts';
 import { ScsiTarget, type LunOptions } from '../../server/scsi/target.ts';
 import { ScsiStatus, TaskAttribute, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
@@ -30,7 +31,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function makeHarness(luns: HarnessLun[]): Promise<Harness> {
+/** `reservations`: attach the real reservations engine (RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT, conflicts). */
+export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'scsi-test-'));
   const stores: FileStore[] = [];
   for (const [i, l] of luns.entries()) {
@@ -39,6 +41,7 @@ export async function makeHarness(luns: HarnessLun[]): Promise<Harness> {
   const target = new ScsiTarget({
     targetName: TARGET_NAME,
     luns: luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly, physicalBlockExponent: l.physicalBlockExponent })),
+    reservations: opts.reservations ? new Reservations({ lunCount: luns.length }) : undefined,
   });
   return {
     target,

@@ -106,6 +106,20 @@ describe('EXTENDED COPY(LID1)', () => {
     expect(senseOf(await xcopy(parameterList([target(0), target(2)], [segment(0, 1, 1, 0, 0)])))).toMatchObject({ key: 7, asc: 0x27 });
   });
 
+  it("may not read or write past another nexus's reservation", async () => {
+    const r = await makeHarness([{ blocks: 64 }, { blocks: 64 }], { reservations: true });
+    try {
+      expect((await r.run(cdb(0x16), { lun: 1, nexus: nexusB })).status).toBe(ScsiStatus.Good); // RESERVE(6) LUN 1 for B
+      const toReserved = parameterList([target(0), target(1)], [segment(0, 1, 1, 0, 0)]);
+      const refused = await r.run(extendedCopy(toReserved.length), { data: toReserved });
+      expect(senseOf(refused)).toMatchObject({ key: 0x0a, asc: 0x0d, ascq: 0x02 });
+      expect(fieldPointer(refused)).toEqual({ cdb: false, byte: 16 + 64 + 6 });
+      expect((await r.run(extendedCopy(toReserved.length), { data: toReserved, nexus: nexusB })).status).toBe(ScsiStatus.Good);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('a LU can be the copy manager for a copy between two others', async () => {
     await h.run(write10(0, 2), { data: numbered(7, 2), lun: 1 });
     const list = parameterList([target(1), target(0)], [segment(0, 1, 2, 0, 10)]);

@@ -21,6 +21,9 @@ const ASSOCIATION_LU = 0;
 const DESIGNATOR_NAA = 3;
 const CODE_SET_BINARY = 1;
 const DEVICE_TYPE_BLOCK = 0x00;
+/** What the copy does to its source and destination LUs, as the reservations engine judges commands. */
+const READ_16 = Uint8Array.of(0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+const WRITE_16 = Uint8Array.of(0x8a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
 interface Step {
   readonly source: LogicalUnit;
@@ -36,7 +39,7 @@ export async function extendedCopy(ctx: CommandContext): Promise<ScsiResponse> {
   if (data.length < length) throw new CheckCondition(Sense.ParameterListLengthError);
   const params = parseCopyParameters(data, length);
   const targets = params.targets.map((t) => resolve(ctx, t));
-  const steps = params.segments.map((s) => plan(s, targets));
+  const steps = params.segments.map((s) => plan(ctx, s, targets));
   const nexusId = cmd.nexus.id;
   const status = lu.copyResults.begin(nexusId, params.listId);
   if (!status) throw new CheckCondition(Sense.OperationInProgress);
@@ -65,7 +68,7 @@ function resolve(ctx: CommandContext, t: TargetDescriptor): LogicalUnit | undefi
 }
 
 /** Checks one segment against the LUs it names, so nothing is copied unless every segment can be. */
-function plan(segment: BlockSegment, targets: readonly (LogicalUnit | undefined)[]): Step {
+function plan(ctx: CommandContext, segment: BlockSegment, targets: readonly (LogicalUnit | undefined)[]): Step {
   const o = segment.offset;
   const source = pick(targets, segment.source, o + 4);
   const destination = pick(targets, segment.destination, o + 6);
@@ -73,6 +76,9 @@ function plan(segment: BlockSegment, targets: readonly (LogicalUnit | undefined)
   if (segment.destinationLba + segment.blocks > destination.store.blockCount) throw aborted(Sense.CopyAborted, o + 20);
   reachable(source, o + 4);
   reachable(destination, o + 6);
+  // The copy reads and writes on behalf of the nexus that sent it: another nexus's reservation keeps it out.
+  if (ctx.reservationConflict(source.lun, READ_16)) throw aborted(Sense.CopyTargetNotReachable, o + 4);
+  if (ctx.reservationConflict(destination.lun, WRITE_16)) throw aborted(Sense.CopyTargetNotReachable, o + 6);
   if (destination.writeProtected) throw new CheckCondition(Sense.WriteProtected);
   return { source, destination, segment };
 }
