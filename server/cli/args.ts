@@ -54,8 +54,8 @@ const MAX_PHYSICAL_EXPONENT = 15;
 
 /** `physical=BYTES` of --lun: a power-of-two multiple of the logical block size. */
 function parsePhysical(value: string, lun: string): number {
-  const m = /^(\d+)([K]?)$/i.exec(value);
-  const bytes = m ? Number(m[1]) * (m[2] ? 1024 : 1) : NaN;
+  const m = /^(\d+)([KM]?)$/i.exec(value);
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
   const blocks = bytes / LOGICAL_BLOCK_SIZE;
   if (!Number.isInteger(blocks) || blocks < 1 || (blocks & (blocks - 1)) !== 0 || blocks > 2 ** MAX_PHYSICAL_EXPONENT) {
     throw new UsageError(

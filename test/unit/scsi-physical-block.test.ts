@@ -8,6 +8,7 @@ describe('--lun ...,physical=BYTES', () => {
   it('takes a power-of-two multiple of the 512-byte logical block', () => {
     expect(parseLun('/tmp/a.img:64M,thin,physical=4096')).toMatchObject({ thin: true, physicalBlockSize: 4096 });
     expect(parseLun('/tmp/a.img:64M,physical=4K').physicalBlockSize).toBe(4096);
+    expect(parseLun('/tmp/a.img:64M,physical=16M').physicalBlockSize).toBe(16 << 20);
     expect(parseLun('/tmp/a.img:64M').physicalBlockSize).toBeUndefined();
   });
 
