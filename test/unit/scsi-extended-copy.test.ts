@@ -139,6 +139,32 @@ describe('RECEIVE COPY RESULTS(LID1)', () => {
     expect(senseOf(await h.run(receiveCopyResults(0, 9)))).toMatchObject({ key: 5, asc: 0x24 });
   });
 
+  it('a second copy with the list identifier of a running one is OPERATION IN PROGRESS; without one (11b) it runs', async () => {
+    const store = h.stores[0]!;
+    const original = store.read.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    let first = true;
+    store.read = async (lba, blocks, trace) => {
+      if (first) {
+        first = false;
+        started();
+        await gate;
+      }
+      return original(lba, blocks, trace);
+    };
+    const copy = (usage: number) => xcopy(parameterList([target(0)], [segment(0, 0, 1, 0, 1)], { listId: 5, usage }));
+    const a = copy(DISCARD);
+    await running;
+    expect(senseOf(await copy(HOLD))).toMatchObject({ key: 5, asc: 0x00, ascq: 0x16 });
+    expect((await copy(3)).status).toBe(ScsiStatus.Good);
+    expect(Array.from((await h.run(receiveCopyResults(0, 5))).dataIn!.subarray(4, 7))).toEqual([0x00, 0, 0]); // in progress
+    release();
+    expect((await a).status).toBe(ScsiStatus.Good);
+  });
+
   it('keeps nothing for a copy sent with LIST ID USAGE 10b; other service actions are INVALID FIELD IN CDB', async () => {
     expect((await xcopy(parameterList([target(0)], [segment(0, 0, 1, 0, 1)], { listId: 4, usage: DISCARD }))).status).toBe(ScsiStatus.Good);
     expect(senseOf(await h.run(receiveCopyResults(0, 4)))).toMatchObject({ key: 5, asc: 0x24 });

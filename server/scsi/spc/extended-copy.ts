@@ -41,7 +41,10 @@ export async function extendedCopy(ctx: CommandContext): Promise<ScsiResponse> {
   const targets = params.targets.map((t) => resolve(ctx, t));
   const steps = params.segments.map((s) => plan(ctx, s, targets));
   const nexusId = cmd.nexus.id;
-  const status = lu.copyResults.begin(nexusId, params.listId);
+  // A copy without a list identifier (LIST ID USAGE 11b) is nobody's to ask about, nor to collide with.
+  const status = params.identified
+    ? lu.copyResults.begin(nexusId, params.listId)
+    : { state: CopyState.InProgress, segmentsProcessed: 0, bytesTransferred: 0 };
   if (!status) throw new CheckCondition(Sense.OperationInProgress);
   let state = CopyState.CompletedWithErrors;
   try {
@@ -51,7 +54,7 @@ export async function extendedCopy(ctx: CommandContext): Promise<ScsiResponse> {
     }
     state = CopyState.Completed;
   } finally {
-    lu.copyResults.end(nexusId, params.listId, status, state, params.hold);
+    if (params.identified) lu.copyResults.end(nexusId, params.listId, status, state, params.hold);
   }
   return { status: ScsiStatus.Good, dataOutWanted: length };
 }

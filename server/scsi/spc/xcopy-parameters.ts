@@ -17,6 +17,8 @@ const HEADER = 16;
 const LIST_ID_USAGE_RESERVED = 0x01;
 /** LIST ID USAGE 00b: hold the copy status for RECEIVE COPY RESULTS. */
 const LIST_ID_USAGE_HOLD = 0x00;
+/** LIST ID USAGE 11b: the LIST IDENTIFIER means nothing (SNLID). */
+const LIST_ID_USAGE_NONE = 0x03;
 const BLOCK_TO_BLOCK_LENGTH = 0x18; // DESCRIPTOR LENGTH of a block -> block segment (SPC-4 6.4.6.5)
 
 /** An identification descriptor CSCD (type E4h, SPC-4 6.4.5.7): names an LU by one of its VPD 83h designators. */
@@ -46,6 +48,8 @@ export interface BlockSegment {
 
 export interface CopyParameters {
   readonly listId: number;
+  /** The list identifier names this copy (LIST ID USAGE 00b or 10b): RECEIVE COPY RESULTS can ask about it. */
+  readonly identified: boolean;
   readonly hold: boolean;
   readonly targets: readonly TargetDescriptor[];
   readonly segments: readonly BlockSegment[];
@@ -63,7 +67,7 @@ export function parseCopyParameters(data: Uint8Array, length: number): CopyParam
   if (usage === LIST_ID_USAGE_RESERVED) throw invalidParameter(1, 3);
   const targets = parseTargets(data, HEADER, targetBytes);
   const segments = parseSegments(data, HEADER + targetBytes, segmentBytes);
-  return { listId: data[0]!, hold: usage === LIST_ID_USAGE_HOLD, targets, segments };
+  return { listId: data[0]!, identified: usage !== LIST_ID_USAGE_NONE, hold: usage === LIST_ID_USAGE_HOLD, targets, segments };
 }
 
 /** CSCD descriptor length by type code (SPC-4 table 107): 32 bytes, but 64 for IPv6 (EAh) and IP copy service (EBh). */
