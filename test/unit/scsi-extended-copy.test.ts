@@ -147,13 +147,13 @@ describe('RECEIVE COPY RESULTS(LID1)', () => {
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
     let first = true;
-    store.read = async (lba, blocks, trace) => {
+    store.read = async (lba: number, blocks: number) => {
       if (first) {
         first = false;
         started();
         await gate;
       }
-      return original(lba, blocks, trace);
+      return original(lba, blocks);
     };
     const copy = (usage: number) => xcopy(parameterList([target(0)], [segment(0, 0, 1, 0, 1)], { listId: 5, usage }));
     const a = copy(DISCARD);
