@@ -7,6 +7,12 @@
 #   readonly   128M write-protected thin LUN (UNMAP too)  iscsi-test-cu -d -S -t SCSI.ReadOnly,SCSI.Sanitize.Readonly
 #   sanitize   128M thin LUN (BLOCK/CRYPTO ERASE unmap)   iscsi-test-cu -d -S -t ALL.Sanitize (every other suite
 #                                                         already ran in `plain`; -S only adds SANITIZE)
+#   physical   128M thin LUN with 4 KiB physical blocks   iscsi-test-cu -d -t <the five tests that skip on LBPPB < 2>
+#              (physical=4096: LBPPB 8)                   (WriteSame10/16.UnmapUnaligned, {CompareAndWrite,WriteSame10,
+#                                                         WriteSame16}.InvalidDataOutSize); the other suites ran in
+#                                                         `thin`, and GetLBAStatus.UnmapSingle would fail here: with
+#                                                         LBPPB > 1 it wants a first descriptor that does not start at
+#                                                         the requested LBA, which SBC-3 5.6 forbids
 #   multipath  128M LUN behind two portals                iscsi-test-cu -d -t ALL.MultipathIO URL1 URL2 (the other
 #                                                         suites ran in `plain`; here the second path's nexus rightly
 #                                                         gets the unit attentions their resets and MODE SELECTs raise,
@@ -32,7 +38,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here="$root/scripts"
 iqn=iqn.2026-11.org.iscsi-lab:conformance
-configs=${CONFORMANCE_ONLY:-plain thin removable readonly sanitize multipath}
+configs=${CONFORMANCE_ONLY:-plain thin removable readonly sanitize physical multipath}
 logdir=${CONFORMANCE_LOGDIR:-$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-conformance.XXXXXX")}
 mkdir -p "$logdir"
 
@@ -129,6 +135,8 @@ for name in $configs; do
     removable) lun=128M,removable ;;
     readonly) lun=128M,readonly,thin args+=(-S) only=${CONFORMANCE_TEST:-SCSI.ReadOnly,SCSI.Sanitize.Readonly} ;;
     sanitize) lun=128M,thin args+=(-S) only=${CONFORMANCE_TEST:-ALL.Sanitize} ;;
+    physical) lun=128M,thin,physical=4096
+      only=${CONFORMANCE_TEST:-SCSI.WriteSame10.UnmapUnaligned,SCSI.WriteSame16.UnmapUnaligned,SCSI.CompareAndWrite.InvalidDataOutSize,SCSI.WriteSame10.InvalidDataOutSize,SCSI.WriteSame16.InvalidDataOutSize} ;;
     multipath) only=${CONFORMANCE_TEST:-ALL.MultipathIO} ;;
     *) echo "conformance: unknown configuration $name" >&2; exit 2 ;;
   esac

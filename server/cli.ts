@@ -16,7 +16,7 @@ import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
 
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
-       iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly] [--lun ...]
+       iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES] [--lun ...]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
                         [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
                         [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]

@@ -43,7 +43,12 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
   });
   const scsi = new ScsiTarget({
     targetName: config.iqn,
-    luns: config.luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly })),
+    luns: config.luns.map((l, i) => ({
+      store: stores[i]!,
+      removable: l.removable,
+      readOnly: l.readOnly,
+      physicalBlockExponent: Math.log2((l.physicalBlockSize ?? stores[i]!.blockSize) / stores[i]!.blockSize),
+    })),
     reservations,
     // The nexus that asked for a reset knows it happened; only the others get the reset's unit attention
     // (what initiators expect: libiscsi's Reserve6.*Reset and PreventAllow.*Reset tests go on right after the reset).

@@ -9,6 +9,11 @@ export interface LunSpec {
   thin: boolean;
   removable: boolean;
   readOnly: boolean;
+  /**
+   * Physical block size in bytes (`physical=4096`): a power of two from the 512-byte logical block up to 2^15
+   * logical blocks. READ CAPACITY(16) reports it as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT. Default 512.
+   */
+  physicalBlockSize?: number;
 }
 
 export interface TargetConfig {
@@ -42,9 +47,28 @@ export function parsePortal(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** Logical block size of every LUN (server/store/file-store.ts default). */
+export const LOGICAL_BLOCK_SIZE = 512;
+/** READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT is a 4-bit field. */
+const MAX_PHYSICAL_EXPONENT = 15;
+
+/** `physical=BYTES` of --lun: a power-of-two multiple of the logical block size. */
+function parsePhysical(value: string, lun: string): number {
+  const m = /^(\d+)([KM]?)$/i.exec(value);
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  const blocks = bytes / LOGICAL_BLOCK_SIZE;
+  if (!Number.isInteger(blocks) || blocks < 1 || (blocks & (blocks - 1)) !== 0 || blocks > 2 ** MAX_PHYSICAL_EXPONENT) {
+    throw new UsageError(
+      `bad physical=${value} in --lun ${lun}: the physical block size is a power of two from ${LOGICAL_BLOCK_SIZE} ` +
+        `to ${LOGICAL_BLOCK_SIZE * 2 ** MAX_PHYSICAL_EXPONENT} bytes (e.g. physical=4096)`,
+    );
+  }
+  return bytes;
+}
+
 export function parseLun(text: string): LunSpec {
   const colon = text.lastIndexOf(':');
-  if (colon <= 0) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly]`);
+  if (colon <= 0) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]`);
   const path = text.slice(0, colon);
   const [size, ...flags] = text.slice(colon + 1).split(',');
   const spec: LunSpec = { path, sizeBytes: parseSize(size ?? ''), thin: false, removable: false, readOnly: false };
@@ -52,7 +76,8 @@ export function parseLun(text: string): LunSpec {
     if (f === 'thin') spec.thin = true;
     else if (f === 'removable') spec.removable = true;
     else if (f === 'readonly') spec.readOnly = true;
-    else throw new UsageError(`unknown LUN option ${JSON.stringify(f)} in --lun ${text}: use thin, removable or readonly`);
+    else if (f.startsWith('physical=')) spec.physicalBlockSize = parsePhysical(f.slice('physical='.length), text);
+    else throw new UsageError(`unknown LUN option ${JSON.stringify(f)} in --lun ${text}: use thin, removable, readonly or physical=BYTES`);
   }
   return spec;
 }

@@ -48,6 +48,7 @@ export function status(target: RunningTarget, config: TargetConfig): unknown {
     luns: config.luns.map((l, i) => ({
       lun: i, path: l.path, sizeBytes: target.stores[i]!.blockCount * target.stores[i]!.blockSize, blockSize: target.stores[i]!.blockSize,
       blocks: target.stores[i]!.blockCount, thin: l.thin, removable: l.removable, readOnly: l.readOnly,
+      physicalBlockSize: l.physicalBlockSize ?? target.stores[i]!.blockSize,
     })),
     sessions: target.iscsi.sessionList.map((s) => ({
       tsih: s.tsih, type: s.type, initiatorName: s.initiatorName, isid: s.isid.toString('hex'),

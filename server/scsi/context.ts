@@ -26,6 +26,13 @@ export interface CommandContext {
   readonly cdb: Uint8Array;
   readonly lu: LogicalUnit;
   readonly target: TargetInfo;
+  /** Every LU of the target by LUN: an EXTENDED COPY's copy manager reads and writes the LUs its list names. */
+  readonly units: ReadonlyMap<number, LogicalUnit>;
+  /**
+   * Would `cdb` to LU `lun` get RESERVATION CONFLICT from this command's I_T nexus? For commands that reach other
+   * LUs than the one addressed (EXTENDED COPY): they may not bypass those LUs' reservations.
+   */
+  readonly reservationConflict: (lun: number, cdb: Uint8Array) => boolean;
 }
 
 export type Handler = (ctx: CommandContext) => Promise<ScsiResponse> | ScsiResponse;

@@ -3,6 +3,8 @@
  * holders, unit attentions pending per I_T nexus, and the mode parameters an initiator can change.
  */
 import { RangeLock } from '../store/range-lock.ts';
+import { AtomicGate } from './atomic-gate.ts';
+import { CopyResults } from './spc/copy-manager.ts';
 import type { BlockStore } from '../store/types.ts';
 import type { SenseReason } from './sense.ts';
 
@@ -24,6 +26,10 @@ const MAX_PENDING_UA = 8;
 export class LogicalUnit {
   /** Serializes overlapping writes against COMPARE AND WRITE / ORWRITE (read-modify-write) on this LUN. */
   readonly lock = new RangeLock();
+  /** READ against WRITE ATOMIC(16): all old or all new data (see atomic-gate.ts). */
+  readonly atomic = new AtomicGate(this.lock);
+  /** EXTENDED COPY statuses held for RECEIVE COPY RESULTS (spc/copy-manager.ts). */
+  readonly copyResults = new CopyResults();
   mediumLoaded = true;
   /**
    * Default mode parameters (MODE SENSE PC=10b, and what a reset reverts to): DEFAULT_MODE, with WCE as the store's
@@ -43,7 +49,15 @@ export class LogicalUnit {
     readonly removable: boolean,
     /** Write protected by configuration (hardware write protect, as far as initiators can tell). */
     readonly readOnly: boolean,
+    /**
+     * log2(logical blocks per physical block): READ CAPACITY(16) reports it, and the Block Limits VPD page's
+     * optimal transfer / unmap granularities follow the physical block.
+     */
+    readonly physicalBlockExponent = 0,
   ) {
+    if (!Number.isInteger(physicalBlockExponent) || physicalBlockExponent < 0 || physicalBlockExponent > 15) {
+      throw new RangeError(`LUN ${lun}: physical block exponent ${physicalBlockExponent} is not 0-15`);
+    }
     const writeCache = store.writeCache;
     this.defaultMode = { ...DEFAULT_MODE, wce: writeCache ? writeCache.writeBack : DEFAULT_MODE.wce };
     this.values = { ...this.defaultMode };
@@ -134,6 +148,7 @@ export class LogicalUnit {
     this.preventers.clear();
     // WCE stays what the store's write cache is (a reset does not write back or switch the cache).
     if (revertMode) this.mode = { ...this.defaultMode };
+    this.copyResults.reset();
     this.unitAttentions.clear();
     this.establishUnitAttention(reason, requester);
   }
@@ -141,6 +156,7 @@ export class LogicalUnit {
   /** The nexus is gone (logout, connection loss): forget everything held on its behalf. */
   nexusLost(nexusId: string): void {
     this.preventers.delete(nexusId);
+    this.copyResults.nexusLost(nexusId);
     this.nexuses.delete(nexusId);
     this.unitAttentions.delete(nexusId);
   }

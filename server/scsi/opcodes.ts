@@ -20,10 +20,14 @@ import { unmap } from './sbc/unmap.ts';
 import { verify } from './sbc/verify.ts';
 import { write, writeAndVerify } from './sbc/write.ts';
 import { writeSame } from './sbc/write-same.ts';
+import { writeAtomic16 } from './sbc/write-atomic.ts';
+import { RCR_COPY_STATUS, RCR_OPERATING_PARAMETERS } from './spc/copy-manager.ts';
+import { extendedCopy } from './spc/extended-copy.ts';
 import { inquiry } from './spc/inquiry.ts';
 import { modeSelect10, modeSelect6 } from './spc/mode-select.ts';
 import { modeSense10, modeSense6 } from './spc/mode-sense.ts';
 import { reportSupportedOpcodes } from './spc/report-supported-opcodes.ts';
+import { receiveCopyResults } from './spc/receive-copy-results.ts';
 import { requestSense } from './spc/request-sense.ts';
 import { testUnitReady } from './spc/test-unit-ready.ts';
 import { reportLuns } from './spc/report-luns.ts';
@@ -73,6 +77,9 @@ export const OPCODES: readonly OpcodeEntry[] = [
   ...sanitizeEntries(),
   { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, handler: modeSelect10 },
   { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, handler: modeSense10 },
+  { opcode: 0x83, serviceAction: 0x00, name: 'EXTENDED COPY(LID1)', cdbLength: 16, handler: extendedCopy, mediaAccess: true },
+  { opcode: 0x84, serviceAction: RCR_COPY_STATUS, name: 'RECEIVE COPY RESULTS(COPY STATUS)', cdbLength: 16, handler: receiveCopyResults },
+  { opcode: 0x84, serviceAction: RCR_OPERATING_PARAMETERS, name: 'RECEIVE COPY RESULTS(OPERATING PARAMETERS)', cdbLength: 16, handler: receiveCopyResults },
   { opcode: 0x88, name: 'READ(16)', cdbLength: 16, handler: read, mediaAccess: true },
   { opcode: 0x89, name: 'COMPARE AND WRITE', cdbLength: 16, handler: compareAndWrite, mediaAccess: true },
   { opcode: 0x8a, name: 'WRITE(16)', cdbLength: 16, handler: write, mediaAccess: true },
@@ -82,6 +89,7 @@ export const OPCODES: readonly OpcodeEntry[] = [
   { opcode: 0x90, name: 'PRE-FETCH(16)', cdbLength: 16, handler: prefetch, mediaAccess: true },
   { opcode: 0x91, name: 'SYNCHRONIZE CACHE(16)', cdbLength: 16, handler: synchronizeCache, mediaAccess: true },
   { opcode: 0x93, name: 'WRITE SAME(16)', cdbLength: 16, handler: writeSame, mediaAccess: true },
+  { opcode: 0x9c, name: 'WRITE ATOMIC(16)', cdbLength: 16, handler: writeAtomic16, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x10, name: 'READ CAPACITY(16)', cdbLength: 16, handler: readCapacity16, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x12, name: 'GET LBA STATUS', cdbLength: 16, handler: getLbaStatus, mediaAccess: true },
   { opcode: 0xa0, name: 'REPORT LUNS', cdbLength: 12, handler: reportLunsHandler, ignoresUnitAttention: true, duringSanitize: true },

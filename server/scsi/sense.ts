@@ -15,6 +15,7 @@ export const enum SenseKey {
   UnitAttention = 0x6,
   DataProtect = 0x7,
   BlankCheck = 0x8,
+  CopyAborted = 0xa,
   AbortedCommand = 0xb,
   Miscompare = 0xe,
 }
@@ -50,6 +51,15 @@ export const Sense = {
   InvalidFieldInInformationUnit: reason(SenseKey.IllegalRequest, 0x0e, 0x03, 'INVALID FIELD IN INFORMATION UNIT'),
   SavingParametersNotSupported: reason(SenseKey.IllegalRequest, 0x39, 0x00, 'SAVING PARAMETERS NOT SUPPORTED'),
   MediumRemovalPrevented: reason(SenseKey.IllegalRequest, 0x53, 0x02, 'MEDIUM REMOVAL PREVENTED'),
+  OperationInProgress: reason(SenseKey.IllegalRequest, 0x00, 0x16, 'OPERATION IN PROGRESS'),
+  TooManyTargetDescriptors: reason(SenseKey.IllegalRequest, 0x26, 0x06, 'TOO MANY TARGET DESCRIPTORS'),
+  UnsupportedTargetDescriptorType: reason(SenseKey.IllegalRequest, 0x26, 0x07, 'UNSUPPORTED TARGET DESCRIPTOR TYPE CODE'),
+  TooManySegmentDescriptors: reason(SenseKey.IllegalRequest, 0x26, 0x08, 'TOO MANY SEGMENT DESCRIPTORS'),
+  UnsupportedSegmentDescriptorType: reason(SenseKey.IllegalRequest, 0x26, 0x09, 'UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE'),
+  // COPY ABORTED (SPC-4 5.17.7): an EXTENDED COPY could not do what a segment descriptor asked
+  CopyAborted: reason(SenseKey.CopyAborted, 0x00, 0x00, 'COPY ABORTED'),
+  UnreachableCopyTarget: reason(SenseKey.CopyAborted, 0x08, 0x04, 'UNREACHABLE COPY TARGET'),
+  CopyTargetNotReachable: reason(SenseKey.CopyAborted, 0x0d, 0x02, 'COPY TARGET DEVICE NOT REACHABLE'),
   // UNIT ATTENTION (SAM-5 5.14, SPC-4 Annex D)
   PowerOnReset: reason(SenseKey.UnitAttention, 0x29, 0x00, 'POWER ON, RESET, OR BUS DEVICE RESET OCCURRED'),
   PowerOnOccurred: reason(SenseKey.UnitAttention, 0x29, 0x01, 'POWER ON OCCURRED'),

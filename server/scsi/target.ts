@@ -34,6 +34,8 @@ export interface LunOptions {
   removable?: boolean;
   /** Write protected: writes fail with DATA PROTECT, MODE SENSE reports WP. */
   readOnly?: boolean;
+  /** log2(logical blocks per physical block), 0-15 (READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT). */
+  physicalBlockExponent?: number;
 }
 
 export interface ScsiTargetOptions {
@@ -83,7 +85,7 @@ export class ScsiTarget {
     this.notifyResetRequester = opts.notifyResetRequester ?? false;
     opts.luns.forEach((l, lun) => {
       const store = new TappedStore(l.store, lun, this.taps.store);
-      const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false);
+      const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
       configureSanitize(lu, { minDurationMs: opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS });
       this.units.set(lun, lu);
     });
@@ -202,7 +204,14 @@ export class ScsiTarget {
     if (entry.mediaAccess && entry.opcode !== OPCODE_SANITIZE && sanitizeFailed(lu)) {
       throw new CheckCondition(Sense.SanitizeCommandFailed);
     }
-    const ctx: CommandContext = { cmd, cdb, lu, target: this.info };
+    const ctx: CommandContext = {
+      cmd,
+      cdb,
+      lu,
+      target: this.info,
+      units: this.units,
+      reservationConflict: (lun, other) => this.reservations?.conflicts(lun, other, cmd.nexus) ?? false,
+    };
     return entry.handler(ctx);
   }
 

@@ -101,6 +101,7 @@ export const SCSI_OPCODES: readonly ScsiOpcodeInfo[] = [
   op(0x90, 'PRE-FETCH(16)', 16, 'rw16'),
   op(0x91, 'SYNCHRONIZE CACHE(16)', 16, 'rw16'),
   op(0x93, 'WRITE SAME(16)', 16, 'rw16', true),
+  op(0x9c, 'WRITE ATOMIC(16)', 16, undefined, true), // LBA at 2, ATOMIC BOUNDARY at 10, TRANSFER LENGTH at 12: no shared layout
   sa(0x9e, 0x10, 'READ CAPACITY(16)', 16, 'alloc16'),
   sa(0x9e, 0x12, 'GET LBA STATUS', 16, 'alloc16'),
   op(0xa0, 'REPORT LUNS', 12, 'alloc12'),

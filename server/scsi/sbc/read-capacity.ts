@@ -7,7 +7,6 @@ import type { CommandContext } from '../context.ts';
 import { withAllocation } from '../context.ts';
 import { invalidField } from '../sense.ts';
 import { ScsiStatus, type ScsiResponse } from '../types.ts';
-import { PHYSICAL_BLOCK_EXPONENT } from './limits.ts';
 
 const PMI = 0x01;
 const LBPME = 0x80;
@@ -28,7 +27,7 @@ export function readCapacity16(ctx: CommandContext): ScsiResponse {
   const d = new Uint8Array(32);
   put64(d, 0, lu.store.blockCount - 1);
   put32(d, 8, lu.store.blockSize);
-  d[13] = PHYSICAL_BLOCK_EXPONENT & 0x0f;
+  d[13] = lu.physicalBlockExponent & 0x0f; // LOWEST ALIGNED LOGICAL BLOCK ADDRESS (bytes 14-15) stays 0
   if (lu.thin) d[14] = LBPME | LBPRZ;
   return withAllocation(d, be32(cdb, 10));
 }

@@ -1,7 +1,7 @@
 /**
  * INQUIRY (SPC-4 6.6): standard data and the vital product data pages a block device reports
  * (SPC-4 7.8, SBC-3 6.5): 00 supported pages, 80 unit serial number, 83 device identification,
- * B0 block limits, B1 block device characteristics, B2 logical block provisioning.
+ * 8F third-party copy, B0 block limits, B1 block device characteristics, B2 logical block provisioning.
  */
 import { be16, put16, put32, put64 } from '../cdb.ts';
 import type { CommandContext, TargetInfo } from '../context.ts';
@@ -10,6 +10,7 @@ import { naaDesignator, unitSerialNumber } from '../identity.ts';
 import type { LogicalUnit } from '../logical-unit.ts';
 import { invalidField } from '../sense.ts';
 import { blockLimits } from '../sbc/limits.ts';
+import { thirdPartyCopyPage } from './third-party-copy-vpd.ts';
 import type { ScsiResponse } from '../types.ts';
 
 const EVPD = 0x01;
@@ -22,11 +23,12 @@ const VERSION_SPC4 = 0x06;
 const RESPONSE_DATA_FORMAT = 0x02;
 const HISUP = 0x10;
 const CMDQUE = 0x02;
+const TPC = 0x08; // 3PC: EXTENDED COPY is implemented (spc/extended-copy.ts)
 const RMB = 0x80;
 /** Version descriptors (SPC-4 table 147): SAM-5, SPC-4, SBC-3, iSCSI (RFC 7143 has no code; 0x0960 is iSCSI). */
 const VERSION_DESCRIPTORS = [0x00a0, 0x0460, 0x04c0, 0x0960];
 
-export const VPD_PAGES = [0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2] as const;
+export const VPD_PAGES = [0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2] as const;
 
 export function inquiry(ctx: CommandContext): ScsiResponse {
   const { cdb } = ctx;
@@ -53,6 +55,7 @@ function standardInquiry(target: TargetInfo, removable: boolean, peripheral: num
   d[2] = VERSION_SPC4;
   d[3] = HISUP | RESPONSE_DATA_FORMAT;
   d[4] = STANDARD_LENGTH - 5;
+  if (peripheral === DEVICE_TYPE_DISK) d[5] = TPC;
   d[7] = CMDQUE;
   ascii(d, 8, 8, target.vendor);
   ascii(d, 16, 16, target.product);
@@ -73,6 +76,8 @@ function vpdPage(ctx: CommandContext, page: number): Uint8Array {
     }
     case 0x83:
       return vpd(0x83, deviceIdentification(target, lu, ctx.cmd.nexus.relativeTargetPort));
+    case 0x8f:
+      return vpd(0x8f, thirdPartyCopyPage(lu.store.blockSize));
     case 0xb0:
       return vpd(0xb0, blockLimitsPage(lu));
     case 0xb1:
@@ -127,7 +132,7 @@ function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort:
   return concat(parts);
 }
 
-/** SBC-3 6.5.3, page length 3Ch. */
+/** SBC-3 6.5.3, page length 3Ch, with SBC-4 6.6.4's atomic write fields (bytes 44-63). */
 function blockLimitsPage(lu: LogicalUnit): Uint8Array {
   const limits = blockLimits(lu);
   const d = new Uint8Array(0x3c);
@@ -142,6 +147,11 @@ function blockLimitsPage(lu: LogicalUnit): Uint8Array {
   put32(d, at(24), limits.maxUnmapDescriptors);
   put32(d, at(28), limits.optimalUnmapGranularity);
   put64(d, at(36), limits.maxWriteSame);
+  put32(d, at(44), limits.maxAtomicTransfer);
+  put32(d, at(48), limits.atomicAlignment);
+  put32(d, at(52), limits.atomicGranularity);
+  put32(d, at(56), limits.maxAtomicTransferWithBoundary);
+  put32(d, at(60), limits.maxAtomicBoundary);
   return d;
 }
 

@@ -12,6 +12,8 @@ export interface LabLun {
   readonly thin: boolean;
   readonly removable: boolean;
   readonly readOnly: boolean;
+  /** `--lun ...,physical=BYTES`; the logical block size when not given. */
+  readonly physicalBlockSize: number;
 }
 
 export interface LabConnectionInfo {
