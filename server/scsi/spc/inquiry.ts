@@ -3,7 +3,7 @@
  * (SPC-4 7.8, SBC-3 6.5): 00 supported pages, 80 unit serial number, 83 device identification,
  * 8F third-party copy, B0 block limits, B1 block device characteristics, B2 logical block provisioning.
  */
-import { be16, put16, put32, put64 } from '../cdb.ts';
+import { be16, concat, put16, put32, put64 } from '../cdb.ts';
 import type { CommandContext, TargetInfo } from '../context.ts';
 import { withAllocation } from '../context.ts';
 import { naaDesignator, unitSerialNumber } from '../identity.ts';
@@ -187,14 +187,4 @@ function logicalBlockProvisioning(lu: LogicalUnit): Uint8Array {
 function ascii(d: Uint8Array, offset: number, length: number, text: string): void {
   d.fill(0x20, offset, offset + length);
   for (let i = 0; i < Math.min(length, text.length); i++) d[offset + i] = text.charCodeAt(i) & 0x7f;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

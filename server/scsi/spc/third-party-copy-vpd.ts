@@ -2,7 +2,7 @@
  * Third-party Copy VPD page (8Fh, SPC-4 7.8.17) body: what the copy manager implements (copy-manager.ts), as
  * third-party copy descriptors, each padded to a multiple of four bytes.
  */
-import { put16, put32 } from '../cdb.ts';
+import { concat, put16, put32 } from '../cdb.ts';
 import {
   IMPLEMENTED_DESCRIPTORS,
   MAX_CONCURRENT_COPIES,
@@ -56,14 +56,4 @@ function descriptor(type: number, body: Uint8Array): Uint8Array {
   put16(d, 2, padded);
   d.set(body, 4);
   return d;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
