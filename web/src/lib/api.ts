@@ -123,3 +123,62 @@ export async function getCacheStats(): Promise<{ luns: { lun: number; cache: Rec
 
 export const CAPTURE_PCAPNG_URL = '/api/capture.pcapng';
 export const CAPTURE_JSONL_URL = '/api/capture.jsonl';
+
+// ---- the block cache (server/gateway/cache-routes.ts) ----------------------------------------------------------
+
+export type CachePolicyName = 'lru' | '2q' | 'arc';
+export type CacheModeName = 'write-back' | 'write-through';
+
+/** One LUN's cache counters (server/store/cache/block-cache.ts CacheStats); hits and misses count cache blocks. */
+export interface CacheStats {
+  readonly policy: CachePolicyName;
+  readonly mode: CacheModeName;
+  readonly sizeBytes: number;
+  readonly usedBytes: number;
+  readonly dirtyBytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly readaheadHits: number;
+  readonly evictions: number;
+  readonly flushes: number;
+  readonly blockBytes: number;
+  readonly partial: number;
+  readonly writebacks: number;
+  readonly bypasses: number;
+  readonly readaheadBlocks: number;
+  readonly readahead: { readonly enabled: boolean; readonly windowBytes: number };
+}
+
+export interface CacheMapRange {
+  readonly lba: number;
+  readonly blocks: number;
+  readonly cached: number;
+  readonly dirty: number;
+}
+
+/** GET /api/cache/map: resident and dirty ranges of one LUN (in LBAs; `cached`/`dirty` count cache blocks). */
+export interface CacheMap {
+  readonly lun: number;
+  readonly policy: CachePolicyName;
+  readonly mode: CacheModeName;
+  readonly blockBytes: number;
+  readonly lbaBytes: number;
+  readonly lunBlocks: number;
+  readonly exact: boolean;
+  readonly ranges: readonly CacheMapRange[];
+}
+
+export interface CacheChange {
+  readonly lun?: number;
+  readonly policy?: CachePolicyName;
+  readonly size?: string;
+  readonly mode?: CacheModeName;
+  readonly readahead?: string | boolean;
+}
+
+export const getCacheStatsStrict = (): Promise<{ luns: { lun: number; cache: CacheStats | null }[] }> => call('/api/stats');
+export const getCacheMap = (lun: number, max = 4096): Promise<CacheMap> => call<CacheMap>(`/api/cache/map?lun=${lun}&max=${max}`);
+
+export function postCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }> {
+  return call('/api/cache', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
+}
