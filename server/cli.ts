@@ -5,6 +5,7 @@ import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
 import { captureRoutes } from './gateway/capture-routes.ts';
 import { cacheRoutes } from './gateway/cache-routes.ts';
+import { uploadRoutes } from './gateway/upload-routes.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
 import { CaptureFile } from './trace/capture-file.ts';
@@ -101,7 +102,7 @@ async function serve(args: string[]): Promise<number> {
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches)],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });

@@ -2,6 +2,7 @@
  * The gateway's JSON API (server/gateway/api.ts) as the browser sees it: typed fetch wrappers whose errors carry
  * the gateway's readable `{error}` text, never a stack.
  */
+import type { TraceEvent, TraceHeader } from '../../../shared/trace/schema.ts';
 
 export interface LabLun {
   readonly lun: number;
@@ -181,4 +182,53 @@ export const getCacheMap = (lun: number, max = 4096): Promise<CacheMap> => call<
 
 export function postCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }> {
   return call('/api/cache', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
+}
+
+// ---- uploaded captures and replay (server/gateway/upload-routes.ts) --------------------------------------------
+
+/** Largest capture the gateway takes (it answers 413 beyond). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+export interface UploadedCapture {
+  readonly id: string;
+  readonly name: string;
+  readonly bytes: number;
+  readonly format: 'pcapng' | 'pcap' | 'jsonl';
+  readonly header: TraceHeader;
+  /** Trace events; PDU events carry their wire bytes as rawBase64. */
+  readonly events: (TraceEvent & { rawBase64?: string })[];
+  readonly warnings: string[];
+}
+
+export interface ReplayCommandResult {
+  readonly number: number;
+  readonly command: string;
+  readonly lun: number;
+  readonly recorded: string;
+  readonly replayed: string;
+  /** Empty when the replay matched the recording. */
+  readonly differences: string[];
+}
+
+export interface ReplayReport {
+  readonly id: string;
+  readonly name: string;
+  readonly commands: number;
+  readonly differences: number;
+  readonly skipped: number;
+  readonly lines: string[];
+  readonly warnings: string[];
+  readonly results: ReplayCommandResult[];
+  readonly resultsCut: number;
+}
+
+export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture> {
+  if (file.size > MAX_UPLOAD_BYTES) {
+    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 64 MiB`));
+  }
+  return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
+}
+
+export function replayUpload(id: string, lunMap: 'url' | 'capture' = 'capture'): Promise<ReplayReport> {
+  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, lunMap }) });
 }

@@ -48,6 +48,15 @@ export interface ConnectionInfo {
   readonly target: string;
 }
 
+/** An uploaded capture shown in place of the live trace. */
+export interface OfflineTrace {
+  readonly id: string;
+  readonly name: string;
+  readonly format: string;
+  readonly pdus: number;
+  readonly warnings: readonly string[];
+}
+
 type Listener = (added: readonly PduTraceEvent[]) => void;
 
 interface SnapshotMessage {
@@ -82,9 +91,15 @@ export class Lab {
   received = $state(0);
   /** Bumped when raw bytes someone waits for arrive (see rawFor). */
   rawTick = $state(0);
+  /** Set while the page shows an uploaded capture instead of the live trace (see loadOffline). */
+  offline = $state.raw<OfflineTrace | null>(null);
+  /** Live events not shown because the page was offline (the gateway's ring still has them). */
+  liveSkipped = $state(0);
 
   readonly tasks = new Map<number, TaskInfo>();
   private readonly raw = new Map<number, RawPduFrame>();
+  /** An uploaded capture's bytes, all of them (bounded by the gateway's upload limit). */
+  private offlineRaw = new Map<number, RawPduFrame>();
   /** Asked of the worker, not answered yet. */
   private readonly requestedRaw = new Set<number>();
   /** The worker does not have these (before the page connected, or evicted). */
@@ -151,6 +166,7 @@ export class Lab {
    * `rawTick` moves when they arrive (read it in the same derived/effect to re-run).
    */
   rawFor(seq: number): RawPduFrame | undefined {
+    if (this.offline) return this.offlineRaw.get(seq);
     const r = this.raw.get(seq);
     if (r) return r;
     if (!this.requestedRaw.has(seq) && !this.missingRaw.has(seq) && this.worker) {
@@ -163,6 +179,7 @@ export class Lab {
   /** True once the worker said it has no bytes for this PDU. */
   rawMissing(seq: number): boolean {
     void this.rawTick;
+    if (this.offline) return !this.offlineRaw.has(seq);
     return this.missingRaw.has(seq);
   }
 
@@ -198,6 +215,33 @@ export class Lab {
     this.forgotten = 0;
     this.received = 0;
     for (const fn of this.resetListeners) fn();
+  }
+
+  /**
+   * Shows an uploaded capture instead of the live trace: timeline, inspector and stepper then work on it as on live
+   * PDUs. Live batches are skipped (counted) until goLive(), which reloads the live trace from the gateway's ring.
+   */
+  loadOffline(trace: OfflineTrace, events: readonly TraceEvent[], raw: ReadonlyMap<number, RawPduFrame>): void {
+    this.clear();
+    this.connMap.clear();
+    this.connections = [];
+    this.offline = trace;
+    this.offlineRaw = new Map(raw);
+    this.liveSkipped = 0;
+    this.ingest(events);
+    this.rawTick++;
+  }
+
+  goLive(): void {
+    if (!this.offline) return;
+    this.offline = null;
+    this.offlineRaw = new Map();
+    this.clear();
+    this.connMap.clear();
+    this.connections = [];
+    // A fresh snapshot: header null makes onSnapshot load the ring as a new trace.
+    this.header = null;
+    this.worker?.postMessage({ type: 'reconnect' } satisfies ToWorker);
   }
 
   // ---- the socket (in a worker: see trace-worker.ts) ----------------------------------------------------------
@@ -246,6 +290,10 @@ export class Lab {
   }
 
   private onBatch(texts: readonly string[]): void {
+    if (this.offline) {
+      this.liveSkipped += texts.length;
+      return;
+    }
     const all: TraceEvent[] = [];
     for (const t of texts) {
       let msg: { events?: TraceEvent[]; dropped?: number };
@@ -265,6 +313,7 @@ export class Lab {
       this.connectionError = `the gateway speaks trace schema ${s.schema}, this page knows ${TRACE_SCHEMA_VERSION}`;
       return;
     }
+    if (this.offline) return;
     const sameTrace = this.header !== null && this.header.startWallMs === s.header.startWallMs;
     this.header = s.header;
     this.status = s.status;

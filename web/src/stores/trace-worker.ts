@@ -13,7 +13,9 @@ export type ToWorker =
   | { type: 'close' }
   /** Raw bytes of these PDUs, please (answered with a 'raw' message; unknown seqs are listed as missing). */
   | { type: 'raw'; seqs: number[] }
-  | { type: 'forget' };
+  | { type: 'forget' }
+  /** Drop the socket and connect again (a fresh snapshot), e.g. back from an offline capture. */
+  | { type: 'reconnect' };
 
 export type FromWorker =
   | { type: 'open' }
@@ -102,6 +104,7 @@ function open(): void {
   };
   sock.onerror = () => post({ type: 'error', message: 'WebSocket error (is the gateway running?)' });
   sock.onmessage = (m: MessageEvent) => {
+    if (ws !== sock) return; // a socket replaced by 'reconnect' may still deliver a last message
     if (m.data instanceof ArrayBuffer) {
       try {
         keep(decodeRawFrame(new Uint8Array(m.data)));
@@ -154,6 +157,15 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
     ws?.close();
   } else if (m.type === 'raw') {
     answerRaw(m.seqs);
+  } else if (m.type === 'reconnect') {
+    const old = ws;
+    ws = undefined;
+    old?.close();
+    texts = [];
+    rawCount = 0;
+    raw.clear();
+    rawBytes = 0;
+    open();
   } else if (m.type === 'forget') {
     raw.clear();
     rawBytes = 0;
