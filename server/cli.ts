@@ -6,6 +6,8 @@ import { WsHub } from './gateway/ws-hub.ts';
 import { captureRoutes } from './gateway/capture-routes.ts';
 import { cacheRoutes } from './gateway/cache-routes.ts';
 import { uploadRoutes } from './gateway/upload-routes.ts';
+import { describeResidency, stepRoutes } from './gateway/step-routes.ts';
+import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
 import { CaptureFile } from './trace/capture-file.ts';
@@ -102,11 +104,15 @@ async function serve(args: string[]): Promise<number> {
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config)],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });
+  stepGate.describeStore = (lun, lba, blocks) => describeResidency(running.caches[lun], lba, blocks);
+  const stopStepBroadcast = stepGate.onChange((step) => hub.broadcast({ type: 'step', step }));
   const done = untilSignal(async () => {
+    stopStepBroadcast();
+    stepGate.continue();
     hub.close();
     await gateway.close();
     await running.stop();

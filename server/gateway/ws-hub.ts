@@ -99,6 +99,12 @@ export class WsHub {
     });
   }
 
+  /** One JSON message to every browser (step state, follow mode), outside the trace batches. */
+  broadcast(message: unknown, except?: WebSocket): void {
+    const text = JSON.stringify(message);
+    for (const c of this.clients) if (c.ws !== except && c.ws.readyState === c.ws.OPEN) c.ws.send(text);
+  }
+
   private detach(client: Client): void {
     if (!this.clients.delete(client)) return;
     client.unsubscribe();

@@ -3,6 +3,7 @@
  * the gateway's readable `{error}` text, never a stack.
  */
 import type { TraceEvent, TraceHeader } from '../../../shared/trace/schema.ts';
+import type { StepState } from '../../../shared/trace/step.ts';
 
 export interface LabLun {
   readonly lun: number;
@@ -47,6 +48,8 @@ export interface IoRequest {
   readonly blocks: number;
   readonly data?: IoData;
   readonly fua?: boolean;
+  /** Step mode: the gateway holds the I/O at each stage until Next (the request answers when it is done). */
+  readonly step?: boolean;
 }
 
 export interface IoResult {
@@ -57,6 +60,7 @@ export interface IoResult {
   readonly dataHex?: string;
   readonly bytes: number;
   readonly durationMs: number;
+  readonly stepped?: { readonly id: number; readonly passed: readonly string[]; readonly timedOut: boolean };
 }
 
 export interface TraceStats {
@@ -231,4 +235,12 @@ export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture
 
 export function replayUpload(id: string, lunMap: 'url' | 'capture' = 'capture'): Promise<ReplayReport> {
   return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, lunMap }) });
+}
+
+// ---- step mode (server/gateway/step-routes.ts) -----------------------------------------------------------------
+
+export const getStep = (): Promise<StepState> => call<StepState>('/api/step');
+
+export function postStep(action: 'next' | 'continue'): Promise<StepState> {
+  return call<StepState>('/api/step', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action }) });
 }

@@ -17,7 +17,8 @@ import {
   type TraceEvent,
   type TraceHeader,
 } from '../../../shared/trace/schema.ts';
-import { getStatus, type LabStatus, type TraceStats } from '../lib/api.ts';
+import { getStatus, getStep, type LabStatus, type TraceStats } from '../lib/api.ts';
+import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
 
 /** Named caps: what the browser keeps. Past MAX_PDUS the oldest TRIM_PDUS are forgotten at once. */
@@ -93,6 +94,8 @@ export class Lab {
   rawTick = $state(0);
   /** Set while the page shows an uploaded capture instead of the live trace (see loadOffline). */
   offline = $state.raw<OfflineTrace | null>(null);
+  /** Step mode as the gateway reports it (every browser sees the same stage). */
+  step = $state.raw<StepState | null>(null);
   /** Live events not shown because the page was offline (the gateway's ring still has them). */
   liveSkipped = $state(0);
 
@@ -107,6 +110,7 @@ export class Lab {
   private readonly connMap = new Map<number, ConnectionInfo>();
   private readonly listeners = new Set<Listener>();
   private readonly resetListeners = new Set<() => void>();
+  private readonly messageListeners = new Set<(m: { type: string; [k: string]: unknown }) => void>();
   private worker: Worker | undefined;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private rateCount = 0;
@@ -129,6 +133,7 @@ export class Lab {
     this.statusTimer = setInterval(() => this.requestStatus(), STATUS_EVERY_MS);
     // The HTTP status answers even before the socket is up (and if WebSockets are blocked).
     void this.refreshStatus();
+    void this.refreshStep();
     return () => {
       this.stopped = true;
       clearInterval(rateTimer);
@@ -141,6 +146,32 @@ export class Lab {
   onAppend(fn: Listener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Messages of the hub outside the trace (follow mode); step messages are handled here. */
+  onMessage(fn: (m: { type: string; [k: string]: unknown }) => void): () => void {
+    this.messageListeners.add(fn);
+    return () => this.messageListeners.delete(fn);
+  }
+
+  /** Sends a JSON message to the hub (follow mode). False while the socket is down. */
+  send(message: unknown): boolean {
+    if (!this.connected || !this.worker) return false;
+    this.worker.postMessage({ type: 'send', data: JSON.stringify(message) } satisfies ToWorker);
+    return true;
+  }
+
+  /** Keeps the newest step state: an HTTP answer may arrive after the /ws message that followed it. */
+  setStep(s: StepState): void {
+    if (!this.step || s.version >= this.step.version) this.step = s;
+  }
+
+  async refreshStep(): Promise<void> {
+    try {
+      this.setStep(await getStep());
+    } catch {
+      // an older gateway without step mode: the step bar stays hidden
+    }
   }
 
   onReset(fn: () => void): () => void {
@@ -262,6 +293,11 @@ export class Lab {
       case 'open':
         this.connected = true;
         this.connectionError = null;
+        void this.refreshStep();
+        break;
+      case 'message':
+        if (m.message.type === 'step') this.setStep(m.message.step as StepState);
+        for (const fn of this.messageListeners) fn(m.message);
         break;
       case 'closed':
         this.connected = false;

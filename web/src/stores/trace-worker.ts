@@ -24,6 +24,8 @@ export type FromWorker =
   /** The hub's snapshot, as sent (events already parsed). */
   | { type: 'snapshot'; message: unknown }
   | { type: 'status'; status: unknown }
+  /** Messages outside the trace (step mode, follow mode), parsed, for the page's own handlers. */
+  | { type: 'message'; message: { type: string; [k: string]: unknown } }
   /** JSON texts of the hub's 'events' messages, in order. */
   | { type: 'batch'; texts: string[]; rawCount: number }
   | { type: 'raw'; frames: RawPduFrame[]; missing: number[] };
@@ -132,6 +134,8 @@ function open(): void {
       post({ type: 'snapshot', message: msg });
     } else if (msg.type === 'status') {
       post({ type: 'status', status: msg.status });
+    } else if (typeof msg.type === 'string' && msg.type !== 'error') {
+      post({ type: 'message', message: msg as { type: string } });
     }
   };
 }
