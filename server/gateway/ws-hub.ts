@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TraceQueue, type TraceRecorder } from '../trace/recorder.ts';
 import { encodeRawFrame, TRACE_SCHEMA_VERSION } from '../../shared/trace/schema.ts';
+import { Presentation } from './follow.ts';
 
 export interface WsHubOptions {
   server: Server;
@@ -30,13 +31,21 @@ interface Client {
 /**
  * The /ws hub: each browser gets a snapshot (status, recent trace), then batched live events as JSON text frames
  * and raw PDU bytes as binary frames. A slow browser never slows the target: its queue is bounded, and batches it
- * cannot take are dropped and the count reported to it.
+ * cannot take are dropped and the count reported to it. Besides the trace: step mode's state (broadcast) and
+ * follow mode's presenter (follow.ts).
  */
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly clients = new Set<Client>();
   private readonly timer: NodeJS.Timeout;
   private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins'>> & { extraOrigins: readonly string[] };
+  /** Follow mode: which browser presents, relayed to the others. */
+  private readonly presentation = new Presentation<WebSocket>(
+    (m, except) => this.broadcast(m, except),
+    (to, m) => {
+      if (to.readyState === to.OPEN) to.send(JSON.stringify(m));
+    },
+  );
 
   constructor(options: WsHubOptions) {
     this.opts = {
@@ -95,8 +104,14 @@ export class WsHub {
         ws.send(JSON.stringify({ type: 'error', error: 'messages must be JSON' }));
         return;
       }
-      if ((msg as { type?: unknown }).type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
+      const type = (msg as { type?: unknown }).type;
+      if (type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
+      else if (type === 'present') {
+        const error = this.presentation.present(ws, (msg as { state?: unknown }).state ?? null);
+        if (error) ws.send(JSON.stringify({ type: 'error', error }));
+      }
     });
+    this.presentation.welcome(ws);
   }
 
   /** One JSON message to every browser (step state, follow mode), outside the trace batches. */
@@ -108,6 +123,7 @@ export class WsHub {
   private detach(client: Client): void {
     if (!this.clients.delete(client)) return;
     client.unsubscribe();
+    this.presentation.left(client.ws);
   }
 
   private rawFrame(seq: number, direction: 'i2t' | 't2i', headerDigest: boolean, dataDigest: boolean, raw: Uint8Array): Uint8Array {

@@ -235,6 +235,12 @@ export class Lab {
 
   /** Forgets everything kept in the browser (the server's ring is untouched). */
   clear(): void {
+    this.forgetLocal();
+    this.worker?.postMessage({ type: 'forget' } satisfies ToWorker);
+  }
+
+  /** clear() without the worker's raw bytes (a new snapshot: the worker replaced them itself). */
+  private forgetLocal(): void {
     this.pdus = [];
     this.storeEvents = [];
     this.sessionEvents = [];
@@ -242,7 +248,6 @@ export class Lab {
     this.raw.clear();
     this.requestedRaw.clear();
     this.missingRaw.clear();
-    this.worker?.postMessage({ type: 'forget' } satisfies ToWorker);
     this.forgotten = 0;
     this.received = 0;
     for (const fn of this.resetListeners) fn();
@@ -355,7 +360,7 @@ export class Lab {
     this.status = s.status;
     this.serverStats = s.stats;
     if (!sameTrace) {
-      this.clear();
+      this.forgetLocal();
       this.connMap.clear();
       this.connections = [];
       this.ingest(s.events);

@@ -131,6 +131,10 @@ function open(): void {
     if (msg.type === 'events') texts.push(m.data);
     else if (msg.type === 'snapshot') {
       flush();
+      // A snapshot starts the raw bytes over: the frames that follow it are the ones its events need (and seqs of
+      // an earlier trace, before a gateway restart, would collide).
+      raw.clear();
+      rawBytes = 0;
       post({ type: 'snapshot', message: msg });
     } else if (msg.type === 'status') {
       post({ type: 'status', status: msg.status });
