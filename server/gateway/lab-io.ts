@@ -1,5 +1,5 @@
 import { InitiatorSession } from '../initiator/session.ts';
-import { clearUnitAttentions, describeStatus, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
+import { clearUnitAttentions, describeStatus, inquiry, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
 import type { ScsiResult } from '../initiator/session.ts';
 import { stepGate, type StepStageId } from '../trace/step-gate.ts';
@@ -74,6 +74,16 @@ export class LabInitiator {
     const cap = await readCapacity16(await this.forLun(lun), lun);
     this.blockSizes.set(lun, cap.blockSize);
     return cap.blockSize;
+  }
+
+  /** INQUIRY through the lab's session: standard data, or a VPD page (throws ScsiError on CHECK CONDITION). */
+  async inquiry(lun: number, page?: number): Promise<Buffer> {
+    return inquiry(await this.forLun(lun), lun, page);
+  }
+
+  /** READ CAPACITY(16) through the lab's session. */
+  async readCapacity(lun: number): Promise<{ blocks: bigint; blockSize: number; thin: boolean }> {
+    return readCapacity16(await this.forLun(lun), lun);
   }
 
   async io(req: IoRequest): Promise<IoResult> {

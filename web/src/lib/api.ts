@@ -244,3 +244,36 @@ export const getStep = (): Promise<StepState> => call<StepState>('/api/step');
 export function postStep(action: 'next' | 'continue'): Promise<StepState> {
   return call<StepState>('/api/step', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action }) });
 }
+
+// ---- other SCSI commands through the lab's initiator (server/gateway/scsi-routes.ts) ---------------------------
+
+export interface InquiryData {
+  readonly lun: number;
+  readonly peripheralDeviceType: number;
+  readonly deviceType: string;
+  readonly removable: boolean;
+  readonly version: number;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  readonly hex: string;
+}
+
+export interface VpdPage {
+  readonly lun: number;
+  readonly page: number;
+  readonly length: number;
+  readonly hex: string;
+}
+
+export interface ReadCapacity {
+  readonly lun: number;
+  readonly lastLba: number;
+  readonly blocks: number;
+  readonly blockSize: number;
+  readonly thin: boolean;
+}
+
+export const getInquiry = (lun: number): Promise<InquiryData> => call<InquiryData>(`/api/inquiry?lun=${lun}`);
+export const getVpd = (lun: number, page: number): Promise<VpdPage> => call<VpdPage>(`/api/inquiry?lun=${lun}&page=${page}`);
+export const getReadCapacity = (lun: number): Promise<ReadCapacity> => call<ReadCapacity>(`/api/readcap?lun=${lun}`);
