@@ -1,11 +1,12 @@
 /**
- * The trace socket, off the main thread. The hub sends one WebSocket message per raw PDU (thousands a second
- * under load); receiving them is cheap for a worker and expensive for the page's main thread, where each message
- * is a task that delays clicks and rendering. This worker owns the /ws connection, posts the page a few coalesced
+ * The trace socket, off the main thread. The hub sends the raw PDUs of each batch as one binary message (a few a
+ * second even at thousands of PDUs a second); receiving them is cheap for a worker and expensive for the page's
+ * main thread, where each message is a task that delays clicks and rendering. This worker owns the /ws connection, posts the page a few coalesced
  * batches a second (the hub's JSON text as it came: parsing once on the page is cheaper than cloning objects), and
  * keeps the raw PDU bytes itself, bounded, handing over the few the page asks for (the inspected PDU, the stepper's).
  */
-import { decodeRawFrame, type RawPduFrame } from '../../../shared/trace/schema.ts';
+import type { RawPduFrame } from '../../../shared/trace/schema.ts';
+import { decodeRawMessage } from '../../../shared/trace/raw-batch.ts';
 
 export type ToWorker =
   | { type: 'connect'; url: string }
@@ -109,7 +110,8 @@ function open(): void {
     if (ws !== sock) return; // a socket replaced by 'reconnect' may still deliver a last message
     if (m.data instanceof ArrayBuffer) {
       try {
-        keep(decodeRawFrame(new Uint8Array(m.data)));
+        // One message holds the raw bytes of a whole hub batch; the frames are views into it.
+        for (const f of decodeRawMessage(new Uint8Array(m.data))) keep(f);
       } catch {
         // a frame this page cannot read: skip it, the JSON event still shows
       }
