@@ -91,6 +91,10 @@ test('a stepped WRITE waits at each stage until Next, in every open browser', as
     'initiator-send', 'target-received', 'store-access', 'target-respond', 'initiator-receive',
   ]);
   await shot(page, '31-step-mode-done');
+  // The same I/O in the encapsulation stepper, from the trace: its WRITE(16) at this LBA.
+  await page.getByTestId('step-layers').click();
+  await expect(page.getByTestId('stepper-task')).toHaveValue(/\d+/);
+  await expect(page.getByTestId('stepper-task').locator('option:checked')).toContainText(`WRITE(16) LBA ${LBA} ×1`);
   await page.getByTestId('step-dismiss').click();
   await expect(page.getByTestId('step-bar')).toHaveCount(0);
   await other.close();

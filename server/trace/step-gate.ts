@@ -61,7 +61,8 @@ export class StepGate {
     if (!r) return { ...(this.last ?? { active: false, id: 0, io: '', stageIndex: -1, passed: [], timedOut: false, done: true }), version: this.version };
     return {
       version: this.version,
-      active: true, id: r.id, io: r.io, stage: r.stage, stageIndex: r.stage ? STEP_STAGES.findIndex((s) => s.id === r.stage) : -1,
+      active: true, id: r.id, io: r.io, initiatorName: r.initiatorName, lun: r.lun, lba: r.lba,
+      stage: r.stage, stageIndex: r.stage ? STEP_STAGES.findIndex((s) => s.id === r.stage) : -1,
       passed: [...r.passed], detail: r.detail, heldSinceMs: r.heldSinceMs,
       timeoutAtMs: r.heldSinceMs !== undefined ? r.heldSinceMs + r.timeoutMs : undefined, timedOut: r.timedOut, done: false,
     };
@@ -96,7 +97,9 @@ export class StepGate {
       this.free(run);
       this.run = undefined;
       this.armed = false;
-      this.last = { version: 0, active: false, id: run.id, io: run.io, stageIndex: -1, passed: run.passed, timedOut: run.timedOut, done: true, result };
+      this.last = {
+        version: 0, active: false, id: run.id, io: run.io, initiatorName: run.initiatorName, lun: run.lun, lba: run.lba, stageIndex: -1, passed: run.passed, timedOut: run.timedOut, done: true, result,
+      };
       this.changed();
     }
   }

@@ -21,6 +21,10 @@ export interface StepState {
   readonly id: number;
   /** "WRITE(16) LBA 100 ×2 on LUN 0". */
   readonly io: string;
+  /** The SCSI task, for finding it in the trace: the stepping session's initiator name, LUN, first LBA. */
+  readonly initiatorName?: string;
+  readonly lun?: number;
+  readonly lba?: number;
   /** The stage being held now (undefined between stages or when done). */
   readonly stage?: StepStageId;
   readonly stageIndex: number;
