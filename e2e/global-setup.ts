@@ -1,6 +1,6 @@
 /**
- * Starts the lab once for every spec: `iscsi-lab serve` on free loopback ports with a temporary 64 MiB LUN, waits
- * for its `ready` line, and hands the URLs to the tests through the environment (workers inherit it). Returns the
+ * Starts the lab once for every spec: `iscsi-lab serve` on free loopback ports with a temporary 64 MiB LUN (16 MiB
+ * write-back cache), waits for its `ready` line, and hands the URLs to the tests through the environment (workers inherit it). Returns the
  * teardown, which stops the lab (SIGTERM, as a supervisor would) and removes the LUN.
  */
 import { spawn } from 'node:child_process';
@@ -27,7 +27,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const iscsiPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-e2e-'));
   const lun = join(dir, 'lun0.img');
-  const child = spawn(process.execPath, ['bin/iscsi-lab.cjs', 'serve', '--http', `127.0.0.1:${httpPort}`, '--portal', `127.0.0.1:${iscsiPort}`, '--lun', `${lun}:64M`], {
+  const child = spawn(process.execPath, ['bin/iscsi-lab.cjs', 'serve', '--http', `127.0.0.1:${httpPort}`, '--portal', `127.0.0.1:${iscsiPort}`, '--lun', `${lun}:64M`,
+    // A write-back cache without the background timer: dirty blocks stay dirty until a flush or a mode change, so
+    // the cache inspector's test sees them deterministically.
+    '--cache', '16M', '--cache-flush-interval', '0'], {
     cwd: new URL('..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

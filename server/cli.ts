@@ -5,6 +5,11 @@ import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
 import { captureRoutes } from './gateway/capture-routes.ts';
 import { cacheRoutes } from './gateway/cache-routes.ts';
+import { uploadRoutes } from './gateway/upload-routes.ts';
+import { describeResidency, stepRoutes } from './gateway/step-routes.ts';
+import { scsiRoutes } from './gateway/scsi-routes.ts';
+import type { LabInitiator } from './gateway/lab-io.ts';
+import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
 import { CaptureFile } from './trace/capture-file.ts';
@@ -99,13 +104,19 @@ async function serve(args: string[]): Promise<number> {
   const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, producer: 'iscsi-lab serve' });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
+  let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches)],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
+  labInitiator = gateway.lab;
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });
+  stepGate.describeStore = (lun, lba, blocks) => describeResidency(running.caches[lun], lba, blocks);
+  const stopStepBroadcast = stepGate.onChange((step) => hub.broadcast({ type: 'step', step }));
   const done = untilSignal(async () => {
+    stopStepBroadcast();
+    stepGate.continue();
     hub.close();
     await gateway.close();
     await running.stop();

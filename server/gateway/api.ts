@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
 import { type IoRequest, LabInitiator, MAX_API_IO_BLOCKS } from './lab-io.ts';
+import { DEFAULT_STEP_TIMEOUT_MS, StepBusyError } from '../trace/step-gate.ts';
 
 /** Thrown by handlers for a request the client got wrong: becomes a 4xx with a readable message. */
 export class HttpError extends Error {
@@ -64,7 +65,7 @@ function intField(body: Record<string, unknown>, name: string, min: number, max:
   return v;
 }
 
-/** POST /api/io: one read or write through the lab's own initiator. */
+/** POST /api/io: one read or write through the lab's own initiator (`step: true`: held at each stage, see step-gate.ts). */
 export async function io(lab: LabInitiator, target: RunningTarget, config: TargetConfig, body: Record<string, unknown>): Promise<unknown> {
   const lun = intField(body, 'lun', 0, config.luns.length - 1);
   const op = body.op;
@@ -74,11 +75,21 @@ export async function io(lab: LabInitiator, target: RunningTarget, config: Targe
   const lba = intField(body, 'lba', 0, store.blockCount - 1);
   if (lba + blocks > store.blockCount) throw new HttpError(400, `LBA ${lba} + ${blocks} blocks runs past the end of LUN ${lun} (${store.blockCount} blocks)`);
   const req: IoRequest = { lun, op, lba, blocks, fua: body.fua === true };
+  if (body.step !== undefined && typeof body.step !== 'boolean') throw new HttpError(400, 'step must be true or false');
+  if (body.step === true) {
+    req.step = true;
+    if (body.stepTimeoutMs !== undefined) req.stepTimeoutMs = intField(body, 'stepTimeoutMs', 100, DEFAULT_STEP_TIMEOUT_MS);
+  }
   if (op === 'write') {
     if (config.luns[lun]!.readOnly) throw new HttpError(403, `LUN ${lun} is read-only`);
     req.data = writeData(body.data, blocks * store.blockSize);
   }
-  return lab.io(req);
+  try {
+    return await lab.io(req);
+  } catch (err) {
+    if (err instanceof StepBusyError) throw new HttpError(409, err.message);
+    throw err;
+  }
 }
 
 /** Write payloads: {hex}, {text} or {pattern: byte} (a whole-range fill). */

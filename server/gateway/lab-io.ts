@@ -1,6 +1,8 @@
 import { InitiatorSession } from '../initiator/session.ts';
-import { clearUnitAttentions, describeStatus, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
+import { clearUnitAttentions, describeStatus, inquiry, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
+import type { ScsiResult } from '../initiator/session.ts';
+import { stepGate, type StepStageId } from '../trace/step-gate.ts';
 
 export interface IoRequest {
   lun: number;
@@ -10,6 +12,9 @@ export interface IoRequest {
   /** For writes: the bytes, already padded or not (the tail of the last block is zero-filled). */
   data?: Buffer;
   fua?: boolean;
+  /** Step mode: hold the I/O at each stage until Next (POST /api/step) or the timeout. */
+  step?: boolean;
+  stepTimeoutMs?: number;
 }
 
 export interface IoResult {
@@ -22,6 +27,8 @@ export interface IoResult {
   dataHex?: string;
   bytes: number;
   durationMs: number;
+  /** Step mode: the stages the I/O was held at, and whether a hold ran out of time. */
+  stepped?: { id: number; passed: StepStageId[]; timedOut: boolean };
 }
 
 /** Largest I/O the API runs in one request: big enough for a lesson, small enough to answer as JSON. */
@@ -35,6 +42,8 @@ export class LabInitiator {
   private session: Promise<InitiatorSession> | undefined;
   private blockSizes = new Map<number, number>();
   private cleared = new WeakMap<InitiatorSession, Set<number>>();
+  /** Stepped I/Os run on their own session (its own initiator name), so the target holds only those. */
+  private stepper: LabInitiator | undefined;
 
   constructor(private readonly login: LoginOptions) {}
 
@@ -67,19 +76,73 @@ export class LabInitiator {
     return cap.blockSize;
   }
 
+  /** INQUIRY through the lab's session: standard data, or a VPD page (throws ScsiError on CHECK CONDITION). */
+  async inquiry(lun: number, page?: number): Promise<Buffer> {
+    return inquiry(await this.forLun(lun), lun, page);
+  }
+
+  /** READ CAPACITY(16) through the lab's session. */
+  async readCapacity(lun: number): Promise<{ blocks: bigint; blockSize: number; thin: boolean }> {
+    return readCapacity16(await this.forLun(lun), lun);
+  }
+
   async io(req: IoRequest): Promise<IoResult> {
+    if (req.step) {
+      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` });
+      return this.stepper.stepped(req);
+    }
     const s = await this.forLun(req.lun);
     const bs = await this.blockSize(req.lun);
     const started = performance.now();
-    let data: Buffer | undefined;
-    if (req.op === 'write') {
-      data = Buffer.alloc(req.blocks * bs);
-      req.data?.copy(data, 0, 0, Math.min(req.data.length, data.length));
+    const data = this.payload(req, bs);
+    const r = await this.issue(s, req, bs, data);
+    return this.result(req, r, data, performance.now() - started);
+  }
+
+  /** One I/O held at each stage (server/trace/step-gate.ts); the session is ready before the gate is armed. */
+  private async stepped(req: IoRequest): Promise<IoResult> {
+    const s = await this.forLun(req.lun);
+    const bs = await this.blockSize(req.lun);
+    const data = this.payload(req, bs);
+    const io = `${req.op === 'read' ? 'READ(16)' : 'WRITE(16)'} LBA ${req.lba} ×${req.blocks} on LUN ${req.lun}`;
+    let passed: StepStageId[] = [];
+    let timedOut = false;
+    const off = stepGate.onChange((st) => {
+      passed = st.passed;
+      timedOut = st.timedOut;
+    });
+    const started = performance.now();
+    try {
+      const r = await stepGate.step(
+        { initiatorName: this.login.initiatorName, io, lun: req.lun, lba: req.lba, blocks: req.blocks, timeoutMs: req.stepTimeoutMs },
+        async (pause) => {
+          await pause('initiator-send', `CDB ${req.op === 'read' ? '88' : '8a'}…, ${req.blocks * bs} bytes ${req.op === 'read' ? 'to read' : 'to write'}`);
+          const res = await this.issue(s, req, bs, data);
+          await pause('initiator-receive', describeStatus(res));
+          return res;
+        },
+        (res) => describeStatus(res),
+      );
+      return { ...this.result(req, r, data, performance.now() - started), stepped: { id: stepGate.state().id, passed, timedOut } };
+    } finally {
+      off();
     }
-    const r = req.op === 'read'
-      ? await read16(s, req.lun, BigInt(req.lba), req.blocks, bs)
-      : await write16(s, req.lun, BigInt(req.lba), data!, bs, req.fua === true);
-    const durationMs = performance.now() - started;
+  }
+
+  private payload(req: IoRequest, bs: number): Buffer | undefined {
+    if (req.op !== 'write') return undefined;
+    const data = Buffer.alloc(req.blocks * bs);
+    req.data?.copy(data, 0, 0, Math.min(req.data.length, data.length));
+    return data;
+  }
+
+  private issue(s: InitiatorSession, req: IoRequest, bs: number, data: Buffer | undefined): Promise<ScsiResult> {
+    return req.op === 'read'
+      ? read16(s, req.lun, BigInt(req.lba), req.blocks, bs)
+      : write16(s, req.lun, BigInt(req.lba), data!, bs, req.fua === true);
+  }
+
+  private result(req: IoRequest, r: ScsiResult, data: Buffer | undefined, durationMs: number): IoResult {
     return {
       ok: r.status === 0,
       status: r.status,
@@ -92,6 +155,7 @@ export class LabInitiator {
   }
 
   async close(): Promise<void> {
+    await this.stepper?.close();
     const s = await this.session?.catch(() => undefined);
     await s?.logout().catch(() => undefined);
   }

@@ -2,7 +2,9 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TraceQueue, type TraceRecorder } from '../trace/recorder.ts';
-import { encodeRawFrame, TRACE_SCHEMA_VERSION } from '../../shared/trace/schema.ts';
+import { TRACE_SCHEMA_VERSION } from '../../shared/trace/schema.ts';
+import { encodeRawBatch, type RawFrameInput } from '../../shared/trace/raw-batch.ts';
+import { Presentation } from './follow.ts';
 
 export interface WsHubOptions {
   server: Server;
@@ -20,6 +22,9 @@ export interface WsHubOptions {
   extraOrigins?: readonly string[];
 }
 
+/** Largest binary message of raw frames (a batch over it is split). */
+const RAW_BATCH_BYTES = 1024 * 1024;
+
 interface Client {
   ws: WebSocket;
   queue: TraceQueue;
@@ -29,14 +34,22 @@ interface Client {
 
 /**
  * The /ws hub: each browser gets a snapshot (status, recent trace), then batched live events as JSON text frames
- * and raw PDU bytes as binary frames. A slow browser never slows the target: its queue is bounded, and batches it
- * cannot take are dropped and the count reported to it.
+ * and the batch's raw PDU bytes as one binary message (shared/trace/raw-batch.ts). A slow browser never slows the target: its queue is bounded, and batches it
+ * cannot take are dropped and the count reported to it. Besides the trace: step mode's state (broadcast) and
+ * follow mode's presenter (follow.ts).
  */
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly clients = new Set<Client>();
   private readonly timer: NodeJS.Timeout;
   private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins'>> & { extraOrigins: readonly string[] };
+  /** Follow mode: which browser presents, relayed to the others. */
+  private readonly presentation = new Presentation<WebSocket>(
+    (m, except) => this.broadcast(m, except),
+    (to, m) => {
+      if (to.readyState === to.OPEN) to.send(JSON.stringify(m));
+    },
+  );
 
   constructor(options: WsHubOptions) {
     this.opts = {
@@ -79,9 +92,12 @@ export class WsHub {
     const events = snapshot.events;
     ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: snapshot.header, status: this.opts.status(), events, stats: snapshot.stats }));
     const first = events.find((e) => e.type === 'pdu')?.seq ?? Infinity;
+    const raws: RawFrameInput[] = [];
     for (const p of this.opts.recorder.recent()) {
-      if (p.event.seq >= first && p.raw.length) ws.send(this.rawFrame(p.event.seq, p.event.direction, p.event.headerDigest, p.event.dataDigest, p.raw));
+      const e = p.event;
+      if (e.seq >= first && p.raw.length) raws.push({ seq: e.seq, direction: e.direction, headerDigest: e.headerDigest, dataDigest: e.dataDigest, bytes: p.raw });
     }
+    this.sendRaw(ws, raws);
     const client: Client = { ws, queue, unsubscribe: this.opts.recorder.subscribe(queue.consumer), droppedTotal: 0 };
     this.clients.add(client);
     ws.on('close', () => this.detach(client));
@@ -95,17 +111,41 @@ export class WsHub {
         ws.send(JSON.stringify({ type: 'error', error: 'messages must be JSON' }));
         return;
       }
-      if ((msg as { type?: unknown }).type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
+      const type = (msg as { type?: unknown }).type;
+      if (type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
+      else if (type === 'present') {
+        const error = this.presentation.present(ws, (msg as { state?: unknown }).state ?? null);
+        if (error) ws.send(JSON.stringify({ type: 'error', error }));
+      }
     });
+    this.presentation.welcome(ws);
+  }
+
+  /** One JSON message to every browser (step state, follow mode), outside the trace batches. */
+  broadcast(message: unknown, except?: WebSocket): void {
+    const text = JSON.stringify(message);
+    for (const c of this.clients) if (c.ws !== except && c.ws.readyState === c.ws.OPEN) c.ws.send(text);
   }
 
   private detach(client: Client): void {
     if (!this.clients.delete(client)) return;
     client.unsubscribe();
+    this.presentation.left(client.ws);
   }
 
-  private rawFrame(seq: number, direction: 'i2t' | 't2i', headerDigest: boolean, dataDigest: boolean, raw: Uint8Array): Uint8Array {
-    return encodeRawFrame({ seq, direction, headerDigest, dataDigest, bytes: raw }, this.opts.liveRawBytes);
+  /** Raw PDU frames in as few binary messages as fit RAW_BATCH_BYTES each (shared/trace/raw-batch.ts). */
+  private sendRaw(ws: WebSocket, frames: readonly RawFrameInput[]): void {
+    const max = this.opts.liveRawBytes;
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < frames.length; i++) {
+      bytes += Math.min(frames[i]!.bytes.length, max) + 16;
+      if (bytes >= RAW_BATCH_BYTES || i === frames.length - 1) {
+        ws.send(encodeRawBatch(frames.slice(from, i + 1), max));
+        from = i + 1;
+        bytes = 0;
+      }
+    }
   }
 
   private flush(): void {
@@ -119,10 +159,12 @@ export class WsHub {
       }
       c.droppedTotal += dropped;
       c.ws.send(JSON.stringify({ type: 'events', events: events.map((e) => e.event), dropped: c.droppedTotal }));
+      const raws: RawFrameInput[] = [];
       for (const e of events) {
         const ev = e.event;
-        if (ev.type === 'pdu' && e.raw) c.ws.send(this.rawFrame(ev.seq, ev.direction, ev.headerDigest, ev.dataDigest, e.raw));
+        if (ev.type === 'pdu' && e.raw) raws.push({ seq: ev.seq, direction: ev.direction, headerDigest: ev.headerDigest, dataDigest: ev.dataDigest, bytes: e.raw });
       }
+      this.sendRaw(c.ws, raws);
     }
   }
 

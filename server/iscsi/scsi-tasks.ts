@@ -8,6 +8,7 @@ import { RejectReason } from './pdu/reject.ts';
 import type { Pdu } from './pdu.ts';
 import type { Connection } from './connection.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
+import { stepGate } from '../trace/step-gate.ts';
 
 /**
  * One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. It is also the AbortWatch SCSI
@@ -151,6 +152,7 @@ export class ScsiTaskHandler {
   }
 
   private execute(task: ScsiTask): void {
+    if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-received', () => this.execute(task))) return;
     const conn = this.conn;
     const cmd = task.cmd;
     const dataOut = task.collector ? task.collector.buffer.subarray(0, task.collector.received) : undefined;
@@ -177,6 +179,7 @@ export class ScsiTaskHandler {
 
   /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
   private respond(task: ScsiTask, res: ScsiResponse): void {
+    if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
     if (task.aborted || this.conn.state !== 'full') return this.finish(task);
     const conn = this.conn;
     const edtl = task.cmd.expectedDataTransferLength;

@@ -1,10 +1,12 @@
 /**
- * Wraps a LUN's BlockStore so every call can be reported on the store tap. With no listener the wrapper costs one
- * property read per call.
+ * Wraps a LUN's BlockStore so every call can be reported on the store tap, and a stepped I/O held before it reaches
+ * the cache and store (server/trace/step-gate.ts). With no listener and no stepping the wrapper costs two property
+ * reads per call.
  */
 import type { Tap } from '../trace/tap.ts';
 import type { BlockStore, IoTrace, WriteCacheControl } from '../store/types.ts';
 import type { StoreEvent } from './events.ts';
+import { stepGate } from '../trace/step-gate.ts';
 
 export class TappedStore implements BlockStore {
   constructor(
@@ -27,12 +29,16 @@ export class TappedStore implements BlockStore {
   }
 
   read(lba: number, blocks: number): Promise<Uint8Array> {
+    const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, blocks) : undefined;
+    if (held) return held.then(() => this.read(lba, blocks));
     if (!this.tap.active) return this.inner.read(lba, blocks);
     const trace: IoTrace = {};
     return this.traced('read', lba, blocks, false, this.inner.read(lba, blocks, trace), trace);
   }
 
   write(lba: number, data: Uint8Array, fua: boolean): Promise<void> {
+    const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, data.length / this.inner.blockSize) : undefined;
+    if (held) return held.then(() => this.write(lba, data, fua));
     if (!this.tap.active) return this.inner.write(lba, data, fua);
     const trace: IoTrace = {};
     return this.traced('write', lba, data.length / this.inner.blockSize, fua, this.inner.write(lba, data, fua, trace), trace);

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(REPO_ROOT, 'bin', 'iscsi-lab.mjs');
+export const CLI = join(REPO_ROOT, 'bin', 'iscsi-lab.cjs');
 export const HOST = '127.0.0.1';
 
 export interface LunOptions {

@@ -133,7 +133,7 @@ describe('console', () => {
     expect(tokenize(`write 8 "hello  world" --fua`)).toEqual(['write', '8', 'hello  world', '--fua']);
     expect(completions('tr')).toEqual(['trace']);
     expect(completions('trace p')).toEqual(['pause']);
-    expect(completions('capture ')).toEqual(['pcapng', 'jsonl']);
+    expect(completions('capture ')).toEqual(['pcapng', 'jsonl', 'open']);
     expect(completions('re').sort()).toEqual(['read', 'readcap', 'replay']);
   });
 });

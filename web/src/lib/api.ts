@@ -2,6 +2,8 @@
  * The gateway's JSON API (server/gateway/api.ts) as the browser sees it: typed fetch wrappers whose errors carry
  * the gateway's readable `{error}` text, never a stack.
  */
+import type { TraceEvent, TraceHeader } from '../../../shared/trace/schema.ts';
+import type { StepState } from '../../../shared/trace/step.ts';
 
 export interface LabLun {
   readonly lun: number;
@@ -48,6 +50,8 @@ export interface IoRequest {
   readonly blocks: number;
   readonly data?: IoData;
   readonly fua?: boolean;
+  /** Step mode: the gateway holds the I/O at each stage until Next (the request answers when it is done). */
+  readonly step?: boolean;
 }
 
 export interface IoResult {
@@ -58,6 +62,7 @@ export interface IoResult {
   readonly dataHex?: string;
   readonly bytes: number;
   readonly durationMs: number;
+  readonly stepped?: { readonly id: number; readonly passed: readonly string[]; readonly timedOut: boolean };
 }
 
 export interface TraceStats {
@@ -125,3 +130,152 @@ export async function getCacheStats(): Promise<{ luns: { lun: number; cache: Rec
 
 export const CAPTURE_PCAPNG_URL = '/api/capture.pcapng';
 export const CAPTURE_JSONL_URL = '/api/capture.jsonl';
+
+// ---- the block cache (server/gateway/cache-routes.ts) ----------------------------------------------------------
+
+export type CachePolicyName = 'lru' | '2q' | 'arc';
+export type CacheModeName = 'write-back' | 'write-through';
+
+/** One LUN's cache counters (server/store/cache/block-cache.ts CacheStats); hits and misses count cache blocks. */
+export interface CacheStats {
+  readonly policy: CachePolicyName;
+  readonly mode: CacheModeName;
+  readonly sizeBytes: number;
+  readonly usedBytes: number;
+  readonly dirtyBytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly readaheadHits: number;
+  readonly evictions: number;
+  readonly flushes: number;
+  readonly blockBytes: number;
+  readonly partial: number;
+  readonly writebacks: number;
+  readonly bypasses: number;
+  readonly readaheadBlocks: number;
+  readonly readahead: { readonly enabled: boolean; readonly windowBytes: number };
+}
+
+export interface CacheMapRange {
+  readonly lba: number;
+  readonly blocks: number;
+  readonly cached: number;
+  readonly dirty: number;
+}
+
+/** GET /api/cache/map: resident and dirty ranges of one LUN (in LBAs; `cached`/`dirty` count cache blocks). */
+export interface CacheMap {
+  readonly lun: number;
+  readonly policy: CachePolicyName;
+  readonly mode: CacheModeName;
+  readonly blockBytes: number;
+  readonly lbaBytes: number;
+  readonly lunBlocks: number;
+  readonly exact: boolean;
+  readonly ranges: readonly CacheMapRange[];
+}
+
+export interface CacheChange {
+  readonly lun?: number;
+  readonly policy?: CachePolicyName;
+  readonly size?: string;
+  readonly mode?: CacheModeName;
+  readonly readahead?: string | boolean;
+}
+
+export const getCacheStatsStrict = (): Promise<{ luns: { lun: number; cache: CacheStats | null }[] }> => call('/api/stats');
+export const getCacheMap = (lun: number, max = 4096): Promise<CacheMap> => call<CacheMap>(`/api/cache/map?lun=${lun}&max=${max}`);
+
+export function postCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }> {
+  return call('/api/cache', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
+}
+
+// ---- uploaded captures and replay (server/gateway/upload-routes.ts) --------------------------------------------
+
+/** Largest capture the gateway takes (it answers 413 beyond). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+export interface UploadedCapture {
+  readonly id: string;
+  readonly name: string;
+  readonly bytes: number;
+  readonly format: 'pcapng' | 'pcap' | 'jsonl';
+  readonly header: TraceHeader;
+  /** Trace events; PDU events carry their wire bytes as rawBase64. */
+  readonly events: (TraceEvent & { rawBase64?: string })[];
+  readonly warnings: string[];
+}
+
+export interface ReplayCommandResult {
+  readonly number: number;
+  readonly command: string;
+  readonly lun: number;
+  readonly recorded: string;
+  readonly replayed: string;
+  /** Empty when the replay matched the recording. */
+  readonly differences: string[];
+}
+
+export interface ReplayReport {
+  readonly id: string;
+  readonly name: string;
+  readonly commands: number;
+  readonly differences: number;
+  readonly skipped: number;
+  readonly lines: string[];
+  readonly warnings: string[];
+  readonly results: ReplayCommandResult[];
+  readonly resultsCut: number;
+}
+
+export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture> {
+  if (file.size > MAX_UPLOAD_BYTES) {
+    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 64 MiB`));
+  }
+  return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
+}
+
+export function replayUpload(id: string, lunMap: 'url' | 'capture' = 'capture'): Promise<ReplayReport> {
+  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, lunMap }) });
+}
+
+// ---- step mode (server/gateway/step-routes.ts) -----------------------------------------------------------------
+
+export const getStep = (): Promise<StepState> => call<StepState>('/api/step');
+
+export function postStep(action: 'next' | 'continue'): Promise<StepState> {
+  return call<StepState>('/api/step', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action }) });
+}
+
+// ---- other SCSI commands through the lab's initiator (server/gateway/scsi-routes.ts) ---------------------------
+
+export interface InquiryData {
+  readonly lun: number;
+  readonly peripheralDeviceType: number;
+  readonly deviceType: string;
+  readonly removable: boolean;
+  readonly version: number;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  readonly hex: string;
+}
+
+export interface VpdPage {
+  readonly lun: number;
+  readonly page: number;
+  readonly length: number;
+  readonly hex: string;
+}
+
+export interface ReadCapacity {
+  readonly lun: number;
+  readonly lastLba: number;
+  readonly blocks: number;
+  readonly blockSize: number;
+  readonly thin: boolean;
+}
+
+export const getInquiry = (lun: number): Promise<InquiryData> => call<InquiryData>(`/api/inquiry?lun=${lun}`);
+export const getVpd = (lun: number, page: number): Promise<VpdPage> => call<VpdPage>(`/api/inquiry?lun=${lun}&page=${page}`);
+export const getReadCapacity = (lun: number): Promise<ReadCapacity> => call<ReadCapacity>(`/api/readcap?lun=${lun}`);

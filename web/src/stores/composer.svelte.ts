@@ -27,6 +27,8 @@ export class Composer {
   fileName = $state<string | null>(null);
   fileBytes = $state.raw<Uint8Array | null>(null);
   fua = $state(false);
+  /** Step mode: the gateway holds this I/O at each stage until Next. */
+  step = $state(false);
 
   running = $state(false);
   error = $state<string | null>(null);
@@ -82,7 +84,7 @@ export class Composer {
     this.taskId = null;
     const afterSeq = lab.pdus.at(-1)?.seq ?? -1;
     try {
-      const r = await postIo(req);
+      const r = await postIo(this.step ? { ...req, step: true } : req);
       this.request = req;
       this.result = r;
       this.resultBytes = r.dataHex ? hexToBytes(r.dataHex) : null;

@@ -17,7 +17,8 @@ import {
   type TraceEvent,
   type TraceHeader,
 } from '../../../shared/trace/schema.ts';
-import { getStatus, type LabStatus, type TraceStats } from '../lib/api.ts';
+import { getStatus, getStep, type LabStatus, type TraceStats } from '../lib/api.ts';
+import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
 
 /** Named caps: what the browser keeps. Past MAX_PDUS the oldest TRIM_PDUS are forgotten at once. */
@@ -46,6 +47,15 @@ export interface ConnectionInfo {
   initiatorName: string;
   readonly initiator: string;
   readonly target: string;
+}
+
+/** An uploaded capture shown in place of the live trace. */
+export interface OfflineTrace {
+  readonly id: string;
+  readonly name: string;
+  readonly format: string;
+  readonly pdus: number;
+  readonly warnings: readonly string[];
 }
 
 type Listener = (added: readonly PduTraceEvent[]) => void;
@@ -82,9 +92,17 @@ export class Lab {
   received = $state(0);
   /** Bumped when raw bytes someone waits for arrive (see rawFor). */
   rawTick = $state(0);
+  /** Set while the page shows an uploaded capture instead of the live trace (see loadOffline). */
+  offline = $state.raw<OfflineTrace | null>(null);
+  /** Step mode as the gateway reports it (every browser sees the same stage). */
+  step = $state.raw<StepState | null>(null);
+  /** Live events not shown because the page was offline (the gateway's ring still has them). */
+  liveSkipped = $state(0);
 
   readonly tasks = new Map<number, TaskInfo>();
   private readonly raw = new Map<number, RawPduFrame>();
+  /** An uploaded capture's bytes, all of them (bounded by the gateway's upload limit). */
+  private offlineRaw = new Map<number, RawPduFrame>();
   /** Asked of the worker, not answered yet. */
   private readonly requestedRaw = new Set<number>();
   /** The worker does not have these (before the page connected, or evicted). */
@@ -92,6 +110,7 @@ export class Lab {
   private readonly connMap = new Map<number, ConnectionInfo>();
   private readonly listeners = new Set<Listener>();
   private readonly resetListeners = new Set<() => void>();
+  private readonly messageListeners = new Set<(m: { type: string; [k: string]: unknown }) => void>();
   private worker: Worker | undefined;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private rateCount = 0;
@@ -114,6 +133,7 @@ export class Lab {
     this.statusTimer = setInterval(() => this.requestStatus(), STATUS_EVERY_MS);
     // The HTTP status answers even before the socket is up (and if WebSockets are blocked).
     void this.refreshStatus();
+    void this.refreshStep();
     return () => {
       this.stopped = true;
       clearInterval(rateTimer);
@@ -126,6 +146,32 @@ export class Lab {
   onAppend(fn: Listener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Messages of the hub outside the trace (follow mode); step messages are handled here. */
+  onMessage(fn: (m: { type: string; [k: string]: unknown }) => void): () => void {
+    this.messageListeners.add(fn);
+    return () => this.messageListeners.delete(fn);
+  }
+
+  /** Sends a JSON message to the hub (follow mode). False while the socket is down. */
+  send(message: unknown): boolean {
+    if (!this.connected || !this.worker) return false;
+    this.worker.postMessage({ type: 'send', data: JSON.stringify(message) } satisfies ToWorker);
+    return true;
+  }
+
+  /** Keeps the newest step state: an HTTP answer may arrive after the /ws message that followed it. */
+  setStep(s: StepState): void {
+    if (!this.step || s.version >= this.step.version) this.step = s;
+  }
+
+  async refreshStep(): Promise<void> {
+    try {
+      this.setStep(await getStep());
+    } catch {
+      // an older gateway without step mode: the step bar stays hidden
+    }
   }
 
   onReset(fn: () => void): () => void {
@@ -151,6 +197,7 @@ export class Lab {
    * `rawTick` moves when they arrive (read it in the same derived/effect to re-run).
    */
   rawFor(seq: number): RawPduFrame | undefined {
+    if (this.offline) return this.offlineRaw.get(seq);
     const r = this.raw.get(seq);
     if (r) return r;
     if (!this.requestedRaw.has(seq) && !this.missingRaw.has(seq) && this.worker) {
@@ -163,6 +210,7 @@ export class Lab {
   /** True once the worker said it has no bytes for this PDU. */
   rawMissing(seq: number): boolean {
     void this.rawTick;
+    if (this.offline) return !this.offlineRaw.has(seq);
     return this.missingRaw.has(seq);
   }
 
@@ -187,6 +235,12 @@ export class Lab {
 
   /** Forgets everything kept in the browser (the server's ring is untouched). */
   clear(): void {
+    this.forgetLocal();
+    this.worker?.postMessage({ type: 'forget' } satisfies ToWorker);
+  }
+
+  /** clear() without the worker's raw bytes (a new snapshot: the worker replaced them itself). */
+  private forgetLocal(): void {
     this.pdus = [];
     this.storeEvents = [];
     this.sessionEvents = [];
@@ -194,10 +248,36 @@ export class Lab {
     this.raw.clear();
     this.requestedRaw.clear();
     this.missingRaw.clear();
-    this.worker?.postMessage({ type: 'forget' } satisfies ToWorker);
     this.forgotten = 0;
     this.received = 0;
     for (const fn of this.resetListeners) fn();
+  }
+
+  /**
+   * Shows an uploaded capture instead of the live trace: timeline, inspector and stepper then work on it as on live
+   * PDUs. Live batches are skipped (counted) until goLive(), which reloads the live trace from the gateway's ring.
+   */
+  loadOffline(trace: OfflineTrace, events: readonly TraceEvent[], raw: ReadonlyMap<number, RawPduFrame>): void {
+    this.clear();
+    this.connMap.clear();
+    this.connections = [];
+    this.offline = trace;
+    this.offlineRaw = new Map(raw);
+    this.liveSkipped = 0;
+    this.ingest(events);
+    this.rawTick++;
+  }
+
+  goLive(): void {
+    if (!this.offline) return;
+    this.offline = null;
+    this.offlineRaw = new Map();
+    this.clear();
+    this.connMap.clear();
+    this.connections = [];
+    // A fresh snapshot: header null makes onSnapshot load the ring as a new trace.
+    this.header = null;
+    this.worker?.postMessage({ type: 'reconnect' } satisfies ToWorker);
   }
 
   // ---- the socket (in a worker: see trace-worker.ts) ----------------------------------------------------------
@@ -218,6 +298,11 @@ export class Lab {
       case 'open':
         this.connected = true;
         this.connectionError = null;
+        void this.refreshStep();
+        break;
+      case 'message':
+        if (m.message.type === 'step') this.setStep(m.message.step as StepState);
+        for (const fn of this.messageListeners) fn(m.message);
         break;
       case 'closed':
         this.connected = false;
@@ -246,6 +331,10 @@ export class Lab {
   }
 
   private onBatch(texts: readonly string[]): void {
+    if (this.offline) {
+      this.liveSkipped += texts.length;
+      return;
+    }
     const all: TraceEvent[] = [];
     for (const t of texts) {
       let msg: { events?: TraceEvent[]; dropped?: number };
@@ -265,12 +354,13 @@ export class Lab {
       this.connectionError = `the gateway speaks trace schema ${s.schema}, this page knows ${TRACE_SCHEMA_VERSION}`;
       return;
     }
+    if (this.offline) return;
     const sameTrace = this.header !== null && this.header.startWallMs === s.header.startWallMs;
     this.header = s.header;
     this.status = s.status;
     this.serverStats = s.stats;
     if (!sameTrace) {
-      this.clear();
+      this.forgetLocal();
       this.connMap.clear();
       this.connections = [];
       this.ingest(s.events);

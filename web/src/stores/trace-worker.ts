@@ -1,11 +1,12 @@
 /**
- * The trace socket, off the main thread. The hub sends one WebSocket message per raw PDU (thousands a second
- * under load); receiving them is cheap for a worker and expensive for the page's main thread, where each message
- * is a task that delays clicks and rendering. This worker owns the /ws connection, posts the page a few coalesced
+ * The trace socket, off the main thread. The hub sends the raw PDUs of each batch as one binary message (a few a
+ * second even at thousands of PDUs a second); receiving them is cheap for a worker and expensive for the page's
+ * main thread, where each message is a task that delays clicks and rendering. This worker owns the /ws connection, posts the page a few coalesced
  * batches a second (the hub's JSON text as it came: parsing once on the page is cheaper than cloning objects), and
  * keeps the raw PDU bytes itself, bounded, handing over the few the page asks for (the inspected PDU, the stepper's).
  */
-import { decodeRawFrame, type RawPduFrame } from '../../../shared/trace/schema.ts';
+import type { RawPduFrame } from '../../../shared/trace/schema.ts';
+import { decodeRawMessage } from '../../../shared/trace/raw-batch.ts';
 
 export type ToWorker =
   | { type: 'connect'; url: string }
@@ -13,7 +14,9 @@ export type ToWorker =
   | { type: 'close' }
   /** Raw bytes of these PDUs, please (answered with a 'raw' message; unknown seqs are listed as missing). */
   | { type: 'raw'; seqs: number[] }
-  | { type: 'forget' };
+  | { type: 'forget' }
+  /** Drop the socket and connect again (a fresh snapshot), e.g. back from an offline capture. */
+  | { type: 'reconnect' };
 
 export type FromWorker =
   | { type: 'open' }
@@ -22,6 +25,8 @@ export type FromWorker =
   /** The hub's snapshot, as sent (events already parsed). */
   | { type: 'snapshot'; message: unknown }
   | { type: 'status'; status: unknown }
+  /** Messages outside the trace (step mode, follow mode), parsed, for the page's own handlers. */
+  | { type: 'message'; message: { type: string; [k: string]: unknown } }
   /** JSON texts of the hub's 'events' messages, in order. */
   | { type: 'batch'; texts: string[]; rawCount: number }
   | { type: 'raw'; frames: RawPduFrame[]; missing: number[] };
@@ -102,9 +107,11 @@ function open(): void {
   };
   sock.onerror = () => post({ type: 'error', message: 'WebSocket error (is the gateway running?)' });
   sock.onmessage = (m: MessageEvent) => {
+    if (ws !== sock) return; // a socket replaced by 'reconnect' may still deliver a last message
     if (m.data instanceof ArrayBuffer) {
       try {
-        keep(decodeRawFrame(new Uint8Array(m.data)));
+        // One message holds the raw bytes of a whole hub batch; the frames are views into it.
+        for (const f of decodeRawMessage(new Uint8Array(m.data))) keep(f);
       } catch {
         // a frame this page cannot read: skip it, the JSON event still shows
       }
@@ -126,9 +133,15 @@ function open(): void {
     if (msg.type === 'events') texts.push(m.data);
     else if (msg.type === 'snapshot') {
       flush();
+      // A snapshot starts the raw bytes over: the frames that follow it are the ones its events need (and seqs of
+      // an earlier trace, before a gateway restart, would collide).
+      raw.clear();
+      rawBytes = 0;
       post({ type: 'snapshot', message: msg });
     } else if (msg.type === 'status') {
       post({ type: 'status', status: msg.status });
+    } else if (typeof msg.type === 'string' && msg.type !== 'error') {
+      post({ type: 'message', message: msg as { type: string } });
     }
   };
 }
@@ -154,6 +167,15 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
     ws?.close();
   } else if (m.type === 'raw') {
     answerRaw(m.seqs);
+  } else if (m.type === 'reconnect') {
+    const old = ws;
+    ws = undefined;
+    old?.close();
+    texts = [];
+    rawCount = 0;
+    raw.clear();
+    rawBytes = 0;
+    open();
   } else if (m.type === 'forget') {
     raw.clear();
     rawBytes = 0;

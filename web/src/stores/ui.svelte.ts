@@ -2,13 +2,14 @@
 import { lab, type TaskInfo } from './lab.svelte.ts';
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 
-export type Tab = 'inspector' | 'stepper' | 'composer' | 'console' | 'capture';
+export type Tab = 'inspector' | 'stepper' | 'composer' | 'console' | 'capture' | 'cache';
 export const TABS: readonly { id: Tab; label: string; key: string }[] = [
   { id: 'composer', label: 'I/O composer', key: '1' },
   { id: 'inspector', label: 'PDU inspector', key: '2' },
   { id: 'stepper', label: 'Encapsulation', key: '3' },
   { id: 'console', label: 'Console', key: '4' },
   { id: 'capture', label: 'Capture', key: '5' },
+  { id: 'cache', label: 'Cache', key: '6' },
 ];
 
 const PROJECTOR_KEY = 'iscsi-lab.projector';

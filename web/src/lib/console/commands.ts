@@ -1,11 +1,24 @@
 /**
  * The console's lab commands, over the gateway's JSON API. Each prints readable lines; a failure is one red line
- * with the reason (never a stack). Features the gateway does not offer yet say so plainly.
+ * with the reason (never a stack).
  */
 import { ascAscqText, senseKeyName } from '../../../../shared/protocol/sense.ts';
-import { ApiError, type IoRequest, type IoResult, type LabStatus, type TraceStats } from '../api.ts';
+import {
+  ApiError,
+  type CacheChange,
+  type CacheStats,
+  type InquiryData,
+  type IoRequest,
+  type IoResult,
+  type LabStatus,
+  type ReadCapacity,
+  type ReplayReport,
+  type TraceStats,
+  type VpdPage,
+} from '../api.ts';
+import type { StepState } from '../../../../shared/trace/step.ts';
 import { hexToBytes } from '../bytes.ts';
-import { asciiOf, fmtBytes, hex2, parseNumber } from '../format.ts';
+import { asciiOf, fmtBytes, hex2, parseNumber, percent } from '../format.ts';
 
 export interface ConsoleHost {
   status(): Promise<LabStatus>;
@@ -20,6 +33,19 @@ export interface ConsoleHost {
   download(url: string): void;
   /** Opens the stepper on a task ('last' = newest READ/WRITE); returns a description or an error text. */
   step(which: 'last' | number): { ok: boolean; text: string };
+  inquiry(lun: number): Promise<InquiryData>;
+  vpd(lun: number, page: number): Promise<VpdPage>;
+  readCapacity(lun: number): Promise<ReadCapacity>;
+  changeCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
+  /** The capture last uploaded in this page (Capture tab or `capture open`), if any. */
+  uploaded(): { id: string; name: string; pdus: number } | undefined;
+  /** Opens the file picker for a capture to upload. */
+  openCapture(): void;
+  replay(): Promise<ReplayReport>;
+  /** Step mode: starts a held I/O (resolves when it is done), or acts on the held one. */
+  stepIo(req: IoRequest): Promise<IoResult>;
+  stepAction(action: 'next' | 'continue'): Promise<StepState>;
+  stepState(): Promise<StepState>;
 }
 
 export interface Out {
@@ -84,23 +110,38 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'inquiry', usage: 'inquiry [LUN]', summary: 'SCSI INQUIRY (standard data, VPD pages)',
+    name: 'inquiry', usage: 'inquiry [LUN] [--vpd PAGE]', summary: 'SCSI INQUIRY: standard data, or a VPD page in hex (0x00 lists them)',
     async run(args, out, host) {
-      const st = await host.status();
-      const lun = lunArg(args[0], st);
-      out.line(`LUN ${lun} of ${st.target.iqn}`);
-      out.error('inquiry: not available yet — the gateway API runs READ/WRITE only (POST /api/io).');
-      out.line(`  from a shell: iscsi-inq ${st.target.url.replace(/\/\d+$/, `/${lun}`)}`);
+      const pos: string[] = [];
+      let page: number | undefined;
+      for (let i = 0; i < args.length; i++) {
+        if (args[i] === '--vpd') page = num(args[++i], 'PAGE');
+        else pos.push(args[i]!);
+      }
+      const lun = pos[0] === undefined ? 0 : num(pos[0], 'LUN');
+      if (page !== undefined) {
+        const v = await host.vpd(lun, page);
+        out.heading(`LUN ${lun} VPD page 0x${hex2(v.page)}: ${v.length} bytes`);
+        dump(hexToBytes(v.hex), out, READ_PREVIEW_LINES);
+        return;
+      }
+      const d = await host.inquiry(lun);
+      out.heading(`LUN ${lun} INQUIRY (standard data)`);
+      out.line(`  PERIPHERAL DEVICE TYPE  0x${hex2(d.peripheralDeviceType)} (${d.deviceType})`);
+      out.line(`  RMB                     ${d.removable ? '1 (removable)' : '0'}`);
+      out.line(`  VERSION                 0x${hex2(d.version)}${d.version === 6 ? ' (SPC-4)' : ''}`);
+      out.line(`  T10 VENDOR IDENTIFICATION  ${d.vendor}`);
+      out.line(`  PRODUCT IDENTIFICATION     ${d.product}`);
+      out.line(`  PRODUCT REVISION LEVEL     ${d.revision}`);
     },
   },
   {
-    name: 'readcap', usage: 'readcap [LUN]', summary: 'capacity: last LBA, block size (as READ CAPACITY(16) reports)',
+    name: 'readcap', usage: 'readcap [LUN]', summary: 'READ CAPACITY(16): last LBA, block size, thin provisioning',
     async run(args, out, host) {
-      const st = await host.status();
-      const lun = lunArg(args[0], st);
-      const l = st.luns.find((x) => x.lun === lun)!;
-      out.line(`LUN ${lun}: RETURNED LOGICAL BLOCK ADDRESS ${l.blocks - 1}, LOGICAL BLOCK LENGTH IN BYTES ${l.blockSize}`);
-      out.line(`  ${l.blocks} blocks = ${l.sizeBytes} bytes (${fmtBytes(l.sizeBytes)})${l.thin ? ', thin provisioned (LBPME)' : ''}`);
+      const lun = args[0] === undefined ? 0 : num(args[0], 'LUN');
+      const c = await host.readCapacity(lun);
+      out.line(`LUN ${lun}: RETURNED LOGICAL BLOCK ADDRESS ${c.lastLba}, LOGICAL BLOCK LENGTH IN BYTES ${c.blockSize}`);
+      out.line(`  ${c.blocks} blocks = ${c.blocks * c.blockSize} bytes (${fmtBytes(c.blocks * c.blockSize)})${c.thin ? ', thin provisioned (LBPME)' : ''}`);
     },
   },
   {
@@ -112,19 +153,7 @@ const COMMANDS: readonly Command[] = [
       const r = await host.io({ lun, op: 'read', lba, blocks });
       result(r, out);
       if (!r.dataHex) return;
-      const bytes = hexToBytes(r.dataHex);
-      const lines = Math.ceil(bytes.length / 16);
-      let shown = 0;
-      let lastZero = false;
-      for (let o = 0; o < bytes.length && shown < READ_PREVIEW_LINES; o += 16) {
-        const row = bytes.subarray(o, o + 16);
-        const zero = row.every((b) => b === 0);
-        if (zero && lastZero) continue;
-        lastZero = zero;
-        out.line(`${o.toString(16).padStart(6, '0')}  ${[...row].map(hex2).join(' ').padEnd(47)}  ${[...row].map(asciiOf).join('')}${zero ? '  (zeros…)' : ''}`);
-        shown++;
-      }
-      if (lines > shown) out.line(`(${bytes.length} bytes; runs of zero lines folded${shown >= READ_PREVIEW_LINES ? ', output cut — the composer shows it all' : ''})`);
+      dump(hexToBytes(r.dataHex), out, READ_PREVIEW_LINES, ', output cut — the composer shows it all');
     },
   },
   {
@@ -140,20 +169,55 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'cache', usage: 'cache', summary: 'the target\'s block cache: policy, size, hit rate',
-    async run(_a, out, host) {
-      const stats = await host.cacheStats();
-      if (stats === undefined) {
-        out.error('cache: not available yet — this gateway has no /api/stats (the block cache routes are not wired in).');
+    name: 'cache', usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off]',
+    summary: 'the target\'s block cache: counters, hit rate; change policy, size, write mode, readahead live',
+    args: ['policy', 'size', 'mode', 'readahead', 'lru', '2q', 'arc', 'write-back', 'write-through', 'on', 'off'],
+    async run(args, out, host) {
+      let lun: number | undefined;
+      const change: { policy?: CacheChange['policy']; size?: string; mode?: CacheChange['mode']; readahead?: boolean } = {};
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i]!;
+        const v = args[i + 1];
+        if (a === 'policy' || a === 'size' || a === 'mode' || a === 'readahead') {
+          if (v === undefined) throw new UsageError(`cache ${a} needs a value`);
+          i++;
+          if (a === 'policy') {
+            if (v !== 'lru' && v !== '2q' && v !== 'arc') throw new UsageError(`policy must be lru, 2q or arc, not "${v}"`);
+            change.policy = v;
+          } else if (a === 'mode') {
+            if (v !== 'write-back' && v !== 'write-through') throw new UsageError(`mode must be write-back or write-through, not "${v}"`);
+            change.mode = v;
+          } else if (a === 'size') {
+            if (!/^\d+[KMG]?(i?B)?$/i.test(v)) throw new UsageError(`size must look like 64M, 512K or 0 (off), not "${v}"`);
+            change.size = v;
+          } else {
+            if (v !== 'on' && v !== 'off') throw new UsageError(`readahead must be on or off, not "${v}"`);
+            change.readahead = v === 'on';
+          }
+        } else if (lun === undefined) lun = num(a, 'LUN');
+        else throw new UsageError(`unexpected "${a}"`);
+      }
+      if (Object.keys(change).length) {
+        const r = await host.changeCache({ ...change, lun: lun ?? 0 });
+        for (const { lun: l, cache } of r.luns) out.line(`LUN ${l}: now ${cache.policy.toUpperCase()}, ${cache.mode}, ${fmtBytes(cache.sizeBytes)}, readahead ${cache.readahead.enabled ? 'on' : 'off'}`);
         return;
       }
-      for (const { lun, cache } of stats.luns) {
+      const stats = await host.cacheStats();
+      if (stats === undefined) {
+        out.error('cache: this gateway has no /api/stats');
+        return;
+      }
+      for (const { lun: l, cache } of stats.luns) {
+        if (lun !== undefined && l !== lun) continue;
         if (!cache) {
-          out.line(`LUN ${lun}: no cache (start the lab with --cache SIZE)`);
+          out.line(`LUN ${l}: no cache (start the lab with --cache SIZE)`);
           continue;
         }
-        out.heading(`LUN ${lun}`);
-        for (const [k, v] of Object.entries(cache)) out.line(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+        const c = cache as unknown as CacheStats;
+        out.heading(`LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`);
+        out.line(`  hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
+        out.line(`  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`);
+        out.line(`  readahead ${c.readahead.enabled ? `on, window ${fmtBytes(c.readahead.windowBytes)}` : 'off'} (${c.readaheadBlocks} blocks fetched)`);
       }
     },
   },
@@ -182,32 +246,68 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'capture', usage: 'capture [pcapng|jsonl]', summary: 'download the trace ring: pcapng for Wireshark, or JSON Lines',
-    args: ['pcapng', 'jsonl'],
+    name: 'capture', usage: 'capture [pcapng|jsonl|open]', summary: 'download the trace ring (pcapng for Wireshark, JSON Lines), or open a capture file',
+    args: ['pcapng', 'jsonl', 'open'],
     run(args, out, host) {
       const kind = args[0] ?? 'pcapng';
-      if (kind !== 'pcapng' && kind !== 'jsonl') throw new UsageError('capture pcapng or capture jsonl');
+      if (kind === 'open') {
+        host.openCapture();
+        out.line('choose a pcapng, pcap or JSON Lines file: it replaces the live timeline (Back to live returns); then: replay');
+        return;
+      }
+      if (kind !== 'pcapng' && kind !== 'jsonl') throw new UsageError('capture pcapng, capture jsonl or capture open');
       const url = `/api/capture.${kind}`;
       host.download(url);
       out.line(`downloading ${url}${kind === 'pcapng' ? ' (open it with wireshark or tshark -r)' : ''}`);
     },
   },
   {
-    name: 'replay', usage: 'replay', summary: 're-issue a capture\'s SCSI commands and compare',
-    run(_a, out) {
-      out.error('replay: not available yet in the browser — the gateway has no replay route.');
-      out.line('  from a shell: npx iscsi-lab replay FILE.pcapng --target iscsi://HOST:PORT/IQN/0');
+    name: 'replay', usage: 'replay', summary: 're-issue the opened capture\'s SCSI commands against the lab target; list what differs',
+    async run(_a, out, host) {
+      const u = host.uploaded();
+      if (!u) throw new UsageError('no capture opened yet: capture open (or the Capture tab), then replay');
+      out.line(`replaying ${u.name} against the lab target…`);
+      const r = await host.replay();
+      for (const w of r.warnings) out.line(`  warning: ${w}`);
+      for (const c of r.results) if (c.differences.length) out.error(`  command ${c.number} ${c.command}: ${c.differences.join('; ')}`);
+      const summary = `replayed ${r.commands} commands, ${r.differences} differences${r.skipped ? `, ${r.skipped} skipped` : ''}`;
+      if (r.differences) out.error(summary);
+      else out.line(summary);
     },
   },
   {
-    name: 'step', usage: 'step [last|TASK]', summary: 'walk an I/O through the layers in the encapsulation stepper',
-    args: ['last'],
-    run(args, out, host) {
-      const which = args[0] === undefined || args[0] === 'last' ? 'last' : num(args[0], 'TASK');
+    name: 'step', usage: 'step [last|TASK] | step read|write LBA [TEXT…] | step next|continue|status',
+    summary: 'walk a traced I/O through the layers, or run one in step mode (held at each stage until next)',
+    args: ['last', 'read', 'write', 'next', 'continue', 'status'],
+    async run(args, out, host) {
+      const sub = args[0];
+      if (sub === 'read' || sub === 'write') {
+        const { pos, lun } = options(args.slice(1));
+        const lba = num(pos[0], 'LBA');
+        const text = pos.slice(1).join(' ');
+        if (sub === 'write' && !text) throw new UsageError('step write needs text: step write LBA TEXT…');
+        const blocks = sub === 'write' ? Math.max(1, Math.ceil(new TextEncoder().encode(text).length / 512)) : 1;
+        const req: IoRequest = sub === 'write' ? { lun, op: 'write', lba, blocks, data: { text } } : { lun, op: 'read', lba, blocks };
+        out.line(`${sub.toUpperCase()} LBA ${lba} in step mode: held before it is sent — type step next (or press Next above)`);
+        // The console stays usable meanwhile (step next must be typed here): the result prints when the I/O is done.
+        void host.stepIo(req).then(
+          (r) => {
+            out.line(`step mode I/O done${r.stepped?.timedOut ? ' (a stage timed out)' : ''}:`);
+            result(r, out);
+          },
+          (err: unknown) => out.error(`step: ${err instanceof Error ? err.message : String(err)}`),
+        );
+        return;
+      }
+      if (sub === 'next' || sub === 'continue' || sub === 'status') {
+        const st = sub === 'status' ? await host.stepState() : await host.stepAction(sub);
+        out.line(stepLine(st));
+        return;
+      }
+      const which = sub === undefined || sub === 'last' ? 'last' : num(sub, 'TASK');
       const r = host.step(which);
       if (r.ok) out.line(r.text);
       else out.error(r.text);
-      out.line('  (live step mode — pausing a real I/O between stages — is not available yet)');
     },
   },
   { name: 'history', usage: 'history', summary: 'commands typed so far', run() {} },
@@ -256,6 +356,27 @@ export async function runLine(line: string, out: Out, host: ConsoleHost): Promis
   }
 }
 
+function stepLine(st: StepState): string {
+  if (!st.active) return st.id ? `no stepped I/O in progress (last: ${st.io}: ${st.result ?? ''})` : 'no stepped I/O in progress: step read LBA or step write LBA TEXT starts one';
+  return st.stage ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage}${st.detail ? ` — ${st.detail}` : ''}` : `${st.io}: running to the next stage`;
+}
+
+/** Hex + ASCII lines, runs of zero lines folded, at most `max` lines. */
+function dump(bytes: Uint8Array, out: Out, max: number, cut = ''): void {
+  const lines = Math.ceil(bytes.length / 16);
+  let shown = 0;
+  let lastZero = false;
+  for (let o = 0; o < bytes.length && shown < max; o += 16) {
+    const row = bytes.subarray(o, o + 16);
+    const zero = row.every((b) => b === 0);
+    if (zero && lastZero) continue;
+    lastZero = zero;
+    out.line(`${o.toString(16).padStart(6, '0')}  ${[...row].map(hex2).join(' ').padEnd(47)}  ${[...row].map(asciiOf).join('')}${zero ? '  (zeros…)' : ''}`);
+    shown++;
+  }
+  if (lines > shown) out.line(`(${bytes.length} bytes; runs of zero lines folded${shown >= max ? cut || ', output cut' : ''})`);
+}
+
 function result(r: IoResult, out: Out): void {
   const line = `${r.ok ? 'GOOD' : r.statusText} — ${r.bytes} bytes in ${r.durationMs.toFixed(2)} ms`;
   if (r.ok) out.line(line);
@@ -267,12 +388,6 @@ function num(s: string | undefined, what: string): number {
   const n = s === undefined ? undefined : parseNumber(s);
   if (n === undefined) throw new UsageError(`${what} must be a number${s === undefined ? ' (missing)' : `, not "${s}"`}`);
   return n;
-}
-
-function lunArg(s: string | undefined, st: LabStatus): number {
-  const lun = s === undefined ? 0 : num(s, 'LUN');
-  if (!st.luns.some((l) => l.lun === lun)) throw new UsageError(`no LUN ${lun}; this target has ${st.luns.map((l) => l.lun).join(', ')}`);
-  return lun;
 }
 
 function options(args: string[]): { pos: string[]; lun: number; fua: boolean } {
