@@ -22,14 +22,26 @@ esac
 rounds=${BENCH_ROUNDS:-3} secs=${BENCH_SECONDS:-5}
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-bench.XXXXXX")
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+tgtd_pid=
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # tgtd ignores SIGTERM: it leaves when told through its management socket (else it keeps port 3261 for good)
+  if [[ -n $tgtd_pid ]]; then
+    tgtadm --lld iscsi --op delete --force --mode target --tid 1 >/dev/null 2>&1 || true
+    tgtadm --op delete --mode system >/dev/null 2>&1 || true
+    sleep 0.5
+    kill -9 "$tgtd_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 iqn=iqn.2026-11.org.iscsi-lab:bench
 # start_ours MODE: the bare target, or `serve` with a WebSocket client attached; sets ours and ours_pid
 start_ours() {
   local args=(target) out="$work/$1.out"
-  [[ $1 == traced ]] && args=(serve --http 127.0.0.1:3279)
+  # the same LUN without a cache in both tables: the second one measures what the trace and a watcher cost
+  [[ $1 == traced ]] && args=(serve --http 127.0.0.1:3279 --cache 0)
   node "$root/bin/iscsi-lab.cjs" "${args[@]}" --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$out" 2>"$work/$1.err" &
   ours_pid=$!
   pids+=($ours_pid)
@@ -51,9 +63,12 @@ stop_ours() {
 tgt=${BENCH_TGT_URL:-}
 if [[ -z $tgt ]]; then
   command -v tgtd >/dev/null || { echo "bench: tgtd not found (apt-get install -y tgt), or set BENCH_TGT_URL" >&2; exit 2; }
+  if pgrep -x tgtd >/dev/null; then
+    echo "bench: a tgtd is already running (tgt-anchor?); stop it, or point BENCH_TGT_URL at its LUN" >&2; exit 2
+  fi
   truncate -s 256M "$work/tgt.img"
   tgtd -f --iscsi portal=127.0.0.1:3261 >"$work/tgtd.log" 2>&1 &
-  pids+=($!)
+  tgtd_pid=$!
   for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1 && break; sleep 0.1; done
   tgtadm --lld iscsi --op new --mode target --tid 1 -T iqn.2026-11.org.iscsi-lab:tgt-bench
   tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$work/tgt.img"

@@ -1,6 +1,7 @@
 import { LIMITS, RESERVED_TAG } from './constants.ts';
 import type { DataOutPdu } from './pdu/data.ts';
 import type { SessionParams } from './negotiation.ts';
+import { writeBuffers } from './write-buffers.ts';
 
 /** One R2T the target has sent and is collecting data for (RFC 7143 11.8). */
 interface OpenR2T {
@@ -25,6 +26,8 @@ export type DataOutResult =
  */
 export class DataOutCollector {
   readonly buffer: Buffer;
+  /** The buffer came from writeBuffers and goes back there when SCSI is done with the command. */
+  readonly pooled: boolean;
   received = 0;
   private unsolicitedEnd: number;
   private unsolicitedDone: boolean;
@@ -42,8 +45,14 @@ export class DataOutCollector {
     private readonly params: SessionParams,
     private readonly allocTtt: () => number,
   ) {
-    this.buffer = Buffer.allocUnsafe(expectedLength);
-    immediate.copy(this.buffer, 0, 0, Math.min(immediate.length, expectedLength));
+    if (immediate.length >= expectedLength) {
+      // All the data came with the command (the common small write): use it where it lies.
+      this.buffer = immediate.subarray(0, expectedLength);
+      this.pooled = false;
+    } else {
+      ({ buffer: this.buffer, pooled: this.pooled } = writeBuffers.take(expectedLength));
+      immediate.copy(this.buffer, 0, 0, immediate.length);
+    }
     this.received = Math.min(immediate.length, expectedLength);
     // With InitialR2T=No the initiator may send up to FirstBurstLength unsolicited, unless the command's F bit says
     // it sends nothing beyond the immediate data.

@@ -1,5 +1,6 @@
 import { RESERVED_TAG } from './constants.ts';
 import { DataOutCollector } from './data-out.ts';
+import { writeBuffers } from './write-buffers.ts';
 import { decodeScsiCommand, type ScsiCommandPdu } from './pdu/scsi-command.ts';
 import { decodeDataOut, encodeDataIn } from './pdu/data.ts';
 import { encodeR2T } from './pdu/r2t.ts';
@@ -155,7 +156,8 @@ export class ScsiTaskHandler {
     if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-received', () => this.execute(task))) return;
     const conn = this.conn;
     const cmd = task.cmd;
-    const dataOut = task.collector ? task.collector.buffer.subarray(0, task.collector.received) : undefined;
+    const collector = task.collector;
+    const dataOut = collector ? collector.buffer.subarray(0, collector.received) : undefined;
     task.collector = undefined;
     const run = conn.ctx.scsi.execute({
       nexus: conn.session!.nexus,
@@ -175,6 +177,8 @@ export class ScsiTaskHandler {
         this.respond(task, { status: ScsiStatus.CheckCondition, sense: fixedSense(0x04, 0x44, 0x00) });
       },
     );
+    // SCSI has stored or copied the data by the time it answers: the buffer can serve the next write.
+    if (collector?.pooled) void task.running.finally(() => writeBuffers.give(collector.buffer));
   }
 
   /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
