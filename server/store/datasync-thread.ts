@@ -1,7 +1,7 @@
 /**
- * fdatasync on a thread of its own. The libuv pool is kept small (bin/iscsi-lab.cjs sets one thread: on this
- * 2-core class of machine every extra pool thread costs more in wake-ups than it gives), so a flush that waits
- * tens of milliseconds for the disk must not sit in that pool in front of every LUN's reads. Flushes are rare
+ * fdatasync on a thread of its own. The libuv pool is kept small (bin/iscsi-lab.cjs: one thread per core, 2 to 4;
+ * extra pool threads cost more in wake-ups than they give), so a flush that waits tens of milliseconds for the disk
+ * must not hold one of those few threads in front of every LUN's reads. Flushes are rare
  * (FUA, SYNCHRONIZE CACHE, write-back), so a message round trip per flush costs nothing that matters.
  */
 import { Worker } from 'node:worker_threads';
