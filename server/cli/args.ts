@@ -1,4 +1,5 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
+import type { TargetLimits } from '../iscsi/target.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
 export class UsageError extends Error {}
@@ -20,6 +21,8 @@ export interface TargetConfig {
   acl: string[];
   /** Block cache per LUN (`--cache SIZE`, `--cache-mode`, `--cache-policy`, `--readahead`); size 0: none. */
   cache?: CacheConfig;
+  /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
+  limits?: Partial<TargetLimits>;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -57,6 +60,19 @@ export function parseLun(text: string): LunSpec {
   return spec;
 }
 
+const LIMIT_FLAGS: Record<string, { key: keyof TargetLimits; max: number }> = {
+  '--max-sessions': { key: 'maxSessions', max: 0xffff }, // TSIH is 16 bits
+  '--max-connections': { key: 'maxConnections', max: 65536 },
+  // A window wider than 2^31 would make CmdSN comparison (RFC 1982 serial arithmetic) ambiguous; 2^16 is plenty.
+  '--max-commands': { key: 'maxCommands', max: 65536 },
+};
+
+function parseCount(flag: string, text: string, max: number): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max)) throw new UsageError(`bad ${flag} ${JSON.stringify(text)}: a whole number from 1 to ${max}`);
+  return n;
+}
+
 function parseCredentials(flag: string, text: string): { user: string; secret: string } {
   const i = text.indexOf(':');
   if (i <= 0 || i === text.length - 1) throw new UsageError(`bad ${flag} value: use USER:SECRET`);
@@ -74,6 +90,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   let chap: TargetConfig['chap'];
   let mutualChap: TargetConfig['mutualChap'];
   let cache: CacheConfig | undefined;
+  const limits: Partial<TargetLimits> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -90,6 +107,11 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       } catch (err) {
         throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
       }
+      continue;
+    }
+    const limit = LIMIT_FLAGS[flag];
+    if (limit) {
+      limits[limit.key] = parseCount(flag, value(), limit.max);
       continue;
     }
     switch (flag) {
@@ -113,5 +135,5 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
   cache ??= defaults.cache;
-  return { portals, iqn, luns, chap, mutualChap, acl, ...(cache ? { cache } : {}) };
+  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}) };
 }

@@ -71,6 +71,8 @@ export class ScsiTaskHandler {
     const cmd = decodeScsiCommand(pdu);
     if (this.byItt.has(cmd.itt)) return conn.sendReject(RejectReason.TaskInProgress, pdu.bhs, `ITT 0x${cmd.itt.toString(16)} already in use`);
     if (cmd.itt === RESERVED_TAG) return conn.sendReject(RejectReason.InvalidPduField, pdu.bhs, 'SCSI Command with the reserved ITT');
+    // Immediate commands skip the CmdSN window (RFC 7143 3.2.2.1), so they get their own cap (11.17.1 reason 0x06).
+    if (cmd.immediate && this.byItt.size >= conn.session!.window) return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
     const params = conn.params;
     const task: ScsiTask = { itt: cmd.itt, lun: cmd.lun, cmd, counted: !cmd.immediate, admitted: false, aborted: false, dataInCount: 0, r2tCount: 0, released: false };
     let refuse: Buffer | undefined;

@@ -15,6 +15,8 @@ export class RawSession {
   private reader: PduReader;
   cmdSN = 1;
   expStatSN = 0;
+  /** The final Login Response's command window (RFC 7143 4.2.2.1). */
+  window = { expCmdSN: 0, maxCmdSN: 0 };
 
   private constructor(readonly socket: Socket) {
     this.reader = new PduReader({
@@ -78,6 +80,7 @@ export class RawSession {
     const r = decodeLoginResponse(p);
     if (r.statusClass !== 0) throw new Error(`login failed ${r.statusClass}/${r.statusDetail}`);
     this.expStatSN = (r.statSN + 1) >>> 0;
+    this.window = { expCmdSN: r.expCmdSN, maxCmdSN: r.maxCmdSN };
     return Object.fromEntries(parseKeys(r.data));
   }
 
