@@ -26,6 +26,8 @@ export class RawSession {
       },
       error: () => undefined,
     });
+    // Whatever MaxRecvDataSegmentLength a test declared (up to the RFC's 2^24 - 1), take what the target sends.
+    this.reader.maxDataSegmentLength = 0xffffff;
     socket.on('data', (c: Buffer) => this.reader.push(c));
     socket.on('close', () => {
       this.closed = true;

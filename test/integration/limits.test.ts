@@ -19,6 +19,7 @@ import { decodeNop, encodeNopOut } from '../../server/iscsi/pdu/nop.ts';
 import { decodeR2T } from '../../server/iscsi/pdu/r2t.ts';
 import { decodeReject } from '../../server/iscsi/pdu/reject.ts';
 import { encodeScsiCommand } from '../../server/iscsi/pdu/scsi-command.ts';
+import { encodeTextRequest } from '../../server/iscsi/pdu/text.ts';
 import { decodeScsiResponse } from '../../server/iscsi/pdu/scsi-response.ts';
 import { serializePdu } from '../../server/iscsi/framing.ts';
 import { encodeKeys } from '../../server/iscsi/text-keys.ts';
@@ -235,5 +236,29 @@ describe('target limits', () => {
     sockets.push(s.socket);
     expect(await t.stop()).toEqual({ code: 0, signal: null });
     target = undefined;
+  });
+
+  it('a Text Request continued without end (C bit) is refused past 64 KiB, not gathered without bound', async () => {
+    const t = await start([]);
+    const s = await RawSession.open(t.port);
+    await s.login(IQN);
+    const before = rssBytes(t.proc.pid!);
+    const chunk = Buffer.alloc(262144, 0x41); // one 'A' key without '=', never finished
+    let rejected = 0;
+    for (let i = 0; i < 200 && rejected === 0; i++) {
+      s.send(encodeTextRequest({ immediate: true, final: false, continue: true, lun: 0, itt: 0x500 + i, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: chunk }));
+      const p = await s.next();
+      if (p && opcodeOf(p.bhs) === Opcode.Reject) rejected++;
+      else expect(p && opcodeOf(p.bhs)).toBe(Opcode.TextResponse);
+    }
+    expect(rejected).toBe(1);
+    const after = rssBytes(t.proc.pid!);
+    expect(after - before, `RSS ${before >> 20} -> ${after >> 20} MiB`).toBeLessThan(32 << 20);
+    // The session goes on: a complete Text Request is answered.
+    s.send(encodeTextRequest({ immediate: true, final: true, continue: false, lun: 0, itt: 0x900, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: encodeKeys([['SendTargets', '']]) }));
+    const r = await s.next();
+    expect(r && opcodeOf(r.bhs)).toBe(Opcode.TextResponse);
+    expect(r!.data.toString()).toContain(`TargetName=${IQN}`);
+    s.close();
   });
 });
