@@ -105,7 +105,7 @@ async function serve(args: string[]): Promise<number> {
     routes: [captureRoutes(recorder), cacheRoutes(running.caches)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
-  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });
+  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url) });
   const done = untilSignal(async () => {
     hub.close();
     await gateway.close();
