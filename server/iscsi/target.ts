@@ -40,6 +40,8 @@ export interface TargetLimits {
   maxCommands: number;
 }
 
+/** How long shutdown waits for initiators to finish and leave on their own before it closes their connections. */
+const SHUTDOWN_LOGOUT_GRACE_MS = 5000;
 /** How long shutdown waits for answers already written to reach initiators before cutting their sockets. */
 const SHUTDOWN_FLUSH_MS = 2000;
 
@@ -114,17 +116,22 @@ export class IscsiTarget implements TargetContext {
 
   /** Stops accepting, waits for in-flight commands on every connection, then closes them. */
   async close(): Promise<void> {
-    // server.close() calls back only once every connection has ended, so it is awaited after they are closed.
+    // server.close() stops accepting and calls back once every connection has ended.
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // An initiator in the middle of a stream usually finishes and logs out within moments: let it, for a while.
+    // One that stays (idle, or not reading) must not keep the target from exiting.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, SHUTDOWN_LOGOUT_GRACE_MS)))]);
+    clearTimeout(timer);
     const conns = [...this.live];
     await Promise.all(conns.map((c) => c.tasks.drain()));
     for (const c of conns) c.close('target shutting down');
     // A reader that stopped reading would keep its socket open forever, waiting to flush: cut it after a grace period.
-    const grace = setTimeout(() => {
+    timer = setTimeout(() => {
       for (const socket of this.sockets) socket.destroy();
     }, SHUTDOWN_FLUSH_MS);
     await closed;
-    clearTimeout(grace);
+    clearTimeout(timer);
   }
 
   get sessionList(): readonly Session[] {
