@@ -8,9 +8,11 @@ import { RawSession } from '../test/helpers/raw-session.ts';
 import { opcodeOf, type Pdu } from '../server/iscsi/pdu.ts';
 import { Opcode } from '../server/iscsi/constants.ts';
 import { decodeNop, encodeNopOut } from '../server/iscsi/pdu/nop.ts';
+import { encodeLogoutRequest } from '../server/iscsi/pdu/logout.ts';
 import type { Finding } from './fuzz-codecs.ts';
 import { completeFrames, mutate, Rng } from './fuzz-mutate.ts';
-import { CAPTURED_I2T, loginSeed, sessionSeed, wire } from './fuzz-seeds.ts';
+import { CAPTURED_I2T, dataOutFor, loginSeed, sessionSeed, wire, type JoinTarget, type OpenR2T } from './fuzz-seeds.ts';
+import { decodeR2T } from '../server/iscsi/pdu/r2t.ts';
 
 /** Longer than the 1 s delay on a failed authentication, short enough to find a stall quickly. */
 const HANG_MS = 4000;
@@ -27,6 +29,8 @@ export interface Worker {
   session?: RawSession;
   itt: number;
   logins: number;
+  /** R2Ts the target sent this worker's session and nobody answered yet. */
+  r2ts: OpenR2T[];
 }
 
 export interface LiveStats {
@@ -46,9 +50,12 @@ async function reaction(s: RawSession, pred: (p: Pdu) => boolean): Promise<Pdu |
   return s.closed ? 'closed' : 'silent';
 }
 
-async function preLoginCase(w: Worker, t: LiveTarget, findings: Finding[], recent: RecentCases, stats: LiveStats): Promise<void> {
+async function preLoginCase(w: Worker, t: LiveTarget, findings: Finding[], recent: RecentCases, stats: LiveStats, others: Worker[]): Promise<void> {
   const rng = w.rng;
-  const seed = loginSeed(rng, t.iqn, `iqn.2026-11.org.iscsi-lab:fuzz-pre-${w.id}`);
+  // Sometimes aim at another worker's live session: a second connection to it, or its reinstatement.
+  const victim = rng.chance(0.2) ? rng.pick(others).session : undefined;
+  const join: JoinTarget | undefined = victim && !victim.closed ? { tsih: victim.tsih, isid: victim.isid, initiatorName: victim.initiatorName } : undefined;
+  const seed = loginSeed(rng, t.iqn, `iqn.2026-11.org.iscsi-lab:fuzz-pre-${w.id}`, join);
   const raw = rng.chance(0.1) ? rng.bytes(rng.int(300)) : rng.chance(0.05) ? seed : mutate(seed, rng, CAPTURED_I2T);
   const bytes = completeFrames(raw);
   remember(recent, 'pre-login', bytes);
@@ -73,6 +80,7 @@ async function sessionFor(w: Worker, t: LiveTarget): Promise<RawSession> {
   isid.writeUInt16BE(w.id, 4);
   await s.login(t.iqn, `iqn.2026-11.org.iscsi-lab:fuzz-${w.id}`, isid.toString('hex'));
   s.cmdSN = s.window.expCmdSN;
+  w.r2ts = [];
   w.session = s;
   w.logins++;
   return s;
@@ -82,7 +90,10 @@ async function inSessionCase(w: Worker, t: LiveTarget, findings: Finding[], rece
   const rng = w.rng;
   const s = await sessionFor(w, t);
   w.itt = (w.itt + 1) & 0xffffff;
-  const seeds = sessionSeed(rng, { cmdSN: s.cmdSN, expStatSN: s.expStatSN, itt: 0x100 + w.itt, targetName: t.iqn });
+  const point = { cmdSN: s.cmdSN, expStatSN: s.expStatSN, itt: 0x100 + w.itt, targetName: t.iqn };
+  // Half the time an open R2T is answered (its Data-Out then bent like any seed): the data-out path gets deep.
+  const r2t = w.r2ts.length && rng.chance(0.5) ? w.r2ts.splice(rng.int(w.r2ts.length), 1)[0]! : undefined;
+  const seeds = r2t ? dataOutFor(r2t, point) : sessionSeed(rng, point);
   let raw: Buffer;
   if (rng.chance(0.05)) raw = rng.bytes(rng.int(200));
   else if (rng.chance(0.05)) raw = Buffer.concat(seeds);
@@ -104,7 +115,11 @@ async function inSessionCase(w: Worker, t: LiveTarget, findings: Finding[], rece
     // Follow the window: the probe's NOP-In carries ExpCmdSN (RFC 7143 11.19), so the next seed lands in it.
     s.cmdSN = decodeNop(r).expSN;
   }
-  // What else came back (Data-In, R2T, Reject...) is not kept: only the probe matters.
+  // Of what else came back (Data-In, Reject...), only R2Ts are kept, to be answered.
+  for (const p of s.received) if (opcodeOf(p.bhs) === Opcode.R2T && w.r2ts.length < 16) {
+    const d = decodeR2T(p);
+    w.r2ts.push({ itt: d.itt, ttt: d.ttt, offset: d.bufferOffset, length: Math.min(d.desiredDataTransferLength, 1 << 20) });
+  }
   s.received.length = 0;
 }
 
@@ -123,7 +138,7 @@ export async function fuzzLive(t: LiveTarget, cases: number, workers: Worker[], 
       try {
         if (w.rng.chance(0.25)) {
           stats.preLogin++;
-          await preLoginCase(w, t, findings, recent, stats);
+          await preLoginCase(w, t, findings, recent, stats, workers);
         } else {
           stats.inSession++;
           await inSessionCase(w, t, findings, recent, stats);
@@ -140,7 +155,24 @@ export async function fuzzLive(t: LiveTarget, cases: number, workers: Worker[], 
 }
 
 export function makeWorkers(count: number, seed: number): Worker[] {
-  return Array.from({ length: count }, (_, i) => ({ id: i + 1, rng: new Rng(seed * 7919 + i), itt: 0, logins: 0 }));
+  return Array.from({ length: count }, (_, i) => ({ id: i + 1, rng: new Rng(seed * 7919 + i), itt: 0, logins: 0, r2ts: [] }));
+}
+
+/**
+ * Ends every worker's session with a Logout, which waits for the session's running commands (RFC 7143 11.14): a
+ * SCSI command that never finishes shows here as a Logout Response that never comes.
+ */
+export async function logoutWorkers(workers: Worker[], findings: Finding[], recent: RecentCases): Promise<void> {
+  await Promise.all(workers.map(async (w) => {
+    const s = w.session;
+    w.session = undefined;
+    if (!s || s.closed) return;
+    s.received.length = 0;
+    s.socket.write(wire(encodeLogoutRequest({ immediate: true, reason: 0, itt: 0x7dffffff, cid: 0, cmdSN: s.cmdSN, expStatSN: s.expStatSN })));
+    const r = await reaction(s, (p) => opcodeOf(p.bhs) === Opcode.LogoutResponse);
+    if (r === 'silent') findings.push({ kind: 'hang', detail: `session of fuzz worker ${w.id}: no Logout Response within ${HANG_MS} ms (a command that never finishes?)`, hex: recent.join('\n') });
+    s.close();
+  }));
 }
 
 export function closeWorkers(workers: Worker[]): void {

@@ -25,20 +25,30 @@ export const CAPTURED_ALL: readonly { bytes: Buffer; headerDigest: boolean; data
   bytes: Buffer.from(p.hex, 'hex'), headerDigest: p.headerDigest === true, dataDigest: p.dataDigest === true,
 }));
 
-/** A Login Request as the first PDU on a connection: operational or security stage, normal or discovery. */
-export function loginSeed(rng: Rng, targetName: string, initiatorName: string): Buffer {
+/** A logged-in session another connection may try to join or reinstate (RFC 7143 6.3.4, 6.3.5). */
+export interface JoinTarget {
+  tsih: number;
+  isid: string;
+  initiatorName: string;
+}
+
+/**
+ * A Login Request as the first PDU on a connection: operational or security stage, normal or discovery; with
+ * `join`, naming a live session (its TSIH for a new connection, or TSIH 0 and its ISID to reinstate it).
+ */
+export function loginSeed(rng: Rng, targetName: string, initiatorName: string, join?: JoinTarget): Buffer {
   const discovery = rng.chance(0.2);
   const security = rng.chance(0.3);
-  const keys: KeyValue[] = [['InitiatorName', initiatorName]];
+  const keys: KeyValue[] = [['InitiatorName', join?.initiatorName ?? initiatorName]];
   if (!discovery) keys.push(['TargetName', targetName]);
   keys.push(['SessionType', discovery ? 'Discovery' : 'Normal']);
   if (security) keys.push(['AuthMethod', rng.pick(['None', 'CHAP,None', 'None,CHAP'])]);
   else keys.push(['HeaderDigest', 'None'], ['DataDigest', 'None'], ['MaxRecvDataSegmentLength', '262144'], ['ImmediateData', 'Yes'], ['InitialR2T', 'No']);
-  const isid = Buffer.from('80fa00000000', 'hex');
-  isid.writeUInt16BE(rng.int(0x10000), 4);
+  const isid = Buffer.from(join?.isid ?? '80fa00000000', 'hex');
+  if (!join) isid.writeUInt16BE(rng.int(0x10000), 4);
   return wire(encodeLoginRequest({
     transit: rng.chance(0.9), continue: rng.chance(0.05), csg: security ? 0 : 1, nsg: security ? 1 : 3, versionMax: 0, versionMin: 0,
-    isid, tsih: 0, itt: rng.int(0x10000), cid: 0, cmdSN: rng.int(8), expStatSN: 0, data: encodeKeys(keys),
+    isid, tsih: join && rng.chance(0.7) ? join.tsih : 0, itt: rng.int(0x10000), cid: rng.int(3), cmdSN: rng.int(8), expStatSN: 0, data: encodeKeys(keys),
   }));
 }
 
@@ -94,6 +104,25 @@ function scsiSeed(rng: Rng, p: SessionPoint): Buffer[] {
     bufferOffset: data.length, data: Buffer.alloc(write - data.length, 0x5a),
   }));
   return [command, out];
+}
+
+/** An R2T the target sent (RFC 7143 11.8), to answer with Data-Out that may then be bent. */
+export interface OpenR2T {
+  itt: number;
+  ttt: number;
+  offset: number;
+  length: number;
+}
+
+/** The Data-Out sequence that answers an R2T exactly (one PDU per 8 KiB, F on the last). */
+export function dataOutFor(r: OpenR2T, p: SessionPoint): Buffer[] {
+  const out: Buffer[] = [];
+  const seg = 8192;
+  for (let off = 0, sn = 0; off < r.length; off += seg, sn++) {
+    const n = Math.min(seg, r.length - off);
+    out.push(wire(encodeDataOut({ final: off + n >= r.length, lun: 0, itt: r.itt, ttt: r.ttt, expStatSN: p.expStatSN, dataSN: sn, bufferOffset: r.offset + off, data: Buffer.alloc(n, 0x33) })));
+  }
+  return out;
 }
 
 /** One PDU (or a short sequence) a logged-in initiator could send next, aimed at the session's window. */

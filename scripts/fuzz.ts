@@ -10,7 +10,7 @@ import { InitiatorSession } from '../server/initiator/session.ts';
 import { clearUnitAttentions, describeStatus, inquiry, read16 } from '../server/initiator/scsi.ts';
 import { startTarget, type RunningTarget } from '../test/helpers/target.ts';
 import { fuzzCodecs, type Finding } from './fuzz-codecs.ts';
-import { closeWorkers, fuzzLive, makeWorkers, type LiveStats, type RecentCases } from './fuzz-live.ts';
+import { closeWorkers, fuzzLive, logoutWorkers, makeWorkers, type LiveStats, type RecentCases } from './fuzz-live.ts';
 import { Rng } from './fuzz-mutate.ts';
 
 export interface FuzzOptions {
@@ -106,6 +106,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       } catch (err) {
         if (target.alive()) throw err;
       }
+      if (target.alive()) await logoutWorkers(workers, findings, recent);
       closeWorkers(workers);
       batches++;
       if (!target.alive()) {

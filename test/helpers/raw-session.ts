@@ -17,6 +17,10 @@ export class RawSession {
   expStatSN = 0;
   /** The final Login Response's command window (RFC 7143 4.2.2.1). */
   window = { expCmdSN: 0, maxCmdSN: 0 };
+  /** The session's TSIH and ISID once logged in (a second connection or a reinstatement names them). */
+  tsih = 0;
+  isid = '';
+  initiatorName = '';
 
   private constructor(readonly socket: Socket) {
     this.reader = new PduReader({
@@ -83,6 +87,9 @@ export class RawSession {
     if (r.statusClass !== 0) throw new Error(`login failed ${r.statusClass}/${r.statusDetail}`);
     this.expStatSN = (r.statSN + 1) >>> 0;
     this.window = { expCmdSN: r.expCmdSN, maxCmdSN: r.maxCmdSN };
+    this.tsih = r.tsih;
+    this.isid = isid;
+    this.initiatorName = initiatorName;
     return Object.fromEntries(parseKeys(r.data));
   }
 
