@@ -10,7 +10,7 @@ import { PduReader, serializePdu } from '../server/iscsi/framing.ts';
 import { LoginMachine } from '../server/iscsi/login.ts';
 import { opcodeOf, type Pdu } from '../server/iscsi/pdu.ts';
 import { decodeDataIn, decodeDataOut, encodeDataIn, encodeDataOut } from '../server/iscsi/pdu/data.ts';
-import { decodeLoginRequest, decodeLoginResponse, encodeLoginRequest, encodeLoginResponse } from '../server/iscsi/pdu/login.ts';
+import { decodeLoginRequest, decodeLoginResponse, encodeLoginRequest, encodeLoginResponse, type LoginRequestPdu } from '../server/iscsi/pdu/login.ts';
 import { decodeLogoutRequest, decodeLogoutResponse, encodeLogoutRequest, encodeLogoutResponse } from '../server/iscsi/pdu/logout.ts';
 import { decodeNop, encodeNopIn, encodeNopOut } from '../server/iscsi/pdu/nop.ts';
 import { decodeR2T, encodeR2T } from '../server/iscsi/pdu/r2t.ts';
@@ -52,6 +52,23 @@ const CODECS = new Map<number, { decode: (p: Pdu) => object; encode: (d: never) 
 
 const POLICY = { targetName: 'iqn.2026-11.org.iscsi-lab:fuzz', portalGroupTag: 1, sessionExists: () => false };
 
+const CHAP = { chap: { user: 'u', secret: 'secretsecret' }, mutualChap: { user: 't', secret: 'targetsecret' } };
+
+function loginStep(csg: number, nsg: number, transit: boolean, keys: string): LoginRequestPdu {
+  return decodeLoginRequest(encodeLoginRequest({
+    transit, continue: false, csg, nsg, versionMax: 0, versionMin: 0, isid: Buffer.alloc(6), tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0,
+    data: Buffer.from(keys.split(' ').map((k) => `${k}\0`).join('')),
+  }));
+}
+
+/** A login machine that offered CHAP, got CHAP_A and sent its challenge: the next step parses CHAP_N, CHAP_R, CHAP_I, CHAP_C. */
+function chapMachine(): LoginMachine {
+  const m = new LoginMachine({ ...POLICY, ...CHAP });
+  m.step(loginStep(0, 1, false, `InitiatorName=iqn.2026-11.org.iscsi-lab:i TargetName=${POLICY.targetName} SessionType=Normal AuthMethod=CHAP`));
+  m.step(loginStep(0, 1, false, 'CHAP_A=7,5'));
+  return m;
+}
+
 /** One PDU through every codec that applies; throws what the codecs throw. */
 export function exercise(pdu: Pdu): string | undefined {
   const op = opcodeOf(pdu.bhs);
@@ -62,7 +79,12 @@ export function exercise(pdu: Pdu): string | undefined {
       if (!(err instanceof TextFormatError)) throw err;
     }
   }
-  if (op === Opcode.LoginRequest) new LoginMachine({ ...POLICY, chap: pdu.bhs[1]! & 1 ? { user: 'u', secret: 'secretsecret' } : undefined }).step(decodeLoginRequest(pdu));
+  if (op === Opcode.LoginRequest) {
+    const req = decodeLoginRequest(pdu);
+    new LoginMachine({ ...POLICY, chap: pdu.bhs[1]! & 1 ? CHAP.chap : undefined }).step(req);
+    // And as the third step of a CHAP login that went right so far (waiting for CHAP_N/CHAP_R, maybe mutual).
+    chapMachine().step(req);
+  }
   const codec = CODECS.get(op);
   if (!codec) return undefined;
   // Decoders keep what they understand; the encoder's output must then decode to the same thing, twice over.
