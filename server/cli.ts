@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { DEFAULT_HTTP, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
@@ -81,7 +81,7 @@ const LAB_DEFAULTS = {
 };
 
 async function serve(args: string[]): Promise<number> {
-  let http = parsePortal('127.0.0.1:8080');
+  let http = parsePortal(DEFAULT_HTTP);
   let capturePath: string | undefined;
   const targetArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {

@@ -36,6 +36,9 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
+/** Where `serve` puts the UI, API and /ws unless --http says otherwise: this machine only (see access-token.ts). */
+export const DEFAULT_HTTP = '127.0.0.1:8080';
+
 export function parsePortal(text: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text);
   if (!m) throw new UsageError(`bad portal ${JSON.stringify(text)}: use HOST:PORT, e.g. 127.0.0.1:3260`);

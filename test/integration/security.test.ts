@@ -17,6 +17,8 @@ import { InitiatorSession } from '../../server/initiator/session.ts';
 import { LoginError } from '../../server/initiator/login.ts';
 import { readUpload, MAX_REPLAY_UPLOAD_BYTES } from '../../server/gateway/upload-limits.ts';
 import { HttpError } from '../../server/gateway/api.ts';
+import { isLoopback } from '../../server/gateway/access-token.ts';
+import { DEFAULT_HTTP, parsePortal } from '../../server/cli/args.ts';
 import { RawSession } from '../helpers/raw-session.ts';
 import { CLI, freePort } from '../helpers/target.ts';
 
@@ -113,6 +115,13 @@ describe('the gateway beyond loopback wants its token', () => {
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws?token=nope`)).toMatch(/401/);
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws?token=${token}`)).toMatch(/^snapshot/);
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws`, { cookie: cookie.split(';')[0]! })).toMatch(/^snapshot/);
+  });
+
+  it('binds loopback unless told otherwise', () => {
+    const http = parsePortal(DEFAULT_HTTP);
+    expect(isLoopback(http.host), DEFAULT_HTTP).toBe(true);
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'lab.example']) expect(isLoopback(host), host).toBe(false);
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(isLoopback(host), host).toBe(true);
   });
 
   it('on loopback (the default) needs no token', async () => {
