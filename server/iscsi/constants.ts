@@ -58,6 +58,8 @@ export const LIMITS = {
   maxAhsLength: 1024,
   /** Largest write we gather into memory before handing it to SCSI. */
   maxWriteBytes: 32 * 1024 * 1024,
+  /** Write data one connection may have gathering at once, across its commands; a write past it gets TASK SET FULL. */
+  maxGatheredWriteBytes: 128 * 1024 * 1024,
   /** Login and text key=value payload across continuation PDUs. */
   maxTextBytes: 64 * 1024,
   /** Commands a session may have in flight; the CmdSN window never opens wider. */

@@ -1,4 +1,4 @@
-import { RESERVED_TAG } from './constants.ts';
+import { LIMITS, RESERVED_TAG } from './constants.ts';
 import { DataOutCollector } from './data-out.ts';
 import { decodeScsiCommand, type ScsiCommandPdu } from './pdu/scsi-command.ts';
 import { decodeDataOut, encodeDataIn } from './pdu/data.ts';
@@ -75,23 +75,32 @@ export class ScsiTaskHandler {
     if (cmd.immediate && this.byItt.size >= conn.session!.window) return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
     const params = conn.params;
     const task: ScsiTask = { itt: cmd.itt, lun: cmd.lun, cmd, counted: !cmd.immediate, admitted: false, aborted: false, dataInCount: 0, r2tCount: 0, released: false };
-    let refuse: Buffer | undefined;
+    let refuse: ScsiResponse | undefined;
     if (cmd.write && cmd.expectedDataTransferLength > 0) {
-      if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = SENSE_INVALID_FIELD_IN_CDB;
-      else if (pdu.data.length > 0 && !params.immediateData) refuse = SENSE_DATA_PHASE_ERROR;
+      if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_INVALID_FIELD_IN_CDB };
+      else if (pdu.data.length > 0 && !params.immediateData) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR };
+      // Write data waiting on this connection stays under a cap, however many writes are outstanding (SAM-5 5.3.1).
+      else if (this.gathering() + cmd.expectedDataTransferLength > LIMITS.maxGatheredWriteBytes) refuse = { status: ScsiStatus.TaskSetFull };
       else task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
     }
     this.byItt.set(cmd.itt, task);
     const admitted = conn.admit(cmd.cmdSN, cmd.immediate, () => {
       task.admitted = true;
       if (task.aborted) return this.finish(task);
-      if (refuse) return this.respond(task, { status: ScsiStatus.CheckCondition, sense: refuse });
+      if (refuse) return this.respond(task, refuse);
       const c = task.collector;
       if (!c || c.complete) return this.execute(task);
       c.started = true;
       this.sendR2Ts(task, c.nextR2Ts());
     });
     if (!admitted) this.byItt.delete(cmd.itt);
+  }
+
+  /** Bytes of write buffers held for this connection's tasks still gathering data. */
+  private gathering(): number {
+    let n = 0;
+    for (const t of this.byItt.values()) n += t.collector?.expectedLength ?? 0;
+    return n;
   }
 
   dataOut(pdu: Pdu): void {

@@ -261,4 +261,30 @@ describe('target limits', () => {
     expect(r!.data.toString()).toContain(`TargetName=${IQN}`);
     s.close();
   });
+
+  it('gathers at most 128 MiB of write data per connection: a write past it gets TASK SET FULL', async () => {
+    const t = await start([]);
+    const s = await RawSession.open(t.port);
+    await s.login(IQN);
+    const write16 = (lba: number) => {
+      const c = Buffer.alloc(16);
+      c[0] = 0x8a;
+      c.writeBigUInt64BE(BigInt(lba), 2);
+      c.writeUInt32BE(65536, 10); // 32 MiB, the most one command may write
+      return c;
+    };
+    // Four 32 MiB writes wait for their data (R2T), holding 128 MiB between them; the fifth would pass the cap.
+    for (let i = 0; i < 5; i++) s.send(command(s, 0x700 + i, 1 + i, write16(0), { write: 32 << 20 }));
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const p = await s.next();
+      if (p && opcodeOf(p.bhs) === Opcode.R2T) seen.push('R2T');
+      else if (p && opcodeOf(p.bhs) === Opcode.ScsiResponse) seen.push(`status 0x${decodeScsiResponse(p).status.toString(16)}`);
+    }
+    expect(seen).toEqual(['R2T', 'R2T', 'R2T', 'R2T', 'status 0x28']);
+    // Others are unaffected.
+    const fresh = await serves(t.port);
+    await fresh.logout();
+    s.close();
+  });
 });
