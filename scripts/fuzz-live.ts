@@ -9,10 +9,10 @@ import { opcodeOf, type Pdu } from '../server/iscsi/pdu.ts';
 import { Opcode } from '../server/iscsi/constants.ts';
 import { decodeNop, encodeNopOut } from '../server/iscsi/pdu/nop.ts';
 import { encodeLogoutRequest } from '../server/iscsi/pdu/logout.ts';
+import { decodeR2T } from '../server/iscsi/pdu/r2t.ts';
 import type { Finding } from './fuzz-codecs.ts';
 import { completeFrames, mutate, Rng } from './fuzz-mutate.ts';
 import { CAPTURED_I2T, dataOutFor, loginSeed, sessionSeed, wire, type JoinTarget, type OpenR2T } from './fuzz-seeds.ts';
-import { decodeR2T } from '../server/iscsi/pdu/r2t.ts';
 
 /** Longer than the 1 s delay on a failed authentication, short enough to find a stall quickly. */
 const HANG_MS = 4000;
