@@ -26,6 +26,8 @@ import { encodeKeys } from '../../server/iscsi/text-keys.ts';
 import { read10, write10 } from '../helpers/cdb.ts';
 import { RawSession } from '../helpers/raw-session.ts';
 import { startTarget, type RunningTarget } from '../helpers/target.ts';
+import { parseTargetArgs, UsageError } from '../../server/cli/args.ts';
+import { TARGET_LIMITS } from '../../server/iscsi/target.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:limits';
 let target: RunningTarget | undefined;
@@ -101,6 +103,20 @@ async function slowloris(port: number, first: number, everyMs: number): Promise<
   }));
   return { socket, closedAt };
 }
+
+describe('limit flags', () => {
+  const base = ['--iqn', 'iqn.2026-11.org.iscsi-lab:x', '--lun', 'x.img:64M'];
+  it('parse into the target config; unset ones keep the defaults', () => {
+    expect(parseTargetArgs([...base, '--max-sessions', '3', '--max-connections=10', '--max-commands', '16']).limits).toEqual({ maxSessions: 3, maxConnections: 10, maxCommands: 16 });
+    expect(parseTargetArgs(base).limits).toEqual({});
+    expect(TARGET_LIMITS).toEqual({ maxSessions: 64, maxConnections: 256, maxCommands: 128 });
+  });
+  it.each([['--max-sessions', '0'], ['--max-sessions', '65536'], ['--max-commands', 'many'], ['--max-commands', '1e3'], ['--max-connections', '-1'], ['--max-connections', '']])(
+    'refuses %s %j with a usage error', (flag, value) => {
+      expect(() => parseTargetArgs([...base, flag, value])).toThrow(UsageError);
+    },
+  );
+});
 
 describe('target limits', () => {
   it('--max-sessions 2: the third login gets "out of resources" (0x0302), and one more fits once a session ends', async () => {
