@@ -10,9 +10,10 @@ import { Opcode } from '../server/iscsi/constants.ts';
 import { decodeNop, encodeNopOut } from '../server/iscsi/pdu/nop.ts';
 import { encodeLogoutRequest } from '../server/iscsi/pdu/logout.ts';
 import { decodeR2T } from '../server/iscsi/pdu/r2t.ts';
+import { serializePdu } from '../server/iscsi/framing.ts';
 import type { Finding } from './fuzz-codecs.ts';
-import { completeFrames, mutate, Rng } from './fuzz-mutate.ts';
-import { CAPTURED_I2T, dataOutFor, loginSeed, sessionSeed, wire, type JoinTarget, type OpenR2T } from './fuzz-seeds.ts';
+import { completeFrames, mutate, Rng, withDigests } from './fuzz-mutate.ts';
+import { CAPTURED_I2T, dataOutFor, loginSeed, sessionSeed, type JoinTarget, type OpenR2T } from './fuzz-seeds.ts';
 
 /** Longer than the 1 s delay on a failed authentication, short enough to find a stall quickly. */
 const HANG_MS = 4000;
@@ -29,6 +30,8 @@ export interface Worker {
   session?: RawSession;
   itt: number;
   logins: number;
+  /** Logins of this worker that negotiated header and data digests. */
+  digestLogins: number;
   /** R2Ts the target sent this worker's session and nobody answered yet. */
   r2ts: OpenR2T[];
 }
@@ -39,6 +42,7 @@ export interface LiveStats {
   inSession: number;
   closedByTarget: number;
   logins: number;
+  digestLogins: number;
 }
 
 /** What a case sent, kept briefly so an internal error in the target's log can be matched to recent inputs. */
@@ -78,11 +82,13 @@ async function sessionFor(w: Worker, t: LiveTarget): Promise<RawSession> {
   const s = await RawSession.open(t.port);
   const isid = Buffer.from('80fb00000000', 'hex');
   isid.writeUInt16BE(w.id, 4);
-  await s.login(t.iqn, `iqn.2026-11.org.iscsi-lab:fuzz-${w.id}`, isid.toString('hex'));
+  // Every third worker negotiates header and data digests: its PDUs go out framed with CRC32C (or a spoilt one).
+  await s.login(t.iqn, `iqn.2026-11.org.iscsi-lab:fuzz-${w.id}`, isid.toString('hex'), w.id % 3 === 0);
   s.cmdSN = s.window.expCmdSN;
   w.r2ts = [];
   w.session = s;
   w.logins++;
+  if (s.digests) w.digestLogins++;
   return s;
 }
 
@@ -101,10 +107,11 @@ async function inSessionCase(w: Worker, t: LiveTarget, findings: Finding[], rece
     const i = rng.int(seeds.length);
     raw = Buffer.concat(seeds.map((b, j) => (j === i ? completeFrames(mutate(b, rng, CAPTURED_I2T)) : b)));
   }
-  const bytes = completeFrames(raw);
-  remember(recent, `session ${w.id}`, bytes);
+  const bytes = s.digests ? withDigests(completeFrames(raw), rng) : completeFrames(raw);
+  remember(recent, `session ${w.id}${s.digests ? ' (digests)' : ''}`, bytes);
   const probeItt = PROBE_ITT_BASE + (w.itt & 0xffffff);
-  const probe = wire(encodeNopOut({ immediate: true, lun: 0, itt: probeItt, ttt: 0xffffffff, sn: s.cmdSN, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.alloc(0) }));
+  const nop = encodeNopOut({ immediate: true, lun: 0, itt: probeItt, ttt: 0xffffffff, sn: s.cmdSN, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.alloc(0) });
+  const probe = Buffer.concat(serializePdu(nop, s.digests, s.digests));
   s.socket.write(Buffer.concat([bytes, probe]));
   const r = await reaction(s, (p) => opcodeOf(p.bhs) === Opcode.NopIn && p.bhs.readUInt32BE(16) === probeItt);
   if (r === 'silent') {
@@ -155,7 +162,7 @@ export async function fuzzLive(t: LiveTarget, cases: number, workers: Worker[], 
 }
 
 export function makeWorkers(count: number, seed: number): Worker[] {
-  return Array.from({ length: count }, (_, i) => ({ id: i + 1, rng: new Rng(seed * 7919 + i), itt: 0, logins: 0, r2ts: [] }));
+  return Array.from({ length: count }, (_, i) => ({ id: i + 1, rng: new Rng(seed * 7919 + i), itt: 0, logins: 0, digestLogins: 0, r2ts: [] }));
 }
 
 /**
@@ -168,7 +175,7 @@ export async function logoutWorkers(workers: Worker[], findings: Finding[], rece
     w.session = undefined;
     if (!s || s.closed) return;
     s.received.length = 0;
-    s.socket.write(wire(encodeLogoutRequest({ immediate: true, reason: 0, itt: 0x7dffffff, cid: 0, cmdSN: s.cmdSN, expStatSN: s.expStatSN })));
+    s.send(encodeLogoutRequest({ immediate: true, reason: 0, itt: 0x7dffffff, cid: 0, cmdSN: s.cmdSN, expStatSN: s.expStatSN }));
     const r = await reaction(s, (p) => opcodeOf(p.bhs) === Opcode.LogoutResponse);
     if (r === 'silent') findings.push({ kind: 'hang', detail: `session of fuzz worker ${w.id}: no Logout Response within ${HANG_MS} ms (a command that never finishes?)`, hex: recent.join('\n') });
     s.close();

@@ -5,6 +5,7 @@
  */
 import { BHS_LENGTH, Bhs, LIMITS } from '../server/iscsi/constants.ts';
 import { padOf } from '../server/iscsi/pdu.ts';
+import { serializePdu } from '../server/iscsi/framing.ts';
 
 /** mulberry32: small, fast, and the same sequence for the same seed, so a finding can be replayed. */
 export class Rng {
@@ -76,6 +77,30 @@ export function completeFrames(buf: Buffer): Buffer {
     if (buf.length - at < len) return Buffer.concat([buf, Buffer.alloc(len - (buf.length - at))]);
     at += len;
   }
+}
+
+/**
+ * Adds header and data digests (CRC32C) to whole frames, as a session that negotiated them sends, and now and then
+ * spoils one: the target must drop the connection on a bad header digest and Reject a bad data digest (RFC 7143 7.8).
+ * A frame cut short by completeFrames (over a limit) goes as it is.
+ */
+export function withDigests(buf: Buffer, rng: Rng): Buffer {
+  const out: Buffer[] = [];
+  for (let at = 0; at < buf.length; ) {
+    const len = frameLength(buf, at);
+    if (len === undefined || at + len > buf.length) {
+      out.push(buf.subarray(at));
+      break;
+    }
+    const ahsEnd = at + BHS_LENGTH + buf[at + Bhs.TotalAhsLength]! * 4;
+    const dsl = buf.readUIntBE(at + Bhs.DataSegmentLength, 3);
+    const pdu = { bhs: buf.subarray(at, at + BHS_LENGTH), ahs: buf.subarray(at + BHS_LENGTH, ahsEnd), data: buf.subarray(ahsEnd, ahsEnd + dsl) };
+    const framed = Buffer.concat(serializePdu(pdu, true, true));
+    if (rng.chance(0.03)) framed[rng.int(framed.length)]! ^= 1 << rng.int(8);
+    out.push(framed);
+    at += len;
+  }
+  return Buffer.concat(out);
 }
 
 /** Sets DataSegmentLength to the bytes actually present after the header (so a data mutation stays framed). */

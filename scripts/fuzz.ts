@@ -85,7 +85,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
 
   const target: RunningTarget = await startTarget({ iqn: IQN, luns: [{ size: '16M' }, { size: '16M', thin: true }], args: ['--max-connections', '1024'] });
   const pid = target.proc.pid!;
-  const live: LiveStats = { cases: 0, preLogin: 0, inSession: 0, closedByTarget: 0, logins: 0 };
+  const live: LiveStats = { cases: 0, preLogin: 0, inSession: 0, closedByTarget: 0, logins: 0, digestLogins: 0 };
   const recent: RecentCases = [];
   const workers = makeWorkers(o.workers, o.seed);
   let batches = 0;
@@ -128,6 +128,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   } finally {
     closeWorkers(workers);
     live.logins = workers.reduce((a, w) => a + w.logins, 0);
+    live.digestLogins = workers.reduce((a, w) => a + w.digestLogins, 0);
     const exit = await target.stop();
     cleanExit = exit.code === 0;
     if (!cleanExit) findings.push({ kind: 'crash', detail: `SIGTERM after fuzzing: exit ${JSON.stringify(exit)}\n${target.stderr().slice(-2000)}`, hex: '' });
@@ -157,7 +158,7 @@ function parseArgs(argv: string[]): FuzzOptions {
 export function summary(r: FuzzReport): string {
   const count = (k: Finding['kind']) => r.findings.filter((f) => f.kind === k).length;
   return `fuzz: ${r.cases} live cases (${r.live.preLogin} before login, ${r.live.inSession} in sessions, ${r.live.closedByTarget} connections closed by the target, `
-    + `${r.live.logins} fuzz logins) + ${r.codecCases} codec cases (${r.codecPdus} PDUs) in ${r.seconds.toFixed(1)} s: `
+    + `${r.live.logins} fuzz logins, ${r.live.digestLogins} with digests) + ${r.codecCases} codec cases (${r.codecPdus} PDUs) in ${r.seconds.toFixed(1)} s: `
     + `${count('crash')} crashes, ${count('hang')} hangs, ${count('internal-error')} internal errors, ${count('codec')} codec findings, `
     + `fresh session OK after ${r.healthChecks - count('health')}/${r.healthChecks} batches, target RSS ${r.rssStartMiB} -> ${r.rssEndMiB} MiB (max ${r.rssMaxMiB})`;
 }

@@ -53,7 +53,7 @@ export class RawSession {
   }
 
   send(pdu: Pdu): void {
-    for (const part of serializePdu(pdu, false, false)) this.socket.write(part);
+    for (const part of serializePdu(pdu, this.digests, this.digests)) this.socket.write(part);
   }
 
   /** Waits for the next PDU matching `pred` (or for the connection to close, resolving undefined). */
@@ -75,11 +75,14 @@ export class RawSession {
     }
   }
 
-  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001'): Promise<Record<string, string>> {
+  /** Header and data digests (CRC32C) are on for this session's PDUs, both ways. */
+  digests = false;
+
+  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001', digests = false): Promise<Record<string, string>> {
     this.send(encodeLoginRequest({
       transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.from(isid, 'hex'), tsih: 0, itt: 0x1000, cid: 0,
       cmdSN: this.cmdSN, expStatSN: 0,
-      data: encodeKeys([['InitiatorName', initiatorName], ['TargetName', targetName], ['SessionType', 'Normal'], ['HeaderDigest', 'None'], ['DataDigest', 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'], ['MaxRecvDataSegmentLength', '262144']]),
+      data: encodeKeys([['InitiatorName', initiatorName], ['TargetName', targetName], ['SessionType', 'Normal'], ['HeaderDigest', digests ? 'CRC32C' : 'None'], ['DataDigest', digests ? 'CRC32C' : 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'], ['MaxRecvDataSegmentLength', '262144']]),
     }));
     const p = await this.next();
     if (!p) throw new Error('no Login Response');
@@ -90,7 +93,10 @@ export class RawSession {
     this.tsih = r.tsih;
     this.isid = isid;
     this.initiatorName = initiatorName;
-    return Object.fromEntries(parseKeys(r.data));
+    const keys = Object.fromEntries(parseKeys(r.data));
+    // Digests start with the first PDU after the final Login Response (RFC 7143 13.1).
+    if (digests && keys.HeaderDigest === 'CRC32C' && keys.DataDigest === 'CRC32C') this.digests = this.reader.headerDigest = this.reader.dataDigest = true;
+    return keys;
   }
 
   close(): void {
