@@ -96,7 +96,12 @@ export function withDigests(buf: Buffer, rng: Rng): Buffer {
     const dsl = buf.readUIntBE(at + Bhs.DataSegmentLength, 3);
     const pdu = { bhs: buf.subarray(at, at + BHS_LENGTH), ahs: buf.subarray(at + BHS_LENGTH, ahsEnd), data: buf.subarray(ahsEnd, ahsEnd + dsl) };
     const framed = Buffer.concat(serializePdu(pdu, true, true));
-    if (rng.chance(0.03)) framed[rng.int(framed.length)]! ^= 1 << rng.int(8);
+    if (rng.chance(0.03)) {
+      // Not TotalAHSLength: until the AHS it names has arrived, no target can check the digest that follows it.
+      let at2 = rng.int(framed.length);
+      if (at2 === Bhs.TotalAhsLength) at2++;
+      if (at2 < framed.length) framed[at2]! ^= 1 << rng.int(8);
+    }
     out.push(framed);
     at += len;
   }

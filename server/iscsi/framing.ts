@@ -44,9 +44,11 @@ export class PduReader {
       const ahsLength = ahsLengthOf(bhs);
       const dataLength = dataSegmentLengthOf(bhs);
       if (ahsLength > LIMITS.maxAhsLength) return this.fail({ kind: 'ahs-too-long', bhs: Buffer.from(bhs), length: ahsLength });
+      if (dataLength > this.maxDataSegmentLength)
+        return this.fail({ kind: 'data-too-long', bhs: Buffer.from(bhs), length: dataLength, limit: this.maxDataSegmentLength });
       const hd = this.headerDigest ? DIGEST_LENGTH : 0;
-      // A header's lengths are believed only once its digest checks: a corrupted DataSegmentLength must not make us
-      // wait for data that never comes (found by npm run fuzz).
+      // Within the limits, a header's lengths are believed only once its digest checks: a corrupted DataSegmentLength
+      // must not make us wait for data that never comes (found by npm run fuzz).
       if (hd && !this.headerChecked) {
         if (this.buffered < BHS_LENGTH + ahsLength + hd) return;
         const header = this.peek(BHS_LENGTH + ahsLength + hd);
@@ -54,8 +56,6 @@ export class PduReader {
           return this.fail({ kind: 'header-digest', bhs: Buffer.from(bhs) });
         this.headerChecked = true;
       }
-      if (dataLength > this.maxDataSegmentLength)
-        return this.fail({ kind: 'data-too-long', bhs: Buffer.from(bhs), length: dataLength, limit: this.maxDataSegmentLength });
       const dd = this.dataDigest && dataLength > 0 ? DIGEST_LENGTH : 0;
       const pad = padOf(dataLength);
       const total = BHS_LENGTH + ahsLength + hd + dataLength + pad + dd;
