@@ -79,10 +79,12 @@ export class ScsiTaskHandler {
     if (cmd.write && cmd.expectedDataTransferLength > 0) {
       if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_INVALID_FIELD_IN_CDB };
       else if (pdu.data.length > 0 && !params.immediateData) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR };
-      // Write data waiting on this connection stays under a cap, however many writes are outstanding (SAM-5 5.3.1).
-      else if (this.gathering() + cmd.expectedDataTransferLength > LIMITS.maxGatheredWriteBytes) refuse = { status: ScsiStatus.TaskSetFull };
+      // Write data waiting on this connection stays under a cap, however many writes are outstanding (TASK SET FULL, SAM-5 5.3).
+      else if (this.overCap(false, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
       else task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
     }
+    // So does read data: a burst of large READs from an initiator that does not read its answers cannot pile up.
+    if (!refuse && cmd.read && this.overCap(true, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
     this.byItt.set(cmd.itt, task);
     const admitted = conn.admit(cmd.cmdSN, cmd.immediate, () => {
       task.admitted = true;
@@ -96,11 +98,17 @@ export class ScsiTaskHandler {
     if (!admitted) this.byItt.delete(cmd.itt);
   }
 
-  /** Bytes of write buffers held for this connection's tasks still gathering data. */
-  private gathering(): number {
+  /**
+   * Whether one more task of `bytes` would take this connection's outstanding read (or gathering write) data past
+   * LIMITS.maxTaskDataBytes. A task alone is never refused; one read counts at most a maximum transfer.
+   */
+  private overCap(read: boolean, bytes: number): boolean {
     let n = 0;
-    for (const t of this.byItt.values()) n += t.collector?.expectedLength ?? 0;
-    return n;
+    for (const t of this.byItt.values()) {
+      if (read) n += t.cmd.read ? Math.min(t.cmd.expectedDataTransferLength, LIMITS.maxWriteBytes) : 0;
+      else n += t.collector?.expectedLength ?? 0;
+    }
+    return n > 0 && n + Math.min(bytes, LIMITS.maxWriteBytes) > LIMITS.maxTaskDataBytes;
   }
 
   dataOut(pdu: Pdu): void {

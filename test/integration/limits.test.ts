@@ -303,4 +303,35 @@ describe('target limits', () => {
     await fresh.logout();
     s.close();
   });
+
+  it('holds at most 128 MiB of read data per connection for a reader that does not read: past it, TASK SET FULL', async () => {
+    const t = await start([]);
+    const s = await RawSession.open(t.port);
+    await s.login(IQN);
+    const before = rssBytes(t.proc.pid!);
+    s.socket.pause();
+    // 24 READs of 32 MiB in one go (768 MiB), all inside the default window of 128: only the cap stands in the way.
+    const parts = [];
+    for (let i = 0; i < 24; i++) {
+      const c = Buffer.alloc(16);
+      c[0] = 0x88;
+      c.writeUInt32BE(65536, 10);
+      parts.push(...serializePdu(command(s, 0x800 + i, 1 + i, c, { read: 32 << 20 }), false, false));
+    }
+    s.socket.write(Buffer.concat(parts));
+    await sleep(1500);
+    const held = rssBytes(t.proc.pid!) - before;
+    s.socket.resume();
+    let full = 0;
+    let good = 0;
+    for (let i = 0; i < 24; i++) {
+      const p = await s.next((q) => opcodeOf(q.bhs) === Opcode.ScsiResponse || (opcodeOf(q.bhs) === Opcode.ScsiDataIn && (q.bhs[1]! & 0x01) === 1), 10_000);
+      if (!p) break;
+      if (opcodeOf(p.bhs) === Opcode.ScsiResponse && decodeScsiResponse(p).status === 0x28) full++;
+      else good++;
+    }
+    expect({ good, full }).toEqual({ good: 4, full: 20 });
+    expect(held, `RSS grew ${held >> 20} MiB`).toBeLessThan(320 << 20);
+    s.close();
+  }, 60_000);
 });
