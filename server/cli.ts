@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { DEFAULT_HTTP, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
@@ -25,6 +25,7 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
                         [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
                         [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]
+                        [--max-sessions N] [--max-connections N] [--max-commands N]
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
        iscsi-lab readcap URL                READ CAPACITY(16)
@@ -85,7 +86,7 @@ const LAB_DEFAULTS = {
 };
 
 async function serve(args: string[]): Promise<number> {
-  let http = parsePortal('127.0.0.1:8080');
+  let http = parsePortal(DEFAULT_HTTP);
   let capturePath: string | undefined;
   const targetArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -111,7 +112,7 @@ async function serve(args: string[]): Promise<number> {
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;
-  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config) });
+  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url) });
   stepGate.describeStore = (lun, lba, blocks) => describeResidency(running.caches[lun], lba, blocks);
   const stopStepBroadcast = stepGate.onChange((step) => hub.broadcast({ type: 'step', step }));
   const done = untilSignal(async () => {

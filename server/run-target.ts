@@ -63,6 +63,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     chap: config.chap,
     mutualChap: config.mutualChap,
     acl: config.acl,
+    limits: config.limits,
     log,
   });
   try {

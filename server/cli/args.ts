@@ -1,4 +1,5 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
+import type { TargetLimits } from '../iscsi/target.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
 export class UsageError extends Error {}
@@ -25,6 +26,8 @@ export interface TargetConfig {
   acl: string[];
   /** Block cache per LUN (`--cache SIZE`, `--cache-mode`, `--cache-policy`, `--readahead`); size 0: none. */
   cache?: CacheConfig;
+  /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
+  limits?: Partial<TargetLimits>;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -37,6 +40,9 @@ export function parseSize(text: string): number {
   if (bytes < 1024 * 1024 || bytes % 512 !== 0) throw new UsageError(`bad size ${text}: at least 1M and a multiple of 512 bytes`);
   return bytes;
 }
+
+/** Where `serve` puts the UI, API and /ws unless --http says otherwise: this machine only (see access-token.ts). */
+export const DEFAULT_HTTP = '127.0.0.1:8080';
 
 export function parsePortal(text: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text);
@@ -82,6 +88,19 @@ export function parseLun(text: string): LunSpec {
   return spec;
 }
 
+const LIMIT_FLAGS: Record<string, { key: keyof TargetLimits; max: number }> = {
+  '--max-sessions': { key: 'maxSessions', max: 0xffff }, // TSIH is 16 bits
+  '--max-connections': { key: 'maxConnections', max: 65536 },
+  // A window wider than 2^31 would make CmdSN comparison (RFC 1982 serial arithmetic) ambiguous; 2^16 is plenty.
+  '--max-commands': { key: 'maxCommands', max: 65536 },
+};
+
+function parseCount(flag: string, text: string, max: number): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max)) throw new UsageError(`bad ${flag} ${JSON.stringify(text)}: a whole number from 1 to ${max}`);
+  return n;
+}
+
 function parseCredentials(flag: string, text: string): { user: string; secret: string } {
   const i = text.indexOf(':');
   if (i <= 0 || i === text.length - 1) throw new UsageError(`bad ${flag} value: use USER:SECRET`);
@@ -99,6 +118,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   let chap: TargetConfig['chap'];
   let mutualChap: TargetConfig['mutualChap'];
   let cache: CacheConfig | undefined;
+  const limits: Partial<TargetLimits> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -115,6 +135,11 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       } catch (err) {
         throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
       }
+      continue;
+    }
+    const limit = LIMIT_FLAGS[flag];
+    if (limit) {
+      limits[limit.key] = parseCount(flag, value(), limit.max);
       continue;
     }
     switch (flag) {
@@ -138,5 +163,5 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
   cache ??= defaults.cache;
-  return { portals, iqn, luns, chap, mutualChap, acl, ...(cache ? { cache } : {}) };
+  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}) };
 }

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
+import { accessToken, type AccessToken } from './access-token.ts';
 import { HttpError, io, readJson, sendJson, status } from './api.ts';
 import { LabInitiator } from './lab-io.ts';
 
@@ -17,12 +18,17 @@ export interface GatewayOptions {
   webRoot: string;
   /** Extra routes (capture, trace) tried before the built-in ones. */
   routes?: RouteHandler[];
+  /** Required on every request when set; default: a fresh one when `host` is not a loopback address, else none. */
+  token?: string;
   log?: (m: string) => void;
 }
 
 export interface Gateway {
   server: Server;
+  /** The lab's address, with `?token=...` when one is required. */
   url: string;
+  /** Checks a request (HTTP or the /ws upgrade) for the token; always true when none is required. */
+  access: AccessToken;
   lab: LabInitiator;
   close(): Promise<void>;
 }
@@ -45,9 +51,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     initiatorName: 'iqn.2026-11.org.iscsi-lab:gateway', chap: config.chap, mutualChap: config.mutualChap,
   });
   const root = resolve(opts.webRoot);
+  const access = accessToken(opts.host, opts.token);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!access.allows(req, url)) throw new HttpError(401, 'this lab listens beyond loopback: open the URL it printed (with ?token=...) or send the token as "authorization: Bearer TOKEN"');
+    // The page was opened with ?token=: a cookie carries it on the UI's own fetches and /ws from then on.
+    if (access.required && url.searchParams.has('token')) res.setHeader('set-cookie', access.cookie());
     for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
     if (url.pathname === '/api/status' && req.method === 'GET') return sendJson(res, 200, status(target, config));
     if (url.pathname === '/api/io') {
@@ -80,7 +90,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     server,
-    url: `http://${host}:${port}/`,
+    url: `http://${host}:${port}/${access.required ? `?token=${access.token}` : ''}`,
+    access,
     lab,
     async close() {
       await lab.close();

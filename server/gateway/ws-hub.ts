@@ -20,6 +20,8 @@ export interface WsHubOptions {
   snapshotEvents?: number;
   /** Origins allowed besides the server's own host (e.g. Vite's dev server). */
   extraOrigins?: readonly string[];
+  /** The gateway's token check (required when it listens beyond loopback); default: everyone. */
+  authorize?: (req: IncomingMessage, url: URL) => boolean;
 }
 
 /** Largest binary message of raw frames (a batch over it is split). */
@@ -42,7 +44,7 @@ export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly clients = new Set<Client>();
   private readonly timer: NodeJS.Timeout;
-  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins'>> & { extraOrigins: readonly string[] };
+  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins' | 'authorize'>> & { extraOrigins: readonly string[]; authorize: (req: IncomingMessage, url: URL) => boolean };
   /** Follow mode: which browser presents, relayed to the others. */
   private readonly presentation = new Presentation<WebSocket>(
     (m, except) => this.broadcast(m, except),
@@ -53,7 +55,7 @@ export class WsHub {
 
   constructor(options: WsHubOptions) {
     this.opts = {
-      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, extraOrigins: [], ...options,
+      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, extraOrigins: [], authorize: () => true, ...options,
     };
     options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.timer = setInterval(() => this.flush(), this.opts.batchMs);
@@ -78,9 +80,10 @@ export class WsHub {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/ws' || !this.originAllowed(req)) {
-      socket.end(`HTTP/1.1 ${path !== '/ws' ? '404 Not Found' : '403 Forbidden'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const refusal = url.pathname !== '/ws' ? '404 Not Found' : !this.originAllowed(req) ? '403 Forbidden' : !this.opts.authorize(req, url) ? '401 Unauthorized' : undefined;
+    if (refusal) {
+      socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));

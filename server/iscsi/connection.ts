@@ -48,6 +48,7 @@ export class Connection {
   private nextTtt = 1;
   private textPending: { ttt: number; rest: Buffer } | undefined;
   private textRequest: Buffer[] = [];
+  private textRequestBytes = 0;
   private closeWaiters: (() => void)[] = [];
 
   constructor(
@@ -345,9 +346,17 @@ export class Connection {
         return sendPart(t.itt, t.lun, pending.rest);
       }
       this.textRequest.push(Buffer.from(t.data));
+      this.textRequestBytes += t.data.length;
+      // Continued text is gathered up to the same cap as login text (RFC 7143 11.10.2), never without bound.
+      if (this.textRequestBytes > LIMITS.maxTextBytes) {
+        this.textRequest = [];
+        this.textRequestBytes = 0;
+        return this.sendReject(RejectReason.ProtocolError, pdu.bhs, `Text Request over ${LIMITS.maxTextBytes} bytes`);
+      }
       if (t.continue) return sendPart(t.itt, t.lun, Buffer.alloc(0));
       const data = Buffer.concat(this.textRequest);
       this.textRequest = [];
+      this.textRequestBytes = 0;
       let pairs: KeyValue[];
       try {
         pairs = parseKeys(data);

@@ -58,6 +58,11 @@ export const LIMITS = {
   maxAhsLength: 1024,
   /** Largest write we gather into memory before handing it to SCSI. */
   maxWriteBytes: 32 * 1024 * 1024,
+  /**
+   * Data one connection's outstanding commands may hold, writes gathering and reads in flight each; a command past
+   * it gets TASK SET FULL (the initiator retries it later).
+   */
+  maxTaskDataBytes: 128 * 1024 * 1024,
   /** Login and text key=value payload across continuation PDUs. */
   maxTextBytes: 64 * 1024,
   /** Commands a session may have in flight; the CmdSN window never opens wider. */

@@ -30,6 +30,8 @@ export class PduReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private stopped = false;
+  /** The header of the PDU being gathered passed its digest check (done once, not on every chunk). */
+  private headerChecked = false;
 
   constructor(private readonly sink: FramingSink) {}
 
@@ -45,11 +47,21 @@ export class PduReader {
       if (dataLength > this.maxDataSegmentLength)
         return this.fail({ kind: 'data-too-long', bhs: Buffer.from(bhs), length: dataLength, limit: this.maxDataSegmentLength });
       const hd = this.headerDigest ? DIGEST_LENGTH : 0;
+      // Within the limits, a header's lengths are believed only once its digest checks: a corrupted DataSegmentLength
+      // must not make us wait for data that never comes (found by npm run fuzz).
+      if (hd && !this.headerChecked) {
+        if (this.buffered < BHS_LENGTH + ahsLength + hd) return;
+        const header = this.peek(BHS_LENGTH + ahsLength + hd);
+        if (crc32c(header.subarray(0, BHS_LENGTH + ahsLength)) !== header.readUInt32LE(BHS_LENGTH + ahsLength))
+          return this.fail({ kind: 'header-digest', bhs: Buffer.from(bhs) });
+        this.headerChecked = true;
+      }
       const dd = this.dataDigest && dataLength > 0 ? DIGEST_LENGTH : 0;
       const pad = padOf(dataLength);
       const total = BHS_LENGTH + ahsLength + hd + dataLength + pad + dd;
       if (this.buffered < total) return;
       const raw = this.take(total);
+      this.headerChecked = false;
       this.frame(raw, ahsLength, hd, dataLength, pad, dd);
     }
   }
@@ -64,10 +76,6 @@ export class PduReader {
   private frame(raw: Buffer, ahsLength: number, hd: number, dataLength: number, pad: number, dd: number): void {
     const headerEnd = BHS_LENGTH + ahsLength;
     const bhs = raw.subarray(0, BHS_LENGTH);
-    if (hd) {
-      const expected = raw.readUInt32LE(headerEnd);
-      if (crc32c(raw.subarray(0, headerEnd)) !== expected) return this.fail({ kind: 'header-digest', bhs: Buffer.from(bhs) });
-    }
     const dataStart = headerEnd + hd;
     const pdu: Pdu = {
       bhs,

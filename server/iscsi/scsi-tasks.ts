@@ -1,4 +1,4 @@
-import { RESERVED_TAG } from './constants.ts';
+import { LIMITS, RESERVED_TAG } from './constants.ts';
 import { DataOutCollector } from './data-out.ts';
 import { writeBuffers } from './write-buffers.ts';
 import { decodeScsiCommand, type ScsiCommandPdu } from './pdu/scsi-command.ts';
@@ -29,6 +29,9 @@ export class ScsiTask implements AbortWatch {
   r2tCount = 0;
   /** Its window slot has been given back. */
   released = false;
+  /** Bytes it counts against the connection's caps (see ScsiTaskHandler.overCap) until let go. */
+  readCharge = 0;
+  writeCharge = 0;
   private abortListeners: (() => void)[] | undefined = undefined;
 
   constructor(readonly cmd: ScsiCommandPdu) {
@@ -77,6 +80,9 @@ function fixedSense(key: number, asc: number, ascq: number): Buffer {
  */
 export class ScsiTaskHandler {
   private readonly byItt = new Map<number, ScsiTask>();
+  /** Read data outstanding and write data being gathered on this connection (running sums, not a walk per command). */
+  private readBytes = 0;
+  private writeBytes = 0;
 
   constructor(private readonly conn: Connection) {}
 
@@ -97,25 +103,64 @@ export class ScsiTaskHandler {
     const cmd = decodeScsiCommand(pdu);
     if (this.byItt.has(cmd.itt)) return conn.sendReject(RejectReason.TaskInProgress, pdu.bhs, `ITT 0x${cmd.itt.toString(16)} already in use`);
     if (cmd.itt === RESERVED_TAG) return conn.sendReject(RejectReason.InvalidPduField, pdu.bhs, 'SCSI Command with the reserved ITT');
+    // Immediate commands skip the CmdSN window (RFC 7143 3.2.2.1), so they get their own cap (11.17.1 reason 0x06).
+    if (cmd.immediate && this.byItt.size >= conn.session!.window) return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
     const params = conn.params;
     const task = new ScsiTask(cmd);
-    let refuse: Buffer | undefined;
+    let refuse: ScsiResponse | undefined;
     if (cmd.write && cmd.expectedDataTransferLength > 0) {
-      if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = SENSE_INVALID_FIELD_IN_CDB;
-      else if (pdu.data.length > 0 && !params.immediateData) refuse = SENSE_DATA_PHASE_ERROR;
-      else task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
+      if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_INVALID_FIELD_IN_CDB };
+      else if (pdu.data.length > 0 && !params.immediateData) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR };
+      // Write data waiting on this connection stays under a cap, however many writes are outstanding (TASK SET FULL, SAM-5 5.3).
+      else if (this.overCap(false, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
+      else {
+        task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
+        task.writeCharge = cmd.expectedDataTransferLength;
+        this.writeBytes += task.writeCharge;
+      }
+    }
+    // So does read data: a burst of large READs from an initiator that does not read its answers cannot pile up.
+    if (!refuse && cmd.read && this.overCap(true, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
+    if (!refuse && cmd.read) {
+      task.readCharge = Math.min(cmd.expectedDataTransferLength, LIMITS.maxWriteBytes);
+      this.readBytes += task.readCharge;
     }
     this.byItt.set(cmd.itt, task);
     const admitted = conn.admit(cmd.cmdSN, cmd.immediate, () => {
       task.admitted = true;
       if (task.aborted) return this.finish(task);
-      if (refuse) return this.respond(task, { status: ScsiStatus.CheckCondition, sense: refuse });
+      if (refuse) return this.respond(task, refuse);
       const c = task.collector;
       if (!c || c.complete) return this.execute(task);
       c.started = true;
       this.sendR2Ts(task, c.nextR2Ts());
     });
-    if (!admitted) this.byItt.delete(cmd.itt);
+    if (!admitted) {
+      this.byItt.delete(cmd.itt);
+      this.uncharge(task);
+    }
+  }
+
+  /**
+   * Whether one more task of `bytes` would take this connection's outstanding read (or gathering write) data past
+   * LIMITS.maxTaskDataBytes. A task alone is never refused; one read counts at most a maximum transfer.
+   */
+  private overCap(read: boolean, bytes: number): boolean {
+    const n = read ? this.readBytes : this.writeBytes;
+    return n > 0 && n + Math.min(bytes, LIMITS.maxWriteBytes) > LIMITS.maxTaskDataBytes;
+  }
+
+  /** The task's write data is no longer being gathered (it runs, failed, or was aborted). */
+  private doneGathering(task: ScsiTask): void {
+    task.collector = undefined;
+    this.writeBytes -= task.writeCharge;
+    task.writeCharge = 0;
+  }
+
+  private uncharge(task: ScsiTask): void {
+    this.doneGathering(task);
+    this.readBytes -= task.readCharge;
+    task.readCharge = 0;
   }
 
   dataOut(pdu: Pdu): void {
@@ -127,7 +172,7 @@ export class ScsiTaskHandler {
     switch (r.kind) {
       case 'error':
         this.conn.ctx.log(`connection ${this.conn.id} ITT 0x${task.itt.toString(16)}: ${r.reason}`);
-        task.collector = undefined;
+        this.doneGathering(task);
         if (task.admitted) this.respond(task, { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR });
         else task.aborted = true;
         return;
@@ -158,7 +203,7 @@ export class ScsiTaskHandler {
     const cmd = task.cmd;
     const collector = task.collector;
     const dataOut = collector ? collector.buffer.subarray(0, collector.received) : undefined;
-    task.collector = undefined;
+    this.doneGathering(task);
     const run = conn.ctx.scsi.execute({
       nexus: conn.session!.nexus,
       lun: cmd.lun,
@@ -234,11 +279,13 @@ export class ScsiTaskHandler {
   private finish(task: ScsiTask): void {
     this.windowAfter(task, true);
     if (this.byItt.get(task.itt) === task) this.byItt.delete(task.itt);
+    this.uncharge(task);
   }
 
   /** Aborts one task (ABORT TASK and friends): no response will be sent for it. Resolves once SCSI let go of it. */
   abort(task: ScsiTask): Promise<void> {
     task.markAborted();
+    this.doneGathering(task);
     const running = task.running;
     if (!running) this.finish(task);
     return running ?? Promise.resolve();

@@ -25,12 +25,14 @@ export class Session {
     readonly params: SessionParams,
     readonly nexus: ItNexus,
     firstCmdSN: number,
+    /** Commands outstanding at most (`--max-commands`): the width of the CmdSN window. */
+    readonly window: number = LIMITS.commandWindow,
   ) {
     this.expCmdSN = firstCmdSN;
   }
 
   get maxCmdSN(): number {
-    const room = Math.max(0, LIMITS.commandWindow - this.active);
+    const room = Math.max(0, this.window - this.active);
     return snAdd(this.expCmdSN, room - 1);
   }
 
@@ -44,7 +46,8 @@ export class Session {
       run();
       return true;
     }
-    if (cmdSN === this.expCmdSN) {
+    // With `window` commands outstanding MaxCmdSN is ExpCmdSN - 1: even the expected CmdSN is outside the window.
+    if (cmdSN === this.expCmdSN && this.active < this.window) {
       this.expCmdSN = snAdd(this.expCmdSN, 1);
       this.active++;
       run();

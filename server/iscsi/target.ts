@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { LIMITS } from './constants.ts';
 import { Connection } from './connection.ts';
 import type { LoginMachine, LoginPolicy } from './login.ts';
 import { LoginStatus, type LoginRequestPdu } from './pdu/login.ts';
@@ -24,8 +25,27 @@ export interface IscsiTargetOptions {
   chap?: ChapCredentials;
   mutualChap?: ChapCredentials;
   acl?: string[];
+  /** Caps on what initiators may hold open; defaults in TARGET_LIMITS. */
+  limits?: Partial<TargetLimits>;
   log?: (message: string) => void;
 }
+
+/** What initiators together may hold open (`--max-sessions`, `--max-connections`, `--max-commands`). */
+export interface TargetLimits {
+  /** Sessions of any type at once; one more login is answered "out of resources" (RFC 7143 11.13.5, 0x0302). */
+  maxSessions: number;
+  /** TCP connections at once, logged in or not; over it, the oldest connection still logging in makes room. */
+  maxConnections: number;
+  /** Commands one session may have outstanding: its CmdSN window (MaxCmdSN) never opens wider (RFC 7143 4.2.2.1). */
+  maxCommands: number;
+}
+
+/** How long shutdown waits for initiators to finish and leave on their own before it closes their connections. */
+const SHUTDOWN_LOGOUT_GRACE_MS = 5000;
+/** How long shutdown waits for answers already written to reach initiators before cutting their sockets. */
+const SHUTDOWN_FLUSH_MS = 2000;
+
+export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 256, maxCommands: LIMITS.commandWindow };
 
 /**
  * The iSCSI target: portals listening, the session registry (reinstatement, RFC 7143 6.3.5), SendTargets,
@@ -35,9 +55,11 @@ export class IscsiTarget implements TargetContext {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
+  readonly limits: TargetLimits;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session>();
   private readonly live = new Set<Connection>();
+  private readonly sockets = new Set<Socket>();
   private nextTsih = 1;
   /** Actual listening addresses (port 0 resolved), in portal order. */
   readonly listening: Portal[] = [];
@@ -45,15 +67,13 @@ export class IscsiTarget implements TargetContext {
   constructor(private readonly opts: IscsiTargetOptions) {
     this.scsi = opts.scsi;
     this.lunCount = opts.lunCount;
+    this.limits = { ...TARGET_LIMITS, ...opts.limits };
   }
 
   async listen(): Promise<void> {
     for (const [i, portal] of this.opts.portals.entries()) {
       const tpgt = i + 1;
-      const server = createServer({ noDelay: true }, (socket) => {
-        const conn = new Connection(socket, this, tpgt);
-        this.live.add(conn);
-      });
+      const server = createServer({ noDelay: true }, (socket) => this.accept(socket, tpgt));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(portal.port, portal.host, () => {
@@ -68,12 +88,50 @@ export class IscsiTarget implements TargetContext {
     }
   }
 
+  private accept(socket: Socket, tpgt: number): void {
+    if (this.live.size >= this.limits.maxConnections && !this.evictOneLogin()) {
+      // Every slot holds a logged-in connection: refuse before reading a byte (bounded memory whatever arrives).
+      this.log(`connection from ${socket.remoteAddress}:${socket.remotePort} refused: ${this.live.size} connections (--max-connections)`);
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    this.live.add(new Connection(socket, this, tpgt));
+  }
+
+  /**
+   * Makes room by closing the oldest connection still in its login phase. A login takes milliseconds; one that
+   * lingers (slowloris: a byte now and then, never finishing) is what a full table is made of, and must not keep
+   * a real initiator out until the login timeout.
+   */
+  private evictOneLogin(): boolean {
+    for (const c of this.live) {
+      if (c.state !== 'login') continue;
+      c.close(`evicted: ${this.live.size} connections (--max-connections) and a new one arrived before this one logged in`);
+      return true;
+    }
+    return false;
+  }
+
   /** Stops accepting, waits for in-flight commands on every connection, then closes them. */
   async close(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // server.close() stops accepting and calls back once every connection has ended.
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // An initiator in the middle of a stream usually finishes and logs out within moments: let it, for a while.
+    // One that stays (idle, or not reading) must not keep the target from exiting.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, SHUTDOWN_LOGOUT_GRACE_MS)))]);
+    clearTimeout(timer);
     const conns = [...this.live];
     await Promise.all(conns.map((c) => c.tasks.drain()));
     for (const c of conns) c.close('target shutting down');
+    // A reader that stopped reading would keep its socket open forever, waiting to flush: cut it after a grace period.
+    timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, SHUTDOWN_FLUSH_MS);
+    await closed;
+    clearTimeout(timer);
   }
 
   get sessionList(): readonly Session[] {
@@ -112,6 +170,7 @@ export class IscsiTarget implements TargetContext {
         this.endSession(s, 'session reinstated');
       }
     }
+    if (this.sessions.size >= this.limits.maxSessions) return LoginStatus.OutOfResources;
     let tsih = this.nextTsih;
     while (this.sessions.has(tsih)) tsih = tsih >= 0xffff ? 1 : tsih + 1;
     this.nextTsih = tsih >= 0xffff ? 1 : tsih + 1;
@@ -121,7 +180,7 @@ export class IscsiTarget implements TargetContext {
       initiatorPort: portName,
       relativeTargetPort: conn.portalGroupTag,
     };
-    const session = new Session(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, req.cmdSN);
+    const session = new Session(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, req.cmdSN, this.limits.maxCommands);
     session.connections.add(conn);
     this.sessions.set(tsih, session);
     return session;

@@ -15,6 +15,12 @@ export class RawSession {
   private reader: PduReader;
   cmdSN = 1;
   expStatSN = 0;
+  /** The final Login Response's command window (RFC 7143 4.2.2.1). */
+  window = { expCmdSN: 0, maxCmdSN: 0 };
+  /** The session's TSIH and ISID once logged in (a second connection or a reinstatement names them). */
+  tsih = 0;
+  isid = '';
+  initiatorName = '';
 
   private constructor(readonly socket: Socket) {
     this.reader = new PduReader({
@@ -24,6 +30,8 @@ export class RawSession {
       },
       error: () => undefined,
     });
+    // Whatever MaxRecvDataSegmentLength a test declared (up to the RFC's 2^24 - 1), take what the target sends.
+    this.reader.maxDataSegmentLength = 0xffffff;
     socket.on('data', (c: Buffer) => this.reader.push(c));
     socket.on('close', () => {
       this.closed = true;
@@ -45,7 +53,7 @@ export class RawSession {
   }
 
   send(pdu: Pdu): void {
-    for (const part of serializePdu(pdu, false, false)) this.socket.write(part);
+    for (const part of serializePdu(pdu, this.digests, this.digests)) this.socket.write(part);
   }
 
   /** Waits for the next PDU matching `pred` (or for the connection to close, resolving undefined). */
@@ -67,18 +75,28 @@ export class RawSession {
     }
   }
 
-  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001'): Promise<Record<string, string>> {
+  /** Header and data digests (CRC32C) are on for this session's PDUs, both ways. */
+  digests = false;
+
+  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001', digests = false): Promise<Record<string, string>> {
     this.send(encodeLoginRequest({
       transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.from(isid, 'hex'), tsih: 0, itt: 0x1000, cid: 0,
       cmdSN: this.cmdSN, expStatSN: 0,
-      data: encodeKeys([['InitiatorName', initiatorName], ['TargetName', targetName], ['SessionType', 'Normal'], ['HeaderDigest', 'None'], ['DataDigest', 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'], ['MaxRecvDataSegmentLength', '262144']]),
+      data: encodeKeys([['InitiatorName', initiatorName], ['TargetName', targetName], ['SessionType', 'Normal'], ['HeaderDigest', digests ? 'CRC32C' : 'None'], ['DataDigest', digests ? 'CRC32C' : 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'], ['MaxRecvDataSegmentLength', '262144']]),
     }));
     const p = await this.next();
     if (!p) throw new Error('no Login Response');
     const r = decodeLoginResponse(p);
     if (r.statusClass !== 0) throw new Error(`login failed ${r.statusClass}/${r.statusDetail}`);
     this.expStatSN = (r.statSN + 1) >>> 0;
-    return Object.fromEntries(parseKeys(r.data));
+    this.window = { expCmdSN: r.expCmdSN, maxCmdSN: r.maxCmdSN };
+    this.tsih = r.tsih;
+    this.isid = isid;
+    this.initiatorName = initiatorName;
+    const keys = Object.fromEntries(parseKeys(r.data));
+    // Digests start with the first PDU after the final Login Response (RFC 7143 13.1).
+    if (digests && keys.HeaderDigest === 'CRC32C' && keys.DataDigest === 'CRC32C') this.digests = this.reader.headerDigest = this.reader.dataDigest = true;
+    return keys;
   }
 
   close(): void {

@@ -30,6 +30,8 @@ export interface TargetOptions {
   chap?: { user: string; secret: string };
   mutualChap?: { user: string; secret: string };
   acl?: string[];
+  /** more target flags, appended as given (e.g. ['--max-sessions', '2']) */
+  args?: string[];
   /** directory for LUN files and logs; default a new temporary one, removed by stop() */
   dir?: string;
   /** ms to wait for `ready`; default 20 s */
@@ -124,6 +126,7 @@ async function startOnce(opts: TargetOptions): Promise<RunningTarget> {
     ...(opts.chap ? ['--chap', `${opts.chap.user}:${opts.chap.secret}`] : []),
     ...(opts.mutualChap ? ['--mutual-chap', `${opts.mutualChap.user}:${opts.mutualChap.secret}`] : []),
     ...(opts.acl ?? []).flatMap((a) => ['--acl', a]),
+    ...(opts.args ?? []),
   ];
   const proc = spawn(process.execPath, [CLI, 'target', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
