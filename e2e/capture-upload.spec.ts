@@ -83,7 +83,7 @@ test('uploads: not a capture is a 400 with the reason, over 64 MiB is a 413', as
   expect(((await badJsonl.json()) as { error: string }).error).toContain('trace schema version 99');
   const big = await request.post('/api/capture/upload?name=big.pcapng', { data: Buffer.alloc(64 * 1024 * 1024 + 1) });
   expect(big.status()).toBe(413);
-  expect(((await big.json()) as { error: string }).error).toBe('capture of 67108865 bytes is over the 64 MiB upload limit');
+  expect(((await big.json()) as { error: string }).error).toBe('upload of 67108865 bytes is over the 64 MiB limit');
   const gone = await request.post('/api/replay', { data: { id: 'no-such-upload' } });
   expect(gone.status()).toBe(404);
   // The gateway is still fine afterwards.

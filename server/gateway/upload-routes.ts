@@ -12,7 +12,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
 import { detectFormat, replayCapture, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
@@ -23,16 +22,15 @@ import { PduDescriber } from '../../shared/trace/describe.ts';
 import { TRACE_SCHEMA_VERSION, type TraceEvent, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
+import { MAX_REPLAY_UPLOAD_BYTES, readUpload } from './upload-limits.ts';
 
-export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+export const MAX_UPLOAD_BYTES = MAX_REPLAY_UPLOAD_BYTES;
 /** Uploads kept for replay: the newest ones, at most this many and this many bytes together. */
 const KEEP_UPLOADS = 4;
 const KEEP_UPLOAD_BYTES = 128 * 1024 * 1024;
 /** Per-command results a replay answers with (the summary counts them all). */
 const MAX_RESULTS = 5000;
 const OP_LOGIN_RESPONSE = 0x23;
-/** How long an over-limit body is drained before the 413 goes out anyway. */
-const DRAIN_MS = 10_000;
 
 interface Upload {
   readonly id: string;
@@ -96,41 +94,6 @@ export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
   return { format, header, events, warnings };
 }
 
-/**
- * The body, or undefined once it passes MAX_UPLOAD_BYTES. The rest of an over-limit body is read and thrown away
- * (never kept) before the 413 goes out: a client still sending would otherwise get a reset instead of the answer.
- * A client that never stops gets the answer after DRAIN_MS.
- */
-async function readCapped(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  await new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_UPLOAD_BYTES) chunks.push(c);
-      else if (!timer) {
-        chunks.length = 0;
-        timer = setTimeout(resolve, DRAIN_MS);
-      }
-    });
-    req.once('end', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    req.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-  return size > MAX_UPLOAD_BYTES ? undefined : Buffer.concat(chunks, size);
-}
-
-async function drain(req: IncomingMessage): Promise<void> {
-  req.resume();
-  await Promise.race([once(req, 'end'), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]).catch(() => undefined);
-}
-
 /** The lab target as an iscsi:// URL replay can log in to (with the lab's CHAP, if it has one). */
 function labUrl(target: RunningTarget, config: TargetConfig, lun: number): string {
   const p = target.iscsi.listening[0]!;
@@ -150,16 +113,12 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig): Route
   };
 
   const upload = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_UPLOAD_BYTES) {
-      await drain(req);
-      res.setHeader('connection', 'close');
-      throw new HttpError(413, `capture of ${declared} bytes is over the ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB upload limit`);
-    }
-    const body = await readCapped(req);
-    if (!body) {
-      res.setHeader('connection', 'close');
-      throw new HttpError(413, `capture over the ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB upload limit`);
+    let body: Buffer;
+    try {
+      body = await readUpload(req, MAX_UPLOAD_BYTES);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 413) res.setHeader('connection', 'close');
+      throw err;
     }
     const name = (url.searchParams.get('name') ?? 'capture').slice(0, 200);
     if (body.length === 0) throw new HttpError(400, 'empty upload: send the capture file as the request body');
