@@ -68,8 +68,8 @@ test('the page stays responsive while an outside initiator streams thousands of 
   await expect(page.locator('[data-testid=timeline] .row').first()).toHaveAttribute('data-opcode', 'SCSI Data-In');
   await page.getByTestId('filter-opcode').fill('');
   await expect(page.getByTestId('timeline-count')).toHaveText(/^\d+ PDUs$/);
-  // Clearing the filter sends the list back to the tail (virtua scrolls once its rows are laid out): let that land
-  // first, or it would undo the scroll below.
+  // Clearing the filter sends the list back to the tail once the filter's debounce has passed: wait for it, so the
+  // scroll below starts from a list that is following the tail.
   const scroller = page.getByTestId('timeline').locator('div[style*="overflow-y"]').first();
   await expect.poll(() => scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(100);
   const s0 = Date.now();
