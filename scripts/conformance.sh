@@ -28,6 +28,8 @@
 # Env: CONFORMANCE_ONLY      space-separated subset of the configurations above (default: all)
 #      CONFORMANCE_TEST      iscsi-test-cu -t filter for every run, e.g. SCSI.Read10 or SCSI.Unmap,SCSI.Write16
 #                            (default: every test; the read-only run's own list above)
+#      CONFORMANCE_CACHE     block cache per LUN, in write-back mode (default 16M, the lab's own default; 0 = none):
+#                            every command of the suite then goes through the cache, as users' I/O does
 #      CONFORMANCE_TIMEOUT   seconds per iscsi-test-cu run (default 900)
 #      CONFORMANCE_LOGDIR    where logs go (default: a new temporary directory, kept and printed)
 #      ISCSI_LAB_PORT_BASE, ISCSI_LAB_PORT_SPAN  ports are picked free from BASE..BASE+SPAN-1 (3290, 200)
@@ -39,6 +41,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 here="$root/scripts"
 iqn=iqn.2026-11.org.iscsi-lab:conformance
 configs=${CONFORMANCE_ONLY:-plain thin removable readonly sanitize physical multipath}
+cache=${CONFORMANCE_CACHE:-16M}
 logdir=${CONFORMANCE_LOGDIR:-$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-conformance.XXXXXX")}
 mkdir -p "$logdir"
 
@@ -107,7 +110,7 @@ start_target() {
     portals=()
     for p in "${ports[@]}"; do portals+=(--portal "127.0.0.1:$p"); done
     node "$root/bin/iscsi-lab.cjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
-      >"$dir/target.out" 2>"$dir/target.err" &
+      --cache "$cache" --cache-mode write-back >"$dir/target.out" 2>"$dir/target.err" &
     target_pid=$!
     for _ in $(seq 300); do
       grep -q '^ready ' "$dir/target.out" 2>/dev/null && return 0
