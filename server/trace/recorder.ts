@@ -381,6 +381,7 @@ export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest
   if (data.length) {
     out.set(data, o);
     const end = o + data.length + L.padding;
+    out.fill(0, o + data.length, end); // the slab is not zeroed
     if (e.dataDigest) new DataView(out.buffer, out.byteOffset).setUint32(end, crc32cParts([out.subarray(o, end)]), true);
   }
   return out;

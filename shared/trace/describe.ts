@@ -102,9 +102,14 @@ export class PduDescriber {
     if (isInitiatorOpcode(opcode)) {
       if (opcode === OP_SCSI_COMMAND) {
         const cdb = decodeCdb(bhs.subarray(32, BHS_LENGTH));
-        const scsi: ScsiSummary = stripUndefined({
-          opcode: cdb.opcode, opcodeName: cdb.name, lun: lunNumber(bhs), lba: cdb.lba, blocks: cdb.blocks, fua: cdb.fua, dpo: cdb.dpo,
-        });
+        // Built field by field: this runs for every SCSI Command the recorder sees, described or not.
+        const scsi: { -readonly [K in keyof ScsiSummary]: ScsiSummary[K] } = { opcode: cdb.opcode, opcodeName: cdb.name };
+        const lun = lunNumber(bhs);
+        if (lun !== undefined) scsi.lun = lun;
+        if (cdb.lba !== undefined) scsi.lba = cdb.lba;
+        if (cdb.blocks !== undefined) scsi.blocks = cdb.blocks;
+        if (cdb.fua !== undefined) scsi.fua = cdb.fua;
+        if (cdb.dpo !== undefined) scsi.dpo = cdb.dpo;
         out.taskId = this.start(byItt, p.timeNs, scsi);
         out.taskScsi = scsi;
       } else if (opcode === OP_DATA_OUT || opcode === OP_SNACK) {
