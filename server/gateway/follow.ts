@@ -4,16 +4,9 @@
  * keeps the newest state and sends `{type: 'presenter', state}` to every other browser, and to each new one on
  * connect. The presenter leaving (or another browser taking over) ends the presentation for everyone.
  */
+import type { FollowState } from '../../shared/trace/follow.ts';
 
-/** What followers mirror: the active view, the selected PDU, the stepper's task and stage. */
-export interface FollowState {
-  readonly tab: string;
-  readonly selectedSeq: number | null;
-  readonly stepTaskId: number | null;
-  readonly stepIndex: number;
-  /** The presenter's label ("Presenter" unless it names itself). */
-  readonly name: string;
-}
+export type { FollowState };
 
 const MAX_TAB = 32;
 const MAX_NAME = 40;

@@ -1,9 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTarget, type RunningTarget } from '../../server/run-target.ts';
+import { describe, expect, it } from 'vitest';
 import { RawSession } from '../helpers/raw-session.ts';
+import { useInProcessTarget } from '../helpers/in-process-target.ts';
 import { encodeNopOut } from '../../server/iscsi/pdu/nop.ts';
 import { encodeScsiCommand } from '../../server/iscsi/pdu/scsi-command.ts';
 import { decodeReject } from '../../server/iscsi/pdu/reject.ts';
@@ -12,24 +9,8 @@ import { decodeDataIn } from '../../server/iscsi/pdu/data.ts';
 import { opcodeOf, newPdu } from '../../server/iscsi/pdu.ts';
 import { Opcode } from '../../server/iscsi/constants.ts';
 
-const IQN = 'iqn.2026-11.org.iscsi-lab:robust';
-let dir: string;
-let target: RunningTarget;
-let port: number;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-robust-'));
-  target = await startTarget(
-    { portals: [{ host: '127.0.0.1', port: 0 }], iqn: IQN, luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 8 << 20, thin: false, removable: false, readOnly: false }], acl: [] },
-    () => undefined,
-  );
-  port = target.iscsi.listening[0]!.port;
-});
-
-afterAll(async () => {
-  await target.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const lab = useInProcessTarget('robust');
+const IQN = lab.iqn;
 
 const nop = (s: RawSession, itt: number, cmdSN: number, immediate = false) =>
   encodeNopOut({ immediate, lun: 0, itt, ttt: 0xffffffff, sn: cmdSN, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.alloc(0) });
@@ -43,7 +24,7 @@ function inquiry(s: RawSession, itt: number, cmdSN: number) {
 
 describe('transport robustness', () => {
   it('answers an unknown opcode with Reject and keeps serving the session', async () => {
-    const s = await RawSession.open(port);
+    const s = await RawSession.open(lab.port);
     await s.login(IQN);
     const bogus = newPdu(0x1d | 0x40); // vendor-specific initiator opcode
     bogus.bhs.writeUInt32BE(0x77, 16);
@@ -59,7 +40,7 @@ describe('transport robustness', () => {
   });
 
   it('ignores commands outside the CmdSN window silently (RFC 7143 4.2.2.1)', async () => {
-    const s = await RawSession.open(port);
+    const s = await RawSession.open(lab.port);
     await s.login(IQN);
     s.send(nop(s, 1, 1000)); // far beyond MaxCmdSN
     s.send(nop(s, 2, 0)); // behind ExpCmdSN
@@ -74,7 +55,7 @@ describe('transport robustness', () => {
   });
 
   it('holds a command that arrives ahead of a gap until the gap fills', async () => {
-    const s = await RawSession.open(port);
+    const s = await RawSession.open(lab.port);
     await s.login(IQN);
     s.send(nop(s, 2, 2));
     expect(await s.next(() => true, 300)).toBeUndefined();
@@ -86,9 +67,9 @@ describe('transport robustness', () => {
   });
 
   it('drops a connection that declares a data segment beyond MaxRecvDataSegmentLength, and others are unharmed', async () => {
-    const good = await RawSession.open(port);
+    const good = await RawSession.open(lab.port);
     await good.login(IQN, 'iqn.2026-11.org.iscsi-lab:good', '800000000002');
-    const bad = await RawSession.open(port);
+    const bad = await RawSession.open(lab.port);
     await bad.login(IQN);
     const huge = newPdu(Opcode.NopOut | 0x40);
     huge.bhs.writeUIntBE(16_000_000, 5, 3);
@@ -102,7 +83,7 @@ describe('transport robustness', () => {
   });
 
   it('answers an unsupported opcode with ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE', async () => {
-    const s = await RawSession.open(port);
+    const s = await RawSession.open(lab.port);
     await s.login(IQN);
     s.send(encodeScsiCommand({
       immediate: false, final: true, read: false, write: false, attribute: 1, lun: 0, itt: 4, expectedDataTransferLength: 0, cmdSN: 1, expStatSN: s.expStatSN,
@@ -118,14 +99,14 @@ describe('transport robustness', () => {
 
   it('survives random garbage before login', async () => {
     for (let i = 0; i < 20; i++) {
-      const s = await RawSession.open(port);
+      const s = await RawSession.open(lab.port);
       const junk = Buffer.alloc(200 + i * 13);
       for (let j = 0; j < junk.length; j++) junk[j] = (j * 131 + i * 7) & 0xff;
       s.socket.write(junk);
       await s.next(() => true, 200);
       s.close();
     }
-    const s = await RawSession.open(port);
+    const s = await RawSession.open(lab.port);
     await s.login(IQN);
     s.send(inquiry(s, 1, 1));
     expect((await s.next()) && true).toBe(true);

@@ -6,14 +6,8 @@ import { tick } from 'svelte';
 import { lab } from './lab.svelte.ts';
 import { stepper } from './stepper.svelte.ts';
 import { TABS, ui } from './ui.svelte.ts';
+import type { FollowState } from '../../../shared/trace/follow.ts';
 
-export interface FollowState {
-  readonly tab: string;
-  readonly selectedSeq: number | null;
-  readonly stepTaskId: number | null;
-  readonly stepIndex: number;
-  readonly name: string;
-}
 
 export class Follow {
   presenting = $state(false);
