@@ -4,7 +4,7 @@
  * fdatasync for FUA and SYNCHRONIZE CACHE runs on its own thread (datasync-thread.ts). Thin LUNs keep an allocation map beside the image (see allocation-map.ts).
  */
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { datasyncThread } from './datasync-thread.ts';
@@ -72,17 +72,29 @@ export async function openFileStore(opts: FileStoreOptions): Promise<FileStore> 
   const fh = await open(opts.path, opts.readOnly ? 'r' : 'r+');
   let map: AllocationMap | null = null;
   if (opts.thin) {
-    map = await AllocationMap.load(mapPath(opts.path), blockSize, blockCount);
-    // A fresh image holds nothing; an image found without a map may hold anything, so call it all mapped.
+    // The map on disk lags the image (it is saved on flush and every second): after a crash it may call blocks
+    // unmapped that hold data, and an UNMAP trusting it would skip zeroing them. So a map is trusted only if the
+    // process that had the LUN open closed it (it removes the open marker after its last map save).
+    const crashed = !fresh && (await stat(openMarkerPath(opts.path)).then(() => true, () => false));
+    if (!crashed) map = await AllocationMap.load(mapPath(opts.path), blockSize, blockCount);
+    // A fresh image holds nothing; an image found without a trustworthy map may hold anything: all mapped.
     map ??= AllocationMap.create(blockCount, !fresh);
   }
   const store = new FileStore(fh, opts.path, blockSize, blockCount, map, opts.readOnly ?? false);
-  if (map && !opts.readOnly) await store.flush();
+  if (map && !opts.readOnly) {
+    await store.flush();
+    await writeFile(openMarkerPath(opts.path), `${process.pid}\n`);
+  }
   return store;
 }
 
 export function mapPath(imagePath: string): string {
   return `${imagePath}.map`;
+}
+
+/** Present while a process has the thin LUN open for writing; a crash leaves it behind. */
+function openMarkerPath(imagePath: string): string {
+  return `${imagePath}.map.open`;
 }
 
 export class FileStore implements BlockStore {
@@ -178,6 +190,8 @@ export class FileStore implements BlockStore {
     await this.flush();
     this.closed = true;
     await this.fh.close();
+    // The map on disk is now exact: the next open may trust it.
+    if (this.map && !this.readOnly) await unlink(openMarkerPath(this.path)).catch(() => undefined);
   }
 
   private async writeAll(data: Uint8Array, position: number): Promise<void> {

@@ -105,6 +105,22 @@ describe('thin provisioning', () => {
     await again.close();
   });
 
+  it('after a crash (the LUN never closed) the map on disk is not trusted: an UNMAP still zeroes what was written', async () => {
+    const path = join(dir, 'thin.img');
+    const first = await openFileStore({ path, sizeBytes: 64 * 1024, thin: true });
+    await first.write(4, pattern(2, 3), false); // mapped in memory; the map on disk still says unmapped
+    // no close(): the process died here (its file handle is simply dropped)
+    const second = await openFileStore({ path, sizeBytes: 64 * 1024, thin: true });
+    expect(await second.mapping(4, 2)).toMatchObject({ mapped: true });
+    await second.unmap(4, 2);
+    expect(Buffer.from(await second.read(4, 2)).every((b) => b === 0)).toBe(true);
+    await second.close();
+    // closed cleanly: the next open trusts the map again (blocks 4-5 unmapped, the rest as saved)
+    const third = await openFileStore({ path, sizeBytes: 64 * 1024, thin: true });
+    expect(await third.mapping(4, 2)).toMatchObject({ mapped: false });
+    await third.close();
+  });
+
   it('an existing image without a map is assumed fully mapped', async () => {
     const path = join(dir, 'old.img');
     const thick = await openFileStore({ path, sizeBytes: 512 * 16, thin: false });
