@@ -27,6 +27,7 @@ import {
   type TcpTuple,
   type TraceEvent,
   type TraceHeader,
+  type TraceStats,
 } from '../../shared/trace/schema.ts';
 
 /** What the recorder needs of an IscsiTarget / ScsiTarget: only their taps (so tests can pass bare Taps). */
@@ -70,23 +71,7 @@ export interface TraceItem {
 /** A consumer sees every item synchronously, in seq order. It must not block: batch and drop on your side (TraceQueue). */
 export type TraceConsumer = (item: TraceItem) => void;
 
-export interface TraceStats {
-  readonly recording: boolean;
-  readonly consumers: number;
-  readonly pdus: number;
-  readonly events: number;
-  readonly ringPdus: number;
-  readonly ringBytes: number;
-  readonly ringEvents: number;
-  /** PDUs pushed out of the ring by its caps (still delivered to consumers). */
-  readonly evictedPdus: number;
-  readonly evictedEvents: number;
-  /** PDUs larger than the whole byte cap: event kept, bytes not. */
-  readonly rawSkipped: number;
-  /** Consumers removed because they threw. */
-  readonly consumerErrors: number;
-  readonly openTasks: number;
-}
+export type { TraceStats };
 
 export interface TraceSnapshot {
   readonly header: TraceHeader;

@@ -251,3 +251,22 @@ export function decodeRawFrame(frame: Uint8Array): RawPduFrame {
     bytes,
   };
 }
+
+/** The recorder's counters: in every /ws snapshot and at GET /api/trace/stats. */
+export interface TraceStats {
+  readonly recording: boolean;
+  readonly consumers: number;
+  readonly pdus: number;
+  readonly events: number;
+  readonly ringPdus: number;
+  readonly ringBytes: number;
+  readonly ringEvents: number;
+  /** PDUs pushed out of the ring by its caps (still delivered to consumers). */
+  readonly evictedPdus: number;
+  readonly evictedEvents: number;
+  /** PDUs larger than the whole byte cap: event kept, bytes not. */
+  readonly rawSkipped: number;
+  /** Consumers removed because they threw. */
+  readonly consumerErrors: number;
+  readonly openTasks: number;
+}

@@ -2,7 +2,7 @@
  * The gateway's JSON API (server/gateway/api.ts) as the browser sees it: typed fetch wrappers whose errors carry
  * the gateway's readable `{error}` text, never a stack.
  */
-import type { TraceEvent, TraceHeader } from '../../../shared/trace/schema.ts';
+import type { TraceEvent, TraceHeader, TraceStats } from '../../../shared/trace/schema.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
 
 export interface LabLun {
@@ -65,19 +65,7 @@ export interface IoResult {
   readonly stepped?: { readonly id: number; readonly passed: readonly string[]; readonly timedOut: boolean };
 }
 
-export interface TraceStats {
-  readonly recording: boolean;
-  readonly consumers: number;
-  readonly pdus: number;
-  readonly events: number;
-  readonly ringPdus: number;
-  readonly ringBytes: number;
-  readonly ringEvents: number;
-  readonly evictedPdus: number;
-  readonly evictedEvents: number;
-  readonly rawSkipped: number;
-  readonly [key: string]: unknown;
-}
+export type { TraceStats };
 
 /** A failed API call: `status` 0 means the gateway could not be reached at all. */
 export class ApiError extends Error {
