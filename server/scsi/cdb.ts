@@ -32,17 +32,6 @@ export function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v & 0xff;
 }
 
-/** Parameter data built from parts (VPD pages, descriptor lists). */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 export function put64(b: Uint8Array, o: number, v: number): void {
   put32(b, o, Math.floor(v / 0x100000000));
   put32(b, o + 4, v >>> 0);

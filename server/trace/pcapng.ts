@@ -125,7 +125,7 @@ export class PcapngWriter {
   }
 
   toBytes(): Uint8Array {
-    return concat(this.blocks);
+    return Buffer.concat(this.blocks);
   }
 
   /** The blocks written so far (for streaming to a file or response). */
@@ -246,16 +246,6 @@ function epb(frame: Uint8Array, timeNs: bigint, comment?: string): Uint8Array {
   body.set(frame, 20);
   body.set(opts, 20 + pad4(frame.length));
   return block(BLOCK_EPB, body);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** A short note for a PDU's first segment: "#12 SCSI Command READ(10) LBA 0 x8, task 5". */
@@ -561,7 +551,7 @@ function append(flow: Flow, payload: Uint8Array): void {
 
 function peek(flow: Flow, n: number): Uint8Array {
   if (flow.buffer[0]!.length >= n) return flow.buffer[0]!.subarray(0, n);
-  return concat(flow.buffer).subarray(0, n);
+  return Buffer.concat(flow.buffer).subarray(0, n);
 }
 
 /** Takes n bytes as a fresh copy (captures are read once; PDUs outlive the packet views). */

@@ -3,7 +3,7 @@
  * (SPC-4 7.8, SBC-3 6.5): 00 supported pages, 80 unit serial number, 83 device identification,
  * 8F third-party copy, B0 block limits, B1 block device characteristics, B2 logical block provisioning.
  */
-import { be16, concat, put16, put32, put64 } from '../cdb.ts';
+import { be16, put16, put32, put64 } from '../cdb.ts';
 import type { CommandContext, TargetInfo } from '../context.ts';
 import { withAllocation } from '../context.ts';
 import { naaDesignator, unitSerialNumber } from '../identity.ts';
@@ -129,7 +129,7 @@ function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort:
   // No SCSI name string designators (SPC-4 7.8.6.6.9): the initiator knows the iSCSI names from login, and without
   // them the whole page (56 bytes) fits the 64-byte allocation length qemu asks with, so no answer is ever cut
   // inside a descriptor (which Wireshark's dissector reports as a malformed packet).
-  return concat(parts);
+  return Buffer.concat(parts);
 }
 
 /** SBC-3 6.5.3, page length 3Ch, with SBC-4 6.6.4's atomic write fields (bytes 44-63). */

@@ -2,7 +2,7 @@
  * Third-party Copy VPD page (8Fh, SPC-4 7.8.17) body: what the copy manager implements (copy-manager.ts), as
  * third-party copy descriptors, each padded to a multiple of four bytes.
  */
-import { concat, put16, put32 } from '../cdb.ts';
+import { put16, put32 } from '../cdb.ts';
 import {
   IMPLEMENTED_DESCRIPTORS,
   MAX_CONCURRENT_COPIES,
@@ -39,7 +39,7 @@ export function thirdPartyCopyPage(blockSize: number): Uint8Array {
   put32(general, 4, MAX_CONCURRENT_COPIES); // MAXIMUM IDENTIFIED CONCURRENT COPIES
   put32(general, 8, MAX_SEGMENT_BLOCKS * blockSize); // MAXIMUM SEGMENT LENGTH
   general[12] = Math.log2(blockSize); // DATA SEGMENT GRANULARITY
-  return concat([
+  return Buffer.concat([
     descriptor(SUPPORTED_COMMANDS, Uint8Array.of(commands.length, ...commands)),
     descriptor(PARAMETER_DATA, parameterData),
     descriptor(SUPPORTED_DESCRIPTORS, Uint8Array.of(IMPLEMENTED_DESCRIPTORS.length, ...IMPLEMENTED_DESCRIPTORS)),
