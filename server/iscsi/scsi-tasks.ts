@@ -1,6 +1,7 @@
 import { LIMITS, RESERVED_TAG } from './constants.ts';
 import { DataOutCollector } from './data-out.ts';
 import { writeBuffers } from './write-buffers.ts';
+import { buildSense, Sense } from '../scsi/sense.ts';
 import { decodeScsiCommand, type ScsiCommandPdu } from './pdu/scsi-command.ts';
 import { decodeDataOut, encodeDataIn } from './pdu/data.ts';
 import { encodeR2T } from './pdu/r2t.ts';
@@ -58,20 +59,11 @@ export class ScsiTask implements AbortWatch {
   }
 }
 
-// Sense for write data the transport could not take (SPC-4 4.5.6): ABORTED COMMAND, DATA PHASE ERROR.
-const SENSE_DATA_PHASE_ERROR = fixedSense(0x0b, 0x4b, 0x00);
-// ILLEGAL REQUEST, INVALID FIELD IN CDB: a write larger than we will buffer (the Block Limits VPD says so).
-const SENSE_INVALID_FIELD_IN_CDB = fixedSense(0x05, 0x24, 0x00);
-
-function fixedSense(key: number, asc: number, ascq: number): Buffer {
-  const s = Buffer.alloc(18);
-  s[0] = 0x70;
-  s[2] = key;
-  s[7] = 10;
-  s[12] = asc;
-  s[13] = ascq;
-  return s;
-}
+// Senses the transport answers with itself, before or instead of SCSI (from the target's one sense table).
+const SENSE_DATA_PHASE_ERROR = buildSense(Sense.DataPhaseError);
+// A write larger than we will buffer (the Block Limits VPD says so).
+const SENSE_INVALID_FIELD_IN_CDB = buildSense(Sense.InvalidFieldInCdb);
+const SENSE_INTERNAL_TARGET_FAILURE = buildSense(Sense.InternalTargetFailure);
 
 /**
  * SCSI Command handling for one connection (RFC 7143 4.2.5, 11.3-11.8): gathers data-out through immediate
@@ -219,7 +211,7 @@ export class ScsiTaskHandler {
       (res) => this.respond(task, res),
       (err: unknown) => {
         conn.ctx.log(`SCSI execute threw for ITT 0x${task.itt.toString(16)}: ${String(err)}`);
-        this.respond(task, { status: ScsiStatus.CheckCondition, sense: fixedSense(0x04, 0x44, 0x00) });
+        this.respond(task, { status: ScsiStatus.CheckCondition, sense: SENSE_INTERNAL_TARGET_FAILURE });
       },
     );
     // SCSI has stored or copied the data by the time it answers: the buffer can serve the next write.

@@ -69,6 +69,8 @@ export const Sense = {
   CapacityDataChanged: reason(SenseKey.UnitAttention, 0x2a, 0x09, 'CAPACITY DATA HAS CHANGED'),
   MediumMayHaveChanged: reason(SenseKey.UnitAttention, 0x28, 0x00, 'NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED'),
   ReportedLunsDataChanged: reason(SenseKey.UnitAttention, 0x3f, 0x0e, 'REPORTED LUNS DATA HAS CHANGED'),
+  // ABORTED COMMAND: write data the transport could not take (SPC-4 4.5.6)
+  DataPhaseError: reason(SenseKey.AbortedCommand, 0x4b, 0x00, 'DATA PHASE ERROR'),
   // DATA PROTECT
   WriteProtected: reason(SenseKey.DataProtect, 0x27, 0x00, 'WRITE PROTECTED'),
   // MISCOMPARE
