@@ -631,23 +631,8 @@ export class BlockCache implements BlockStore, WriteCacheControl {
     const k0 = this.keyOf(lba);
     const k1 = this.keyOf(lba + blocks - 1);
     this.forEachBlock(lba, blocks, (k, from, to, dataOff) => {
-      let e = this.entries.get(k);
-      const m = maskOf(from, to - from);
-      if (!e) {
-        // Write-allocate whole blocks only (a partial one would hold a hole), and only into free or clean room.
-        if (to - from !== this.sectorsIn(k) || !this.makeRoom()) {
-          report?.add(k * this.spb + from, to - from, 'bypass');
-          return;
-        }
-        e = this.newEntry(k);
-        report?.add(k * this.spb + from, to - from, 'write-allocate');
-      } else {
-        this.policy.hit(k);
-        report?.add(k * this.spb + from, to - from, 'write-hit');
-      }
-      e.data.set(data.subarray(dataOff, dataOff + (to - from) * this.blockSize), from * this.blockSize);
-      e.valid |= m;
-      e.prefetched = false;
+      // Write-allocate whole blocks only (a partial one would hold a hole, the store has the rest).
+      this.copyIntoCache(k, from, to, data, dataOff, to - from === this.sectorsIn(k), report);
     });
     this.markStaleAll(k0, k1);
     try {
@@ -667,23 +652,13 @@ export class BlockCache implements BlockStore, WriteCacheControl {
     const k1 = this.keyOf(lba + blocks - 1);
     const bypass: { k: number; from: number; to: number; dataOff: number }[] = [];
     this.forEachBlock(lba, blocks, (k, from, to, dataOff) => {
-      let e = this.entries.get(k);
+      // Any block may be allocated: its dirty sectors are what the store lacks (write-back keeps only those).
+      const e = this.copyIntoCache(k, from, to, data, dataOff, true, report);
       if (!e) {
-        if (!this.makeRoom()) {
-          bypass.push({ k, from, to, dataOff });
-          report?.add(k * this.spb + from, to - from, 'bypass');
-          return;
-        }
-        e = this.newEntry(k);
-        report?.add(k * this.spb + from, to - from, 'write-allocate');
-      } else {
-        this.policy.hit(k);
-        report?.add(k * this.spb + from, to - from, 'write-hit');
+        bypass.push({ k, from, to, dataOff });
+        return;
       }
       const m = maskOf(from, to - from);
-      e.data.set(data.subarray(dataOff, dataOff + (to - from) * this.blockSize), from * this.blockSize);
-      e.valid |= m;
-      e.prefetched = false;
       const fresh = m & ~e.dirty;
       e.dirty |= m;
       this.dirtySectors += popcount(fresh);
@@ -715,6 +690,30 @@ export class BlockCache implements BlockStore, WriteCacheControl {
     } else if (this.dirtySectors * this.blockSize > this.highWater * this.sizeBytes) {
       this.kick();
     }
+  }
+
+  /**
+   * Puts sectors [from, to) of cache block k from `data` into the cache: into its entry if there is one, else into a
+   * new entry when `allocate` and there is free or clean room. Returns the entry, or undefined when the sectors
+   * bypass the cache (reported as such).
+   */
+  private copyIntoCache(k: number, from: number, to: number, data: Uint8Array, dataOff: number, allocate: boolean, report: ReportBuilder | undefined): Entry | undefined {
+    let e = this.entries.get(k);
+    if (!e) {
+      if (!allocate || !this.makeRoom()) {
+        report?.add(k * this.spb + from, to - from, 'bypass');
+        return undefined;
+      }
+      e = this.newEntry(k);
+      report?.add(k * this.spb + from, to - from, 'write-allocate');
+    } else {
+      this.policy.hit(k);
+      report?.add(k * this.spb + from, to - from, 'write-hit');
+    }
+    e.data.set(data.subarray(dataOff, dataOff + (to - from) * this.blockSize), from * this.blockSize);
+    e.valid |= maskOf(from, to - from);
+    e.prefetched = false;
+    return e;
   }
 
   /** Calls `fn` per cache block of [lba, lba + blocks) with its sector range and the offset into the I/O's bytes. */
