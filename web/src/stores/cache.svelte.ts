@@ -34,6 +34,8 @@ export class CacheInspector {
   map = $state.raw<CacheMap | null>(null);
   samples = $state.raw<CacheSample[]>([]);
   error = $state<string | null>(null);
+  /** Whether `error` came from a failed poll (the next good poll clears it) or from the user's change (it stays). */
+  private errorFromRefresh = false;
   /** Set when the LUN has no cache at all (started with --cache 0). */
   noCache = $state(false);
   busy = $state(false);
@@ -77,25 +79,34 @@ export class CacheInspector {
       this.stats = s;
       if (!s) {
         this.map = null;
-        this.error = null;
+        this.clearRefreshError();
         return;
       }
       const sample: CacheSample = { t: this.now, hits: s.hits, misses: s.misses, readaheadHits: s.readaheadHits };
       const next = this.samples.concat(sample);
       this.samples = next.length > MAX_SAMPLES ? next.slice(next.length - MAX_SAMPLES) : next;
       this.map = await getCacheMap(lun);
-      this.error = null;
+      this.clearRefreshError();
     } catch (err) {
       this.error = err instanceof ApiError ? `cache: ${err.message}` : String(err);
+      this.errorFromRefresh = true;
     } finally {
       this.inFlight = false;
     }
+  }
+
+  /** A poll that works clears what a failed poll said, never the answer to the user's last change. */
+  private clearRefreshError(): void {
+    if (!this.errorFromRefresh) return;
+    this.error = null;
+    this.errorFromRefresh = false;
   }
 
   async change(c: Omit<CacheChange, 'lun'>, what: string): Promise<void> {
     // The gateway checks too; checking here first keeps a typo from becoming a failed request in the page's log.
     if (c.size !== undefined && !SIZE.test(c.size)) {
       this.error = `bad size ${JSON.stringify(c.size)}: use a size like 64M, 512K or 0 (off)`;
+      this.errorFromRefresh = false;
       return;
     }
     this.busy = true;
@@ -104,9 +115,11 @@ export class CacheInspector {
       this.stats = r.luns[0]?.cache ?? this.stats;
       this.lastChange = what;
       this.error = null;
+      this.errorFromRefresh = false;
       await this.refresh();
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
+      this.errorFromRefresh = false;
     } finally {
       this.busy = false;
     }
