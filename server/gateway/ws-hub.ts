@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TraceQueue, type TraceRecorder } from '../trace/recorder.ts';
+import type { TraceItem, TraceRecorder } from '../trace/recorder.ts';
 import { TRACE_SCHEMA_VERSION } from '../../shared/trace/schema.ts';
 import { encodeRawBatch, type RawFrameInput } from '../../shared/trace/raw-batch.ts';
 import { Presentation } from './follow.ts';
@@ -18,6 +18,11 @@ export interface WsHubOptions {
   maxBufferedBytes?: number;
   /** Events in the snapshot a new client gets. */
   snapshotEvents?: number;
+  /**
+   * Most events per batch (the newest; the rest are counted as dropped). 2000 per 200 ms is more than a browser
+   * shows; describing and sending more would cost the target more than serving the I/O.
+   */
+  batchEvents?: number;
   /** Origins allowed besides the server's own host (e.g. Vite's dev server). */
   extraOrigins?: readonly string[];
   /** The gateway's token check (required when it listens beyond loopback); default: everyone. */
@@ -29,21 +34,23 @@ const RAW_BATCH_BYTES = 1024 * 1024;
 
 interface Client {
   ws: WebSocket;
-  queue: TraceQueue;
-  unsubscribe: () => void;
   droppedTotal: number;
 }
 
 /**
  * The /ws hub: each browser gets a snapshot (status, recent trace), then batched live events as JSON text frames
- * and the batch's raw PDU bytes as one binary message (shared/trace/raw-batch.ts). A slow browser never slows the target: its queue is bounded, and batches it
- * cannot take are dropped and the count reported to it. Besides the trace: step mode's state (broadcast) and
- * follow mode's presenter (follow.ts).
+ * and the batch's raw PDU bytes as binary messages (shared/trace/raw-batch.ts). Every batchMs the hub pulls the
+ * newest events from the recorder once and sends the same encoded batch to every browser, so a classroom of
+ * browsers costs one describe and one JSON encoding per event. A slow browser never slows the target: a batch it
+ * cannot take (too much unsent on its socket) is dropped for it and counted. Besides the trace: step mode's state
+ * (broadcast) and follow mode's presenter (follow.ts).
  */
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly clients = new Set<Client>();
   private readonly timer: NodeJS.Timeout;
+  /** Seq of the newest event already sent (or skipped) to the browsers: a new one's snapshot ends here. */
+  private cursor = -1;
   private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins' | 'authorize'>> & { extraOrigins: readonly string[]; authorize: (req: IncomingMessage, url: URL) => boolean };
   /** Follow mode: which browser presents, relayed to the others. */
   private readonly presentation = new Presentation<WebSocket>(
@@ -55,7 +62,7 @@ export class WsHub {
 
   constructor(options: WsHubOptions) {
     this.opts = {
-      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, extraOrigins: [], authorize: () => true, ...options,
+      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, batchEvents: 2000, extraOrigins: [], authorize: () => true, ...options,
     };
     options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.timer = setInterval(() => this.flush(), this.opts.batchMs);
@@ -90,18 +97,15 @@ export class WsHub {
   }
 
   private attach(ws: WebSocket): void {
-    const queue = new TraceQueue();
-    const snapshot = this.opts.recorder.snapshot(this.opts.snapshotEvents);
-    const events = snapshot.events;
-    ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: snapshot.header, status: this.opts.status(), events, stats: snapshot.stats }));
-    const first = events.find((e) => e.type === 'pdu')?.seq ?? Infinity;
-    const raws: RawFrameInput[] = [];
-    for (const p of this.opts.recorder.recent()) {
-      const e = p.event;
-      if (e.seq >= first && p.raw.length) raws.push({ seq: e.seq, direction: e.direction, headerDigest: e.headerDigest, dataDigest: e.dataDigest, bytes: p.raw });
-    }
-    this.sendRaw(ws, raws);
-    const client: Client = { ws, queue, unsubscribe: this.opts.recorder.subscribe(queue.consumer), droppedTotal: 0 };
+    const recorder = this.opts.recorder;
+    // Nobody was watching: the live stream starts now.
+    if (this.clients.size === 0) this.cursor = recorder.lastSeq;
+    const { items } = recorder.collect(-1, this.cursor, this.opts.snapshotEvents);
+    const events = items.map((i) => i.event);
+    const stats = recorder.stats();
+    ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: recorder.header, status: this.opts.status(), events, stats }));
+    for (const raw of this.rawBatches(items)) ws.send(raw);
+    const client: Client = { ws, droppedTotal: 0 };
     this.clients.add(client);
     ws.on('close', () => this.detach(client));
     ws.on('error', () => this.detach(client));
@@ -132,42 +136,54 @@ export class WsHub {
 
   private detach(client: Client): void {
     if (!this.clients.delete(client)) return;
-    client.unsubscribe();
     this.presentation.left(client.ws);
   }
 
-  /** Raw PDU frames in as few binary messages as fit RAW_BATCH_BYTES each (shared/trace/raw-batch.ts). */
-  private sendRaw(ws: WebSocket, frames: readonly RawFrameInput[]): void {
+  /** The items' raw PDU frames in as few binary messages as fit RAW_BATCH_BYTES each (shared/trace/raw-batch.ts). */
+  private rawBatches(items: readonly TraceItem[]): Uint8Array[] {
     const max = this.opts.liveRawBytes;
-    let from = 0;
+    const out: Uint8Array[] = [];
+    let frames: RawFrameInput[] = [];
     let bytes = 0;
-    for (let i = 0; i < frames.length; i++) {
-      bytes += Math.min(frames[i]!.bytes.length, max) + 16;
-      if (bytes >= RAW_BATCH_BYTES || i === frames.length - 1) {
-        ws.send(encodeRawBatch(frames.slice(from, i + 1), max));
-        from = i + 1;
+    for (const item of items) {
+      const e = item.event;
+      if (e.type !== 'pdu' || !item.raw || item.raw.length === 0) continue;
+      frames.push({ seq: e.seq, direction: e.direction, headerDigest: e.headerDigest, dataDigest: e.dataDigest, bytes: item.raw });
+      bytes += Math.min(item.raw.length, max) + 16;
+      if (bytes >= RAW_BATCH_BYTES) {
+        out.push(encodeRawBatch(frames, max));
+        frames = [];
         bytes = 0;
       }
     }
+    if (frames.length) out.push(encodeRawBatch(frames, max));
+    return out;
   }
 
   private flush(): void {
+    const recorder = this.opts.recorder;
+    const upTo = recorder.lastSeq;
+    if (this.clients.size === 0 || upTo === this.cursor) {
+      this.cursor = upTo;
+      return;
+    }
+    const { items, skipped } = recorder.collect(this.cursor, upTo, this.opts.batchEvents);
+    this.cursor = upTo;
+    // Encoded once for everyone; each browser's message differs only in its own dropped count, sent as the first
+    // fragment of the message so the shared part is not copied per browser.
+    const shared = Buffer.from(`,"events":${JSON.stringify(items.map((i) => i.event))}}`);
+    const raws = this.rawBatches(items);
     for (const c of this.clients) {
-      const { events, dropped } = c.queue.drain();
-      if (events.length === 0 && dropped === 0) continue;
+      if (c.ws.readyState !== c.ws.OPEN) continue;
       if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
         // The browser is not keeping up: drop this batch rather than buffer without bound.
-        c.droppedTotal += events.length + dropped;
+        c.droppedTotal += items.length + skipped;
         continue;
       }
-      c.droppedTotal += dropped;
-      c.ws.send(JSON.stringify({ type: 'events', events: events.map((e) => e.event), dropped: c.droppedTotal }));
-      const raws: RawFrameInput[] = [];
-      for (const e of events) {
-        const ev = e.event;
-        if (ev.type === 'pdu' && e.raw) raws.push({ seq: ev.seq, direction: ev.direction, headerDigest: ev.headerDigest, dataDigest: ev.dataDigest, bytes: e.raw });
-      }
-      this.sendRaw(c.ws, raws);
+      c.droppedTotal += skipped;
+      c.ws.send(`{"type":"events","dropped":${c.droppedTotal}`, { binary: false, fin: false });
+      c.ws.send(shared, { binary: false, fin: true });
+      for (const raw of raws) c.ws.send(raw);
     }
   }
 

@@ -5,17 +5,21 @@
  * Free when unused: the taps are subscribed only while at least one consumer is attached or `start()` holds the
  * recorder open; with neither, no tap is active and the target builds no events at all.
  * Raw bytes: each PDU's wire form (BHS, AHS, header digest, data, padding, data digest) is copied once, at the
- * tap, because framing reuses its receive buffers once the listener returns.
+ * tap, into the PDU ring's arena (framing reuses its receive buffers once the listener returns). Recording a PDU
+ * allocates nothing: its row lives in typed-array columns (pdu-ring.ts) and its trace event is built only when
+ * someone reads it: the WebSocket hub pulls the newest events a few times a second (collect), a capture download
+ * reads the ring (recent).
  */
 import { crc32c, crc32cParts } from '../iscsi/crc32c.ts';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
 import type { Tap } from './tap.ts';
 import { Ring } from './ring.ts';
-import { Slab } from './slab.ts';
-import { PduDescriber } from '../../shared/trace/describe.ts';
+import { FLAG_DATA_DIGEST, FLAG_ENDING, FLAG_HEADER_DIGEST, FLAG_T2I, FLAG_WIRE, PduRing } from './pdu-ring.ts';
+import { PduDescriber, scsiSummaryOf, type Correlation, type CorrelationInput } from '../../shared/trace/describe.ts';
 import { RecordedPdu } from './recorded-pdu.ts';
-import { pduLengths, TMF_FUNCTION_NAMES } from '../../shared/protocol/iscsi.ts';
+import { u24 } from '../../shared/protocol/bytes.ts';
+import { BHS_LENGTH, TMF_FUNCTION_NAMES } from '../../shared/protocol/iscsi.ts';
 import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 import { ascAscqText, senseKeyName } from '../../shared/protocol/sense.ts';
 import {
@@ -60,16 +64,25 @@ export const DEFAULT_RING_EVENTS = 20_000;
 export { RecordedPdu };
 
 /**
- * What a consumer is handed: the event (for PDUs built on first read of `event`, so a consumer that drops or
- * samples pays nothing for what it skips) and, for PDUs, the wire form (shared with the ring: do not modify it).
+ * What a consumer is handed: the event and, for PDUs, the wire form: a view into the ring, valid only until the
+ * caller returns to the event loop (the ring overwrites it later): copy what you keep, never modify it.
  */
 export interface TraceItem {
   readonly event: TraceEvent;
   readonly raw?: Uint8Array;
 }
 
-/** A consumer sees every item synchronously, in seq order. It must not block: batch and drop on your side (TraceQueue). */
+/**
+ * A consumer sees every item synchronously, in seq order, with its event already built: a per-PDU cost, so only
+ * for consumers that need every PDU (`serve --capture FILE`). Watchers pull with collect() instead.
+ */
 export type TraceConsumer = (item: TraceItem) => void;
+
+/** What collect() returns: the chosen items, oldest first, and how many in the range were not taken. */
+export interface Collected {
+  readonly items: TraceItem[];
+  readonly skipped: number;
+}
 
 export type { TraceStats };
 
@@ -85,13 +98,15 @@ export class TraceRecorder {
   private readonly startPerfMs: number;
   readonly startWallMs: number;
   private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi'>;
-  private readonly pduRing: Ring<RecordedPdu>;
+  private readonly pduRing: PduRing;
   private readonly eventRing: Ring<TraceEvent>;
+  /** Reused for every correlation: recording a PDU allocates no objects of its own. */
+  private readonly correlation: Correlation = {};
+  private readonly correlationInput: { bhs: Uint8Array; connectionId: number; timeNs: number; ref: number } = { bhs: EMPTY, connectionId: 0, timeNs: 0, ref: 0 };
   private consumers: TraceConsumer[] = [];
   private holds = 0;
   private unsubscribers: (() => void)[] = [];
-  private describer = new PduDescriber();
-  private readonly slab = new Slab();
+  private describer = new PduDescriber({ summaries: false });
   private seq = 0;
   private pduCount = 0;
   private eventCount = 0;
@@ -108,7 +123,7 @@ export class TraceRecorder {
       captureRaw: options.captureRaw ?? true,
       producer: options.producer ?? 'iscsi-lab',
     };
-    this.pduRing = new Ring(this.opts.ringPdus, this.opts.ringBytes, (p) => p.raw.length);
+    this.pduRing = new PduRing(this.opts.ringPdus, this.opts.ringBytes);
     this.eventRing = new Ring(this.opts.ringEvents, Number.MAX_SAFE_INTEGER);
     this.startNs = process.hrtime.bigint();
     this.startPerfMs = performance.now();
@@ -149,24 +164,44 @@ export class TraceRecorder {
     return this.unsubscribers.length > 0;
   }
 
-  /** The last `n` PDUs (all the ring holds by default), oldest first, with their wire bytes. */
-  recent(n?: number): RecordedPdu[] {
-    return this.pduRing.toArray(n);
+  /** The seq of the newest event recorded (-1 before the first). */
+  get lastSeq(): number {
+    return this.seq - 1;
   }
 
-  /** The rings' events merged in seq order; with `limit`, only the newest `limit` (each side is cut to it first, so
-   * at most 2 x limit PDU events are built). */
-  snapshot(limit?: number): TraceSnapshot {
-    const pdus = this.pduRing.toArray(limit).map((p) => p.event as TraceEvent);
-    const others = this.eventRing.toArray(limit);
-    const events: TraceEvent[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < pdus.length || j < others.length) {
-      if (j >= others.length || (i < pdus.length && pdus[i]!.seq < others[j]!.seq)) events.push(pdus[i++]!);
-      else events.push(others[j++]!);
+  /** The last `n` PDUs (all the ring holds by default), oldest first, each with its own copy of its wire bytes. */
+  recent(n = this.pduRing.count): RecordedPdu[] {
+    const out: RecordedPdu[] = [];
+    for (let o = Math.max(this.pduRing.first, this.pduRing.next - n); o < this.pduRing.next; o++) out.push(this.recorded(o, true));
+    return out;
+  }
+
+  /**
+   * The newest `max` events with after < seq <= upTo (PDUs and others merged), oldest first. PDU items' raw bytes
+   * are views into the ring: use them before returning to the event loop. Events no longer held count as skipped.
+   */
+  collect(after: number, upTo: number = this.lastSeq, max = Number.MAX_SAFE_INTEGER): Collected {
+    const ring = this.pduRing;
+    const others = this.eventRing;
+    let p = ring.firstAfter(upTo) - 1;
+    let o = others.length - 1;
+    while (o >= 0 && others.get(o).seq > upTo) o--;
+    const picked: TraceItem[] = [];
+    while (picked.length < max) {
+      const ps = p >= ring.first ? ring.seq[ring.row(p)]! : -Infinity;
+      const os = o >= 0 ? others.get(o).seq : -Infinity;
+      if (Math.max(ps, os) <= after) break;
+      if (ps > os) picked.push(this.recorded(p--, false));
+      else picked.push({ event: others.get(o--) });
     }
-    return { header: this.header, events: limit !== undefined && events.length > limit ? events.slice(-limit) : events, stats: this.stats() };
+    picked.reverse();
+    return { items: picked, skipped: Math.max(0, upTo - after - picked.length) };
+  }
+
+  /** The rings' events merged in seq order; with `limit`, only the newest `limit`; with `upTo`, none after it. */
+  snapshot(limit?: number, upTo?: number): TraceSnapshot {
+    const events = this.collect(-1, upTo, limit).items.map((i) => i.event);
+    return { header: this.header, events, stats: this.stats() };
   }
 
   stats(): TraceStats {
@@ -175,8 +210,8 @@ export class TraceRecorder {
       consumers: this.consumers.length,
       pdus: this.pduCount,
       events: this.eventCount,
-      ringPdus: this.pduRing.length,
-      ringBytes: this.pduRing.bytes,
+      ringPdus: this.pduRing.count,
+      ringBytes: this.pduRing.bytesHeld,
       ringEvents: this.eventRing.length,
       evictedPdus: this.pduRing.evicted,
       evictedEvents: this.eventRing.evicted,
@@ -231,29 +266,76 @@ export class TraceRecorder {
   }
 
   private onPdu(e: PduEvent): void {
-    const raw = this.opts.captureRaw ? wireBytes(e, this.slab) : EMPTY;
-    const tooBig = raw.length > this.opts.ringBytes;
-    if (tooBig) this.rawSkipped++;
-    const kept = tooBig ? EMPTY : raw;
-    let bhs: Uint8Array;
-    let data: Uint8Array;
-    if (kept.length > 0) {
-      bhs = kept.subarray(0, e.pdu.bhs.length);
-      const at = e.pdu.bhs.length + e.pdu.ahs.length + (e.headerDigest ? 4 : 0);
-      data = kept.subarray(at, at + e.pdu.data.length);
-    } else {
-      // Receive and cache buffers are reused once the tap returns: keep copies of what describing reads.
-      bhs = Uint8Array.from(e.pdu.bhs);
-      data = e.pdu.data.length <= DESCRIBE_DATA_MAX ? Uint8Array.from(e.pdu.data) : EMPTY;
+    const ring = this.pduRing;
+    const { bhs, data } = e.pdu;
+    const wire = this.opts.captureRaw ? wireLength(e) : 0;
+    const whole = wire > 0 && wire <= ring.maxPduBytes && wire <= this.opts.ringBytes;
+    if (wire > 0 && !whole) this.rawSkipped++;
+    // Without the wire form, the BHS and the start of the data segment: what describing reads (keys, sense).
+    const kept = Math.max(0, Math.min(data.length, DESCRIBE_DATA_MAX, ring.maxPduBytes - bhs.length));
+    const ordinal = ring.push(whole ? wire : bhs.length + kept);
+    const bytes = ring.bytes(ordinal);
+    if (whole) writeWire(e, bytes);
+    else {
+      bytes.set(bhs, 0);
+      if (kept) bytes.set(kept === data.length ? data : data.subarray(0, kept), bhs.length);
     }
-    const pdu = new RecordedPdu(
-      this.seq++, Number(e.timeNs - this.startNs), this.startWallMs, e.direction === 'in' ? 'i2t' : 't2i',
-      e.connectionId, e.tsih, e.address, e.headerDigest, e.dataDigest, bhs, data, kept,
-    );
-    this.describer.correlate(pdu, pdu);
+    const r = ring.row(ordinal);
+    const timeNs = Number(e.timeNs - this.startNs);
+    ring.seq[r] = this.seq++;
+    ring.timeNs[r] = timeNs;
+    ring.connectionId[r] = e.connectionId;
+    ring.tsih[r] = e.tsih;
+    ring.address[r] = e.address;
+
+    const c = this.correlation;
+    c.taskId = c.latencyNs = c.taskRef = c.taskScsi = c.ending = undefined;
+    const input = this.correlationInput;
+    input.bhs = bhs;
+    input.connectionId = e.connectionId;
+    input.timeNs = timeNs;
+    input.ref = ordinal;
+    this.describer.correlate(input satisfies CorrelationInput, c);
+    ring.taskId[r] = c.taskId ?? 0;
+    ring.latencyNs[r] = c.latencyNs ?? NaN;
+    ring.taskRef[r] = c.taskRef ?? -1;
+    ring.flags[r] =
+      (e.direction === 'out' ? FLAG_T2I : 0) | (e.headerDigest ? FLAG_HEADER_DIGEST : 0) | (e.dataDigest ? FLAG_DATA_DIGEST : 0) |
+      (c.ending ? FLAG_ENDING : 0) | (whole ? FLAG_WIRE : 0);
     this.pduCount++;
-    this.pduRing.push(pdu);
-    this.deliver(pdu);
+    if (this.consumers.length > 0) {
+      const item = this.recorded(ordinal, false);
+      void item.event; // built now, while the bytes it reads are still in the ring
+      this.deliver(item);
+    }
+  }
+
+  /** A PDU row as an object; with `copy`, its bytes are its own, else views into the ring (see collect). */
+  private recorded(ordinal: number, copy: boolean): RecordedPdu {
+    const ring = this.pduRing;
+    const r = ring.row(ordinal);
+    const flags = ring.flags[r]!;
+    const stored = ring.bytes(ordinal);
+    const bytes = copy ? stored.slice() : stored;
+    const wire = (flags & FLAG_WIRE) !== 0;
+    const headerDigest = (flags & FLAG_HEADER_DIGEST) !== 0;
+    const at = wire ? BHS_LENGTH + bytes[4]! * 4 + (headerDigest ? 4 : 0) : BHS_LENGTH;
+    const pdu = new RecordedPdu(
+      ring.seq[r]!, ring.timeNs[r]!, this.startWallMs, flags & FLAG_T2I ? 't2i' : 'i2t', ring.connectionId[r]!, ring.tsih[r]!,
+      ring.address[r]!, headerDigest, (flags & FLAG_DATA_DIGEST) !== 0, bytes.subarray(0, BHS_LENGTH),
+      bytes.subarray(at, Math.min(bytes.length, at + u24(bytes, 5))), wire ? bytes : EMPTY,
+    );
+    const taskId = ring.taskId[r]!;
+    if (taskId !== 0) pdu.taskId = taskId;
+    const latency = ring.latencyNs[r]!;
+    if (!Number.isNaN(latency)) pdu.latencyNs = latency;
+    const ref = ring.taskRef[r]!;
+    // The task's SCSI Command, decoded now; a command already evicted leaves its later PDUs without a summary.
+    if (ref >= 0 && ring.has(ref)) {
+      pdu.taskScsi = scsiSummaryOf(ring.bytes(ref).subarray(0, BHS_LENGTH));
+      if (flags & FLAG_ENDING) pdu.ending = true;
+    }
+    return pdu;
   }
 
   private onSession(e: SessionEvent): void {
@@ -349,13 +431,26 @@ function tuple(a: ConnectionAddress, fromInitiator: boolean): TcpTuple {
     : { src: a.localAddress, srcPort: a.localPort, dst: a.remoteAddress, dstPort: a.remotePort };
 }
 
-/** One copy of the PDU in wire form, digests computed as the connection sends or checked them (RFC 7143 11.1). */
-export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>, slab?: Slab): Uint8Array {
+type WireInput = Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>;
+
+/** Bytes of the PDU's wire form. */
+export function wireLength(e: WireInput): number {
   const { bhs, ahs, data } = e.pdu;
-  const L = pduLengths(bhs, e.headerDigest, e.dataDigest);
+  const padding = (4 - (data.length % 4)) % 4;
+  return bhs.length + ahs.length + (e.headerDigest ? 4 : 0) + data.length + padding + (e.dataDigest && data.length > 0 ? 4 : 0);
+}
+
+/** One copy of the PDU in wire form, digests computed as the connection sends or checked them (RFC 7143 11.1). */
+export function wireBytes(e: WireInput): Uint8Array {
+  const out = new Uint8Array(wireLength(e));
+  writeWire(e, out);
+  return out;
+}
+
+/** Writes the wire form into `out` (exactly wireLength(e) bytes; `out` may hold old bytes: every one is written). */
+function writeWire(e: WireInput, out: Uint8Array): void {
+  const { bhs, ahs, data } = e.pdu;
   const headerLength = bhs.length + ahs.length;
-  const total = headerLength + L.headerDigest + data.length + L.padding + (e.dataDigest && data.length > 0 ? 4 : 0);
-  const out = slab ? slab.take(total) : new Uint8Array(total);
   out.set(bhs, 0);
   if (ahs.length) out.set(ahs, bhs.length);
   let o = headerLength;
@@ -365,52 +460,8 @@ export function wireBytes(e: Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest
   }
   if (data.length) {
     out.set(data, o);
-    const end = o + data.length + L.padding;
-    out.fill(0, o + data.length, end); // the slab is not zeroed
+    const end = o + data.length + ((4 - (data.length % 4)) % 4);
+    if (end > o + data.length) out.fill(0, o + data.length, end); // the arena is not zeroed
     if (e.dataDigest) new DataView(out.buffer, out.byteOffset).setUint32(end, crc32cParts([out.subarray(o, end)]), true);
-  }
-  return out;
-}
-
-/**
- * A consumer that queues events for a slow reader (the WebSocket hub) with named caps, dropping the newest when
- * full and counting what it dropped: the target is never blocked by a lagging client.
- */
-export class TraceQueue {
-  private events: TraceItem[] = [];
-  private bytes = 0;
-  /** Events dropped since the last drain. */
-  dropped = 0;
-
-  /**
-   * Defaults: what a browser can take live: ~10k PDUs/s plus their SCSI and store events, 4000 per drain at the hub's
-   * 200 ms batches. Past that the target would spend more on describing and sending than on serving I/O.
-   */
-  constructor(
-    readonly maxEvents = 4000,
-    readonly maxBytes = 16 * 1024 * 1024,
-  ) {}
-
-  readonly consumer: TraceConsumer = (item) => {
-    const size = item.raw?.length ?? 0;
-    if (this.events.length >= this.maxEvents || this.bytes + size > this.maxBytes) {
-      this.dropped++;
-      return;
-    }
-    this.events.push(item);
-    this.bytes += size;
-  };
-
-  /** Takes everything queued, and the count dropped since the last drain. */
-  drain(): { events: TraceItem[]; dropped: number } {
-    const out = { events: this.events, dropped: this.dropped };
-    this.events = [];
-    this.bytes = 0;
-    this.dropped = 0;
-    return out;
-  }
-
-  get length(): number {
-    return this.events.length;
   }
 }

@@ -43,6 +43,11 @@ export class Ring<T> {
     return this.bytesHeld;
   }
 
+  /** The i-th entry held, 0 being the oldest. */
+  get(i: number): T {
+    return this.items[this.head + i]!;
+  }
+
   /** Oldest first; the last `n` entries when n is given. */
   toArray(n = this.length): T[] {
     return this.items.slice(Math.max(this.head, this.items.length - n));

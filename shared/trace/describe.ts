@@ -40,6 +40,8 @@ interface OpenTask {
   readonly id: number;
   readonly startNs: number;
   readonly scsi?: ScsiSummary;
+  /** The caller's reference to the PDU that opened the task (see PduDescriber's `summaries` option). */
+  readonly ref?: number;
 }
 
 /** Named cap: open tasks remembered across all connections; the oldest are forgotten beyond it. */
@@ -68,6 +70,16 @@ export interface Correlation {
   taskScsi?: ScsiSummary;
   /** Set on a PDU that ends a SCSI task with status (SCSI Response, Data-In with S). */
   ending?: boolean;
+  /** Without summaries: the `ref` of the SCSI Command of the task, where taskScsi would be. */
+  taskRef?: number;
+}
+
+/** What correlate() reads of a PDU; `ref` names it for Correlation.taskRef (the recorder's ring position). */
+export interface CorrelationInput {
+  readonly bhs: Uint8Array;
+  readonly connectionId: number;
+  readonly timeNs: number;
+  readonly ref?: number;
 }
 
 // Correlation keys: connection id, a bit for "tag is a TTT", the 32-bit tag, packed into one safe integer so the
@@ -84,6 +96,12 @@ export class PduDescriber {
   private readonly open = new Map<number, OpenTask>();
   private nextTaskId = 1;
 
+  /**
+   * `summaries: false` skips decoding each SCSI Command's CDB into a ScsiSummary while correlating: the recorder
+   * correlates every PDU but describes few, so it keeps the command's `ref` (taskRef) and decodes on demand.
+   */
+  constructor(private readonly opts: { summaries?: boolean } = {}) {}
+
   describe(p: PduInput): PduTraceEvent {
     const c: Correlation = {};
     this.correlate(p, c);
@@ -91,7 +109,7 @@ export class PduDescriber {
   }
 
   /** Updates the open exchanges with this PDU and writes its correlation into `out`. PDUs must come in order. */
-  correlate(p: Pick<PduInput, 'bhs' | 'connectionId' | 'timeNs'>, out: Correlation): void {
+  correlate(p: CorrelationInput, out: Correlation): void {
     const { bhs } = p;
     const opcode = iscsiOpcodeOf(bhs);
     const itt = u32(bhs, 16);
@@ -101,17 +119,14 @@ export class PduDescriber {
 
     if (isInitiatorOpcode(opcode)) {
       if (opcode === OP_SCSI_COMMAND) {
-        const cdb = decodeCdb(bhs.subarray(32, BHS_LENGTH));
-        // Built field by field: this runs for every SCSI Command the recorder sees, described or not.
-        const scsi: { -readonly [K in keyof ScsiSummary]: ScsiSummary[K] } = { opcode: cdb.opcode, opcodeName: cdb.name };
-        const lun = lunNumber(bhs);
-        if (lun !== undefined) scsi.lun = lun;
-        if (cdb.lba !== undefined) scsi.lba = cdb.lba;
-        if (cdb.blocks !== undefined) scsi.blocks = cdb.blocks;
-        if (cdb.fua !== undefined) scsi.fua = cdb.fua;
-        if (cdb.dpo !== undefined) scsi.dpo = cdb.dpo;
-        out.taskId = this.start(byItt, p.timeNs, scsi);
-        out.taskScsi = scsi;
+        if (this.opts.summaries === false) {
+          out.taskId = this.start(byItt, p.timeNs, undefined, p.ref);
+          out.taskRef = p.ref;
+        } else {
+          const scsi = scsiSummaryOf(bhs);
+          out.taskId = this.start(byItt, p.timeNs, scsi);
+          out.taskScsi = scsi;
+        }
       } else if (opcode === OP_DATA_OUT || opcode === OP_SNACK) {
         out.taskId = this.open.get(byItt)?.id;
       } else if (opcode === OP_NOP_OUT && itt === RESERVED_TAG) {
@@ -131,6 +146,7 @@ export class PduDescriber {
     if (opcode === OP_R2T || (opcode === OP_DATA_IN && !(bhs[1]! & DATA_IN_STATUS_BIT))) {
       out.taskId = t?.id;
       out.taskScsi = t?.scsi;
+      out.taskRef = t?.ref;
     } else if (opcode === OP_NOP_IN && itt === RESERVED_TAG) {
       if (ttt !== RESERVED_TAG) out.taskId = this.start(base + TTT_BIT + ttt, p.timeNs);
     } else if (opcode !== OP_ASYNC && opcode !== OP_REJECT && t) {
@@ -139,8 +155,9 @@ export class PduDescriber {
       if (!more) this.open.delete(byItt);
       out.taskId = t.id;
       out.latencyNs = p.timeNs - t.startNs;
-      if (t.scsi && (opcode === OP_SCSI_RESPONSE || opcode === OP_DATA_IN)) {
+      if ((t.scsi || t.ref !== undefined) && (opcode === OP_SCSI_RESPONSE || opcode === OP_DATA_IN)) {
         out.taskScsi = t.scsi;
+        out.taskRef = t.ref;
         out.ending = true;
       }
     }
@@ -155,10 +172,10 @@ export class PduDescriber {
     return this.open.size;
   }
 
-  private start(k: number, timeNs: number, scsi?: ScsiSummary): number {
+  private start(k: number, timeNs: number, scsi?: ScsiSummary, ref?: number): number {
     const id = this.nextTaskId++;
     this.open.delete(k);
-    this.open.set(k, { id, startNs: timeNs, scsi });
+    this.open.set(k, { id, startNs: timeNs, scsi, ref });
     if (this.open.size > MAX_OPEN_TASKS) this.open.delete(this.open.keys().next().value!);
     return id;
   }
@@ -168,6 +185,20 @@ export class PduDescriber {
     if (t) this.open.delete(k);
     return t;
   }
+}
+
+/** The SCSI summary of a SCSI Command PDU (its CDB decoded: opcode, LUN, LBA, blocks, FUA, DPO). */
+export function scsiSummaryOf(bhs: Uint8Array): ScsiSummary {
+  const cdb = decodeCdb(bhs.subarray(32, BHS_LENGTH));
+  // Built field by field: no undefined-valued keys in events.
+  const scsi: { -readonly [K in keyof ScsiSummary]: ScsiSummary[K] } = { opcode: cdb.opcode, opcodeName: cdb.name };
+  const lun = lunNumber(bhs);
+  if (lun !== undefined) scsi.lun = lun;
+  if (cdb.lba !== undefined) scsi.lba = cdb.lba;
+  if (cdb.blocks !== undefined) scsi.blocks = cdb.blocks;
+  if (cdb.fua !== undefined) scsi.fua = cdb.fua;
+  if (cdb.dpo !== undefined) scsi.dpo = cdb.dpo;
+  return scsi;
 }
 
 /** The full event of one PDU (field tree, lengths, keys, the SCSI summary with status and sense). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tap } from '../../server/trace/tap.ts';
-import { TraceQueue, TraceRecorder } from '../../server/trace/recorder.ts';
+import { TraceRecorder } from '../../server/trace/recorder.ts';
+import { PduRing } from '../../server/trace/pdu-ring.ts';
 import type { PduEvent, SessionEvent } from '../../server/iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../../server/scsi/events.ts';
 import type { Pdu } from '../../server/iscsi/pdu.ts';
@@ -94,16 +95,61 @@ describe('TraceRecorder', () => {
   });
 });
 
-describe('TraceQueue', () => {
-  it('drops past its caps and counts the drops', () => {
-    const { rec, send } = rig();
-    const q = new TraceQueue(2, 1 << 20);
-    rec.subscribe(q.consumer);
+describe('TraceRecorder.collect', () => {
+  it('takes the newest events of a range, oldest first, and counts the rest as skipped', () => {
+    const { rec, scsi, send } = rig();
+    const release = rec.start();
     for (let i = 0; i < 5; i++) send('in', write(i + 1, i));
-    const d = q.drain();
-    expect(d.events.length).toBe(2);
-    expect(d.dropped).toBe(3);
-    expect(q.drain().dropped).toBe(0);
+    scsi.taps.store.emit({ kind: 'read', lun: 0, lba: 1, blocks: 1, fua: false, durationMs: 0.1 });
+    send('out', response(5));
+    release();
+    expect(rec.lastSeq).toBe(6);
+    const all = rec.collect(-1);
+    expect(all.items.map((i) => i.event.seq)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(all.skipped).toBe(0);
+    const some = rec.collect(1, 6, 3);
+    expect(some.items.map((i) => i.event.type)).toEqual(['pdu', 'store', 'pdu']);
+    expect(some.items.map((i) => i.event.seq)).toEqual([4, 5, 6]);
+    expect(some.skipped).toBe(2);
+    // The response still finds its command in the ring: its summary is decoded on demand.
+    expect(some.items[2]!.event).toMatchObject({ taskId: 5, scsi: { opcodeName: 'WRITE(10)', statusName: 'GOOD' } });
+    expect(some.items[0]!.raw!.length).toBe(48);
+    expect(rec.collect(2, 4).items.map((i) => i.event.seq)).toEqual([3, 4]);
+  });
+
+  it('hands push consumers built events while copies from recent() survive the ring wrapping', () => {
+    const { rec, send } = rig({ ringPdus: 4 });
+    const release = rec.start();
+    send('in', dataOut(9, Buffer.alloc(1024, 0x33)));
+    const kept = rec.recent();
+    for (let i = 0; i < 10; i++) send('in', dataOut(10 + i, Buffer.alloc(1024, i)));
+    release();
+    expect(kept[0]!.raw[48]).toBe(0x33);
+    expect(rec.recent().map((p) => p.raw[48])).toEqual([6, 7, 8, 9]);
+  });
+});
+
+describe('PduRing', () => {
+  it('never lets a held row be overwritten, whatever the sizes (random pushes, every held row checked)', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const ring = new PduRing(50, 10_000);
+    for (let i = 0; i < 5000; i++) {
+      const n = 48 + rand(rand(10) === 0 ? 4000 : 300);
+      const o = ring.push(n);
+      ring.bytes(o).fill(o & 0xff);
+      let held = 0;
+      for (let k = ring.first; k < ring.next; k++) {
+        const b = ring.bytes(k);
+        held += b.length;
+        expect(b.every((x) => x === (k & 0xff)), `row ${k} after push ${i}`).toBe(true);
+      }
+      expect(ring.bytesHeld).toBe(held);
+      expect(held).toBeLessThanOrEqual(10_000);
+      expect(ring.count).toBeLessThanOrEqual(50);
+      expect(ring.has(o)).toBe(true);
+    }
+    expect(ring.evicted).toBeGreaterThan(4000);
   });
 });
 
