@@ -67,6 +67,7 @@ export class Connection {
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
       error: (err) => this.framingError(err),
+      place: (bhs, length) => (this.state === 'full' && opcodeOf(bhs) === Opcode.ScsiDataOut ? this.tasks.placeDataOut(bhs, length) : undefined),
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));

@@ -85,6 +85,27 @@ export class DataOutCollector {
     return out;
   }
 
+  /**
+   * Where a Data-Out with these fields may gather its data in place (framing's `place`): the slice of the command's
+   * buffer that accept() would copy it into, or undefined when accept() would refuse it (nothing is written
+   * before its checks pass).
+   */
+  placement(ttt: number, dataSN: number, bufferOffset: number, length: number): Buffer | undefined {
+    if (ttt === RESERVED_TAG) {
+      if (this.unsolicitedDone || dataSN !== this.unsolicitedDataSN || bufferOffset !== this.received || bufferOffset + length > this.unsolicitedEnd) return undefined;
+    } else {
+      const r2t = this.open.find((r) => r.ttt === ttt);
+      if (!r2t || dataSN !== r2t.nextDataSN || bufferOffset !== r2t.offset + r2t.received || r2t.received + length > r2t.length) return undefined;
+    }
+    return this.buffer.subarray(bufferOffset, bufferOffset + length);
+  }
+
+  /** Copies the data into the command's buffer, unless framing already gathered it there (placement). */
+  private store(d: DataOutPdu): void {
+    const inPlace = d.data.buffer === this.buffer.buffer && d.data.byteOffset === this.buffer.byteOffset + d.bufferOffset;
+    if (!inPlace) d.data.copy(this.buffer, d.bufferOffset);
+  }
+
   accept(d: DataOutPdu): DataOutResult {
     const len = d.data.length;
     if (d.ttt === RESERVED_TAG) {
@@ -93,7 +114,7 @@ export class DataOutCollector {
       if (d.bufferOffset !== this.received || d.bufferOffset + len > this.unsolicitedEnd)
         return { kind: 'error', reason: `unsolicited Data-Out at offset ${d.bufferOffset}+${len} outside ${this.received}..${this.unsolicitedEnd}` };
       this.unsolicitedDataSN++;
-      d.data.copy(this.buffer, d.bufferOffset);
+      this.store(d);
       this.received += len;
       if (d.final || this.received >= this.unsolicitedEnd) {
         this.unsolicitedDone = true;
@@ -108,7 +129,7 @@ export class DataOutCollector {
       if (d.bufferOffset !== r2t.offset + r2t.received || r2t.received + len > r2t.length)
         return { kind: 'error', reason: `Data-Out offset ${d.bufferOffset}+${len} outside R2T ${r2t.offset}+${r2t.length}` };
       r2t.nextDataSN++;
-      d.data.copy(this.buffer, d.bufferOffset);
+      this.store(d);
       r2t.received += len;
       this.received += len;
       if (r2t.received >= r2t.length) this.open = this.open.filter((r) => r !== r2t);

@@ -11,11 +11,20 @@ export type FramingError =
 
 export interface FramingSink {
   pdu(pdu: Pdu, rawLength: number): void;
+  /**
+   * Where a large data segment that arrived across several received chunks should be gathered: exactly
+   * `dataLength` bytes (for a Data-Out, the command's own buffer at the PDU's offset), or undefined to let framing
+   * gather it into a buffer of its own. Saves allocating and copying a joined PDU per large Data-Out.
+   */
+  place?(bhs: Buffer, dataLength: number): Buffer | undefined;
   /** After a fatal error the reader stops; `data-digest` is not fatal (the PDU is skipped, the stream stays in sync). */
   error(err: FramingError): void;
 }
 
 const ZERO_PAD = Buffer.alloc(4);
+const EMPTY = Buffer.alloc(0);
+/** Smaller data segments are gathered by framing as before: asking where to put them costs more than the copy. */
+const PLACE_MIN_BYTES = 16 * 1024;
 
 /**
  * Bytes -> PDUs (RFC 7143 11.2). Holds received chunks until one whole PDU is present, then hands it on with
@@ -60,9 +69,10 @@ export class PduReader {
       const pad = padOf(dataLength);
       const total = BHS_LENGTH + ahsLength + hd + dataLength + pad + dd;
       if (this.buffered < total) return;
-      const raw = this.take(total);
       this.headerChecked = false;
-      this.frame(raw, ahsLength, hd, dataLength, pad, dd);
+      const target = dataLength >= PLACE_MIN_BYTES && this.chunks[0]!.length < total ? this.sink.place?.(bhs, dataLength) : undefined;
+      if (target) this.framePlaced(target, ahsLength, hd, dataLength, pad, dd);
+      else this.frame(this.take(total), ahsLength, hd, dataLength, pad, dd);
     }
   }
 
@@ -90,6 +100,20 @@ export class PduReader {
     this.sink.pdu(pdu, raw.length);
   }
 
+  /** Like frame(), with the data segment copied from the chunks straight into `target`. */
+  private framePlaced(target: Buffer, ahsLength: number, hd: number, dataLength: number, pad: number, dd: number): void {
+    const header = this.take(BHS_LENGTH + ahsLength + hd);
+    this.takeInto(target, dataLength);
+    const tail = pad + dd ? this.take(pad + dd) : EMPTY;
+    const pdu: Pdu = { bhs: header.subarray(0, BHS_LENGTH), ahs: header.subarray(BHS_LENGTH, BHS_LENGTH + ahsLength), data: target };
+    if (dd) {
+      const expected = tail.readUInt32LE(pad);
+      const actual = crc32cParts(pad ? [target, tail.subarray(0, pad)] : [target]);
+      if (actual !== expected) return this.sink.error({ kind: 'data-digest', pdu });
+    }
+    this.sink.pdu(pdu, BHS_LENGTH + ahsLength + hd + dataLength + pad + dd);
+  }
+
   private fail(err: FramingError): void {
     this.stop();
     this.sink.error(err);
@@ -102,16 +126,9 @@ export class PduReader {
     return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
   }
 
-  /** Consumes n bytes: a slice of the first chunk when it holds them all, else one copy. */
-  private take(n: number): Buffer {
+  /** Consumes n bytes into `out`. */
+  private takeInto(out: Buffer, n: number): void {
     this.buffered -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
     let off = 0;
     while (off < n) {
       const c = this.chunks[0]!;
@@ -126,6 +143,20 @@ export class PduReader {
         off += want;
       }
     }
+  }
+
+  /** Consumes n bytes: a slice of the first chunk when it holds them all, else one copy. */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    this.buffered += n;
+    this.takeInto(out, n);
     return out;
   }
 }

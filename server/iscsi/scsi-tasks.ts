@@ -155,6 +155,13 @@ export class ScsiTaskHandler {
     task.readCharge = 0;
   }
 
+  /** Framing's question for a large Data-Out: the slice of its command's buffer to gather it into (see DataOutCollector.placement). */
+  placeDataOut(bhs: Buffer, length: number): Buffer | undefined {
+    const task = this.byItt.get(bhs.readUInt32BE(16));
+    if (!task || task.aborted || !task.collector || task.running) return undefined;
+    return task.collector.placement(bhs.readUInt32BE(20), bhs.readUInt32BE(36), bhs.readUInt32BE(40), length);
+  }
+
   dataOut(pdu: Pdu): void {
     const d = decodeDataOut(pdu);
     const task = this.byItt.get(d.itt);

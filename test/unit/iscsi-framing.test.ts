@@ -81,3 +81,41 @@ describe('PduReader', () => {
     expect(errors[0]).toMatchObject({ kind: 'data-too-long', length: 0xffffff });
   });
 });
+
+describe('PduReader placement (large data segments gathered where the sink says)', () => {
+  const data = Buffer.from(Uint8Array.from({ length: 40_000 + 2 }, (_, i) => (i * 7) & 0xff));
+  const big = encodeNopOut({ immediate: true, lun: 0, itt: 11, ttt: 0xffffffff, sn: 5, expSN: 2, maxCmdSN: 0, data });
+  for (const dd of [false, true]) {
+    it(`copies a segment spanning chunks straight into the placed buffer, digest checked (DataDigest=${dd})`, () => {
+      const target = Buffer.alloc(data.length);
+      const got: Pdu[] = [];
+      const errors: FramingError[] = [];
+      const asked: number[] = [];
+      const reader = new PduReader({
+        pdu: (p) => got.push(p),
+        error: (e) => errors.push(e),
+        place: (bhs, length) => (asked.push(bhs.readUInt32BE(16), length), target),
+      });
+      reader.dataDigest = dd;
+      const stream = Buffer.concat(serializePdu(big, false, dd));
+      for (let off = 0; off < stream.length; off += 4096) reader.push(stream.subarray(off, off + 4096));
+      expect(errors).toEqual([]);
+      expect(asked).toEqual([11, data.length]);
+      expect(got.length).toBe(1);
+      expect(got[0]!.data).toBe(target);
+      expect(target.equals(data)).toBe(true);
+      expect(got[0]!.bhs.readUInt32BE(16)).toBe(11);
+    });
+  }
+
+  it('reports a data digest error on a placed segment', () => {
+    const target = Buffer.alloc(data.length);
+    const errors: FramingError[] = [];
+    const reader = new PduReader({ pdu: () => {}, error: (e) => errors.push(e), place: () => target });
+    reader.dataDigest = true;
+    const stream = Buffer.concat(serializePdu(big, false, true));
+    stream[stream.length - 1]! ^= 0xff;
+    for (let off = 0; off < stream.length; off += 4096) reader.push(stream.subarray(off, off + 4096));
+    expect(errors.map((e) => e.kind)).toEqual(['data-digest']);
+  });
+});
