@@ -42,7 +42,7 @@ start_ours() {
   local args=(target) out="$work/$1.out"
   # the same LUN without a cache in both tables: the second one measures what the trace and a watcher cost
   [[ $1 == traced ]] && args=(serve --http 127.0.0.1:3279 --cache 0)
-  node "$root/bin/iscsi-lab.cjs" "${args[@]}" --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$out" 2>"$work/$1.err" &
+  "$root/bin/iscsi-lab.cjs" "${args[@]}" --portal 127.0.0.1:3270 --iqn "$iqn" --lun "$work/lun0.img:256M" >"$out" 2>"$work/$1.err" &
   ours_pid=$!
   pids+=($ours_pid)
   for _ in $(seq 200); do grep -q '^ready ' "$out" && break; sleep 0.1; done

@@ -20,7 +20,7 @@
 # The read-only run is limited to the tests written for write-protected LUNs: iscsi-test-cu does not skip its
 # write tests on such a LUN, they fail there (DATA PROTECT) against any target, Debian's tgt included, and one
 # failed run fails the merged verdict.
-# One target process per configuration (`node bin/iscsi-lab.cjs target ...`), each on free ports with its LUN
+# One target process per configuration (`bin/iscsi-lab.cjs target ...`), each on free ports with its LUN
 # files in a fresh temporary directory; no --acl, so both of iscsi-test-cu's initiator names get in.
 # Prints the failing tests, CUnit's own verdict for comparison, then `tests N pass P skip S fail F` read exactly the
 # way /work/shared/tools/cu-summary.py reads the logs (scripts/cu-summary.py --compat); exits 1 if
@@ -109,7 +109,7 @@ start_target() {
     [[ ${#ports[@]} -eq $nports ]] || { echo "conformance: $name: no free ports" >&2; return 1; }
     portals=()
     for p in "${ports[@]}"; do portals+=(--portal "127.0.0.1:$p"); done
-    node "$root/bin/iscsi-lab.cjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
+    "$root/bin/iscsi-lab.cjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
       --cache "$cache" --cache-mode write-back >"$dir/target.out" 2>"$dir/target.err" &
     target_pid=$!
     for _ in $(seq 300); do

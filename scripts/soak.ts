@@ -34,9 +34,12 @@ const root = new URL('..', import.meta.url).pathname;
 const dir = await mkdtemp(join(tmpdir(), 'iscsi-lab-soak-'));
 const port = 3300 + Math.floor(Math.random() * 200);
 const iqn = 'iqn.2026-11.org.iscsi-lab:soak';
-const target = spawn(process.execPath, [
-  ...(process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-  join(root, 'bin/iscsi-lab.cjs'), 'target', '--portal', `127.0.0.1:${port}`, '--iqn', iqn,
+// With SOAK_NODE_FLAGS the target runs as `node FLAGS bin/iscsi-lab.cjs` (without the launcher's own flags unless
+// you repeat them); without, as users run it.
+const nodeFlags = (process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const cli = join(root, 'bin/iscsi-lab.cjs');
+const target = spawn(nodeFlags.length ? process.execPath : cli, [
+  ...(nodeFlags.length ? [...nodeFlags, cli] : []), 'target', '--portal', `127.0.0.1:${port}`, '--iqn', iqn,
   '--lun', `${join(dir, 'lun0.img')}:1G`, '--cache', String(cacheBytes), '--cache-mode', 'write-back',
 ], { stdio: ['ignore', 'pipe', process.env.SOAK_NODE_FLAGS ? 'pipe' : 'inherit'] });
 let targetExited = false;

@@ -1,4 +1,4 @@
-// Starts the real target the way a user does, `node bin/iscsi-lab.cjs target ...`, on free ports with its LUN files
+// Starts the real target the way a user does, `bin/iscsi-lab.cjs target ...`, on free ports with its LUN files
 // in a fresh temporary directory; waits for its one `ready iscsi://HOST:PORT/IQN/0` line; stops it with SIGTERM
 // and reports how it exited (the CLI promises exit 0 after finishing in-flight commands and flushing LUNs).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -128,7 +128,7 @@ async function startOnce(opts: TargetOptions): Promise<RunningTarget> {
     ...(opts.acl ?? []).flatMap((a) => ['--acl', a]),
     ...(opts.args ?? []),
   ];
-  const proc = spawn(process.execPath, [CLI, 'target', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(CLI, ['target', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -28,9 +28,9 @@ interface Target {
 }
 
 async function startTarget(port: number, lunPath: string): Promise<Target> {
-  const args = [CLI, 'target', '--portal', `${HOST}:${port}`, '--iqn', IQN, '--lun', `${lunPath}:256M`,
+  const args = ['target', '--portal', `${HOST}:${port}`, '--iqn', IQN, '--lun', `${lunPath}:256M`,
     '--cache', '16M', '--cache-mode', 'write-back', '--cache-flush-interval', '0'];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -17,7 +17,7 @@ let tgtd: ChildProcess;
 let tgtUrl: string;
 let control: string;
 
-const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { timeoutMs: 30_000 });
+const cli = (...args: string[]) => run(CLI, args, { timeoutMs: 30_000 });
 const tgtadm = (...args: string[]) => run('tgtadm', ['-C', control, '--lld', 'iscsi', ...args]);
 
 beforeAll(async () => {

@@ -23,7 +23,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-gw-'));
   http = await freePort();
   port = await freePort();
-  proc = spawn(process.execPath, [CLI, 'serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`], {
+  proc = spawn(CLI, ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`], {
     cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -39,7 +39,7 @@ describe('iscsi-lab target command line', () => {
     ['--chap without a secret', ['--iqn', 'iqn.2026-11.org.iscsi-lab:x', '--lun', 'x.img:64M', '--chap', 'user']],
   ])('exits 2 with one error line for %s', async (_what, args) => {
     const dir = scratch();
-    const r = await run(process.execPath, [CLI, 'target', ...args.map((a) => a.replace(/^x\.img/, join(dir, 'x.img')))], {
+    const r = await run(CLI, ['target', ...args.map((a) => a.replace(/^x\.img/, join(dir, 'x.img')))], {
       timeoutMs: 20_000,
     });
     expect(r.code, explain(r)).toBe(2);

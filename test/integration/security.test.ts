@@ -40,7 +40,7 @@ async function serve(httpHost: string, extra: string[]): Promise<Serve> {
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-sec-'));
   const http = await freePort();
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'serve', '--http', `${httpHost}:${http}`, '--portal', `127.0.0.1:${port}`, ...extra.map((a) => a.replace('$DIR', dir))], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(CLI, ['serve', '--http', `${httpHost}:${http}`, '--portal', `127.0.0.1:${port}`, ...extra.map((a) => a.replace('$DIR', dir))], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
