@@ -6,6 +6,7 @@
  *   encode       Data-In with status -> BHS + data buffers (encodeDataIn + serializePdu)
  *   crc32c       GB/s over 4 KiB and 256 KiB buffers
  *   cache        BlockCache hits per second (4 KiB reads of a warm 16 MiB cache over a file store)
+ *   record       the trace recorder taking a SCSI Command and a 4 KiB Data-In (copy into its ring, correlation)
  *   describe     PDU -> full trace event (what the recorder builds only on demand)
  * Each runs for about a second after a warm-up; the figures are for comparing changes on one machine.
  */
@@ -20,6 +21,9 @@ import { crc32c } from '../server/iscsi/crc32c.ts';
 import { BlockCache } from '../server/store/cache/block-cache.ts';
 import { openFileStore } from '../server/store/file-store.ts';
 import { PduDescriber } from '../shared/trace/describe.ts';
+import { TraceRecorder } from '../server/trace/recorder.ts';
+import { Tap } from '../server/trace/tap.ts';
+import type { PduEvent, SessionEvent } from '../server/iscsi/events.ts';
 import type { Pdu } from '../server/iscsi/pdu.ts';
 
 function fixture(name: string): Buffer {
@@ -92,6 +96,21 @@ try {
   await cache.close();
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+{
+  const taps = { pdu: new Tap<PduEvent>('pdu'), session: new Tap<SessionEvent>('session') };
+  const recorder = new TraceRecorder({ iscsi: { taps } });
+  const release = recorder.start();
+  const address = { localAddress: '127.0.0.1', localPort: 3260, remoteAddress: '127.0.0.1', remotePort: 40000 };
+  const commandPdu: Pdu = { bhs: command.subarray(0, 48), ahs: Buffer.alloc(0), data: Buffer.alloc(0) };
+  const dataIn = encodeDataIn({ final: true, status: 0, acknowledge: false, lun: 0, itt: command.readUInt32BE(16), ttt: 0xffffffff, statSN: 1, expCmdSN: 2, maxCmdSN: 9, dataSN: 0, bufferOffset: 0, residualCount: 0, underflow: false, overflow: false, data: Buffer.alloc(4096, 7) });
+  const pdu = (direction: 'in' | 'out', p: Pdu): PduEvent => ({ direction, connectionId: 1, tsih: 1, address, timeNs: process.hrtime.bigint(), pdu: p, headerDigest: false, dataDigest: false });
+  rows.push(['record SCSI Command + 4 KiB Data-In (pairs/s)', fmt(await rate(() => {
+    taps.pdu.emit(pdu('in', commandPdu));
+    taps.pdu.emit(pdu('out', dataIn));
+  }))]);
+  release();
 }
 
 const describer = new PduDescriber();

@@ -11,6 +11,7 @@ export interface ScsiCommandEvent {
   readonly opcode: number;
   /** T10 name, e.g. "READ(10)"; "UNKNOWN" for opcodes the target does not implement. */
   readonly name: string;
+  /** The command's own bytes, valid during the listener's call: copy what you keep. */
   readonly cdb: Uint8Array;
   readonly status: ScsiStatus;
   readonly sense?: { readonly key: number; readonly asc: number; readonly ascq: number };

@@ -69,11 +69,10 @@ export class TappedStore implements BlockStore {
     const start = performance.now();
     try {
       const result = await op;
-      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, ...(trace.cache ? { cache: trace.cache } : {}) });
+      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, cache: trace.cache });
       return result;
     } catch (err) {
-      const cache = trace.cache ? { cache: trace.cache } : {};
-      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, error: String(err), ...cache });
+      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, error: String(err), cache: trace.cache });
       throw err;
     }
   }

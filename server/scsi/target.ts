@@ -238,7 +238,7 @@ export class ScsiTarget {
       lun: cmd.lun,
       opcode: cmd.cdb[0]!,
       name: entry?.name ?? 'UNKNOWN',
-      cdb: cmd.cdb.slice(),
+      cdb: cmd.cdb,
       status: response.status,
       sense: response.sense ? parseSense(response.sense) : undefined,
       dataInBytes: response.dataIn?.length ?? 0,

@@ -48,8 +48,9 @@ const SYNC_WRITE_MAX_BYTES = 64 * 1024;
  * Reads up to this size are a synchronous pread while the page cache serves them. Handing a 4 KiB read to the
  * pool cost ~9 us of the event loop's time per read (a thread wake-up each, on this 2-core VM), a third of the
  * target's whole cost of a random 4 KiB read; a pread from the page cache costs ~2 us. A read that takes longer
- * than SLOW_SYNC_READ_MS came from the disk: reads of that LUN then go through the pool for
- * SYNC_READ_BACKOFF_MS, so on a cold disk the loop stalls for at most one disk read per backoff period.
+ * than SLOW_SYNC_READ_MS and moved the process's block input count came from the disk: reads of that LUN then go
+ * through the pool for SYNC_READ_BACKOFF_MS, so on a cold disk the loop stalls for at most one disk read per
+ * backoff period. (Slow alone is not enough: on a busy 2-core machine a cached read is often descheduled.)
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
 const SLOW_SYNC_READ_MS = 0.25;
@@ -117,6 +118,8 @@ export class FileStore implements BlockStore {
   private closed = false;
   /** performance.now() from which small reads may be synchronous again (after one came from the disk). */
   private syncReadsFrom = 0;
+  /** The process's block input count (getrusage ru_inblock) when last looked at. */
+  private inblock = process.resourceUsage().fsRead;
 
   constructor(
     private readonly fh: FileHandle,
@@ -145,7 +148,7 @@ export class FileStore implements BlockStore {
         }
         if (done < length) buf.fill(0, done); // past the end of a file someone truncated under us: zeros
         const took = performance.now() - start;
-        if (took > SLOW_SYNC_READ_MS) this.syncReadsFrom = start + took + SYNC_READ_BACKOFF_MS;
+        if (took > SLOW_SYNC_READ_MS) this.slowSyncRead(start + took);
         this.stats.reads++;
         return buf;
       }
@@ -160,6 +163,17 @@ export class FileStore implements BlockStore {
     }
     this.stats.reads++;
     return buf;
+  }
+
+  /**
+   * A synchronous read took long: from the disk, or only descheduled on a busy machine? Only the first says to
+   * back off, and only then does the process's block input count (reads that went to a device) move.
+   */
+  private slowSyncRead(now: number): void {
+    const inblock = process.resourceUsage().fsRead;
+    if (inblock === this.inblock) return;
+    this.inblock = inblock;
+    this.syncReadsFrom = now + SYNC_READ_BACKOFF_MS;
   }
 
   async write(lba: number, data: Uint8Array, fua: boolean): Promise<void> {

@@ -14,7 +14,7 @@ import { crc32c, crc32cParts } from '../iscsi/crc32c.ts';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
 import type { Tap } from './tap.ts';
-import { Ring } from './ring.ts';
+import { EventRing } from './event-ring.ts';
 import { FLAG_DATA_DIGEST, FLAG_ENDING, FLAG_HEADER_DIGEST, FLAG_T2I, FLAG_WIRE, PduRing } from './pdu-ring.ts';
 import { PduDescriber, scsiSummaryOf, type Correlation, type CorrelationInput } from '../../shared/trace/describe.ts';
 import { RecordedPdu } from './recorded-pdu.ts';
@@ -99,7 +99,7 @@ export class TraceRecorder {
   readonly startWallMs: number;
   private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi'>;
   private readonly pduRing: PduRing;
-  private readonly eventRing: Ring<TraceEvent>;
+  private readonly eventRing: EventRing;
   /** Reused for every correlation: recording a PDU allocates no objects of its own. */
   private readonly correlation: Correlation = {};
   private readonly correlationInput: { bhs: Uint8Array; connectionId: number; timeNs: number; ref: number } = { bhs: EMPTY, connectionId: 0, timeNs: 0, ref: 0 };
@@ -124,10 +124,10 @@ export class TraceRecorder {
       producer: options.producer ?? 'iscsi-lab',
     };
     this.pduRing = new PduRing(this.opts.ringPdus, this.opts.ringBytes);
-    this.eventRing = new Ring(this.opts.ringEvents, Number.MAX_SAFE_INTEGER);
     this.startNs = process.hrtime.bigint();
     this.startPerfMs = performance.now();
     this.startWallMs = Date.now();
+    this.eventRing = new EventRing(this.opts.ringEvents, this.startWallMs);
   }
 
   get header(): TraceHeader {
@@ -185,14 +185,14 @@ export class TraceRecorder {
     const others = this.eventRing;
     let p = ring.firstAfter(upTo) - 1;
     let o = others.length - 1;
-    while (o >= 0 && others.get(o).seq > upTo) o--;
+    while (o >= 0 && others.seq(o) > upTo) o--;
     const picked: TraceItem[] = [];
     while (picked.length < max) {
       const ps = p >= ring.first ? ring.seq[ring.row(p)]! : -Infinity;
-      const os = o >= 0 ? others.get(o).seq : -Infinity;
+      const os = o >= 0 ? others.seq(o) : -Infinity;
       if (Math.max(ps, os) <= after) break;
       if (ps > os) picked.push(this.recorded(p--, false));
-      else picked.push({ event: others.get(o--) });
+      else picked.push({ event: others.event(o--) });
     }
     picked.reverse();
     return { items: picked, skipped: Math.max(0, upTo - after - picked.length) };
@@ -354,55 +354,39 @@ export class TraceRecorder {
     this.other(event);
   }
 
-  // SCSI and store events: one flat object each (spreads cost a hidden-class transition per property here).
+  // A command and a store call come with every I/O: rows in the event ring, built into objects only when read
+  // (event-ring.ts); push consumers get the built event.
   private onScsi(e: ScsiEvent): void {
     const timeNs = this.elapsedNs();
-    const wallMs = this.startWallMs + timeNs / 1e6;
     const seq = this.seq++;
-    let event: ScsiTraceEvent;
     if (e.kind === 'command') {
-      const sense = e.sense ? { ...e.sense, keyName: senseKeyName(e.sense.key), text: ascAscqText(e.sense.asc, e.sense.ascq) } : undefined;
-      event = {
-        type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId,
-        lun: e.lun,
-        opcodeName: e.name,
-        status: e.status,
-        statusName: scsiStatusName(e.status),
-        dataInBytes: e.dataInBytes,
-        dataOutBytes: e.dataOutBytes,
-        durationNs: Math.round(e.durationMs * 1e6),
-      };
-      if (sense) (event as { sense?: typeof sense }).sense = sense;
-    } else if (e.kind === 'task-management') {
-      event = { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) };
-    } else {
-      event = { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId };
+      this.eventCount++;
+      this.eventRing.pushCommand(seq, timeNs, {
+        nexusId: e.nexusId, lun: e.lun, opcodeName: e.name, status: e.status, sense: e.sense, dataInBytes: e.dataInBytes,
+        dataOutBytes: e.dataOutBytes, durationNs: Math.round(e.durationMs * 1e6),
+      });
+      if (this.consumers.length > 0) this.deliver({ event: this.eventRing.event(this.eventRing.length - 1) });
+      return;
     }
+    const wallMs = this.startWallMs + timeNs / 1e6;
+    const event: ScsiTraceEvent = e.kind === 'task-management'
+      ? { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) }
+      : { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId };
     this.other(event);
   }
 
   private onStore(e: StoreEvent): void {
-    const timeNs = this.elapsedNs();
-    const event: { -readonly [K in keyof StoreTraceEvent]: StoreTraceEvent[K] } = {
-      type: 'store',
-      seq: this.seq++,
-      timeNs,
-      wallMs: this.startWallMs + timeNs / 1e6,
-      kind: e.kind,
-      lun: e.lun,
-      lba: e.lba,
-      blocks: e.blocks,
-      fua: e.fua,
-      durationNs: Math.round(e.durationMs * 1e6),
-    };
-    if (e.error !== undefined) event.error = e.error;
-    if (e.cache !== undefined) event.cache = e.cache;
-    this.other(event);
+    this.eventCount++;
+    this.eventRing.pushStore(this.seq++, this.elapsedNs(), {
+      kind: e.kind, lun: e.lun, lba: e.lba, blocks: e.blocks, fua: e.fua, durationNs: Math.round(e.durationMs * 1e6),
+      error: e.error, cache: e.cache,
+    });
+    if (this.consumers.length > 0) this.deliver({ event: this.eventRing.event(this.eventRing.length - 1) });
   }
 
   private other(event: TraceEvent): void {
     this.eventCount++;
-    this.eventRing.push(event);
+    this.eventRing.pushEvent(event);
     if (this.consumers.length > 0) this.deliver({ event });
   }
 

@@ -165,3 +165,25 @@ describe('raw PDU binary frames', () => {
     expect(() => decodeRawFrame(new Uint8Array(5))).toThrow(RawFrameError);
   });
 });
+
+describe('EventRing', () => {
+  it('builds SCSI command and store rows into the events the recorder used to keep, and keeps others whole', async () => {
+    const { EventRing } = await import('../../server/trace/event-ring.ts');
+    const ring = new EventRing(3, 1000);
+    ring.pushCommand(1, 2e6, { nexusId: 'iqn.x,0x1', lun: 0, opcodeName: 'READ(10)', status: 2, sense: { key: 5, asc: 0x20, ascq: 0 }, dataInBytes: 0, dataOutBytes: 0, durationNs: 500 });
+    ring.pushStore(2, 3e6, { kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700, error: undefined, cache: undefined });
+    ring.pushEvent({ type: 'scsi', seq: 3, timeNs: 4e6, wallMs: 1004, kind: 'nexus-lost', nexusId: 'n' });
+    expect(ring.event(0)).toEqual({
+      type: 'scsi', seq: 1, timeNs: 2e6, wallMs: 1002, kind: 'command', nexusId: 'iqn.x,0x1', lun: 0, opcodeName: 'READ(10)', status: 2,
+      statusName: 'CHECK CONDITION', dataInBytes: 0, dataOutBytes: 0, durationNs: 500,
+      sense: { key: 5, keyName: 'ILLEGAL REQUEST', asc: 0x20, ascq: 0, text: 'INVALID COMMAND OPERATION CODE' },
+    });
+    expect(ring.event(1)).toEqual({ type: 'store', seq: 2, timeNs: 3e6, wallMs: 1003, kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700 });
+    expect(ring.event(2)).toMatchObject({ kind: 'nexus-lost', seq: 3 });
+    ring.pushStore(4, 5e6, { kind: 'read', lun: 0, lba: 0, blocks: 1, fua: false, durationNs: 1, error: 'EIO', cache: undefined });
+    expect(ring.length).toBe(3);
+    expect(ring.evicted).toBe(1);
+    expect([0, 1, 2].map((i) => ring.seq(i))).toEqual([2, 3, 4]);
+    expect(ring.event(2)).toMatchObject({ kind: 'read', error: 'EIO' });
+  });
+});
