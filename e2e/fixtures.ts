@@ -39,9 +39,6 @@ export const test = base.extend<{ consoleErrors: string[] }>({
       const errors: string[] = [];
       page.on('console', (m) => {
         if (m.type() !== 'error') return;
-        // The console's `cache` command asks GET /api/stats, which answers 404 until the gateway wires in the cache
-        // routes; the command says "not available yet", and the browser logs the 404. That one is expected.
-        if (/status of 404/.test(m.text()) && new URL(m.location().url || 'http://x/').pathname === '/api/stats') return;
         errors.push(`console.error: ${m.text()}`);
       });
       page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
