@@ -14,10 +14,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
-import { detectFormat, replayCapture, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
+import { readCaptureFile, replayCapture, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
 import { describeCdb, describeOutcome } from '../replay/extract.ts';
-import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
-import { readCapture, CaptureFormatError } from '../trace/pcapng.ts';
 import { PduDescriber } from '../../shared/trace/describe.ts';
 import { TRACE_SCHEMA_VERSION, type TraceEvent, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
@@ -50,15 +48,10 @@ export interface DecodedUpload {
 
 /** A capture file as trace events (what the live trace would have shown), with each PDU's wire bytes. */
 export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
-  const format = detectFormat(file);
-  if (format === 'jsonl') {
-    let parsed;
-    try {
-      parsed = parseJsonl(new TextDecoder().decode(file));
-    } catch (err) {
-      if (err instanceof JsonlFormatError) throw new HttpError(400, `${name}: bad JSON Lines trace: ${err.message}`);
-      throw err;
-    }
+  const read = readCaptureFile(file);
+  const format = read.format;
+  if (read.format === 'jsonl') {
+    const parsed = read.jsonl;
     const events = parsed.events.map((e): UploadedEvent => {
       const raw = e.type === 'pdu' ? parsed.raw.get(e.seq) : undefined;
       return raw ? { ...e, rawBase64: Buffer.from(raw).toString('base64') } : e;
@@ -66,13 +59,7 @@ export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
     const warnings = parsed.skipped ? [`${parsed.skipped} lines of unknown kinds skipped`] : [];
     return { format, header: parsed.header, events, warnings };
   }
-  let capture;
-  try {
-    capture = readCapture(file);
-  } catch (err) {
-    if (err instanceof CaptureFormatError) throw new HttpError(400, `${name}: bad ${format} file: ${err.message}`);
-    throw err;
-  }
+  const capture = read.capture;
   const describer = new PduDescriber();
   const tsih = new Map<number, number>();
   const events: UploadedEvent[] = [];

@@ -147,17 +147,16 @@ export class PduReader {
 
   /** Consumes n bytes: a slice of the first chunk when it holds them all, else one copy. */
   private take(n: number): Buffer {
-    this.buffered -= n;
     const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    if (first.length < n) {
+      const out = Buffer.allocUnsafe(n);
+      this.takeInto(out, n);
+      return out;
     }
-    const out = Buffer.allocUnsafe(n);
-    this.buffered += n;
-    this.takeInto(out, n);
-    return out;
+    this.buffered -= n;
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    return first.subarray(0, n);
   }
 }
 

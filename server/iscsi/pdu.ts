@@ -35,8 +35,8 @@ export function setDataSegmentLength(bhs: Buffer, length: number): void {
 
 export const ittOf = (bhs: Buffer): number => bhs.readUInt32BE(Bhs.Itt);
 
-/** Bytes of padding that bring a data segment to a 4-byte boundary (RFC 7143 11.2.4). */
-export const padOf = (length: number): number => (4 - (length & 3)) & 3;
+/** Bytes of padding that bring a data segment to a 4-byte boundary (RFC 7143 11.2.4): the shared codec's. */
+export { padOf } from '../../shared/protocol/bytes.ts';
 
 /**
  * LUN field encoding (SAM-5 4.6.6): peripheral device addressing below 256, flat space addressing above.

@@ -17,8 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { InitiatorSession, type ScsiResult } from '../initiator/session.ts';
 import { parseIscsiUrl, UrlError, type IscsiUrl } from '../initiator/url.ts';
 import type { LoginOptions } from '../initiator/login.ts';
-import { readCapture, CaptureFormatError } from '../trace/pcapng.ts';
-import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
+import { readCapture, CaptureFormatError, type CaptureResult } from '../trace/pcapng.ts';
+import { parseJsonl, JsonlFormatError, type ParsedJsonl } from '../trace/jsonl.ts';
 import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
 import { describeCdb, describeOutcome, extractTasks, pduFromWire, type ExtractPdu, type ScsiTask } from './extract.ts';
@@ -95,17 +95,27 @@ export function detectFormat(file: Uint8Array): CaptureFormat {
   throw new ReplayFormatError('not a capture: expected pcapng, pcap or this lab\'s JSON Lines trace');
 }
 
+/** A capture file read as what it is: this lab's JSON Lines trace, or the packets of a pcap/pcapng file. */
+export type CaptureFile = { readonly format: 'jsonl'; readonly jsonl: ParsedJsonl } | { readonly format: 'pcapng' | 'pcap'; readonly capture: CaptureResult };
+
+/** Detects and parses a capture file; any format mistake is a ReplayFormatError saying what is wrong. */
+export function readCaptureFile(file: Uint8Array): CaptureFile {
+  const format = detectFormat(file);
+  try {
+    return format === 'jsonl' ? { format, jsonl: parseJsonl(new TextDecoder().decode(file)) } : { format, capture: readCapture(file) };
+  } catch (err) {
+    if (err instanceof JsonlFormatError) throw new ReplayFormatError(`bad JSON Lines trace: ${err.message}`);
+    if (err instanceof CaptureFormatError) throw new ReplayFormatError(`bad ${format} file: ${err.message}`);
+    throw err;
+  }
+}
+
 /** The iSCSI PDUs of a capture file, whatever its format. */
 export function loadCapture(file: Uint8Array): { format: CaptureFormat; pdus: ExtractPdu[]; warnings: string[] } {
-  const format = detectFormat(file);
-  if (format === 'jsonl') {
-    let parsed;
-    try {
-      parsed = parseJsonl(new TextDecoder().decode(file));
-    } catch (err) {
-      if (err instanceof JsonlFormatError) throw new ReplayFormatError(`bad JSON Lines trace: ${err.message}`);
-      throw err;
-    }
+  const read = readCaptureFile(file);
+  const format = read.format;
+  if (read.format === 'jsonl') {
+    const parsed = read.jsonl;
     const pdus: ExtractPdu[] = [];
     const warnings: string[] = [];
     let withoutRaw = 0;
@@ -122,13 +132,7 @@ export function loadCapture(file: Uint8Array): { format: CaptureFormat; pdus: Ex
     if (withoutRaw > 0) warnings.push(`${withoutRaw} PDU lines carry no raw bytes; commands they belong to are skipped or incomplete`);
     return { format, pdus, warnings };
   }
-  try {
-    const c = readCapture(file);
-    return { format, pdus: c.pdus, warnings: c.warnings };
-  } catch (err) {
-    if (err instanceof CaptureFormatError) throw new ReplayFormatError(`bad ${format} file: ${err.message}`);
-    throw err;
-  }
+  return { format, pdus: read.capture.pdus, warnings: read.capture.warnings };
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -11,6 +11,7 @@
  * reads the ring (recent).
  */
 import { crc32c, crc32cParts } from '../iscsi/crc32c.ts';
+import { padOf } from '../iscsi/pdu.ts';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
 import type { Tap } from './tap.ts';
@@ -420,8 +421,7 @@ type WireInput = Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>;
 /** Bytes of the PDU's wire form. */
 export function wireLength(e: WireInput): number {
   const { bhs, ahs, data } = e.pdu;
-  const padding = (4 - (data.length % 4)) % 4;
-  return bhs.length + ahs.length + (e.headerDigest ? 4 : 0) + data.length + padding + (e.dataDigest && data.length > 0 ? 4 : 0);
+  return bhs.length + ahs.length + (e.headerDigest ? 4 : 0) + data.length + padOf(data.length) + (e.dataDigest && data.length > 0 ? 4 : 0);
 }
 
 /** One copy of the PDU in wire form, digests computed as the connection sends or checked them (RFC 7143 11.1). */
@@ -444,7 +444,7 @@ function writeWire(e: WireInput, out: Uint8Array): void {
   }
   if (data.length) {
     out.set(data, o);
-    const end = o + data.length + ((4 - (data.length % 4)) % 4);
+    const end = o + data.length + padOf(data.length);
     if (end > o + data.length) out.fill(0, o + data.length, end); // the arena is not zeroed
     if (e.dataDigest) new DataView(out.buffer, out.byteOffset).setUint32(end, crc32cParts([out.subarray(o, end)]), true);
   }

@@ -1,62 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseSense } from '../../server/scsi/sense.ts';
-import { ScsiTarget, type LunOptions } from '../../server/scsi/target.ts';
-import { ScsiStatus, TaskAttribute, TaskManagementFunction, type ItNexus, type ScsiResponse } from '../../server/scsi/types.ts';
-import { openFileStore, type FileStore } from '../../server/store/file-store.ts';
+import type { ScsiTarget } from '../../server/scsi/target.ts';
+import { ScsiStatus, TaskManagementFunction } from '../../server/scsi/types.ts';
+import type { FileStore } from '../../server/store/file-store.ts';
 import { cdb, be, read10, write10, read16 } from '../helpers/cdb.ts';
+import { parseSense } from '../../server/scsi/sense.ts';
+import { BS, fill, makeHarness, nexusA, nexusB, senseOf, type Harness } from '../helpers/scsi-harness.ts';
 
 const BLOCKS = 1024;
-const BS = 512;
-const nexusA: ItNexus = { id: 'iqn.a,i,0x1,t,0x1', initiatorName: 'iqn.a', initiatorPort: 'iqn.a,i,0x1', relativeTargetPort: 1 };
-const nexusB: ItNexus = { id: 'iqn.b,i,0x2,t,0x1', initiatorName: 'iqn.b', initiatorPort: 'iqn.b,i,0x2', relativeTargetPort: 1 };
 
-let dir: string;
+let harness: Harness;
 let target: ScsiTarget;
 let stores: FileStore[];
-
-async function makeTarget(luns: Array<Omit<LunOptions, 'store'> & { thin?: boolean }>): Promise<void> {
-  stores = [];
-  for (const [i, l] of luns.entries()) {
-    stores.push(await openFileStore({ path: join(dir, `l${i}.img`), sizeBytes: BLOCKS * BS, thin: l.thin ?? false }));
-  }
-  target = new ScsiTarget({
-    targetName: 'iqn.2026-11.org.iscsi-lab:test',
-    luns: luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly })),
-  });
-}
+let run: Harness['run'];
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'scsi-test-'));
-  await makeTarget([{}, { thin: true }, { removable: true }, { readOnly: true }]);
+  harness = await makeHarness([{}, { thin: true }, { removable: true }, { readOnly: true }].map((l) => ({ ...l, blocks: BLOCKS })));
+  ({ target, stores, run } = harness);
 });
-afterEach(async () => {
-  await target.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-
-async function run(c: Uint8Array, opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; edtl?: number } = {}): Promise<ScsiResponse> {
-  return target.execute({
-    nexus: opts.nexus ?? nexusA,
-    lun: opts.lun ?? 0,
-    cdb: c,
-    attribute: TaskAttribute.Simple,
-    expectedLength: opts.edtl ?? opts.data?.length ?? 4096,
-    readBit: !opts.data,
-    writeBit: !!opts.data,
-    dataOut: opts.data,
-  });
-}
-function senseOf(r: ScsiResponse) {
-  expect(r.status).toBe(ScsiStatus.CheckCondition);
-  return parseSense(r.sense!);
-}
-function fill(blocks: number, byte: number): Uint8Array {
-  return new Uint8Array(blocks * BS).fill(byte);
-}
+afterEach(() => harness.close());
 
 describe('dispatch', () => {
   it('answers unknown opcodes and service actions with INVALID COMMAND OPERATION CODE', async () => {
@@ -353,9 +314,9 @@ describe('unit attentions', () => {
   });
 
   it('with notifyResetRequester the requester gets the reset unit attention too', async () => {
-    await target.close();
-    stores = [await openFileStore({ path: join(dir, 'n.img'), sizeBytes: BLOCKS * BS, thin: false })];
-    target = new ScsiTarget({ targetName: 'iqn.2026-11.org.iscsi-lab:test', luns: [{ store: stores[0]! }], notifyResetRequester: true });
+    await harness.close();
+    harness = await makeHarness([{ blocks: BLOCKS }], { notifyResetRequester: true });
+    ({ target, stores, run } = harness);
     await run(cdb(0));
     await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, 0);
     expect(senseOf(await run(cdb(0)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
