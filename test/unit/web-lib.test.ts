@@ -129,6 +129,33 @@ describe('console', () => {
     expect(screen).toContain('^C');
   });
 
+  it('keeps keys typed while a command runs and replays them at the next prompt; Ctrl+C drops them', () => {
+    let screen = '';
+    const lines: string[] = [];
+    const ed: LineEditor = new LineEditor({
+      write: (s) => (screen += s), prompt: '> ', complete: completions, onClearScreen: () => {},
+      onSubmit: (l) => {
+        lines.push(l);
+        ed.busy = true; // a command that answers later
+      },
+    });
+    ed.showPrompt();
+    ed.feed('read 200\rre'); // typed on before the READ answered
+    ed.feed('adc\t');
+    expect(ed.line).toBe('');
+    ed.busy = false;
+    ed.showPrompt();
+    expect(ed.line).toBe('readcap ');
+    ed.feed('\r');
+    ed.feed('junk');
+    ed.feed('\x03');
+    ed.busy = false;
+    ed.showPrompt();
+    expect(ed.line).toBe('');
+    expect(lines).toEqual(['read 200', 'readcap ']);
+    expect(screen).toContain('^C');
+  });
+
   it('tokenizes with quotes and completes subcommands', () => {
     expect(tokenize(`write 8 "hello  world" --fua`)).toEqual(['write', '8', 'hello  world', '--fua']);
     expect(completions('tr')).toEqual(['trace']);

@@ -13,12 +13,16 @@ export interface LineEditorOptions {
   maxHistory?: number;
 }
 
+const TYPE_AHEAD_MAX = 4096;
+
 export class LineEditor {
   private buf = '';
   private cursor = 0;
   private readonly history: string[] = [];
   private histIndex = -1;
   private draft = '';
+  /** Keys typed while a command runs, replayed at the next prompt as a terminal would (bounded: a paste, not a flood). */
+  private typedAhead = '';
   busy = false;
 
   constructor(private readonly o: LineEditorOptions) {}
@@ -36,12 +40,21 @@ export class LineEditor {
     this.cursor = 0;
     this.histIndex = -1;
     this.o.write(this.o.prompt);
+    if (this.typedAhead && !this.busy) {
+      const keys = this.typedAhead;
+      this.typedAhead = '';
+      this.feed(keys);
+    }
   }
 
   /** Input from the terminal (keys or a paste). */
   feed(data: string): void {
     if (this.busy) {
-      if (data === '\x03') this.o.write('^C');
+      // Ctrl+C drops what was typed ahead; anything else waits for the prompt.
+      if (data.includes('\x03')) {
+        this.typedAhead = '';
+        this.o.write('^C');
+      } else this.typedAhead = (this.typedAhead + data).slice(0, TYPE_AHEAD_MAX);
       return;
     }
     let i = 0;
@@ -69,7 +82,9 @@ export class LineEditor {
           this.buf = '';
           this.cursor = 0;
           this.o.onSubmit(line);
-          if (rest.length > 1 && !this.busy) continue;
+          if (!this.busy) continue;
+          // The command runs on: the rest of this input is typed ahead of its prompt.
+          this.typedAhead = (data.slice(i) + this.typedAhead).slice(0, TYPE_AHEAD_MAX);
           return;
         }
         case '\x7f':
