@@ -8,6 +8,7 @@ import { cacheRoutes } from './gateway/cache-routes.ts';
 import { uploadRoutes } from './gateway/upload-routes.ts';
 import { describeResidency, stepRoutes } from './gateway/step-routes.ts';
 import { scsiRoutes } from './gateway/scsi-routes.ts';
+import { faultRoutes } from './gateway/fault-routes.ts';
 import type { LabInitiator } from './gateway/lab-io.ts';
 import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
@@ -26,6 +27,7 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
                         [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
                         [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]
                         [--max-sessions N] [--max-connections N] [--max-commands N]
+                        [--fault ACTION[:key=value,...] ...]   inject faults, e.g. kill-connection:pdu=Data-Out,count=1
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
        iscsi-lab readcap URL                READ CAPACITY(16)
@@ -102,13 +104,13 @@ async function serve(args: string[]): Promise<number> {
   const config = parseTargetArgs(targetArgs, LAB_DEFAULTS);
   const running = await startTarget(config);
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
-  const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, producer: 'iscsi-lab serve' });
+  const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, faults: running.faults, producer: 'iscsi-lab serve' });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config)],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), faultRoutes(running.faults)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;

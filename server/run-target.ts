@@ -6,6 +6,8 @@ import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 import type { BlockStore } from './store/types.ts';
 import type { TargetConfig } from './cli/args.ts';
+import { FaultEngine } from './faults/engine.ts';
+import { FaultyStore } from './faults/faulty-store.ts';
 
 export interface RunningTarget {
   iscsi: IscsiTarget;
@@ -14,6 +16,8 @@ export interface RunningTarget {
   stores: BlockStore[];
   /** Each LUN's block cache (stats, map, POST /api/cache), undefined without `--cache`. */
   caches: (BlockCache | undefined)[];
+  /** Fault rules (`--fault`, /api/faults): empty unless set, and then free. */
+  faults: FaultEngine;
   /** iscsi://HOST:PORT/IQN/0 for the first portal. */
   url: string;
   /** Finishes in-flight commands, flushes every LUN to disk and closes everything. */
@@ -29,9 +33,12 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     await Promise.all(files.map((s) => s.close()));
     throw err;
   }
-  // The block cache (step 2 of the read path, "cache scheduling") sits between SCSI and each file store.
-  const cached = files.map((f, i) => withCache(f, config.cache, { readOnly: config.luns[i]!.readOnly }));
-  const stores = cached.map((c) => c.store);
+  const faults = new FaultEngine();
+  for (const rule of config.faults ?? []) faults.add(rule);
+  // The block cache (step 2 of the read path, "cache scheduling") sits between SCSI and each file store. Store
+  // faults wrap both sides of it: slow-store below (the cache can hide a slow disk), errors above (always seen).
+  const cached = files.map((f, i) => withCache(new FaultyStore(f, i, faults, 'latency'), config.cache, { readOnly: config.luns[i]!.readOnly }));
+  const stores = cached.map((c, i) => new FaultyStore(c.store, i, faults, 'errors'));
   const caches = cached.map((c) => c.cache);
   // Reservations raise unit attentions on the LU, which exists only once the SCSI target does: late-bound.
   let scsiRef: ScsiTarget | undefined;
@@ -64,6 +71,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     mutualChap: config.mutualChap,
     acl: config.acl,
     limits: config.limits,
+    faults,
     log,
   });
   try {
@@ -80,6 +88,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     scsi,
     stores,
     caches,
+    faults,
     url: `iscsi://${host}:${first.port}/${config.iqn}/0`,
     async stop() {
       await iscsi.close();

@@ -1,5 +1,6 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
 import type { TargetLimits } from '../iscsi/target.ts';
+import { FaultRuleError, parseFaultSpec, type FaultRuleInput } from '../../shared/api/faults.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
 export class UsageError extends Error {}
@@ -28,6 +29,8 @@ export interface TargetConfig {
   cache?: CacheConfig;
   /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
   limits?: Partial<TargetLimits>;
+  /** `--fault ACTION[:key=value,...]`, repeatable: rules active from the start (shared/api/faults.ts). */
+  faults?: FaultRuleInput[];
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -119,6 +122,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   let mutualChap: TargetConfig['mutualChap'];
   let cache: CacheConfig | undefined;
   const limits: Partial<TargetLimits> = {};
+  const faults: FaultRuleInput[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -149,6 +153,15 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       case '--chap': chap = parseCredentials(flag, value()); break;
       case '--mutual-chap': mutualChap = parseCredentials(flag, value()); break;
       case '--acl': acl.push(value()); break;
+      case '--fault': {
+        const spec = value();
+        try {
+          faults.push(parseFaultSpec(spec));
+        } catch (err) {
+          throw err instanceof FaultRuleError ? new UsageError(`bad --fault ${JSON.stringify(spec)}: ${err.message}`) : err;
+        }
+        break;
+      }
       default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -163,5 +176,5 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
   cache ??= defaults.cache;
-  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}) };
+  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}), ...(faults.length ? { faults } : {}) };
 }

@@ -15,6 +15,7 @@ import type { ConnectionAddress } from './events.ts';
 import type { TargetContext } from './target-context.ts';
 import { ScsiTaskHandler } from './scsi-tasks.ts';
 import { handleTaskManagement } from './task-management.ts';
+import { ConnectionFaults, type DigestCorruption, type FaultPort } from '../faults/pdu-path.ts';
 
 let nextConnectionId = 1;
 /** Delay before answering a failed authentication, so guessing secrets over the network is slow. */
@@ -24,7 +25,7 @@ const AUTH_FAILURE_DELAY_MS = 1000;
  * One TCP connection to the target: framing in, PDUs out, the login phase, then Full Feature Phase dispatch
  * (RFC 7143 6, 11). SCSI tasks and task management live in their own modules; this file owns the socket.
  */
-export class Connection {
+export class Connection implements FaultPort {
   readonly id = nextConnectionId++;
   readonly address: ConnectionAddress;
   state: 'login' | 'full' | 'closed' = 'login';
@@ -50,6 +51,8 @@ export class Connection {
   private textRequest: Buffer[] = [];
   private textRequestBytes = 0;
   private closeWaiters: (() => void)[] = [];
+  /** Fault injection on this connection's PDUs (server/faults), when the target was given a fault engine. */
+  private readonly faults: ConnectionFaults | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -64,6 +67,7 @@ export class Connection {
     };
     this.login = new LoginMachine({ ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih) });
     this.tasks = new ScsiTaskHandler(this);
+    this.faults = ctx.faults && new ConnectionFaults(ctx.faults, this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
       error: (err) => this.framingError(err),
@@ -109,6 +113,14 @@ export class Connection {
 
   send(pdu: Pdu): void {
     if (this.state === 'closed') return;
+    // One property read when no fault rule exists.
+    if (this.ctx.faults?.active && this.faults!.out(pdu)) return;
+    this.transmit(pdu);
+  }
+
+  /** Writes the PDU (FaultPort: `corrupt` makes one digest wrong on the wire, for fault injection). */
+  transmit(pdu: Pdu, corrupt?: DigestCorruption): void {
+    if (this.state === 'closed') return;
     this.ctx.pduEvent(this, 'out', pdu);
     if (!this.corked) {
       // Gather every PDU produced in this turn of the event loop (all the store completions libuv delivered
@@ -118,7 +130,9 @@ export class Connection {
       setImmediate(this.uncork);
     }
     let ok = true;
-    for (const part of serializePdu(pdu, this.headerDigest, this.dataDigest)) ok = this.socket.write(part);
+    const parts = serializePdu(pdu, this.headerDigest, this.dataDigest);
+    if (corrupt) corruptDigest(parts, corrupt);
+    for (const part of parts) ok = this.socket.write(part);
     // A slow reader must not make us buffer without bound: stop reading its commands until it drains.
     if (!ok) this.socket.pause();
   }
@@ -138,6 +152,7 @@ export class Connection {
     clearTimeout(this.idleTimer);
     this.reader.stop();
     this.tasks.abortAll();
+    this.faults?.close();
     this.socket.destroySoon();
     this.ctx.connectionClosed(this, why);
     for (const w of this.closeWaiters) w();
@@ -173,6 +188,33 @@ export class Connection {
 
   private receive(pdu: Pdu): void {
     this.ctx.pduEvent(this, 'in', pdu);
+    if (this.ctx.faults?.active && this.faults!.in(pdu)) return;
+    this.dispatch(pdu);
+  }
+
+  // ---- FaultPort (server/faults/pdu-path.ts) ----
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  commandOf(itt: number): { lun: number; cdb: Uint8Array } | undefined {
+    return this.tasks.get(itt)?.cmd;
+  }
+
+  digestFailed(kind: DigestCorruption, pdu: Pdu): void {
+    this.reader.stop();
+    this.framingError(kind === 'header' ? { kind: 'header-digest', bhs: pdu.bhs } : { kind: 'data-digest', pdu });
+  }
+
+  kill(how: 'reset' | 'fin', why: string): void {
+    if (how === 'reset') this.socket.resetAndDestroy();
+    else this.socket.end();
+    this.close(why);
+  }
+
+  /** Handles a received PDU (already in the trace). */
+  dispatch(pdu: Pdu): void {
     try {
       if (this.state === 'login') this.receiveLogin(pdu);
       else if (this.state === 'full') this.receiveFull(pdu);
@@ -413,3 +455,12 @@ export class Connection {
 }
 
 export { LoginStatus, Stage };
+
+/** Flips the bits of the header digest (in the first part) or the data digest (the last part) of a serialized PDU. */
+function corruptDigest(parts: Buffer[], kind: DigestCorruption): void {
+  const part = kind === 'header' ? parts[0]! : parts[parts.length - 1]!;
+  // serializePdu builds the header buffer itself, but the data part may be the caller's: copy before changing.
+  const copy = kind === 'header' ? part : Buffer.from(part);
+  copy.writeUInt32LE(~copy.readUInt32LE(copy.length - 4) >>> 0, copy.length - 4);
+  if (kind === 'data') parts[parts.length - 1] = copy;
+}

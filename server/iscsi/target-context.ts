@@ -6,6 +6,7 @@ import type { Session } from './session.ts';
 import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
+import type { FaultEngine } from '../faults/engine.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
 
 /** What the iSCSI layer needs from the SCSI target below it. */
@@ -19,6 +20,8 @@ export interface ScsiBackend {
 export interface TargetContext {
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
+  /** Fault rules to apply to PDUs (server/faults), when fault injection is wired in. */
+  readonly faults?: FaultEngine;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;
   sessionExists(tsih: number): boolean;
   /** Creates, joins or reinstates the session at the end of login; a number is a login status refusing it. */

@@ -10,6 +10,7 @@ import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
 import { Tap } from '../trace/tap.ts';
+import type { FaultEngine } from '../faults/engine.ts';
 
 export interface Portal {
   host: string;
@@ -27,6 +28,8 @@ export interface IscsiTargetOptions {
   acl?: string[];
   /** Caps on what initiators may hold open; defaults in TARGET_LIMITS. */
   limits?: Partial<TargetLimits>;
+  /** Fault rules applied to every connection's PDUs (server/faults/engine.ts). */
+  faults?: FaultEngine;
   log?: (message: string) => void;
 }
 
@@ -56,6 +59,7 @@ export class IscsiTarget implements TargetContext {
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
   readonly limits: TargetLimits;
+  readonly faults: FaultEngine | undefined;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session>();
   private readonly live = new Set<Connection>();
@@ -68,6 +72,7 @@ export class IscsiTarget implements TargetContext {
     this.scsi = opts.scsi;
     this.lunCount = opts.lunCount;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
+    this.faults = opts.faults;
   }
 
   async listen(): Promise<void> {

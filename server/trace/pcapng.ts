@@ -264,7 +264,13 @@ export function pduComment(e: PduTraceEvent): string {
 }
 
 /** The recorder's ring (or any recorded PDUs) as a pcapng file. PDUs without raw bytes are skipped. */
-export function recordedToPcapng(pdus: readonly RecordedPdu[], startWallMs: number, opts: PcapngWriterOptions = {}): Uint8Array {
+export function recordedToPcapng(
+  pdus: readonly RecordedPdu[],
+  startWallMs: number,
+  opts: PcapngWriterOptions = {},
+  /** Extra comments by PDU seq (injected faults, see TraceRecorder.faultNotes). */
+  notes?: ReadonlyMap<number, string>,
+): Uint8Array {
   const w = new PcapngWriter(opts);
   const base = BigInt(Math.round(startWallMs)) * 1_000_000n;
   for (const p of pdus) {
@@ -275,7 +281,7 @@ export function recordedToPcapng(pdus: readonly RecordedPdu[], startWallMs: numb
       tcp: p.event.tcp,
       timeNs: base + BigInt(Math.round(p.event.timeNs)),
       bytes: p.raw,
-      comment: pduComment(p.event),
+      comment: notes?.has(p.event.seq) ? `${pduComment(p.event)} | ${notes.get(p.event.seq)!}` : pduComment(p.event),
     });
   }
   return w.toBytes();
