@@ -31,7 +31,32 @@ export interface CommandOptions {
   dataOut?: Buffer;
   /** SAM task attribute, SIMPLE by default. */
   attribute?: number;
+  /** Give up waiting for the status after this long: the command rejects with CommandTimeout (see commandWithRecovery). */
+  timeoutMs?: number;
+  /** Time out, abort and retry instead of waiting forever (see commandWithRecovery). */
+  recovery?: CommandRecovery;
 }
+
+export interface CommandRecovery {
+  timeoutMs: number;
+  /** New attempts after the first. */
+  retries: number;
+  /** Hears each step: "timed out ...", "ABORT TASK ...", "retrying ...". */
+  note?: (step: string) => void;
+}
+
+/** A command whose status did not arrive in time; the task may still exist on the target (abort it by ITT). */
+export class CommandTimeout extends Error {
+  constructor(readonly itt: number, readonly cmdSN: number, ms: number) {
+    super(`no status for ITT 0x${itt.toString(16)} within ${ms} ms`);
+    this.name = 'CommandTimeout';
+  }
+}
+
+/** ABORT TASK (RFC 7143 11.5.1 function 1). */
+const TMF_ABORT_TASK = 1;
+/** Task Management responses (RFC 7143 11.6.1) a recovery note names. */
+const TMF_RESPONSES: Record<number, string> = { 0: 'Function complete', 1: 'Task does not exist', 5: 'Function rejected' };
 
 interface Pending {
   resolve(pdu: Pdu): void;
@@ -50,6 +75,8 @@ export class InitiatorSession {
   private maxCmdSN: number;
   private readonly pending = new Map<number, Pending>();
   private windowWaiters: (() => void)[] = [];
+  /** Applied to every command that brings none of its own (the lab initiator sets it). */
+  recovery: CommandRecovery | undefined;
 
   private constructor(private readonly conn: InitiatorConnection, readonly params: SessionParams, readonly info: LoginResult) {
     this.cmdSN = info.cmdSN;
@@ -146,7 +173,12 @@ export class InitiatorSession {
   }
 
   /** Runs one SCSI command and resolves with its status, sense and data (it never throws for CHECK CONDITION). */
-  async command(lun: number, cdb: Uint8Array, opts: CommandOptions = {}): Promise<ScsiResult> {
+  command(lun: number, cdb: Uint8Array, opts: CommandOptions = {}): Promise<ScsiResult> {
+    const recovery = opts.recovery ?? this.recovery;
+    return recovery ? this.commandWithRecovery(lun, cdb, opts, recovery) : this.commandOnce(lun, cdb, opts);
+  }
+
+  private async commandOnce(lun: number, cdb: Uint8Array, opts: CommandOptions): Promise<ScsiResult> {
     const dataOut = opts.dataOut;
     const readLength = opts.readLength ?? 0;
     const edtl = dataOut ? dataOut.length : readLength;
@@ -164,7 +196,16 @@ export class InitiatorSession {
       immediate = p.immediateData ? Math.min(firstBurst, p.maxSendDataSegmentLength) : 0;
       unsolicitedEnd = p.initialR2T ? immediate : firstBurst;
     }
+    let timer: NodeJS.Timeout | undefined;
     const result = new Promise<Pdu>((resolve, reject) => {
+      if (opts.timeoutMs !== undefined) {
+        const ms = opts.timeoutMs;
+        timer = setTimeout(() => {
+          // Forget the task here; its late PDUs, if any, find no one waiting and are ignored.
+          this.pending.delete(itt);
+          reject(new CommandTimeout(itt, cmdSN, ms));
+        }, ms);
+      }
       this.pending.set(itt, {
         resolve, reject,
         onPdu: (pdu) => {
@@ -192,7 +233,7 @@ export class InitiatorSession {
       dataOut && immediate > 0 ? dataOut.subarray(0, immediate) : undefined,
     ));
     if (dataOut && unsolicitedEnd > immediate) this.sendData(lun, itt, RESERVED_TAG, dataOut, immediate, unsolicitedEnd);
-    const last = await result;
+    const last = await result.finally(() => clearTimeout(timer));
     if (opcodeOf(last.bhs) === Opcode.ScsiDataIn) {
       const d = decodeDataIn(last);
       this.noteStatSN(d.statSN);
@@ -251,11 +292,32 @@ export class InitiatorSession {
     return out;
   }
 
-  async taskManagement(fn: number, lun: number, referencedTaskTag = RESERVED_TAG): Promise<number> {
+  async taskManagement(fn: number, lun: number, referencedTaskTag = RESERVED_TAG, refCmdSN?: number): Promise<number> {
     const pdu = await this.request((itt, sn) => encodeTaskManagementRequest({
-      immediate: true, function: fn, lun, itt, referencedTaskTag, cmdSN: sn, expStatSN: this.expStatSN, refCmdSN: sn, expDataSN: 0,
+      immediate: true, function: fn, lun, itt, referencedTaskTag, cmdSN: sn, expStatSN: this.expStatSN, refCmdSN: refCmdSN ?? sn, expDataSN: 0,
     }), true);
     return decodeTaskManagementResponse(pdu).response;
+  }
+
+  /**
+   * A command that survives a lost status the way an initiator's SCSI layer does it (Linux's eh_abort_handler,
+   * libiscsi's task timeout): wait `timeoutMs`, send ABORT TASK for it (RFC 7143 11.5.1, RefCmdSN = its CmdSN),
+   * then issue it again with a new ITT, up to `retries` times. `note` hears each step.
+   */
+  private async commandWithRecovery(lun: number, cdb: Uint8Array, opts: CommandOptions, recovery: CommandRecovery): Promise<ScsiResult> {
+    const { retries, timeoutMs } = recovery;
+    const note = recovery.note ?? (() => undefined);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.commandOnce(lun, cdb, { ...opts, timeoutMs });
+      } catch (err) {
+        if (!(err instanceof CommandTimeout) || attempt >= retries || this.closed) throw err;
+        note(`timed out: ${err.message}`);
+        const r = await this.taskManagement(TMF_ABORT_TASK, lun, err.itt, err.cmdSN);
+        note(`ABORT TASK for ITT 0x${err.itt.toString(16)}: ${TMF_RESPONSES[r] ?? `response ${r}`}`);
+        note(`retrying the command (attempt ${attempt + 2})`);
+      }
+    }
   }
 
   async logout(): Promise<void> {
