@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CLI, freePort } from '../helpers/target.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import type { FaultList } from '../../shared/api/faults.ts';
-import type { FaultTraceEvent, PduTraceEvent } from '../../shared/trace/schema.ts';
+import type { FaultTraceEvent, PduTraceEvent, TraceEvent } from '../../shared/trace/schema.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:lab';
 let dir: string;
@@ -61,9 +61,9 @@ async function api<T>(path: string, init?: RequestInit): Promise<{ status: numbe
 
 const post = (path: string, body: unknown) => api<Record<string, unknown>>(path, { method: 'POST', body: JSON.stringify(body) });
 
-async function traceEvents(): Promise<(PduTraceEvent | FaultTraceEvent | { type: string })[]> {
+async function traceEvents(): Promise<TraceEvent[]> {
   const text = await (await fetch(`${base}/api/capture.jsonl`)).text();
-  return text.trim().split('\n').map((l) => JSON.parse(l) as { type: string }).filter((e) => e.type !== 'header') as (PduTraceEvent | FaultTraceEvent)[];
+  return text.trim().split('\n').map((l) => JSON.parse(l) as TraceEvent | { type: 'header' }).filter((e): e is TraceEvent => e.type !== 'header');
 }
 
 describe('fault injection with real initiators', () => {
@@ -82,9 +82,9 @@ describe('fault injection with real initiators', () => {
     const events = await traceEvents();
     const fault = events.find((e): e is FaultTraceEvent => e.type === 'fault');
     expect(fault?.action).toBe('kill-connection');
-    const killedPdu = events.find((e): e is PduTraceEvent => e.type === 'pdu' && (e as PduTraceEvent).seq === fault!.pduSeq);
+    const killedPdu = events.find((e): e is PduTraceEvent => e.type === 'pdu' && e.seq === fault!.pduSeq);
     expect(killedPdu?.opcodeName).toBe('SCSI Data-Out');
-    const loginsAfter = events.filter((e) => e.type === 'session' && (e as { kind: string }).kind === 'login' && (e as { seq: number }).seq > fault!.seq);
+    const loginsAfter = events.filter((e) => e.type === 'session' && e.kind === 'login' && e.seq > fault!.seq);
     expect(loginsAfter.length).toBeGreaterThan(0);
 
     const file = join(dir, 'faults.pcapng');
@@ -107,11 +107,11 @@ describe('fault injection with real initiators', () => {
     const r = await run('qemu-io', ['-f', 'raw', '-c', 'read 1M 4k', url]);
     expect(r.stdout + r.stderr, explain(r)).toMatch(/Input\/output error/);
     const events = await traceEvents();
-    const failed = events.filter((e): e is PduTraceEvent => e.type === 'pdu' && (e as PduTraceEvent).opcodeName === 'SCSI Response' && !!(e as PduTraceEvent).scsi?.sense);
+    const failed = events.filter((e): e is PduTraceEvent => e.type === 'pdu' && e.opcodeName === 'SCSI Response' && !!e.scsi?.sense);
     const medium = failed.find((e) => e.scsi!.sense!.key === 3 && e.scsi!.sense!.asc === 0x11 && e.scsi!.sense!.ascq === 0);
     expect(medium, JSON.stringify(failed.map((e) => e.scsi))).toBeDefined();
     expect(medium!.scsi!.statusName).toBe('CHECK CONDITION');
-    expect(events.some((e) => e.type === 'fault' && (e as FaultTraceEvent).action === 'store-error' && (e as FaultTraceEvent).lba === 2048)).toBe(true);
+    expect(events.some((e) => e.type === 'fault' && e.action === 'store-error' && e.lba === 2048)).toBe(true);
     const list = await api<FaultList>('/api/faults');
     expect(list.body.faults.find((f) => f.id === id)?.hits).toBe(1);
     expect((await api(`/api/faults/${id}`, { method: 'DELETE' })).status).toBe(200);
@@ -134,9 +134,9 @@ describe('fault injection with real initiators', () => {
     expect(back.body.dataHex).toBe('5a'.repeat(8 * 512));
 
     const events = await traceEvents();
-    const fault = events.find((e): e is FaultTraceEvent => e.type === 'fault' && (e as FaultTraceEvent).action === 'drop');
+    const fault = events.find((e): e is FaultTraceEvent => e.type === 'fault' && e.action === 'drop');
     expect(fault?.detail).toMatch(/SCSI Response ITT 0x[0-9a-f]+ dropped/);
-    const after = events.filter((e): e is PduTraceEvent => e.type === 'pdu' && (e as PduTraceEvent).seq > fault!.seq);
+    const after = events.filter((e): e is PduTraceEvent => e.type === 'pdu' && e.seq > fault!.seq);
     const abort = after.find((e) => e.opcodeName === 'SCSI Task Management Function Request');
     expect(abort?.fields.Function).toBe(1); // ABORT TASK
     expect(abort?.fields.ReferencedTaskTag).toBe(fault!.itt);
