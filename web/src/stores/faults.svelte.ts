@@ -26,8 +26,18 @@ interface ScenarioContext {
   log(kind: ScenarioStep['kind'], text: string): void;
 }
 
-/** A LUN area the scenarios use, away from LBA 0 where lessons and the composer usually write. */
-const SCENARIO_LBA = 16384;
+/**
+ * The LUN area the scenarios use, [8192, 16384) (4-8 MiB: any LUN of 8 MiB or more has it), away from LBA 0 where
+ * lessons and the composer usually write. Each scenario has its own slice.
+ */
+const AREA = {
+  lostDataOut: 8192,
+  lostResponse: 10240,
+  digest: 10248,
+  killed: 10256,
+  slow: 12304,
+  medium: 14336,
+} as const;
 /** 1 MiB: more than FirstBurstLength, so the write needs Data-Out PDUs (a short one fits in immediate data). */
 const BIG_WRITE_BLOCKS = 2048;
 /** The lab initiator's command timeout in scenarios: short, so the recovery happens while you watch. */
@@ -51,7 +61,7 @@ export const SCENARIOS: readonly Scenario[] = [
     explain: 'The target drops one Data-Out it received: the write never gets all its data, the initiator times out, sends ABORT TASK and writes again.',
     async run(ctx) {
       await ctx.rule({ action: 'drop', match: { pdu: 'SCSI Data-Out', direction: 'in' }, count: 1 });
-      await writeAndVerify(ctx, SCENARIO_LBA, BIG_WRITE_BLOCKS, 0xd0);
+      await writeAndVerify(ctx, AREA.lostDataOut, BIG_WRITE_BLOCKS, 0xd0);
     },
   },
   {
@@ -60,7 +70,7 @@ export const SCENARIOS: readonly Scenario[] = [
     explain: 'The target does the write but its SCSI Response never leaves: the initiator times out, aborts (the task no longer exists) and retries.',
     async run(ctx) {
       await ctx.rule({ action: 'drop', match: { pdu: 'SCSI Response', direction: 'out' }, count: 1 });
-      await writeAndVerify(ctx, SCENARIO_LBA + 4096, 8, 0x5e);
+      await writeAndVerify(ctx, AREA.lostResponse, 8, 0x5e);
     },
   },
   {
@@ -69,7 +79,7 @@ export const SCENARIOS: readonly Scenario[] = [
     explain: 'The next SCSI Command arrives with a bad header digest: at ErrorRecoveryLevel 0 the target drops the connection; the initiator logs in again and reissues the command.',
     async run(ctx) {
       await ctx.rule({ action: 'corrupt-header-digest', match: { pdu: 'SCSI Command', direction: 'in' }, count: 1 });
-      await writeAndVerify(ctx, SCENARIO_LBA + 8192, 8, 0xd1);
+      await writeAndVerify(ctx, AREA.digest, 8, 0xd1);
     },
   },
   {
@@ -78,7 +88,7 @@ export const SCENARIOS: readonly Scenario[] = [
     explain: 'The first Data-Out of a 1 MiB write resets the TCP connection: the initiator reconnects, writes again, and the data reads back intact.',
     async run(ctx) {
       await ctx.rule({ action: 'kill-connection', match: { pdu: 'SCSI Data-Out' }, count: 1 });
-      await writeAndVerify(ctx, SCENARIO_LBA + 12288, BIG_WRITE_BLOCKS, 0xcd);
+      await writeAndVerify(ctx, AREA.killed, BIG_WRITE_BLOCKS, 0xcd);
     },
   },
   {
@@ -87,7 +97,8 @@ export const SCENARIOS: readonly Scenario[] = [
     explain: 'Every store access below the cache takes 250 ms longer: the first read is slow, the re-read comes from the cache and is fast again.',
     async run(ctx) {
       const id = await ctx.rule({ action: 'slow-store', match: { lun: 0 }, count: 0, delayMs: 250, expiresMs: 30_000 });
-      const lba = SCENARIO_LBA + 20480 + Math.floor(Math.random() * 64) * 64;
+      // A different 32 KiB each time (of 32 places), so the first read is not already cached from the last run.
+      const lba = AREA.slow + Math.floor(Math.random() * 32) * 64;
       const first = await ctx.io(`READ(16) LBA ${lba} x64 (not cached yet)`, { lun: 0, op: 'read', lba, blocks: 64, timeoutMs: 10_000 });
       const again = await ctx.io(`READ(16) LBA ${lba} x64 again`, { lun: 0, op: 'read', lba, blocks: 64, timeoutMs: 10_000 });
       await deleteFault(id);
@@ -100,7 +111,7 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'Medium error',
     explain: 'Eight blocks go bad: a read of them ends in CHECK CONDITION, MEDIUM ERROR, UNRECOVERED READ ERROR (03/11/00), which an application sees as EIO.',
     async run(ctx) {
-      const lba = SCENARIO_LBA + 24576;
+      const lba = AREA.medium;
       const id = await ctx.rule({ action: 'store-error', match: { lun: 0, lbaFrom: lba, lbaTo: lba + 7 }, count: 0, expiresMs: 60_000 });
       const r = await ctx.io(`READ(16) LBA ${lba} x8`, { lun: 0, op: 'read', lba, blocks: 8 });
       await deleteFault(id);
@@ -180,8 +191,13 @@ export class Faults {
       // The trace arrives over /ws a little after the API answers: give it a moment, then add what it saw.
       await new Promise((r) => setTimeout(r, 600));
       for (const f of lab.faultEvents.slice(seenFaults)) log('fault', `fault (rule ${f.ruleId}): ${f.detail}`);
+      // A login after a connection closed is the initiator coming back: a reconnect.
+      let closed = false;
       for (const e of lab.sessionEvents.slice(seenSessions)) {
-        if (e.kind === 'closed' || e.kind === 'login' || e.kind === 'reinstated') log('session', `connection ${e.connectionId}: ${e.kind === 'login' ? 'reconnect: logged in' : e.kind} (${e.detail})`);
+        if (e.kind === 'closed') closed = true;
+        if (e.kind === 'closed' || e.kind === 'login' || e.kind === 'reinstated') {
+          log('session', `connection ${e.connectionId}: ${e.kind === 'login' ? (closed ? 'reconnect: logged in' : 'logged in') : e.kind} (${e.detail})`);
+        }
       }
       await this.refresh();
       this.busy = false;
