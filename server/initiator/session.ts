@@ -53,6 +53,14 @@ export class CommandTimeout extends Error {
   }
 }
 
+/** A read whose status came before all its data: the data cannot be trusted. */
+export class IncompleteData extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IncompleteData';
+  }
+}
+
 /** ABORT TASK (RFC 7143 11.5.1 function 1). */
 const TMF_ABORT_TASK = 1;
 /** Task Management responses (RFC 7143 11.6.1) a recovery note names. */
@@ -189,6 +197,8 @@ export class InitiatorSession {
     cdbBuf.set(cdb);
     const readBuf = readLength > 0 ? Buffer.alloc(readLength) : undefined;
     let received = 0;
+    /** Data-In payload bytes that arrived, to tell a complete read from one whose status overtook its data. */
+    let delivered = 0;
     let immediate = 0;
     let unsolicitedEnd = 0;
     if (dataOut) {
@@ -214,6 +224,7 @@ export class InitiatorSession {
             const d = decodeDataIn(pdu);
             if (readBuf && d.bufferOffset + d.data.length <= readBuf.length) d.data.copy(readBuf, d.bufferOffset);
             received = Math.max(received, d.bufferOffset + d.data.length);
+            delivered += d.data.length;
             return d.status !== undefined;
           }
           if (op === Opcode.R2T && dataOut) {
@@ -237,6 +248,12 @@ export class InitiatorSession {
     if (opcodeOf(last.bhs) === Opcode.ScsiDataIn) {
       const d = decodeDataIn(last);
       this.noteStatSN(d.statSN);
+      // RFC 7143 11.7.4: status rides on the last Data-In, after all the data. If bytes are missing (a lost or
+      // reordered Data-In), the read did not succeed, whatever the status says.
+      const expected = d.underflow ? readLength - d.residualCount : readLength;
+      if (d.status === 0 && delivered < expected) {
+        throw new IncompleteData(`READ status GOOD arrived with ${delivered} of ${expected} bytes of Data-In (ITT 0x${itt.toString(16)}): data lost or out of order`);
+      }
       return { status: d.status!, data: readBuf?.subarray(0, received), residual: d.residualCount, overflow: d.overflow, underflow: d.underflow };
     }
     const r = decodeScsiResponse(last);
@@ -311,6 +328,11 @@ export class InitiatorSession {
       try {
         return await this.commandOnce(lun, cdb, { ...opts, timeoutMs });
       } catch (err) {
+        if (err instanceof IncompleteData && attempt < retries && !this.closed) {
+          // What a careful initiator does with a read it cannot trust: read again.
+          note(`${err.message}; retrying the command (attempt ${attempt + 2})`);
+          continue;
+        }
         if (!(err instanceof CommandTimeout) || attempt >= retries || this.closed) throw err;
         note(`timed out: ${err.message}`);
         const r = await this.taskManagement(TMF_ABORT_TASK, lun, err.itt, err.cmdSN);
