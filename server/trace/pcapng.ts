@@ -114,6 +114,17 @@ export class PcapngWriter {
     } while (off < p.bytes.length);
   }
 
+  /**
+   * A comment-only packet (a bare ACK from the target, no payload) on a connection already written: for notes that
+   * arrive after their PDU, such as injected faults. False when the connection has no packets yet.
+   */
+  addNote(connectionId: number, timeNs: bigint, comment: string): boolean {
+    const c = this.conns.get(connectionId);
+    if (!c) return false;
+    this.segment(c, false, timeNs, TCP_ACK, EMPTY, comment);
+    return true;
+  }
+
   /** Closes a connection with FIN from the initiator and the target's FIN/ACK (optional, for tidy streams). */
   closeConnection(connectionId: number, timeNs: bigint): void {
     const c = this.conns.get(connectionId);

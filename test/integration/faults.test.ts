@@ -26,7 +26,7 @@ beforeAll(async () => {
   const port = await freePort();
   proc = spawn(
     CLI,
-    ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`, '--fault', 'kill-connection:pdu=Data-Out,count=1'],
+    ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`, '--capture', join(dir, 'live.pcapng'), '--fault', 'kill-connection:pdu=Data-Out,count=1'],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -96,6 +96,12 @@ describe('fault injection with real initiators', () => {
     expect(lines[0]).toMatch(/fault \(rule 1, kill-connection\)/);
     // On the first segment of the Data-Out it acted on (tshark shows the PDU itself on its last segment).
     expect(lines[0]).toMatch(/^#\d+ SCSI Data-Out, task \d+ \| fault/);
+
+    // `serve --capture FILE` writes as it goes: there the fault is a comment packet right after the Data-Out.
+    await new Promise((r) => setTimeout(r, 1200));
+    const live = await run('tshark', ['-r', join(dir, 'live.pcapng'), '-Y', 'frame.comment contains "fault"', '-T', 'fields', '-e', 'frame.comment', '-e', 'tcp.len']);
+    expect(live.code, explain(live)).toBe(0);
+    expect(live.stdout.trim(), explain(live)).toMatch(/^fault \(rule 1, kill-connection\): SCSI Data-Out ITT 0x[0-9a-f]+ received: connection killed \(reset\)\t0$/);
   }, 150_000);
 
   it('store-error on an LBA range: qemu-io read fails with EIO and the trace shows CHECK CONDITION 03/11/00', async () => {
