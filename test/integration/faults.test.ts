@@ -151,6 +151,24 @@ describe('fault injection with real initiators', () => {
     expect(retried!.fields.InitiatorTaskTag).not.toBe(fault!.itt);
   }, 60_000);
 
+  it('corrupt-header-digest on a SCSI Response with HeaderDigest=CRC32C: libiscsi drops the connection, logs in again, the I/O completes', async () => {
+    const add = await post('/api/faults', { action: 'corrupt-header-digest', match: { pdu: 'SCSI Response' }, count: 1 });
+    expect(add.status).toBe(201);
+    const [, hostPort, iqn] = /^iscsi:\/\/([^/]+)\/([^/]+)\/0$/.exec(url)!;
+    const opts = `driver=iscsi,transport=tcp,portal=${hostPort},target=${iqn},lun=0,header-digest=crc32c`;
+    const r = await run('qemu-io', ['--image-opts', '-c', 'write -P 0xab 8M 64k', '-c', 'read -P 0xab 8M 64k', opts], { timeoutMs: 60_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout, explain(r)).toContain('read 65536/65536 bytes at offset 8388608');
+    const events = await traceEvents();
+    const fault = events.find((e): e is FaultTraceEvent => e.type === 'fault' && e.action === 'corrupt-header-digest');
+    expect(fault?.detail).toMatch(/SCSI Response ITT 0x[0-9a-f]+ sent with a wrong header digest/);
+    // The initiator noticed: that connection ends, and a new login follows.
+    const closed = events.find((e) => e.type === 'session' && e.kind === 'closed' && e.connectionId === fault!.connectionId);
+    expect(closed).toBeDefined();
+    expect(events.some((e) => e.type === 'session' && e.kind === 'login' && e.seq > fault!.seq && e.connectionId !== fault!.connectionId)).toBe(true);
+    await api(`/api/faults/${add.body.id as number}`, { method: 'DELETE' });
+  }, 90_000);
+
   it('refuses bad rules with the reason, and deletes rules', async () => {
     const cases: [unknown, RegExp][] = [
       [{ action: 'explode' }, /unknown action "explode"/],
