@@ -43,6 +43,31 @@ test('scenario "Connection killed mid-write": fault marker, reconnect, completed
   await expect(page.getByText('No rules: the target runs clean.')).toBeVisible();
 });
 
+test('scenarios "Lost SCSI Response", "Medium error" and "Slow disk" each show their recovery or outcome', async ({ page }) => {
+  await page.request.delete('/api/faults');
+  await openLab(page);
+  await page.getByRole('tab', { name: 'Faults' }).click();
+  const log = page.getByLabel('Scenario log');
+
+  await page.getByRole('button', { name: 'Lost SCSI Response' }).click();
+  await expect(log.locator('li[data-kind=result]', { hasText: 'write completed and verified' })).toBeVisible({ timeout: 30_000 });
+  await expect(log.locator('li[data-kind=recovery]', { hasText: /^timed out: no status for ITT 0x[0-9a-f]+ within 2000 ms$/ })).toBeVisible();
+  await expect(log.locator('li[data-kind=recovery]', { hasText: /^ABORT TASK for ITT 0x[0-9a-f]+: Task does not exist$/ })).toBeVisible();
+  await expect(log.locator('li[data-kind=fault]', { hasText: /SCSI Response ITT 0x[0-9a-f]+ dropped/ })).toBeVisible();
+  // The ABORT TASK is in the timeline too.
+  await expect(page.locator('[data-opcode="SCSI Task Management Function Request"]').first()).toBeVisible();
+
+  await page.getByRole('button', { name: 'Medium error' }).click();
+  await expect(log.locator('li[data-kind=result]', { hasText: 'the application sees an I/O error (EIO)' })).toContainText('MEDIUM ERROR');
+  await expect(log.locator('li[data-kind=fault]', { hasText: /store read of LBA 14336 x8 on LUN 0 failed/ })).toBeVisible();
+
+  await page.getByRole('button', { name: 'Slow disk' }).click();
+  await expect(log.locator('li[data-kind=result]', { hasText: /first read \d+ ms, re-read \d+ ms: the cache hid the slow disk/ })).toBeVisible({ timeout: 30_000 });
+  // The scenarios leave nothing that can still act: count=1 rules are spent, the open-ended ones deleted.
+  const left = ((await (await page.request.get('/api/faults')).json()) as { faults: { action: string; count: number; hits: number }[] }).faults;
+  expect(left.map((f) => `${f.action} ${f.hits}/${f.count}`)).toEqual(['drop 1/1']);
+});
+
 test('rules form: add, refuse with the reason, delete', async ({ page }) => {
   await page.request.delete('/api/faults');
   await openLab(page);
