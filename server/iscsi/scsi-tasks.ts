@@ -213,6 +213,7 @@ export class ScsiTaskHandler {
       writeBit: cmd.write,
       dataOut,
       abort: task,
+      task: { connectionId: conn.id, taskTag: task.itt },
     });
     task.running = run.then(
       (res) => this.respond(task, res),
