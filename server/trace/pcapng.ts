@@ -31,10 +31,11 @@ import {
   TCP_SYN,
 } from './packets.ts';
 import type { RecordedPdu } from './recorder.ts';
+import { ISCSI_PORT, MSS, segmentSizes } from '../../shared/protocol/tcp-framing.ts';
 
-export const ISCSI_PORT = 3260;
-/** Payload bytes per synthesized segment (Ethernet MTU 1500 - IPv4 20 - TCP 20). */
-export const DEFAULT_MSS = 1460;
+/** The target side's port and the payload bytes per segment: the lab's one framing model (tcp-framing.ts). */
+export { ISCSI_PORT };
+export const DEFAULT_MSS = MSS;
 
 const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
@@ -104,14 +105,10 @@ export class PcapngWriter {
     const c = this.connection(p);
     const i2t = p.direction === 'i2t';
     let off = 0;
-    let first = true;
-    do {
-      const n = Math.min(this.mss, p.bytes.length - off);
-      const payload = p.bytes.subarray(off, off + n);
-      this.segment(c, i2t, p.timeNs, TCP_ACK | TCP_PSH, payload, first ? p.comment : undefined);
-      first = false;
+    for (const n of segmentSizes(p.bytes.length, this.mss)) {
+      this.segment(c, i2t, p.timeNs, TCP_ACK | TCP_PSH, p.bytes.subarray(off, off + n), off === 0 ? p.comment : undefined);
       off += n;
-    } while (off < p.bytes.length);
+    }
   }
 
   /** Closes a connection with FIN from the initiator and the target's FIN/ACK (optional, for tidy streams). */
