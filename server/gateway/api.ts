@@ -83,6 +83,12 @@ export async function io(lab: LabInitiator, target: RunningTarget, config: Targe
   if (op === 'write') {
     if (config.luns[lun]!.readOnly) throw new HttpError(403, `LUN ${lun} is read-only`);
     req.data = writeData(body.data, blocks * store.blockSize);
+    // Never truncated silently: data the blocks asked for cannot hold is the caller's mistake (shorter data is
+    // zero-filled to whole blocks, as the composer and console say).
+    if (req.data.length > blocks * store.blockSize) {
+      const need = Math.ceil(req.data.length / store.blockSize);
+      throw new HttpError(400, `write data is ${req.data.length} bytes but ${blocks} block(s) of ${store.blockSize} bytes hold ${blocks * store.blockSize}: ask for ${need} blocks or send less data`);
+    }
   }
   try {
     return await lab.io(req);

@@ -174,3 +174,19 @@ describe('console', () => {
     expect(completions('re').sort()).toEqual(['read', 'readcap', 'replay']);
   });
 });
+
+describe('console help', () => {
+  it('fits every line in the terminal and breaks only between words, at any width', async () => {
+    const { helpLines, wrapWords } = await import('../../web/src/lib/console/commands.ts');
+    const words = (ls: string[]) => ls.join(' ').split(/\s+/).filter(Boolean).sort();
+    expect(wrapWords('one two three', 7)).toEqual(['one two', 'three']);
+    expect(wrapWords('unbreakable-word', 5)).toEqual(['unbreakable-word']);
+    for (const cols of [40, 60, 80, 100, 160, 220]) {
+      const lines = helpLines(cols);
+      for (const l of lines) expect(l.length, `${cols} columns: "${l}"`).toBeLessThan(cols);
+      // The words are those of the unwrapped list: no word was cut in two.
+      expect(words(lines)).toEqual(words(helpLines(10_000)));
+      expect(words(lines)).toContain('write-back|write-through]');
+    }
+  });
+});

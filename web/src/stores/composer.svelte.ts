@@ -90,8 +90,7 @@ export class Composer {
       this.resultBytes = r.dataHex ? hexToBytes(r.dataHex) : null;
       void this.findTask(req, afterSeq);
     } catch (err) {
-      this.result = null;
-      this.resultBytes = null;
+      this.clearResult();
       this.error = err instanceof ApiError ? `The gateway refused the I/O: ${err.message}` : `The I/O failed: ${String(err)}`;
     } finally {
       this.running = false;
@@ -120,9 +119,18 @@ export class Composer {
     }
   }
 
+  /** A new error replaces whatever the last I/O showed: a stale result under a new error reads as its outcome. */
   private fail(msg: string): undefined {
     this.error = msg;
+    this.clearResult();
     return undefined;
+  }
+
+  private clearResult(): void {
+    this.result = null;
+    this.request = null;
+    this.resultBytes = null;
+    this.taskId = null;
   }
 }
 

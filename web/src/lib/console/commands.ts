@@ -52,6 +52,8 @@ export interface Out {
   line(s?: string): void;
   error(s: string): void;
   heading(s: string): void;
+  /** The terminal's width in columns (text that must fit is wrapped to it); 80 when unknown. */
+  columns?(): number;
 }
 
 interface Command {
@@ -78,9 +80,7 @@ const COMMANDS: readonly Command[] = [
         return;
       }
       out.heading('Lab commands');
-      const w = Math.max(...COMMANDS.map((c) => c.usage.length));
-      for (const c of COMMANDS) out.line(`  ${c.usage.padEnd(w)}  ${c.summary}`);
-      out.line('Keys: ↑/↓ history, Tab completes, Ctrl+C cancels the line, Ctrl+L clears.');
+      for (const l of helpLines(out.columns?.() ?? 80)) out.line(l);
     },
   },
   {
@@ -157,13 +157,14 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'write', usage: 'write LBA TEXT… [--lun N] [--fua]', summary: 'WRITE text (UTF-8, zero-filled block) through the lab initiator',
+    name: 'write', usage: 'write LBA TEXT… [--blocks N] [--lun N] [--fua]',
+    summary: 'WRITE text (UTF-8, the last block zero-filled) through the lab initiator; --blocks asks for N blocks (text longer than they hold is refused)',
     async run(args, out, host) {
-      const { pos, lun, fua } = options(args);
+      const { pos, lun, fua, blocks: asked } = options(args);
       const lba = num(pos[0], 'LBA');
       const text = pos.slice(1).join(' ');
       if (!text) throw new UsageError('write needs text: write LBA TEXT…');
-      const blocks = Math.max(1, Math.ceil(new TextEncoder().encode(text).length / 512));
+      const blocks = asked ?? Math.max(1, Math.ceil(new TextEncoder().encode(text).length / 512));
       const r = await host.io({ lun, op: 'write', lba, blocks, data: { text }, fua });
       result(r, out);
     },
@@ -390,15 +391,57 @@ function num(s: string | undefined, what: string): number {
   return n;
 }
 
-function options(args: string[]): { pos: string[]; lun: number; fua: boolean } {
+function options(args: string[]): { pos: string[]; lun: number; fua: boolean; blocks?: number } {
   const pos: string[] = [];
   let lun = 0;
   let fua = false;
+  let blocks: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--lun') lun = num(args[++i], 'LUN');
+    else if (a === '--blocks') blocks = num(args[++i], 'BLOCKS');
     else if (a === '--fua') fua = true;
     else pos.push(a);
   }
-  return { pos, lun, fua };
+  return blocks === undefined ? { pos, lun, fua } : { pos, lun, fua, blocks };
+}
+
+/**
+ * `help`'s list, fitted to `columns`: usage and summary side by side when both fit, else the usage on its own line
+ * and the summary under it; every line is cut between words only (a word longer than a line stands alone).
+ */
+export function helpLines(columns: number): string[] {
+  const cols = Math.max(20, Math.floor(columns) - 1); // xterm wraps a line that fills the last column
+  const usageWidth = Math.max(...COMMANDS.map((c) => c.usage.length));
+  const side = 2 + usageWidth + 2;
+  const sideBySide = cols - side >= 30;
+  const out: string[] = [];
+  for (const c of COMMANDS) {
+    if (sideBySide) {
+      const body = wrapWords(c.summary, cols - side);
+      out.push(`  ${c.usage.padEnd(usageWidth)}  ${body[0] ?? ''}`.trimEnd());
+      for (const l of body.slice(1)) out.push(' '.repeat(side) + l);
+    } else {
+      for (const l of wrapWords(c.usage, cols - 2)) out.push(`  ${l}`);
+      for (const l of wrapWords(c.summary, cols - 6)) out.push(`      ${l}`);
+    }
+  }
+  out.push(...wrapWords('Keys: ↑/↓ history, Tab completes, Ctrl+C cancels the line, Ctrl+L clears.', cols));
+  return out;
+}
+
+/** Greedy word wrap: lines of at most `width` characters, broken at spaces only. */
+export function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (!cur) cur = word;
+    else if (cur.length + 1 + word.length <= width) cur += ` ${word}`;
+    else {
+      lines.push(cur);
+      cur = word;
+    }
+  }
+  if (cur) lines.push(cur);
+  return lines;
 }
