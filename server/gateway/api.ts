@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { writeDataTooLong } from '../../shared/api/io.ts';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
 import { type IoRequest, LabInitiator, MAX_API_IO_BLOCKS } from './lab-io.ts';
@@ -85,10 +86,8 @@ export async function io(lab: LabInitiator, target: RunningTarget, config: Targe
     req.data = writeData(body.data, blocks * store.blockSize);
     // Never truncated silently: data the blocks asked for cannot hold is the caller's mistake (shorter data is
     // zero-filled to whole blocks, as the composer and console say).
-    if (req.data.length > blocks * store.blockSize) {
-      const need = Math.ceil(req.data.length / store.blockSize);
-      throw new HttpError(400, `write data is ${req.data.length} bytes but ${blocks} block(s) of ${store.blockSize} bytes hold ${blocks * store.blockSize}: ask for ${need} blocks or send less data`);
-    }
+    const tooLong = writeDataTooLong(req.data.length, blocks, store.blockSize);
+    if (tooLong) throw new HttpError(400, tooLong);
   }
   try {
     return await lab.io(req);

@@ -3,6 +3,7 @@
  * with the reason (never a stack).
  */
 import { ascAscqText, senseKeyName } from '../../../../shared/protocol/sense.ts';
+import { writeDataTooLong } from '../../../../shared/api/io.ts';
 import {
   ApiError,
   type CacheChange,
@@ -164,7 +165,12 @@ const COMMANDS: readonly Command[] = [
       const lba = num(pos[0], 'LBA');
       const text = pos.slice(1).join(' ');
       if (!text) throw new UsageError('write needs text: write LBA TEXT…');
-      const blocks = asked ?? Math.max(1, Math.ceil(new TextEncoder().encode(text).length / 512));
+      const bytes = new TextEncoder().encode(text).length;
+      const blocks = asked ?? Math.max(1, Math.ceil(bytes / 512));
+      const blockSize = (await host.status()).luns.find((l) => l.lun === lun)?.blockSize ?? 512;
+      // The gateway refuses it too (400, same words).
+      const tooLong = writeDataTooLong(bytes, blocks, blockSize);
+      if (tooLong) throw new Error(tooLong);
       const r = await host.io({ lun, op: 'write', lba, blocks, data: { text }, fua });
       result(r, out);
     },
