@@ -190,3 +190,13 @@ describe('console help', () => {
     }
   });
 });
+
+describe('bit masks', () => {
+  it('draws eight positions per byte, bit 7 first', async () => {
+    const { bitMaskText } = await import('../../web/src/lib/bit-mask.ts');
+    expect(bitMaskText(0x40)).toBe('.•......');
+    expect(bitMaskText(0x0f)).toBe('....••••');
+    expect(bitMaskText(0x3f)).toHaveLength(8);
+    expect(() => bitMaskText(0x100)).toThrow(RangeError);
+  });
+});

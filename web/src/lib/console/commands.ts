@@ -17,7 +17,7 @@ import {
   type TraceStats,
   type VpdPage,
 } from '../api.ts';
-import type { StepState } from '../../../../shared/trace/step.ts';
+import { stepStageName, type StepState } from '../../../../shared/trace/step.ts';
 import { hexToBytes } from '../bytes.ts';
 import { asciiOf, fmtBytes, hex2, parseNumber, percent } from '../format.ts';
 
@@ -365,7 +365,9 @@ export async function runLine(line: string, out: Out, host: ConsoleHost): Promis
 
 function stepLine(st: StepState): string {
   if (!st.active) return st.id ? `no stepped I/O in progress (last: ${st.io}: ${st.result ?? ''})` : 'no stepped I/O in progress: step read LBA or step write LBA TEXT starts one';
-  return st.stage ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage}${st.detail ? ` — ${st.detail}` : ''}` : `${st.io}: running to the next stage`;
+  return st.stage
+    ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage} (${stepStageName(st.stage, st.io)})${st.detail ? ` — ${st.detail}` : ''}`
+    : `${st.io}: running to the next stage`;
 }
 
 /** Hex + ASCII lines, runs of zero lines folded, at most `max` lines. */
