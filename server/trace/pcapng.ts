@@ -31,7 +31,7 @@ import {
   TCP_SYN,
 } from './packets.ts';
 import type { RecordedPdu } from './recorder.ts';
-import { ISCSI_PORT, MSS, segmentSizes } from '../../shared/protocol/tcp-framing.ts';
+import { ISCSI_PORT, MSS, modelInitiatorPort, segmentSizes } from '../../shared/protocol/tcp-framing.ts';
 
 /** The target side's port and the payload bytes per segment: the lab's one framing model (tcp-framing.ts). */
 export { ISCSI_PORT };
@@ -136,8 +136,7 @@ export class PcapngWriter {
     const i2t = p.direction === 'i2t';
     const initiatorIp = ipv4Bytes(i2t ? p.tcp.src : p.tcp.dst);
     const targetIp = ipv4Bytes(i2t ? p.tcp.dst : p.tcp.src);
-    let initiatorPort = i2t ? p.tcp.srcPort : p.tcp.dstPort;
-    if (initiatorPort === this.targetPort) initiatorPort = 65000 + (p.connectionId % 500);
+    const initiatorPort = modelInitiatorPort(i2t ? p.tcp.srcPort : p.tcp.dstPort, p.connectionId, this.targetPort);
     // Deterministic initial sequence numbers keep exports reproducible.
     const isn = (Math.imul(p.connectionId + 1, 0x9e3779b1) >>> 0) & 0x7fffffff;
     c = { initiatorIp, targetIp, initiatorPort, i2tSeq: isn, t2iSeq: (isn ^ 0x5bd1e995) >>> 0, i2tIpId: 1, t2iIpId: 1 };

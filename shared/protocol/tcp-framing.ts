@@ -31,6 +31,14 @@ export const FRAMING_MODEL_TEXT =
   `Ethernet II ${ETH_HEADER} B + IPv4 ${IPV4_HEADER} B + TCP ${TCP_HEADER} B (no options) per segment, MSS ${MSS} for a ${MTU}-byte MTU, ` +
   `each PDU starts a segment, target port ${ISCSI_PORT}: the same model as the pcapng export`;
 
+/**
+ * The initiator side's port in the model: its real port, unless that is the target's port (an initiator on the
+ * same host bound to 3260 would make both ends look like the target), then a stand-in per connection.
+ */
+export function modelInitiatorPort(realPort: number, connectionId: number, targetPort = ISCSI_PORT): number {
+  return realPort === targetPort ? 65000 + (connectionId % 500) : realPort;
+}
+
 /** Payload sizes of the segments one PDU of `bytes` bytes is sent in. */
 export function segmentSizes(bytes: number, mss = MSS): number[] {
   if (!Number.isInteger(mss) || mss <= 0) throw new RangeError(`MSS must be a positive integer, not ${mss}`);

@@ -9,7 +9,7 @@
 import type { PduTraceEvent, ScsiSummary, StoreTraceEvent } from '../../../shared/trace/schema.ts';
 import { BHS_LENGTH } from '../../../shared/protocol/iscsi.ts';
 import { decodeCdb } from '../../../shared/protocol/cdb.ts';
-import { FRAMING_MODEL_TEXT, ISCSI_PORT, MSS, type TripFraming } from '../../../shared/protocol/tcp-framing.ts';
+import { FRAMING_MODEL_TEXT, ISCSI_PORT, MSS, modelInitiatorPort, type TripFraming } from '../../../shared/protocol/tcp-framing.ts';
 import { outboundStages, returnStage, summarize, totalBytes, tripOf } from './wire-stages.ts';
 
 export { MSS, FRAMING_MODEL_TEXT };
@@ -104,8 +104,9 @@ export function buildStages(input: StepperInput): Stage[] {
   const cache = store?.cache;
   const tcp = cmd.direction === 'i2t' ? cmd.tcp : { src: cmd.tcp.dst, srcPort: cmd.tcp.dstPort, dst: cmd.tcp.src, dstPort: cmd.tcp.srcPort };
   const addr = { initiator: tcp.src, target: tcp.dst };
-  const out = tripOf('out', i2t, tcp.srcPort);
-  const back = tripOf('back', t2i, tcp.srcPort);
+  const initiatorPort = modelInitiatorPort(tcp.srcPort, cmd.connectionId);
+  const out = tripOf('out', i2t, initiatorPort);
+  const back = tripOf('back', t2i, initiatorPort);
 
   const stages: Stage[] = [];
   const verb = isWrite ? 'write' : 'read';
