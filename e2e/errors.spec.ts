@@ -63,13 +63,17 @@ async function consoleRun(page: Page, line: string): Promise<void> {
 /** The words on the terminal's visible rows. */
 const words = async (page: Page): Promise<Set<string>> => new Set((await terminalText(page)).split(/\s+/).filter(Boolean));
 
-test('console: the refusal is one red line; help fits the terminal at any width, cut between words only', async ({ page }) => {
+test('console: the refusal is one red line, cache reset; help fits the terminal at any width, cut between words only', async ({ page }) => {
   await page.setViewportSize({ width: 1600, height: 1600 });
   await openLab(page);
   await page.getByRole('tab', { name: 'Console' }).click();
   await page.locator('[data-testid=console] .xterm').click();
   await consoleRun(page, `write ${LBA} ${LONG} --blocks 1`);
   await expect.poll(() => terminalText(page)).toContain('write: write data is 520 bytes but 1 block(s) of 512 bytes hold 512');
+
+  // The cache counters reset from the console too (POST /api/cache/reset-stats).
+  await consoleRun(page, 'cache 0 reset');
+  await expect.poll(() => terminalText(page)).toContain('LUN 0: counters reset (hits 0, misses 0); cached blocks kept');
 
   await consoleRun(page, 'help');
   await expect.poll(() => terminalText(page)).toMatch(/clears\.\s+lab>/);

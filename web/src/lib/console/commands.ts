@@ -38,6 +38,8 @@ export interface ConsoleHost {
   vpd(lun: number, page: number): Promise<VpdPage>;
   readCapacity(lun: number): Promise<ReadCapacity>;
   changeCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
+  /** POST /api/cache/reset-stats. */
+  resetCacheStats(lun: number): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
   /** The capture last uploaded in this page (Capture tab or `capture open`), if any. */
   uploaded(): { id: string; name: string; pdus: number } | undefined;
   /** Opens the file picker for a capture to upload. */
@@ -176,11 +178,18 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'cache', usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off]',
-    summary: 'the target\'s block cache: counters, hit rate; change policy, size, write mode, readahead live',
-    args: ['policy', 'size', 'mode', 'readahead', 'lru', '2q', 'arc', 'write-back', 'write-through', 'on', 'off'],
+    name: 'cache', usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off] | cache [LUN] reset',
+    summary: 'the target\'s block cache: counters, hit rate; change policy, size, write mode, readahead live; reset zeroes the counters',
+    args: ['policy', 'size', 'mode', 'readahead', 'reset', 'lru', '2q', 'arc', 'write-back', 'write-through', 'on', 'off'],
     async run(args, out, host) {
       let lun: number | undefined;
+      if (args.at(-1) === 'reset') {
+        if (args.length > 2) throw new UsageError('cache reset takes only a LUN: cache [LUN] reset');
+        const l = args.length === 2 ? num(args[0], 'LUN') : 0;
+        const r = await host.resetCacheStats(l);
+        for (const { lun: n, cache } of r.luns) out.line(`LUN ${n}: counters reset (hits ${cache.hits}, misses ${cache.misses}); cached blocks kept`);
+        return;
+      }
       const change: { policy?: CacheChange['policy']; size?: string; mode?: CacheChange['mode']; readahead?: boolean } = {};
       for (let i = 0; i < args.length; i++) {
         const a = args[i]!;
@@ -222,7 +231,7 @@ const COMMANDS: readonly Command[] = [
         }
         const c = cache as unknown as CacheStats;
         out.heading(`LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`);
-        out.line(`  hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
+        out.line(`  in ${fmtBytes(c.blockBytes)} cache blocks: hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
         out.line(`  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`);
         out.line(`  readahead ${c.readahead.enabled ? `on, window ${fmtBytes(c.readahead.windowBytes)}` : 'off'} (${c.readaheadBlocks} blocks fetched)`);
       }
