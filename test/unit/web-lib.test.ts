@@ -200,3 +200,13 @@ describe('bit masks', () => {
     expect(() => bitMaskText(0x100)).toThrow(RangeError);
   });
 });
+
+describe('POST /api/io rules shared by gateway, composer and console', () => {
+  it('refuses write data longer than the blocks, naming both sizes; shorter or equal fits', async () => {
+    const { writeDataTooLong } = await import('../../shared/api/io.ts');
+    expect(writeDataTooLong(512, 1, 512)).toBeUndefined();
+    expect(writeDataTooLong(1, 2, 512)).toBeUndefined();
+    expect(writeDataTooLong(513, 1, 512)).toBe('write data is 513 bytes but 1 block(s) of 512 bytes hold 512: ask for 2 blocks or send less data');
+    expect(writeDataTooLong(4097, 1, 4096)).toContain('ask for 2 blocks');
+  });
+});
