@@ -72,8 +72,9 @@ for (const op of ['read', 'write'] as const) {
   test(`the stepper's TCP/IP numbers for a ${op.toUpperCase()} are the ones tshark reports for it in /api/capture.pcapng`, async ({ page }) => {
     await openLab(page);
     const lba = op === 'read' ? 100_000 : 101_000;
-    // READ: 8 KiB of Data-In, several 1460-byte segments back. WRITE: 64 KiB out, past the first burst (R2T, Data-Out).
-    const blocks = op === 'read' ? 16 : 128;
+    // READ: 8 KiB of Data-In, several 1460-byte segments back. WRITE: 128 KiB out, past the
+    // 64 KiB first burst, so the target asks for the rest with an R2T (back) and Data-Out follows (out).
+    const blocks = op === 'read' ? 16 : 256;
     if (op === 'read') await composerRead(page, lba, blocks);
     else {
       expect((await page.request.post('/api/io', { data: { lun: 0, op, lba, blocks, data: { pattern: 0x6b } } })).ok()).toBe(true);
@@ -121,5 +122,6 @@ for (const op of ['read', 'write'] as const) {
     const data = op === 'read' ? back : out;
     expect(data.segments).toBeGreaterThanOrEqual(Math.ceil((blocks * 512) / 1460));
     expect(out.dstPort).toBe(3260);
+    if (op === 'write') expect(back.segments, 'R2T and SCSI Response').toBeGreaterThanOrEqual(2);
   });
 }
