@@ -65,6 +65,8 @@ function settings(b: Record<string, unknown>): CacheSettings {
  * - GET /api/cache/map?lun=N[&max=R]: resident and dirty block ranges (CacheMap) for the heat map
  * - POST /api/cache `{lun?, policy?, size?, mode?, readahead?}`: changes one LUN's cache (every LUN's without `lun`)
  *   at run time; answers the new stats. Bad requests: 400 `{error}`, changing nothing.
+ * - POST /api/cache/reset-stats `{lun?}`: zeroes one LUN's cache counters (every LUN's without `lun`), keeps what
+ *   is cached; answers the new stats.
  */
 export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): RouteHandler {
   const lunParam = (text: string | null): number => {
@@ -76,7 +78,7 @@ export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): Rout
   };
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const path = url.pathname;
-    if (path !== '/api/stats' && path !== '/api/cache/map' && path !== '/api/cache') return false;
+    if (path !== '/api/stats' && path !== '/api/cache/map' && path !== '/api/cache' && path !== '/api/cache/reset-stats') return false;
     try {
       if (path === '/api/stats' && req.method === 'GET') {
         send(res, 200, { luns: caches.map((c, lun) => ({ lun, cache: c ? c.stats() : null })) });
@@ -105,6 +107,16 @@ export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): Rout
         const luns = [];
         for (const lun of targets) luns.push({ lun, cache: await caches[lun]!.configure(s) });
         send(res, 200, { luns });
+        return true;
+      }
+      if (path === '/api/cache/reset-stats' && req.method === 'POST') {
+        const b = await body(req);
+        const targets = b.lun === undefined ? caches.map((_, i) => i).filter((l) => caches[l]) : [lunParam(String(b.lun))];
+        if (targets.length === 0 || targets.some((l) => !caches[l])) {
+          send(res, 404, { error: 'no cache on that LUN (start with --cache SIZE)' });
+          return true;
+        }
+        send(res, 200, { luns: targets.map((lun) => ({ lun, cache: caches[lun]!.resetStats() })) });
         return true;
       }
       send(res, 405, { error: `${req.method} not allowed on ${path}` });

@@ -11,12 +11,14 @@ import type { Pdu } from './pdu.ts';
 import type { Connection } from './connection.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
 import { stepGate } from '../trace/step-gate.ts';
+import type { TaskIdentity } from '../store/types.ts';
 
 /**
  * One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. It is also the AbortWatch SCSI
- * sees, so a command costs no AbortController.
+ * sees, so a command costs no AbortController, and the TaskIdentity the trace joins store events on (no object
+ * per command for that either).
  */
-export class ScsiTask implements AbortWatch {
+export class ScsiTask implements AbortWatch, TaskIdentity {
   readonly itt: number;
   readonly lun: number;
   /** Counted in the session's command window (non-immediate). */
@@ -35,10 +37,18 @@ export class ScsiTask implements AbortWatch {
   writeCharge = 0;
   private abortListeners: (() => void)[] | undefined = undefined;
 
-  constructor(readonly cmd: ScsiCommandPdu) {
+  constructor(
+    readonly cmd: ScsiCommandPdu,
+    /** The connection it arrived on (with the ITT: how the trace names the task). */
+    readonly connectionId: number,
+  ) {
     this.itt = cmd.itt;
     this.lun = cmd.lun;
     this.counted = !cmd.immediate;
+  }
+
+  get taskTag(): number {
+    return this.itt;
   }
 
   onAbort(fn: () => void): () => void {
@@ -98,7 +108,7 @@ export class ScsiTaskHandler {
     // Immediate commands skip the CmdSN window (RFC 7143 3.2.2.1), so they get their own cap (11.17.1 reason 0x06).
     if (cmd.immediate && this.byItt.size >= conn.session!.window) return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
     const params = conn.params;
-    const task = new ScsiTask(cmd);
+    const task = new ScsiTask(cmd, conn.id);
     let refuse: ScsiResponse | undefined;
     if (cmd.write && cmd.expectedDataTransferLength > 0) {
       if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_INVALID_FIELD_IN_CDB };
@@ -213,6 +223,7 @@ export class ScsiTaskHandler {
       writeBit: cmd.write,
       dataOut,
       abort: task,
+      task,
     });
     task.running = run.then(
       (res) => this.respond(task, res),
