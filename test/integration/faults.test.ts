@@ -117,7 +117,13 @@ describe('fault injection with real initiators', () => {
     const medium = failed.find((e) => e.scsi!.sense!.key === 3 && e.scsi!.sense!.asc === 0x11 && e.scsi!.sense!.ascq === 0);
     expect(medium, JSON.stringify(failed.map((e) => e.scsi))).toBeDefined();
     expect(medium!.scsi!.statusName).toBe('CHECK CONDITION');
-    expect(events.some((e) => e.type === 'fault' && e.action === 'store-error' && e.lba === 2048)).toBe(true);
+    // The store fault is tied to its task: the same task id as the READ's CHECK CONDITION, marked on its SCSI Command.
+    const fault = events.find((e): e is FaultTraceEvent => e.type === 'fault' && e.action === 'store-error');
+    expect(fault).toMatchObject({ lun: 0, lba: 2048, blocks: 8 });
+    expect(fault!.taskId).toBe(medium!.taskId);
+    const marked = events.find((e): e is PduTraceEvent => e.type === 'pdu' && e.seq === fault!.pduSeq);
+    expect(marked?.opcodeName).toBe('SCSI Command');
+    expect(marked?.scsi?.lba).toBe(2048);
     const list = await api<FaultList>('/api/faults');
     expect(list.body.faults.find((f) => f.id === id)?.hits).toBe(1);
     expect((await api(`/api/faults/${id}`, { method: 'DELETE' })).status).toBe(200);

@@ -334,7 +334,7 @@ const COMMANDS: readonly Command[] = [
   },
   {
     name: 'fault', usage: 'fault [list] | fault add ACTION[:key=value,...] | fault del ID | fault clear',
-    summary: 'fault rules: e.g. fault add kill-connection:pdu=Data-Out,count=1 (the same text --fault takes)',
+    summary: 'fault rules of the target: add one (the text --fault takes, e.g. drop:pdu=R2T), list them, delete one or all',
     args: ['list', 'add', 'del', 'clear'],
     async run(args, out, host) {
       const sub = args[0] ?? 'list';
