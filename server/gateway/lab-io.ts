@@ -54,7 +54,11 @@ export class LabInitiator {
   /** Stepped I/Os run on their own session (its own initiator name), so the target holds only those. */
   private stepper: LabInitiator | undefined;
 
-  constructor(private readonly login: LoginOptions) {}
+  constructor(
+    private readonly login: LoginOptions,
+    /** Time out, abort and retry commands (off for stepped I/O, which waits for Next as long as the user likes). */
+    private readonly recover = true,
+  ) {}
 
   private async get(): Promise<InitiatorSession> {
     if (this.session) {
@@ -63,7 +67,7 @@ export class LabInitiator {
     }
     // Every command of the lab's session, UNIT ATTENTION clearing included, survives a lost status.
     this.session = InitiatorSession.login(this.login).then((s) => {
-      s.recovery = { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS, retries: MAX_RETRIES };
+      if (this.recover) s.recovery = { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS, retries: MAX_RETRIES };
       return s;
     });
     return this.session;
@@ -101,7 +105,7 @@ export class LabInitiator {
 
   async io(req: IoRequest): Promise<IoResult> {
     if (req.step) {
-      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` });
+      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` }, false);
       return this.stepper.stepped(req);
     }
     let s = await this.forLun(req.lun);
