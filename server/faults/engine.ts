@@ -7,6 +7,7 @@
  * anything else; both are false while no rule can still act.
  */
 import {
+  FaultRuleError,
   isStoreAction,
   opcodeNumber,
   pduKey,
@@ -55,6 +56,9 @@ interface Rule {
 
 export type Random = () => number;
 
+/** Rules at once: each PDU is checked against every live rule, so the set stays small. */
+export const MAX_FAULT_RULES = 256;
+
 export class FaultEngine {
   /** Every injected fault, for the trace. */
   readonly tap = new Tap<FaultEvent>('faults');
@@ -71,6 +75,7 @@ export class FaultEngine {
   /** Adds a rule (validated again: callers may pass anything). Returns its id. */
   add(input: FaultRuleInput): number {
     const valid = validateFaultRule(input);
+    if (this.rules.length >= MAX_FAULT_RULES) throw new FaultRuleError(`${MAX_FAULT_RULES} rules already: delete some first`);
     const rule: Rule = {
       id: this.nextId++,
       input: valid,

@@ -21,6 +21,8 @@ const SCSI_COMMAND = 0x01;
 const DATA_PDUS = new Set([0x05, 0x25, 0x31]); // SCSI Data-Out, SCSI Data-In, R2T: DataSN / R2TSN at 36
 /** A held PDU (reorder) goes out on its own if no later PDU of its task comes within this time. */
 const REORDER_MAX_HOLD_MS = 1000;
+/** Bytes of delayed PDUs one connection may hold; past it, matching PDUs pass undelayed (a flood must not grow memory). */
+export const MAX_DELAYED_BYTES = 64 * 1024 * 1024;
 
 export type DigestCorruption = 'header' | 'data';
 
@@ -46,6 +48,8 @@ export interface FaultPort {
 export class ConnectionFaults {
   /** Reorder: PDUs held back per ITT until the next PDU of the same task passes. */
   private readonly held = new Map<number, { pdu: Pdu; timer: NodeJS.Timeout; rule: FaultRuleInfo }>();
+  /** Bytes in delayed copies not yet sent or handled. */
+  private delayedBytes = 0;
 
   constructor(private readonly engine: FaultEngine, private readonly port: FaultPort) {}
 
@@ -67,9 +71,11 @@ export class ConnectionFaults {
         this.note(rule, pdu, `${what} dropped by the target (never sent)`);
         return true;
       case 'delay': {
-        const copy = copyPdu(pdu);
         const ms = rule.delayMs ?? 1000;
+        const release = this.hold(pdu, rule, what);
+        if (!release) return false;
         setTimeout(() => {
+          const copy = release();
           if (this.port.closed) return;
           this.port.transmit(copy);
           this.note(rule, copy, `${what} sent ${ms} ms late`);
@@ -128,10 +134,12 @@ export class ConnectionFaults {
         return true;
       case 'delay': {
         // Framing reuses its buffers once this returns: keep a copy.
-        const copy = copyPdu(pdu);
         const ms = rule.delayMs ?? 1000;
+        const release = this.hold(pdu, rule, what);
+        if (!release) return false;
         this.note(rule, pdu, `${what} held ${ms} ms before the target handles it`);
         setTimeout(() => {
+          const copy = release();
           if (!this.port.closed) this.port.dispatch(copy);
         }, ms).unref();
         return true;
@@ -176,6 +184,21 @@ export class ConnectionFaults {
       this.held.delete(itt);
       this.engine.hold(false);
     }
+  }
+
+  /** A copy kept for `delay`, counted against MAX_DELAYED_BYTES; undefined (noted) when the connection holds too much. */
+  private hold(pdu: Pdu, rule: FaultRuleInfo, what: string): (() => Pdu) | undefined {
+    const size = pdu.bhs.length + pdu.ahs.length + pdu.data.length;
+    if (this.delayedBytes + size > MAX_DELAYED_BYTES) {
+      this.note(rule, pdu, `${what} not delayed: ${MAX_DELAYED_BYTES} bytes already held on this connection`);
+      return undefined;
+    }
+    this.delayedBytes += size;
+    const copy = copyPdu(pdu);
+    return () => {
+      this.delayedBytes -= size;
+      return copy;
+    };
   }
 
   private release(itt: number): void {

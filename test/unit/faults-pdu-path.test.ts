@@ -98,4 +98,20 @@ describe('ConnectionFaults', () => {
     expect(faults.out(pdu(DATA_IN, 0x10))).toBe(true); // READ(10) LBA 100 x8 covers 107
     expect(faults.out(pdu(DATA_IN, 0x11))).toBe(false); // no open command with that ITT
   });
+
+  it('delay sends a copy later, and nothing once the connection has closed', async () => {
+    const { engine, sent, events, port, faults } = setup();
+    engine.add({ action: 'delay', match: { pdu: 'SCSI Response' }, delayMs: 20, count: 2 });
+    const first = pdu(SCSI_RESPONSE, 0x10);
+    expect(faults.out(first)).toBe(true);
+    first.bhs.writeUInt32BE(0xdead, 16); // the caller reuses its buffer: the delayed copy must not change
+    expect(sent).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(sent.map((s) => s.pdu.bhs.readUInt32BE(16))).toEqual([0x10]);
+    expect(events.at(-1)!.detail).toBe('SCSI Response ITT 0x10 sent 20 ms late');
+    faults.out(pdu(SCSI_RESPONSE, 0x11));
+    (port as { closed: boolean }).closed = true;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(sent).toHaveLength(1);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FaultRuleError, describeFaultRule, parseFaultSpec, validateFaultRule } from '../../shared/api/faults.ts';
-import { FaultEngine, type PduFacts } from '../../server/faults/engine.ts';
+import { FaultEngine, MAX_FAULT_RULES, type PduFacts } from '../../server/faults/engine.ts';
 import { FaultyStore } from '../../server/faults/faulty-store.ts';
 import { StoreMediumError, type BlockStore } from '../../server/store/types.ts';
 
@@ -73,6 +73,14 @@ describe('FaultEngine', () => {
     const fired = [0, 1, 2, 3].map(() => e.matchPdu(facts()) !== undefined);
     expect(fired).toEqual([false, true, false, true]);
     expect(e.list()[0]!.hits).toBe(2);
+  });
+
+  it('holds at most MAX_FAULT_RULES rules', () => {
+    const e = new FaultEngine();
+    for (let i = 0; i < MAX_FAULT_RULES; i++) e.add({ action: 'drop', match: {} });
+    expect(() => e.add({ action: 'drop', match: {} })).toThrow(FaultRuleError);
+    e.clear();
+    expect(e.add({ action: 'drop', match: {} })).toBeGreaterThan(MAX_FAULT_RULES);
   });
 
   it('removes rules by id, on expiry, and all at once', async () => {
