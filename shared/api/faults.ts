@@ -89,9 +89,9 @@ const RULE_KEYS = ['action', 'match', 'count', 'probability', 'delayMs', 'field'
 export const MAX_FAULT_DELAY_MS = 120_000;
 const MAX_COUNT = 1_000_000;
 
-/** "SCSI Data-Out", "Data-Out", "dataout" all name the same PDU. */
+/** "SCSI Data-Out", "Data-Out", "dataout" all name the same PDU; "Task Management Request" is short for the RFC's "SCSI Task Management Function Request". */
 export function pduKey(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^scsi(?=.)/, '');
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^scsi(?=.)/, '').replace(/^taskmanagementfunction/, 'taskmanagement');
 }
 
 const PDU_KEYS = new Set(Object.values(ISCSI_OPCODE_NAMES).map(pduKey));

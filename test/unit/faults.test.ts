@@ -16,6 +16,7 @@ describe('fault rule text and validation', () => {
       action: 'delay', match: { pdu: 'R2T', opcode: 'WRITE(10)' }, delayMs: 250, probability: 0.5,
     });
     expect(parseFaultSpec('drop')).toEqual({ action: 'drop', match: {} });
+    expect(parseFaultSpec('drop:pdu=Task Management Response').match.pdu).toBe('Task Management Response');
   });
 
   it('refuses what cannot work, saying why', () => {
