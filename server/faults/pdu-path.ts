@@ -264,3 +264,12 @@ function corruptField(pdu: Pdu, wanted: string | undefined): { copy: Pdu; field:
   copy.bhs.writeUInt32BE((copy.bhs.readUInt32BE(at) + step) >>> 0, at);
   return { copy, field };
 }
+
+/** Flips the bits of the header digest (in the first part) or the data digest (the last part) of a serialized PDU. */
+export function corruptDigest(parts: Buffer[], kind: DigestCorruption): void {
+  const part = kind === 'header' ? parts[0]! : parts[parts.length - 1]!;
+  // serializePdu builds the header buffer itself, but the data part may be the caller's: copy before changing.
+  const copy = kind === 'header' ? part : Buffer.from(part);
+  copy.writeUInt32LE(~copy.readUInt32LE(copy.length - 4) >>> 0, copy.length - 4);
+  if (kind === 'data') parts[parts.length - 1] = copy;
+}

@@ -15,7 +15,7 @@ import type { ConnectionAddress } from './events.ts';
 import type { TargetContext } from './target-context.ts';
 import { ScsiTaskHandler } from './scsi-tasks.ts';
 import { handleTaskManagement } from './task-management.ts';
-import { ConnectionFaults, type DigestCorruption, type FaultPort } from '../faults/pdu-path.ts';
+import { ConnectionFaults, corruptDigest, type DigestCorruption, type FaultPort } from '../faults/pdu-path.ts';
 
 let nextConnectionId = 1;
 /** Delay before answering a failed authentication, so guessing secrets over the network is slow. */
@@ -455,12 +455,3 @@ export class Connection implements FaultPort {
 }
 
 export { LoginStatus, Stage };
-
-/** Flips the bits of the header digest (in the first part) or the data digest (the last part) of a serialized PDU. */
-function corruptDigest(parts: Buffer[], kind: DigestCorruption): void {
-  const part = kind === 'header' ? parts[0]! : parts[parts.length - 1]!;
-  // serializePdu builds the header buffer itself, but the data part may be the caller's: copy before changing.
-  const copy = kind === 'header' ? part : Buffer.from(part);
-  copy.writeUInt32LE(~copy.readUInt32LE(copy.length - 4) >>> 0, copy.length - 4);
-  if (kind === 'data') parts[parts.length - 1] = copy;
-}
