@@ -36,6 +36,9 @@ test('scenario "Connection killed mid-write": fault marker, reconnect, completed
   const marked = page.locator('[data-seq]', { has: page.locator('.fault-mark') });
   await expect(marked.first()).toBeVisible();
   await expect(marked.first()).toHaveAttribute('data-opcode', 'SCSI Data-Out');
+  // From the list of injected faults to the PDU in the timeline.
+  await page.getByRole('button', { name: 'show PDU' }).first().click();
+  await expect(marked.first()).toHaveAttribute('aria-selected', 'true');
   await shot(page, '20-faults-killed-mid-write');
 
   // Clean up for the specs that follow.
