@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_HTTP, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { DEFAULT_HTTP, parseHostName, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
@@ -20,7 +20,8 @@ import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
 
-const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
+const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--allow-host NAME ...] [--capture FILE.pcapng] [target flags]
+                                            the lab: target + API + UI + /ws trace
        iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES] [--lun ...]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
                         [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
@@ -88,14 +89,16 @@ const LAB_DEFAULTS = {
 async function serve(args: string[]): Promise<number> {
   let http = parsePortal(DEFAULT_HTTP);
   let capturePath: string | undefined;
+  const allowedHosts: string[] = [];
   const targetArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const flag = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    if (flag === '--http' || flag === '--capture') {
+    if (flag === '--http' || flag === '--capture' || flag === '--allow-host') {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
       if (!v) throw new UsageError(`${flag} needs a value`);
       if (flag === '--http') http = parsePortal(v);
+      else if (flag === '--allow-host') allowedHosts.push(parseHostName(v));
       else capturePath = v;
     } else targetArgs.push(a);
   }
@@ -107,12 +110,14 @@ async function serve(args: string[]): Promise<number> {
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
-    target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
+    target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
     routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;
-  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url) });
+  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url),
+    hostRefusal: (req) => gateway.guard.hostRefusal(req),
+  });
   stepGate.describeStore = (lun, lba, blocks) => describeResidency(running.caches[lun], lba, blocks);
   const stopStepBroadcast = stepGate.onChange((step) => hub.broadcast({ type: 'step', step }));
   const done = untilSignal(async () => {

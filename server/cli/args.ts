@@ -1,4 +1,5 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
+import { isIP } from 'node:net';
 import type { TargetLimits } from '../iscsi/target.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
@@ -51,6 +52,14 @@ export function parsePortal(text: string): { host: string; port: number } {
   const port = m[2] === undefined ? 3260 : Number(m[2]);
   if (!(port >= 0 && port <= 65535)) throw new UsageError(`bad port in portal ${text}`);
   return { host, port };
+}
+
+/** `serve --allow-host NAME`: a DNS name or address the lab's HTTP side answers to (server/gateway/request-guard.ts). */
+export function parseHostName(text: string): string {
+  if (isIP(text) === 0 && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$/.test(text)) {
+    throw new UsageError(`bad --allow-host ${JSON.stringify(text)}: a host name or address without a port, e.g. lab.example.org`);
+  }
+  return text;
 }
 
 /** Logical block size of every LUN (server/store/file-store.ts default). */
