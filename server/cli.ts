@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_HTTP, parseHostName, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { configWarnings, DEFAULT_HTTP, parseHostName, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
@@ -67,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function target(args: string[]): Promise<number> {
   const config = parseTargetArgs(args);
+  for (const w of configWarnings(config)) process.stderr.write(`iscsi-lab: ${w}\n`);
   const running = await startTarget(config);
   // Handlers go in before `ready` is printed: a supervisor may send SIGTERM the moment it reads that line.
   const done = untilSignal(() => running.stop());
@@ -76,8 +77,8 @@ async function target(args: string[]): Promise<number> {
 }
 
 /**
- * The embedded default the lab starts with when `serve` gets no target flags. The lab shows cache decisions, so its
- * LUN has a 16 MiB write-back cache unless --cache says otherwise (`target` has none unless asked).
+ * The embedded default the lab starts with when `serve` gets no --lun. The lab shows cache decisions, so its LUN has
+ * a 16 MiB write-back cache unless --cache says otherwise. LUNs given with --lun (and `target`) have none unless asked.
  */
 const LAB_DEFAULTS = {
   iqn: 'iqn.2026-11.org.iscsi-lab:lab',
@@ -103,6 +104,7 @@ async function serve(args: string[]): Promise<number> {
     } else targetArgs.push(a);
   }
   const config = parseTargetArgs(targetArgs, LAB_DEFAULTS);
+  for (const w of configWarnings(config)) process.stderr.write(`iscsi-lab: ${w}\n`);
   const running = await startTarget(config);
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
   const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, producer: 'iscsi-lab serve' });
