@@ -62,7 +62,10 @@ export class Connection {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
     };
-    this.login = new LoginMachine({ ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih) });
+    this.login = new LoginMachine({
+      ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih),
+      chapRefusal: (name) => ctx.authThrottle.refusal(name, this.address.remoteAddress),
+    });
     this.tasks = new ScsiTaskHandler(this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
@@ -221,6 +224,7 @@ export class Connection {
     }
     const step = this.login.step(req);
     if (step.status !== 0) {
+      if (step.wrongSecret) this.ctx.authThrottle.failed(this.login.initiatorName, this.address.remoteAddress);
       this.failLogin(req, step.status, step.reason ?? 'login refused', step.authFailure === true, step.answers);
       return;
     }

@@ -10,6 +10,7 @@ import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
 import { Tap } from '../trace/tap.ts';
+import { AuthThrottle } from './auth-throttle.ts';
 
 export interface Portal {
   host: string;
@@ -53,6 +54,7 @@ export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 25
  */
 export class IscsiTarget implements TargetContext {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
+  readonly authThrottle = new AuthThrottle();
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
   readonly limits: TargetLimits;
