@@ -1,5 +1,7 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
 import { isIP } from 'node:net';
+import { totalmem } from 'node:os';
+import { LIMITS } from '../iscsi/constants.ts';
 import type { TargetLimits } from '../iscsi/target.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
@@ -104,6 +106,16 @@ const LIMIT_FLAGS: Record<string, { key: keyof TargetLimits; max: number }> = {
   '--max-commands': { key: 'maxCommands', max: 65536 },
 };
 
+/** `--max-data-in-flight SIZE`: at least one largest command (32 MiB), at most the machine's memory. */
+function parseDataInFlight(text: string): number {
+  const m = /^(\d+)([KMGT]?)(i?B)?$/i.exec(text.trim());
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!(bytes >= LIMITS.maxWriteBytes && bytes <= totalmem())) {
+    throw new UsageError(`bad --max-data-in-flight ${JSON.stringify(text)}: a size from ${LIMITS.maxWriteBytes >> 20}M (one largest command) to this machine's memory, e.g. 512M`);
+  }
+  return bytes;
+}
+
 function parseCount(flag: string, text: string, max: number): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(n >= 1 && n <= max)) throw new UsageError(`bad ${flag} ${JSON.stringify(text)}: a whole number from 1 to ${max}`);
@@ -164,6 +176,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       continue;
     }
     switch (flag) {
+      case '--max-data-in-flight': limits.maxDataInFlight = parseDataInFlight(value()); break;
       case '--portal': portals.push(parsePortal(value())); break;
       case '--iqn': iqn = value(); break;
       case '--lun': luns.push(parseLun(value())); break;
