@@ -17,8 +17,21 @@ export interface Serve {
   stop(): Promise<number | null>;
 }
 
-/** `extra` flags may say `$DIR` for the serve's temporary folder (its cwd). */
+/**
+ * `extra` flags may say `$DIR` for the serve's temporary folder (its cwd). A port taken between the check and the
+ * bind (other test runs on this machine) is retried on fresh ports.
+ */
 export async function startServe(httpHost: string, extra: string[]): Promise<Serve> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServeOnce(httpHost, extra);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startServeOnce(httpHost: string, extra: string[]): Promise<Serve> {
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-serve-'));
   const http = await freePort();
   const port = await freePort();
@@ -28,7 +41,11 @@ export async function startServe(httpHost: string, extra: string[]): Promise<Ser
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
-    proc.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+      reject(new Error(`serve exited ${code}: ${out}`));
+    });
     proc.stdout!.on('data', () => {
       if (/^ready /m.test(out)) {
         clearTimeout(t);
