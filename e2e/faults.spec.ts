@@ -10,7 +10,7 @@ interface FaultList {
 }
 
 test('scenario "Connection killed mid-write": fault marker, reconnect, completed write', async ({ page }) => {
-  await page.request.delete('/api/faults');
+  await page.request.delete('/api/faults', { headers: { 'content-type': 'application/json' } });
   await openLab(page);
   await page.getByRole('tab', { name: 'Faults' }).click();
   await expect(page.getByText('No rules: the target runs clean.')).toBeVisible();
@@ -47,7 +47,7 @@ test('scenario "Connection killed mid-write": fault marker, reconnect, completed
 });
 
 test('scenarios "Lost SCSI Response", "Medium error" and "Slow disk" each show their recovery or outcome', async ({ page }) => {
-  await page.request.delete('/api/faults');
+  await page.request.delete('/api/faults', { headers: { 'content-type': 'application/json' } });
   await openLab(page);
   await page.getByRole('tab', { name: 'Faults' }).click();
   const log = page.getByLabel('Scenario log');
@@ -72,7 +72,7 @@ test('scenarios "Lost SCSI Response", "Medium error" and "Slow disk" each show t
 });
 
 test('rules form: add, refuse with the reason, delete', async ({ page }) => {
-  await page.request.delete('/api/faults');
+  await page.request.delete('/api/faults', { headers: { 'content-type': 'application/json' } });
   await openLab(page);
   await page.getByRole('tab', { name: 'Faults' }).click();
   await page.getByLabel('Fault rule').fill('delay:pdu=NOP-In,delayMs=10');
@@ -86,7 +86,7 @@ test('rules form: add, refuse with the reason, delete', async ({ page }) => {
 });
 
 test('console: fault add, list, clear', async ({ page }) => {
-  await page.request.delete('/api/faults');
+  await page.request.delete('/api/faults', { headers: { 'content-type': 'application/json' } });
   await openLab(page);
   await page.getByRole('tab', { name: 'Console' }).click();
   await page.locator('[data-testid=console] .xterm').click();

@@ -34,8 +34,12 @@ export interface FaultPort {
   readonly dataDigest: boolean;
   /** The SCSI command of a task still open on this connection. */
   commandOf(itt: number): { lun: number; cdb: Uint8Array } | undefined;
-  /** Writes a PDU to the socket now (tapped as sent), optionally with a digest made wrong. */
-  transmit(pdu: Pdu, corrupt?: DigestCorruption): void;
+  /**
+   * Writes a PDU to the socket now (tapped as sent), optionally with a digest made wrong. `onFlushed` is the
+   * sender's "its bytes are gone" callback (the data budget): every PDU the fault path takes calls it exactly once,
+   * whether it is sent now, later, or never.
+   */
+  transmit(pdu: Pdu, onFlushed?: () => void, corrupt?: DigestCorruption): void;
   /** Handles a received PDU now (already tapped). */
   dispatch(pdu: Pdu): void;
   /** Behaves as if a digest check failed on a received PDU (RFC 7143 7.8: at ERL 0 the connection goes). */
@@ -47,18 +51,18 @@ export interface FaultPort {
 
 export class ConnectionFaults {
   /** Reorder: PDUs held back per ITT until the next PDU of the same task passes. */
-  private readonly held = new Map<number, { pdu: Pdu; timer: NodeJS.Timeout; rule: FaultRuleInfo }>();
+  private readonly held = new Map<number, { pdu: Pdu; timer: NodeJS.Timeout; rule: FaultRuleInfo; onFlushed: (() => void) | undefined }>();
   /** Bytes in delayed copies not yet sent or handled. */
   private delayedBytes = 0;
 
   constructor(private readonly engine: FaultEngine, private readonly port: FaultPort) {}
 
   /** An outgoing PDU; returns true when the fault path took it (sent it itself, later, or never). */
-  out(pdu: Pdu): boolean {
+  out(pdu: Pdu, onFlushed?: () => void): boolean {
     const itt = pdu.bhs.readUInt32BE(ITT_OFFSET);
     if (this.held.size > 0 && this.held.has(itt)) {
       // Reorder: the next PDU of the held one's task goes first, then the held one.
-      this.port.transmit(pdu);
+      this.port.transmit(pdu, onFlushed);
       this.release(itt);
       return true;
     }
@@ -68,6 +72,7 @@ export class ConnectionFaults {
     const what = `${name}${itt !== RESERVED_TAG ? ` ITT 0x${itt.toString(16)}` : ''}`;
     switch (rule.action) {
       case 'drop':
+        onFlushed?.();
         this.note(rule, pdu, `${what} dropped by the target (never sent)`);
         return true;
       case 'delay': {
@@ -76,26 +81,26 @@ export class ConnectionFaults {
         if (!release) return false;
         setTimeout(() => {
           const copy = release();
-          if (this.port.closed) return;
-          this.port.transmit(copy);
-          this.note(rule, copy, `${what} sent ${ms} ms late`);
+          // transmit() lets go of the budget itself when the connection has closed meanwhile.
+          this.port.transmit(copy, onFlushed);
+          if (!this.port.closed) this.note(rule, copy, `${what} sent ${ms} ms late`);
         }, ms).unref();
         return true;
       }
       case 'duplicate':
         this.port.transmit(pdu);
-        this.port.transmit(pdu);
+        this.port.transmit(pdu, onFlushed);
         this.note(rule, pdu, `${what} sent twice`);
         return true;
       case 'reorder': {
         if (itt === RESERVED_TAG) {
-          this.port.transmit(pdu);
+          this.port.transmit(pdu, onFlushed);
           this.note(rule, pdu, `${what}: no task to reorder within, sent in order`);
           return true;
         }
         const timer = setTimeout(() => this.release(itt), REORDER_MAX_HOLD_MS);
         timer.unref();
-        this.held.set(itt, { pdu: copyPdu(pdu), timer, rule });
+        this.held.set(itt, { pdu: copyPdu(pdu), timer, rule, onFlushed });
         this.engine.hold(true);
         return true;
       }
@@ -103,17 +108,18 @@ export class ConnectionFaults {
       case 'corrupt-data-digest': {
         const kind: DigestCorruption = rule.action === 'corrupt-header-digest' ? 'header' : 'data';
         const negotiated = kind === 'header' ? this.port.headerDigest : this.port.dataDigest && pdu.data.length > 0;
-        this.port.transmit(pdu, negotiated ? kind : undefined);
+        this.port.transmit(pdu, onFlushed, negotiated ? kind : undefined);
         this.note(rule, pdu, negotiated ? `${what} sent with a wrong ${kind} digest` : `${what}: no ${kind} digest negotiated, nothing to corrupt`);
         return true;
       }
       case 'corrupt-field': {
         const { copy, field } = corruptField(pdu, rule.field);
-        this.port.transmit(copy);
+        this.port.transmit(copy, onFlushed);
         this.note(rule, copy, `${what} sent with ${field} changed`);
         return true;
       }
       case 'kill-connection':
+        onFlushed?.();
         this.note(rule, pdu, `${what} not sent: connection killed (${rule.how ?? 'reset'})`);
         this.port.kill(rule.how ?? 'reset', `fault: kill-connection on ${what}`);
         return true;
@@ -183,6 +189,7 @@ export class ConnectionFaults {
       clearTimeout(h.timer);
       this.held.delete(itt);
       this.engine.hold(false);
+      h.onFlushed?.();
     }
   }
 
@@ -207,8 +214,8 @@ export class ConnectionFaults {
     clearTimeout(h.timer);
     this.held.delete(itt);
     this.engine.hold(false);
+    this.port.transmit(h.pdu, h.onFlushed);
     if (this.port.closed) return;
-    this.port.transmit(h.pdu);
     const name = iscsiOpcodeName(h.pdu.bhs[0]! & OPCODE_MASK);
     this.note(h.rule, h.pdu, `${name} ITT 0x${itt.toString(16)} sent after the task's next PDU (reordered)`);
   }

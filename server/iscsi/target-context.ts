@@ -7,6 +7,8 @@ import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { FaultEngine } from '../faults/engine.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
+import type { DataBudget } from './data-budget.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
 
 /** What the iSCSI layer needs from the SCSI target below it. */
@@ -23,6 +25,10 @@ export interface TargetContext {
   /** Fault rules to apply to PDUs (server/faults), when fault injection is wired in. */
   readonly faults?: FaultEngine;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;
+  /** Failed CHAP logins counted across connections, per initiator name and source address. */
+  readonly authThrottle: AuthThrottle;
+  /** The target-wide budget for the data of commands in flight, read and write (`--max-data-in-flight`). */
+  readonly dataBudget: DataBudget;
   sessionExists(tsih: number): boolean;
   /** Creates, joins or reinstates the session at the end of login; a number is a login status refusing it. */
   bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session | number;

@@ -55,7 +55,8 @@ afterAll(async () => {
 });
 
 async function api<T>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(base + path, init);
+  // State changes carry a JSON content type, as the gateway's cross-site check wants (server/gateway/request-guard.ts).
+  const res = await fetch(base + path, { ...init, headers: { 'content-type': 'application/json' } });
   return { status: res.status, body: (await res.json()) as T };
 }
 

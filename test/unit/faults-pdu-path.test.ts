@@ -27,7 +27,10 @@ function setup(digests = false) {
   const port: FaultPort & { killed?: string; digest?: DigestCorruption } = {
     id: 7, tsih: 3, headerDigest: digests, dataDigest: digests, closed: false,
     commandOf: (itt) => (itt === 0x10 ? { lun: 0, cdb: Buffer.from([0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0]) } : undefined),
-    transmit: (p, corrupt) => sent.push({ pdu: p, corrupt }),
+    transmit(p, onFlushed, corrupt) {
+      if (!this.closed) sent.push({ pdu: p, corrupt });
+      onFlushed?.();
+    },
     dispatch: (p) => handled.push(p),
     digestFailed(kind) {
       this.digest = kind;
@@ -113,5 +116,28 @@ describe('ConnectionFaults', () => {
     (port as { closed: boolean }).closed = true;
     await new Promise((r) => setTimeout(r, 60));
     expect(sent).toHaveLength(1);
+  });
+
+  it('calls the sender\'s onFlushed exactly once for every PDU it takes, sent or not (the data budget depends on it)', async () => {
+    const { engine, port, faults } = setup();
+    const flushed: string[] = [];
+    const cb = (name: string) => () => flushed.push(name);
+    engine.add({ action: 'drop', match: { pdu: 'SCSI Response' } });
+    faults.out(pdu(SCSI_RESPONSE, 1), cb('drop'));
+    engine.add({ action: 'duplicate', match: { pdu: 'SCSI Response' } });
+    faults.out(pdu(SCSI_RESPONSE, 2), cb('duplicate'));
+    engine.add({ action: 'reorder', match: { pdu: 'Data-In' } });
+    faults.out(pdu(DATA_IN, 3, 0), cb('reordered'));
+    faults.out(pdu(DATA_IN, 3, 1), cb('overtaking'));
+    engine.add({ action: 'reorder', match: { pdu: 'Data-In' } });
+    faults.out(pdu(DATA_IN, 4, 0), cb('held at close'));
+    engine.add({ action: 'delay', match: { pdu: 'SCSI Response' }, delayMs: 10 });
+    faults.out(pdu(SCSI_RESPONSE, 5), cb('delayed past close'));
+    engine.add({ action: 'kill-connection', match: { pdu: 'SCSI Response' } });
+    faults.out(pdu(SCSI_RESPONSE, 6), cb('kill'));
+    (port as { closed: boolean }).closed = true;
+    faults.close();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(flushed.sort()).toEqual(['delayed past close', 'drop', 'duplicate', 'held at close', 'kill', 'overtaking', 'reordered'].sort());
   });
 });

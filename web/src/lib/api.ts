@@ -129,8 +129,10 @@ export function addFault(rule: FaultRuleInput): Promise<{ id: number }> {
   return call('/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
 }
 
-export const deleteFault = (id: number): Promise<{ deleted: number }> => call(`/api/faults/${id}`, { method: 'DELETE' });
-export const clearFaults = (): Promise<{ deleted: number }> => call('/api/faults', { method: 'DELETE' });
+// The gateway's cross-site check (server/gateway/request-guard.ts) wants a JSON content type on every state change.
+const JSON_DELETE: RequestInit = { method: 'DELETE', headers: { 'content-type': 'application/json' } };
+export const deleteFault = (id: number): Promise<{ deleted: number }> => call(`/api/faults/${id}`, JSON_DELETE);
+export const clearFaults = (): Promise<{ deleted: number }> => call('/api/faults', JSON_DELETE);
 
 export const CAPTURE_PCAPNG_URL = '/api/capture.pcapng';
 export const CAPTURE_JSONL_URL = '/api/capture.jsonl';
