@@ -21,7 +21,8 @@
 # write tests on such a LUN, they fail there (DATA PROTECT) against any target, Debian's tgt included, and one
 # failed run fails the merged verdict.
 # One target process per configuration (`bin/iscsi-lab.cjs target ...`), each on free ports with its LUN
-# files in a fresh temporary directory; no --acl, so both of iscsi-test-cu's initiator names get in.
+# files in a fresh temporary directory; no --acl, so both of iscsi-test-cu's initiator names get in, and
+# --allow-target-reset, since the Reserve6/PreventAllow *WarmReset/*ColdReset tests send TARGET WARM/COLD RESET.
 # Prints the failing tests, CUnit's own verdict for comparison, then `tests N pass P skip S fail F` read exactly the
 # way /work/shared/tools/cu-summary.py reads the logs (scripts/cu-summary.py --compat); exits 1 if
 # F > 0 or a target crashed / did not exit 0 on SIGTERM, 2 if it could not run at all.
@@ -110,7 +111,7 @@ start_target() {
     portals=()
     for p in "${ports[@]}"; do portals+=(--portal "127.0.0.1:$p"); done
     "$root/bin/iscsi-lab.cjs" target "${portals[@]}" --iqn "$iqn" --lun "$dir/luns/lun0.img:$lun" \
-      --cache "$cache" --cache-mode write-back >"$dir/target.out" 2>"$dir/target.err" &
+      --cache "$cache" --cache-mode write-back --allow-target-reset >"$dir/target.out" 2>"$dir/target.err" &
     target_pid=$!
     for _ in $(seq 300); do
       grep -q '^ready ' "$dir/target.out" 2>/dev/null && return 0

@@ -25,7 +25,7 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
                         [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
                         [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]
-                        [--max-sessions N] [--max-connections N] [--max-commands N]
+                        [--max-sessions N] [--max-connections N] [--max-commands N] [--allow-target-reset]
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
        iscsi-lab readcap URL                READ CAPACITY(16)

@@ -64,6 +64,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     mutualChap: config.mutualChap,
     acl: config.acl,
     limits: config.limits,
+    allowTargetReset: config.allowTargetReset ?? false,
     log,
   });
   try {

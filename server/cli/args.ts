@@ -28,6 +28,11 @@ export interface TargetConfig {
   cache?: CacheConfig;
   /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
   limits?: Partial<TargetLimits>;
+  /**
+   * `--allow-target-reset`: carry out TARGET WARM / COLD RESET from any initiator. Without it they are refused with
+   * "function rejected" (LIO's default), so one initiator cannot drop every other's commands and sessions.
+   */
+  allowTargetReset?: boolean;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -118,6 +123,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   let chap: TargetConfig['chap'];
   let mutualChap: TargetConfig['mutualChap'];
   let cache: CacheConfig | undefined;
+  let allowTargetReset = false;
   const limits: Partial<TargetLimits> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -142,6 +148,10 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       limits[limit.key] = parseCount(flag, value(), limit.max);
       continue;
     }
+    if (arg === '--allow-target-reset') {
+      allowTargetReset = true;
+      continue;
+    }
     switch (flag) {
       case '--portal': portals.push(parsePortal(value())); break;
       case '--iqn': iqn = value(); break;
@@ -163,5 +173,5 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
   cache ??= defaults.cache;
-  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}) };
+  return { portals, iqn, luns, chap, mutualChap, acl, limits, allowTargetReset, ...(cache ? { cache } : {}) };
 }

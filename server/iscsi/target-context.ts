@@ -19,6 +19,8 @@ export interface ScsiBackend {
 export interface TargetContext {
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
+  /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused with "function rejected". */
+  readonly allowTargetReset: boolean;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;
   sessionExists(tsih: number): boolean;
   /** Creates, joins or reinstates the session at the end of login; a number is a login status refusing it. */

@@ -25,6 +25,11 @@ export interface IscsiTargetOptions {
   chap?: ChapCredentials;
   mutualChap?: ChapCredentials;
   acl?: string[];
+  /**
+   * Carry out TARGET WARM RESET and TARGET COLD RESET (default false: refused with "function rejected"): either one
+   * drops every initiator's tasks, and cold also their sessions, which one student must not do to a whole class.
+   */
+  allowTargetReset?: boolean;
   /** Caps on what initiators may hold open; defaults in TARGET_LIMITS. */
   limits?: Partial<TargetLimits>;
   log?: (message: string) => void;
@@ -55,6 +60,7 @@ export class IscsiTarget implements TargetContext {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
+  readonly allowTargetReset: boolean;
   readonly limits: TargetLimits;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session>();
@@ -67,6 +73,7 @@ export class IscsiTarget implements TargetContext {
   constructor(private readonly opts: IscsiTargetOptions) {
     this.scsi = opts.scsi;
     this.lunCount = opts.lunCount;
+    this.allowTargetReset = opts.allowTargetReset ?? false;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
   }
 
