@@ -50,9 +50,6 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
       physicalBlockExponent: Math.log2((l.physicalBlockSize ?? stores[i]!.blockSize) / stores[i]!.blockSize),
     })),
     reservations,
-    // The nexus that asked for a reset knows it happened; only the others get the reset's unit attention
-    // (what initiators expect: libiscsi's Reserve6.*Reset and PreventAllow.*Reset tests go on right after the reset).
-    notifyResetRequester: false,
   });
   scsiRef = scsi;
   const iscsi = new IscsiTarget({

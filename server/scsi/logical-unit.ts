@@ -142,15 +142,15 @@ export class LogicalUnit {
 
   /**
    * LU reset, target warm/cold reset (SAM-5 6.3, SBC-3 5.11): prevent is released, mode reverts to default, and
-   * every known nexus but `requester` gets the reset's unit attention (see ScsiTargetOptions.notifyResetRequester).
+   * every known nexus, the requester's included, gets the reset's unit attention.
    */
-  reset(reason: SenseReason, revertMode: boolean, requester?: string): void {
+  reset(reason: SenseReason, revertMode: boolean): void {
     this.preventers.clear();
     // WCE stays what the store's write cache is (a reset does not write back or switch the cache).
     if (revertMode) this.mode = { ...this.defaultMode };
     this.copyResults.reset();
     this.unitAttentions.clear();
-    this.establishUnitAttention(reason, requester);
+    this.establishUnitAttention(reason);
   }
 
   /** The nexus is gone (logout, connection loss): forget everything held on its behalf. */

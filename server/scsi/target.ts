@@ -50,12 +50,6 @@ export interface ScsiTargetOptions {
   /** Reservations engine: RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT go to it, and it vetoes conflicting commands. */
   reservations?: ReservationsHook;
   /**
-   * Also give the reset unit attention to the nexus that requested a LU / target reset (SAM-5 6.3 reads "every
-   * I_T nexus"; libiscsi's MultipathIO.Reset checks it). Default false: the requester has the TMF response, and
-   * libiscsi's PreventAllow.LUNReset / WarmReset log the UA on their next TEST UNIT READY as a failure.
-   */
-  notifyResetRequester?: boolean;
-  /**
    * Least time a SANITIZE takes, in milliseconds (default 10 s): its passes are paced over it, so initiators see
    * SANITIZE IN PROGRESS and a rising progress indication even on a small LUN (libiscsi's Sanitize.Reset needs the
    * operation still running seconds after it started). 0 runs it at store speed.
@@ -78,11 +72,9 @@ export class ScsiTarget {
   private readonly index: OpcodeIndex;
   private readonly info: TargetInfo;
   private readonly reservations: ReservationsHook | undefined;
-  private readonly notifyResetRequester: boolean;
 
   constructor(opts: ScsiTargetOptions) {
     this.reservations = opts.reservations;
-    this.notifyResetRequester = opts.notifyResetRequester ?? false;
     opts.luns.forEach((l, lun) => {
       const store = new TappedStore(l.store, lun, this.taps.store);
       const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
@@ -129,20 +121,21 @@ export class ScsiTarget {
 
   async taskManagement(fn: TaskManagementFunction, nexus: ItNexus, lun: number): Promise<void> {
     if (this.taps.scsi.active) this.taps.scsi.emit({ kind: 'task-management', nexusId: nexus.id, lun, fn });
-    const except = this.notifyResetRequester ? undefined : nexus.id;
+    // SAM-5 6.3.2, 6.3.3: the reset's unit attention is established for every I_T nexus, the requester's included
+    // (as LIO does; libiscsi's MultipathIO.Reset checks the requester's path too).
     switch (fn) {
       case TaskManagementFunction.LogicalUnitReset: {
-        // SAM-5 6.3.3: the LU's state goes back to defaults and the nexuses learn about it.
-        this.units.get(lun)?.reset(Sense.LunResetOccurred, true, except);
+        // The LU's state goes back to defaults and every nexus learns about it.
+        this.units.get(lun)?.reset(Sense.LunResetOccurred, true);
         this.reservations?.reset(lun, 'lu');
         break;
       }
       case TaskManagementFunction.TargetWarmReset:
-        this.resetAll(Sense.TargetResetOccurred, except);
+        this.resetAll(Sense.TargetResetOccurred);
         this.reservations?.reset('all', 'warm');
         break;
       case TaskManagementFunction.TargetColdReset:
-        this.resetAll(Sense.PowerOnOccurred, except);
+        this.resetAll(Sense.PowerOnOccurred);
         this.reservations?.reset('all', 'cold');
         break;
       default:
@@ -226,8 +219,8 @@ export class ScsiTarget {
     return { status: ScsiStatus.CheckCondition, sense: buildSense(Sense.InternalTargetFailure, {}, descriptor) };
   }
 
-  private resetAll(reason: SenseReason, requester: string | undefined): void {
-    for (const lu of this.units.values()) lu.reset(reason, true, requester);
+  private resetAll(reason: SenseReason): void {
+    for (const lu of this.units.values()) lu.reset(reason, true);
   }
 
   private emitCommand(cmd: ScsiCommand, response: ScsiResponse, started: number): void {

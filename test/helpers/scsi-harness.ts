@@ -32,10 +32,9 @@ export interface Harness {
 }
 
 /**
- * `reservations`: attach the real reservations engine (RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT, conflicts);
- * `notifyResetRequester`: the target option of that name.
+ * `reservations`: attach the real reservations engine (RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT, conflicts).
  */
-export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean; notifyResetRequester?: boolean } = {}): Promise<Harness> {
+export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'scsi-test-'));
   const stores: FileStore[] = [];
   for (const [i, l] of luns.entries()) {
@@ -45,7 +44,6 @@ export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boo
     targetName: TARGET_NAME,
     luns: luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly, physicalBlockExponent: l.physicalBlockExponent })),
     reservations: opts.reservations ? new Reservations({ lunCount: luns.length }) : undefined,
-    notifyResetRequester: opts.notifyResetRequester,
   });
   return {
     target,
