@@ -120,6 +120,15 @@ describe('READ / WRITE', () => {
     expect(none).toMatchObject({ status: ScsiStatus.Good, dataOutWanted: BS });
   });
 
+  it('refuses data-out that ends inside a block (INVALID FIELD IN COMMAND IU), writes nothing, still reports what the CDB wanted', async () => {
+    await run(write10(0, 2), { data: fill(2, 0x61) });
+    const part = await run(write10(0, 2), { data: fill(2, 0x62).subarray(0, BS + 200), edtl: BS + 200 });
+    expect(part.dataOutWanted).toBe(2 * BS);
+    expect(senseOf(part)).toMatchObject({ key: 5, asc: 0x0e, ascq: 0x03 });
+    const back = (await run(read10(0, 2))).dataIn!;
+    expect([back[0], back[BS + 199]]).toEqual([0x61, 0x61]);
+  });
+
   it('read-only LUNs refuse writes with DATA PROTECT and report WP', async () => {
     expect(senseOf(await run(write10(0, 1), { lun: 3, data: fill(1, 1) }))).toMatchObject({ key: 7, asc: 0x27 });
     const ms = await run(cdb(0x1a, 0x08, 0x3f, 0, 255), { lun: 3 });
