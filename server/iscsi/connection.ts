@@ -34,6 +34,8 @@ export class Connection {
   statSN = 0;
   headerDigest = false;
   dataDigest = false;
+  /** Ended by a successful Logout: its session's end is not an I_T nexus loss. */
+  loggedOut = false;
   readonly tasks: ScsiTaskHandler;
   private readonly reader: PduReader;
   private readonly login: LoginMachine;
@@ -398,6 +400,7 @@ export class Connection {
         if (response === 0) {
           this.ctx.sessionEvent(this, 'logout', l.reason === 0 ? 'session closed by initiator' : 'connection closed by initiator');
           this.reader.stop();
+          this.loggedOut = true;
           this.endAfterFlush('logged out');
         }
       });

@@ -12,7 +12,8 @@ import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from 
 export interface ScsiBackend {
   execute(cmd: ScsiCommand): Promise<ScsiResponse>;
   taskManagement(fn: TaskManagementFunction, nexus: ItNexus, lun: number): Promise<void>;
-  nexusLost(nexus: ItNexus): void;
+  /** The I_T nexus ended; `loss`: without a logout (connection dropped, session reinstated). */
+  nexusLost(nexus: ItNexus, loss: boolean): void;
 }
 
 /** What a connection needs from the target that owns it: policy, session registry, SCSI, taps. */

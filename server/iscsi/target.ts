@@ -174,7 +174,7 @@ export class IscsiTarget implements TargetContext {
     for (const s of this.sessions.values()) {
       if (s.nexus.initiatorPort === portName && s.nexus.relativeTargetPort === conn.portalGroupTag) {
         this.sessionEvent(conn, 'reinstated', `session TSIH ${s.tsih} replaced by a new login`);
-        this.endSession(s, 'session reinstated');
+        this.endSession(s, 'session reinstated', true);
       }
     }
     if (this.sessions.size >= this.limits.maxSessions) return LoginStatus.OutOfResources;
@@ -193,12 +193,13 @@ export class IscsiTarget implements TargetContext {
     return session;
   }
 
-  private endSession(s: Session, why: string): void {
+  /** `loss`: the session ends without a logout, an I_T nexus loss its initiator port is told of later (SAM-5 6.3.4). */
+  private endSession(s: Session, why: string, loss: boolean): void {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.tsih);
     for (const c of [...s.connections]) c.close(why);
-    if (s.type === 'Normal') this.scsi.nexusLost(s.nexus);
+    if (s.type === 'Normal') this.scsi.nexusLost(s.nexus, loss);
   }
 
   connectionClosed(conn: Connection, why: string): void {
@@ -208,7 +209,7 @@ export class IscsiTarget implements TargetContext {
     if (!s) return;
     s.connections.delete(conn);
     // ERL 0: a session lives exactly as long as its connections (no Time2Retain).
-    if (s.connections.size === 0) this.endSession(s, why);
+    if (s.connections.size === 0) this.endSession(s, why, !conn.loggedOut);
   }
 
   sendTargets(value: string, sessionType: 'Normal' | 'Discovery', portalGroupTag: number): KeyValue[] {
@@ -235,7 +236,8 @@ export class IscsiTarget implements TargetContext {
   coldReset(): void {
     // After the response has been written: drop every connection of every session (RFC 7143 11.5.1).
     setImmediate(() => {
-      for (const s of [...this.sessions.values()]) this.endSession(s, 'TARGET COLD RESET');
+      // A cold reset is a power cycle: the next logins are new nexuses (POWER ON ...), not nexus losses.
+      for (const s of [...this.sessions.values()]) this.endSession(s, 'TARGET COLD RESET', false);
     });
   }
 

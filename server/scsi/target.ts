@@ -157,9 +157,10 @@ export class ScsiTarget {
     else lu.queueUnitAttention(nexusId, reason);
   }
 
-  nexusLost(nexus: ItNexus): void {
+  /** The nexus ended: by logout (`loss` false), or by a dropped connection / session reinstatement (`loss` true). */
+  nexusLost(nexus: ItNexus, loss = false): void {
     if (this.taps.scsi.active) this.taps.scsi.emit({ kind: 'nexus-lost', nexusId: nexus.id });
-    for (const lu of this.units.values()) lu.nexusLost(nexus.id);
+    for (const lu of this.units.values()) lu.nexusLost(nexus.id, loss);
     this.reservations?.nexusLost(nexus);
   }
 

@@ -45,11 +45,13 @@ export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boo
     luns: luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly, physicalBlockExponent: l.physicalBlockExponent })),
     reservations: opts.reservations ? new Reservations({ lunCount: luns.length }) : undefined,
   });
+  const loggedIn = loginOnce(target);
   return {
     target,
     stores,
-    run: (c, opts = {}) =>
-      target.execute({
+    run: async (c, opts = {}) => {
+      await loggedIn(opts.nexus ?? nexusA, opts.lun ?? 0);
+      return target.execute({
         nexus: opts.nexus ?? nexusA,
         lun: opts.lun ?? 0,
         cdb: c,
@@ -58,11 +60,33 @@ export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boo
         readBit: !opts.data,
         writeBit: !!opts.data,
         dataOut: opts.data,
-      }),
+      });
+    },
     close: async () => {
       await target.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * What an initiator does once after login (libiscsi, the Linux kernel): TEST UNIT READY until no unit attention is
+ * left, so a test's first command on a nexus meets the LU the way real initiators do, past the new nexus's POWER ON
+ * notice. The returned function does it once per nexus and LUN; later unit attentions (resets...) stay visible.
+ */
+export function loginOnce(target: ScsiTarget): (nexus: ItNexus, lun: number) => Promise<void> {
+  const done = new Set<string>();
+  return async (nexus, lun) => {
+    const key = `${nexus.id}/${lun}`;
+    if (done.has(key)) return;
+    done.add(key);
+    if (!target.logicalUnit(lun)) return;
+    for (let i = 0; i < 10; i++) {
+      const r = await target.execute({
+        nexus, lun, cdb: new Uint8Array(6), attribute: TaskAttribute.Simple, expectedLength: 0, readBit: false, writeBit: false,
+      });
+      if (r.status !== ScsiStatus.CheckCondition || (r.sense![2]! & 0x0f) !== 0x06) return;
+    }
   };
 }
 

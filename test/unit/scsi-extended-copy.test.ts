@@ -136,6 +136,8 @@ describe('RECEIVE COPY RESULTS(LID1)', () => {
     expect(Array.from(status)).toEqual([0, 0, 0, 8, 0x01, 0, 2, 0, ...be(8 * BS, 4)]);
     expect(senseOf(await h.run(receiveCopyResults(0, 9), { nexus: nexusB }))).toMatchObject({ key: 5, asc: 0x24 });
     h.target.nexusLost({ id: 'iqn.a,i,0x1,t,0x1', initiatorName: 'iqn.a', initiatorPort: 'iqn.a,i,0x1', relativeTargetPort: 1 });
+    // the nexus comes back as a new one: its power-on notice first, then no held copy status
+    expect(senseOf(await h.run(receiveCopyResults(0, 9)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0 });
     expect(senseOf(await h.run(receiveCopyResults(0, 9)))).toMatchObject({ key: 5, asc: 0x24 });
   });
 

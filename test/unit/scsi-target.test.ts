@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ScsiTarget } from '../../server/scsi/target.ts';
-import { ScsiStatus, TaskManagementFunction } from '../../server/scsi/types.ts';
+import { ScsiStatus, TaskAttribute, TaskManagementFunction, type ItNexus } from '../../server/scsi/types.ts';
 import type { FileStore } from '../../server/store/file-store.ts';
 import { cdb, be, read10, write10, read16 } from '../helpers/cdb.ts';
 import { parseSense } from '../../server/scsi/sense.ts';
@@ -328,8 +328,19 @@ describe('unit attentions', () => {
     expect(senseOf(await run(cdb(0)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
   });
 
-  it('no power-on unit attention for a brand-new nexus', async () => {
-    expect((await run(cdb(0), { nexus: nexusB })).status).toBe(ScsiStatus.Good);
+  it('a new nexus\'s first command gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED; after a nexus loss, I_T NEXUS LOSS OCCURRED', async () => {
+    const tur = (nexus: ItNexus) =>
+      target.execute({ nexus, lun: 0, cdb: cdb(0), attribute: TaskAttribute.Simple, expectedLength: 0, readBit: false, writeBit: false });
+    const nexusC: ItNexus = { id: 'iqn.c,i,0x3,t,0x1', initiatorName: 'iqn.c', initiatorPort: 'iqn.c,i,0x3', relativeTargetPort: 1 };
+    expect(senseOf(await tur(nexusC))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
+    expect((await tur(nexusC)).status).toBe(ScsiStatus.Good);
+    // dropped without a logout (connection lost, session reinstated): the same initiator port is told so
+    target.nexusLost(nexusC, true);
+    expect(senseOf(await tur(nexusC))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x07 });
+    expect((await tur(nexusC)).status).toBe(ScsiStatus.Good);
+    // after a logout it is simply a new nexus again
+    target.nexusLost(nexusC, false);
+    expect(senseOf(await tur(nexusC))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
   });
 });
 
@@ -362,6 +373,7 @@ describe('REPORT SUPPORTED OPERATION CODES', () => {
 
 describe('taps', () => {
   it('emits command and store events only while subscribed', async () => {
+    await run(cdb(0)); // the nexus is logged in (see loginOnce) before anyone listens
     const scsi: unknown[] = [];
     const store: unknown[] = [];
     const off1 = target.taps.scsi.subscribe((e) => scsi.push(e));
