@@ -50,6 +50,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
       physicalBlockExponent: Math.log2((l.physicalBlockSize ?? stores[i]!.blockSize) / stores[i]!.blockSize),
     })),
     reservations,
+    targetPorts: config.portals.length,
   });
   scsiRef = scsi;
   const iscsi = new IscsiTarget({

@@ -47,6 +47,8 @@ export interface ScsiTargetOptions {
   vendor?: string;
   /** Product identification (at most 16 characters). */
   product?: string;
+  /** How many target ports (portals) reach these LUs, numbered 1..n as iSCSI numbers its portal groups (default 1). */
+  targetPorts?: number;
   /** Reservations engine: RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT go to it, and it vetoes conflicting commands. */
   reservations?: ReservationsHook;
   /**
@@ -98,6 +100,7 @@ export class ScsiTarget {
       revision: '0001',
       luns: [...this.units.keys()].sort((a, b) => a - b),
       opcodes: entries,
+      targetPorts: Array.from({ length: Math.max(1, opts.targetPorts ?? 1) }, (_, i) => i + 1),
     };
   }
 

@@ -32,9 +32,10 @@ export interface Harness {
 }
 
 /**
- * `reservations`: attach the real reservations engine (RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT, conflicts).
+ * `reservations`: attach the real reservations engine (RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT, conflicts);
+ * `targetPorts`: how many target ports (portals) reach the LUs (ALUA, MULTIP).
  */
-export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean } = {}): Promise<Harness> {
+export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean; targetPorts?: number } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'scsi-test-'));
   const stores: FileStore[] = [];
   for (const [i, l] of luns.entries()) {
@@ -44,6 +45,7 @@ export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boo
     targetName: TARGET_NAME,
     luns: luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly, physicalBlockExponent: l.physicalBlockExponent })),
     reservations: opts.reservations ? new Reservations({ lunCount: luns.length }) : undefined,
+    targetPorts: opts.targetPorts,
   });
   const loggedIn = loginOnce(target);
   return {
