@@ -77,12 +77,19 @@ function parsePhysical(value: string, lun: string): number {
   return bytes;
 }
 
+/**
+ * `PATH:SIZE[,opts]`, or for a block device `/dev/X[:SIZE][,opts]`: its size is the device's (SIZE 0 in the spec),
+ * e.g. `/dev/loop0`, `/dev/loop0,readonly`.
+ */
 export function parseLun(text: string): LunSpec {
   const colon = text.lastIndexOf(':');
-  if (colon <= 0) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]`);
-  const path = text.slice(0, colon);
-  const [size, ...flags] = text.slice(colon + 1).split(',');
-  const spec: LunSpec = { path, sizeBytes: parseSize(size ?? ''), thin: false, removable: false, readOnly: false };
+  const device = text.startsWith('/dev/');
+  if (colon <= 0 && !device) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES], or /dev/DEVICE[,...]`);
+  const [head, ...deviceFlags] = colon > 0 ? [text.slice(0, colon)] : text.split(',');
+  const path = head!;
+  const [size, ...flags] = colon > 0 ? text.slice(colon + 1).split(',') : ['', ...deviceFlags];
+  const sizeBytes = device && size === '' ? 0 : parseSize(size ?? '');
+  const spec: LunSpec = { path, sizeBytes, thin: false, removable: false, readOnly: false };
   for (const f of flags) {
     if (f === 'thin') spec.thin = true;
     else if (f === 'removable') spec.removable = true;
