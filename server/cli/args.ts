@@ -17,13 +17,20 @@ export interface LunSpec {
   physicalBlockSize?: number;
 }
 
-export interface TargetConfig {
-  portals: { host: string; port: number }[];
+/** One target of the instance: its name, LUNs, CHAP and ACL (`--iqn` and the target flags after it). */
+export interface TargetSpec {
   iqn: string;
   luns: LunSpec[];
   chap?: { user: string; secret: string };
   mutualChap?: { user: string; secret: string };
   acl: string[];
+}
+
+/** The instance: the first target's settings at the top level, portals and limits shared by every target. */
+export interface TargetConfig extends TargetSpec {
+  portals: { host: string; port: number }[];
+  /** Targets after the first, each opened by another `--iqn` (same portals; their own LUNs, CHAP and ACL). */
+  moreTargets?: TargetSpec[];
   /** Block cache per LUN (`--cache SIZE`, `--cache-mode`, `--cache-policy`, `--readahead`); size 0: none. */
   cache?: CacheConfig;
   /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
@@ -121,14 +128,16 @@ function parseCredentials(flag: string, text: string): { user: string; secret: s
   return { user: text.slice(0, i), secret };
 }
 
-/** Parses `target` flags. Unknown flags and missing values are errors. */
+/**
+ * Parses `target` flags. Unknown flags and missing values are errors. `--lun`, `--chap`, `--mutual-chap` and `--acl`
+ * belong to the target named by the `--iqn` before them (or the first one); each further `--iqn` opens another
+ * target behind the same portals.
+ */
 export function parseTargetArgs(argv: readonly string[], defaults: Partial<TargetConfig> = {}): TargetConfig {
   const portals: TargetConfig['portals'] = [];
-  const luns: LunSpec[] = [];
-  const acl: string[] = [];
-  let iqn: string | undefined;
-  let chap: TargetConfig['chap'];
-  let mutualChap: TargetConfig['mutualChap'];
+  type Draft = { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] };
+  const drafts: Draft[] = [{ luns: [], acl: [] }];
+  let current = drafts[0]!;
   let cache: CacheConfig | undefined;
   let allowTargetReset = false;
   const limits: Partial<TargetLimits> = {};
@@ -161,24 +170,44 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
     }
     switch (flag) {
       case '--portal': portals.push(parsePortal(value())); break;
-      case '--iqn': iqn = value(); break;
-      case '--lun': luns.push(parseLun(value())); break;
-      case '--chap': chap = parseCredentials(flag, value()); break;
-      case '--mutual-chap': mutualChap = parseCredentials(flag, value()); break;
-      case '--acl': acl.push(value()); break;
+      case '--iqn': {
+        const iqn = value();
+        if (current.iqn !== undefined) drafts.push((current = { luns: [], acl: [] }));
+        current.iqn = iqn;
+        break;
+      }
+      case '--lun': current.luns.push(parseLun(value())); break;
+      case '--chap': current.chap = parseCredentials(flag, value()); break;
+      case '--mutual-chap': current.mutualChap = parseCredentials(flag, value()); break;
+      case '--acl': current.acl.push(value()); break;
       default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  iqn ??= defaults.iqn;
+  if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
+  const targets = drafts.map((d, i) => checkTarget(d, i === 0 ? defaults : {}));
+  const names = new Set<string>();
+  const paths = new Set<string>();
+  for (const t of targets) {
+    if (names.has(t.iqn)) throw new UsageError(`--iqn ${t.iqn} given twice: each target needs its own name`);
+    names.add(t.iqn);
+    for (const l of t.luns) {
+      if (paths.has(l.path)) throw new UsageError(`--lun ${l.path} given twice: each LUN needs its own file or device`);
+      paths.add(l.path);
+    }
+  }
+  cache ??= defaults.cache;
+  const [first, ...more] = targets;
+  return { portals, ...first!, limits, allowTargetReset, ...(more.length > 0 ? { moreTargets: more } : {}), ...(cache ? { cache } : {}) };
+}
+
+/** One target's flags, checked: a valid name, at least one LUN (the first target may take them from `defaults`). */
+function checkTarget(d: { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] }, defaults: Partial<TargetConfig>): TargetSpec {
+  const iqn = d.iqn ?? defaults.iqn;
   if (!iqn) throw new UsageError('--iqn is required (e.g. --iqn iqn.2026-11.org.iscsi-lab:lab)');
   if (!IQN.test(iqn)) throw new UsageError(`bad --iqn ${JSON.stringify(iqn)}: expected iqn.YYYY-MM.reversed.domain[:name]`);
-  if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
-  if (luns.length === 0) {
-    if (!defaults.luns?.length) throw new UsageError('at least one --lun PATH:SIZE is required');
-    luns.push(...defaults.luns);
-  }
-  if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
-  for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
-  cache ??= defaults.cache;
-  return { portals, iqn, luns, chap, mutualChap, acl, limits, allowTargetReset, ...(cache ? { cache } : {}) };
+  const luns = d.luns.length > 0 ? d.luns : [...(defaults.luns ?? [])];
+  if (luns.length === 0) throw new UsageError(`at least one --lun PATH:SIZE is required for ${iqn}`);
+  if (d.mutualChap && !d.chap) throw new UsageError(`--mutual-chap needs --chap as well (target ${iqn})`);
+  for (const a of d.acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
+  return { iqn, luns, chap: d.chap, mutualChap: d.mutualChap, acl: d.acl };
 }

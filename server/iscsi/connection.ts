@@ -371,7 +371,7 @@ export class Connection {
       const answers: KeyValue[] = [];
       const others: KeyValue[] = [];
       for (const kv of pairs) {
-        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag));
+        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag, this.session!.target.targetName));
         else others.push(kv);
       }
       // Only the declarative MaxRecvDataSegmentLength may change in Full Feature Phase; others are answered and ignored.

@@ -208,7 +208,7 @@ export class ScsiTaskHandler {
     const collector = task.collector;
     const dataOut = collector ? collector.buffer.subarray(0, collector.received) : undefined;
     this.doneGathering(task);
-    const run = conn.ctx.scsi.execute({
+    const run = conn.session!.target.scsi.execute({
       nexus: conn.session!.nexus,
       lun: cmd.lun,
       cdb: cmd.cdb,

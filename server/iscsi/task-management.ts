@@ -26,14 +26,17 @@ export function handleTaskManagement(conn: Connection, pdu: Pdu): void {
     if (!req.immediate) conn.session?.release();
     conn.send(encodeTaskManagementResponse({ response, itt: req.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN }));
     conn.ctx.sessionEvent(conn, 'task-management', `${TMF_NAMES[req.function] ?? `function ${req.function}`} LUN ${req.lun}: response ${response}`);
-    if (req.function === TaskManagementFunction.TargetColdReset && response === TmfResponse.FunctionComplete) conn.ctx.coldReset();
+    if (req.function === TaskManagementFunction.TargetColdReset && response === TmfResponse.FunctionComplete) conn.ctx.coldReset(conn.session!.target);
   }
 }
 
 async function run(conn: Connection, fn: number, lun: number, refItt: number, refCmdSN: number, cmdSN: number): Promise<number> {
   const ctx = conn.ctx;
   const nexus = conn.session!.nexus;
-  const lunExists = lun >= 0 && lun < ctx.lunCount;
+  // Task management reaches this session's SCSI target device only (SAM-5 7: the LUs of one target).
+  const target = conn.session!.target;
+  const lunExists = lun >= 0 && lun < target.lunCount;
+  const sameTarget = (c: Connection): boolean => c.session?.target === target;
   switch (fn) {
     case TaskManagementFunction.AbortTask: {
       const task = conn.tasks.get(refItt);
@@ -57,9 +60,9 @@ async function run(conn: Connection, fn: number, lun: number, refItt: number, re
           ? sessionConnections(conn).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun))
           : fn === TaskManagementFunction.ClearAca
             ? []
-            : [...ctx.connections()].flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun, otherNexus(c, nexus)));
+            : [...ctx.connections()].filter(sameTarget).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun, otherNexus(c, nexus)));
       await Promise.all(waits);
-      await ctx.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
+      await target.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
       return TmfResponse.FunctionComplete;
     }
     case TaskManagementFunction.TargetWarmReset:
@@ -70,8 +73,8 @@ async function run(conn: Connection, fn: number, lun: number, refItt: number, re
         ctx.log(`${TMF_NAMES[fn]} from ${nexus.initiatorName} refused: the target runs without --allow-target-reset`);
         return TmfResponse.Rejected;
       }
-      await Promise.all([...ctx.connections()].flatMap((c) => c.tasks.abortWhere(() => true, otherNexus(c, nexus))));
-      await ctx.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
+      await Promise.all([...ctx.connections()].filter(sameTarget).flatMap((c) => c.tasks.abortWhere(() => true, otherNexus(c, nexus))));
+      await target.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
       return TmfResponse.FunctionComplete;
     }
     case 8: // TASK REASSIGN needs ErrorRecoveryLevel 2
