@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_HTTP, parsePortal, parseTargetArgs, UsageError, type TargetConfig } from './cli/args.ts';
 import { loadConfigFile } from './cli/config-file.ts';
 import { configRoutes } from './gateway/config-routes.ts';
+import { adminRoutes } from './gateway/admin-routes.ts';
+import { TargetAdmin } from './target-admin.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
@@ -126,7 +128,7 @@ async function serve(args: string[]): Promise<number> {
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), configRoutes(config)],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), configRoutes(config), adminRoutes(new TargetAdmin(running, config), config)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;

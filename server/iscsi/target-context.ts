@@ -14,6 +14,8 @@ export interface ScsiBackend {
   taskManagement(fn: TaskManagementFunction, nexus: ItNexus, lun: number): Promise<void>;
   /** The I_T nexus ended; `loss`: without a logout (connection dropped, session reinstated). */
   nexusLost(nexus: ItNexus, loss: boolean): void;
+  /** The LUN exists now (LUNs come and go through the management API). */
+  hasLun(lun: number): boolean;
 }
 
 /**
@@ -22,7 +24,6 @@ export interface ScsiBackend {
  */
 export interface IscsiTargetEntry extends TargetAccess {
   readonly scsi: ScsiBackend;
-  readonly lunCount: number;
 }
 
 /** What a connection needs from the instance that owns it: policy, session registry, targets, taps. */

@@ -21,7 +21,6 @@ export interface IscsiTargetOptions {
   /** Each portal is its own target portal group (TPGT = index + 1), so multipath sees two target ports. */
   portals: Portal[];
   scsi: ScsiBackend;
-  lunCount: number;
   chap?: ChapCredentials;
   mutualChap?: ChapCredentials;
   acl?: string[];
@@ -76,7 +75,7 @@ export class IscsiTarget implements TargetContext {
   readonly listening: Portal[] = [];
 
   constructor(private readonly opts: IscsiTargetOptions) {
-    const first: IscsiTargetEntry = { targetName: opts.targetName, scsi: opts.scsi, lunCount: opts.lunCount, chap: opts.chap, mutualChap: opts.mutualChap, acl: opts.acl };
+    const first: IscsiTargetEntry = { targetName: opts.targetName, scsi: opts.scsi, chap: opts.chap, mutualChap: opts.mutualChap, acl: opts.acl };
     for (const t of [first, ...(opts.moreTargets ?? [])]) {
       if (this.targets.has(t.targetName)) throw new Error(`target ${t.targetName} configured twice`);
       this.targets.set(t.targetName, t);
@@ -249,6 +248,14 @@ export class IscsiTarget implements TargetContext {
 
   connections(): Iterable<Connection> {
     return this.live;
+  }
+
+  /**
+   * A LUN of `target` goes away (the management API): its tasks on every connection are aborted, each with TASK
+   * ABORTED status (SAM-5 5.3.3: aborted by an event outside the initiator). Resolves once SCSI let go of them.
+   */
+  async abortLun(target: IscsiTargetEntry, lun: number): Promise<void> {
+    await Promise.all([...this.live].filter((c) => c.session?.target === target).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun, true)));
   }
 
   coldReset(target: IscsiTargetEntry): void {

@@ -35,7 +35,7 @@ async function run(conn: Connection, fn: number, lun: number, refItt: number, re
   const nexus = conn.session!.nexus;
   // Task management reaches this session's SCSI target device only (SAM-5 7: the LUs of one target).
   const target = conn.session!.target;
-  const lunExists = lun >= 0 && lun < target.lunCount;
+  const lunExists = target.scsi.hasLun(lun);
   const sameTarget = (c: Connection): boolean => c.session?.target === target;
   switch (fn) {
     case TaskManagementFunction.AbortTask: {

@@ -123,6 +123,11 @@ export class LogicalUnit {
     this.queueUnitAttention(nexusId, lost ? Sense.ItNexusLossOccurred : Sense.PowerOnReset);
   }
 
+  /** The nexuses that have sent a command here and are not lost. */
+  knownNexuses(): IterableIterator<string> {
+    return this.nexuses.values();
+  }
+
   /** Queues `reason` for every nexus known here, except `except` (the nexus that caused the change). */
   establishUnitAttention(reason: SenseReason, except?: string): void {
     for (const id of this.nexuses) {

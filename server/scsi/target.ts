@@ -72,17 +72,14 @@ export class ScsiTarget {
   };
   private readonly units = new Map<number, LogicalUnit>();
   private readonly index: OpcodeIndex;
-  private readonly info: TargetInfo;
+  private info: TargetInfo;
   private readonly reservations: ReservationsHook | undefined;
+  private readonly sanitizeMinDurationMs: number;
 
   constructor(opts: ScsiTargetOptions) {
     this.reservations = opts.reservations;
-    opts.luns.forEach((l, lun) => {
-      const store = new TappedStore(l.store, lun, this.taps.store);
-      const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
-      configureSanitize(lu, { minDurationMs: opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS });
-      this.units.set(lun, lu);
-    });
+    this.sanitizeMinDurationMs = opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS;
+    opts.luns.forEach((l, lun) => this.units.set(lun, this.makeUnit(lun, l)));
     // Without a reservations engine, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT are simply not implemented.
     const entries: OpcodeEntry[] = [...OPCODES];
     const catchAll: OpcodeEntry[] = [...CATCH_ALL];
@@ -107,6 +104,49 @@ export class ScsiTarget {
   /** The LU behind `lun` (tests, UI); undefined when there is none. */
   logicalUnit(lun: number): LogicalUnit | undefined {
     return this.units.get(lun);
+  }
+
+  hasLun(lun: number): boolean {
+    return this.units.has(lun);
+  }
+
+  private makeUnit(lun: number, l: LunOptions): LogicalUnit {
+    const store = new TappedStore(l.store, lun, this.taps.store);
+    const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
+    configureSanitize(lu, { minDurationMs: this.sanitizeMinDurationMs });
+    return lu;
+  }
+
+  /**
+   * Adds a logical unit at run time (the management API). Every nexus that knows an LU of this target is told the
+   * inventory changed (REPORTED LUNS DATA HAS CHANGED, SPC-4 6.33), so it rescans with REPORT LUNS.
+   */
+  addLogicalUnit(lun: number, l: LunOptions): void {
+    if (this.units.has(lun)) throw new Error(`LUN ${lun} exists already`);
+    this.units.set(lun, this.makeUnit(lun, l));
+    this.reservations?.attachLun(lun);
+    this.inventoryChanged();
+  }
+
+  /**
+   * Removes a logical unit at run time; the transport has aborted its tasks. Its store is closed (flushed) here.
+   * The other LUs' nexuses get REPORTED LUNS DATA HAS CHANGED.
+   */
+  async removeLogicalUnit(lun: number): Promise<void> {
+    const lu = this.units.get(lun);
+    if (!lu) throw new Error(`no LUN ${lun}`);
+    await stopSanitize(lu);
+    this.units.delete(lun);
+    this.reservations?.detachLun(lun);
+    this.inventoryChanged();
+    await lu.store.close();
+  }
+
+  private inventoryChanged(): void {
+    this.info = { ...this.info, luns: [...this.units.keys()].sort((a, b) => a - b) };
+    const nexuses = new Set<string>();
+    for (const lu of this.units.values()) for (const id of lu.knownNexuses()) nexuses.add(id);
+    for (const lu of this.units.values()) for (const id of nexuses) lu.queueUnitAttention(id, Sense.ReportedLunsDataChanged);
   }
 
   async execute(cmd: ScsiCommand): Promise<ScsiResponse> {

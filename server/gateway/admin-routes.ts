@@ -1,0 +1,67 @@
+/**
+ * POST /api/admin: the running target's management API (server/target-admin.ts). One JSON request per change:
+ *   {action: "add-lun", target?, lun: "PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]"}  -> {lun: N}
+ *   {action: "remove-lun", target?, lun: N}          (the target's last LUN; its tasks end with TASK ABORTED)
+ *   {action: "set-acl", target?, acl: ["iqn...", ...]}                       ([] lets any initiator in)
+ *   {action: "set-chap", target?, chap: "USER:SECRET" | null, mutualChap?: "USER:SECRET" | null}
+ * `target` defaults to the first target. A LUN spec is checked exactly as `--lun` is; mistakes answer 400/404/409
+ * with `{error}` and change nothing. GET /api/config shows the result (and saves it).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseLun, UsageError, type TargetConfig } from '../cli/args.ts';
+import { AdminError, type TargetAdmin } from '../target-admin.ts';
+import { HttpError, readJson, sendJson } from './api.ts';
+import type { RouteHandler } from './http-server.ts';
+
+const IQN = /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:.+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/;
+
+export function adminRoutes(admin: TargetAdmin, config: TargetConfig): RouteHandler {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    if (url.pathname !== '/api/admin') return false;
+    if (req.method !== 'POST') throw new HttpError(405, 'POST {action: "add-lun" | "remove-lun" | "set-acl" | "set-chap", ...}');
+    const body = await readJson(req);
+    const target = body.target === undefined ? config.iqn : body.target;
+    if (typeof target !== 'string') throw new HttpError(400, 'target must be a target IQN');
+    try {
+      sendJson(res, 200, await apply(admin, target, body));
+    } catch (err) {
+      if (err instanceof AdminError) throw new HttpError(err.status, err.message);
+      if (err instanceof UsageError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    return true;
+  };
+}
+
+async function apply(admin: TargetAdmin, target: string, body: Record<string, unknown>): Promise<unknown> {
+  switch (body.action) {
+    case 'add-lun': {
+      if (typeof body.lun !== 'string') throw new HttpError(400, 'lun must be "PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]"');
+      return { target, lun: await admin.addLun(target, parseLun(body.lun)) };
+    }
+    case 'remove-lun': {
+      if (typeof body.lun !== 'number' || !Number.isInteger(body.lun) || body.lun < 0) throw new HttpError(400, 'lun must be a LUN number');
+      await admin.removeLun(target, body.lun);
+      return { target, removed: body.lun };
+    }
+    case 'set-acl': {
+      const acl = body.acl;
+      if (!Array.isArray(acl) || !acl.every((a): a is string => typeof a === 'string' && IQN.test(a))) throw new HttpError(400, 'acl must be a list of initiator IQNs');
+      admin.setAcl(target, acl);
+      return { target, acl };
+    }
+    case 'set-chap': {
+      admin.setChap(target, credentials(body.chap, 'chap'), credentials(body.mutualChap, 'mutualChap'));
+      return { target, chap: body.chap !== null && body.chap !== undefined, mutualChap: body.mutualChap !== null && body.mutualChap !== undefined };
+    }
+    default:
+      throw new HttpError(400, 'action must be "add-lun", "remove-lun", "set-acl" or "set-chap"');
+  }
+}
+
+function credentials(v: unknown, name: string): { user: string; secret: string } | undefined {
+  if (v === undefined || v === null) return undefined;
+  const i = typeof v === 'string' ? v.indexOf(':') : -1;
+  if (typeof v !== 'string' || i <= 0 || i === v.length - 1) throw new HttpError(400, `${name} must be "USER:SECRET" or null`);
+  return { user: v.slice(0, i), secret: v.slice(i + 1) };
+}
