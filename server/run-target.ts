@@ -32,7 +32,7 @@ export interface RunningTarget {
 }
 
 /** Opens one target's LUN files and builds its SCSI target device on them. */
-async function buildScsiTarget(spec: TargetSpec, config: TargetConfig): Promise<RunningScsiTarget> {
+export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig): Promise<RunningScsiTarget> {
   const files: BlockStore[] = [];
   try {
     for (const l of spec.luns) files.push(await openFileStore({ path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, readOnly: l.readOnly }));

@@ -5,7 +5,7 @@
  */
 import type { LunSpec, TargetConfig, TargetSpec } from './cli/args.ts';
 import type { IscsiTargetEntry } from './iscsi/target-context.ts';
-import type { RunningScsiTarget, RunningTarget } from './run-target.ts';
+import { buildScsiTarget, type RunningScsiTarget, type RunningTarget } from './run-target.ts';
 import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 
@@ -80,6 +80,31 @@ export class TargetAdmin {
     spec.luns.pop();
     built.stores.pop();
     built.caches.pop();
+  }
+
+  /** Serves one more target (its own LUNs, CHAP, ACL) behind the same portals. */
+  async addTarget(spec: TargetSpec): Promise<void> {
+    const specs = [this.config, ...(this.config.moreTargets ?? [])];
+    if (specs.some((t) => t.iqn === spec.iqn)) throw new AdminError(409, `target ${spec.iqn} exists already`);
+    const paths = new Set(specs.flatMap((t) => t.luns.map((l) => l.path)));
+    for (const l of spec.luns) if (paths.has(l.path)) throw new AdminError(409, `${l.path} is a LUN already`);
+    const built = await buildScsiTarget(spec, this.config).catch((err: unknown) => {
+      throw new AdminError(400, `target ${spec.iqn}: ${(err as Error).message}`);
+    });
+    this.running.iscsi.addTarget({ targetName: spec.iqn, scsi: built.scsi, chap: spec.chap, mutualChap: spec.mutualChap, acl: [...spec.acl] });
+    (this.config.moreTargets ??= []).push(spec);
+    this.running.targets.push(built);
+  }
+
+  /** Stops serving a target other than the first: its sessions end, its LUNs are flushed and closed. */
+  async removeTarget(iqn: string): Promise<void> {
+    const { spec, built, entry } = this.find(iqn);
+    if (spec === this.config) throw new AdminError(409, `${iqn} is the first target (the lab's own): it stays`);
+    this.running.iscsi.removeTarget(entry);
+    const i = this.running.targets.indexOf(built);
+    this.running.targets.splice(i, 1);
+    this.config.moreTargets!.splice(this.config.moreTargets!.indexOf(spec), 1);
+    await built.scsi.close();
   }
 
   /** The initiator names allowed into normal sessions from now on (empty: anyone); sessions already in stay. */

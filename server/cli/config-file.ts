@@ -69,6 +69,12 @@ export async function loadConfigFile(path: string): Promise<TargetConfig> {
   }
 }
 
+/** One target as the document writes it (`{iqn, luns, chap?, mutualChap?, acl?}`), checked as its flags would be. */
+export function parseTargetDocument(raw: unknown): TargetSpec {
+  const c = parseTargetArgs(documentArgs({ version: CONFIG_VERSION, targets: [raw] }));
+  return { iqn: c.iqn, luns: c.luns, chap: c.chap, mutualChap: c.mutualChap, acl: c.acl };
+}
+
 /** The command-line flags a config document stands for. */
 export function documentArgs(doc: unknown): string[] {
   const d = object(doc, 'the document');

@@ -4,12 +4,15 @@
  *   {action: "remove-lun", target?, lun: N}          (the target's last LUN; its tasks end with TASK ABORTED)
  *   {action: "set-acl", target?, acl: ["iqn...", ...]}                       ([] lets any initiator in)
  *   {action: "set-chap", target?, chap: "USER:SECRET" | null, mutualChap?: "USER:SECRET" | null}
+ *   {action: "add-target", spec: {iqn, luns: [{path, sizeBytes, thin?, ...}], chap?: {user, secret}, acl?}}
+ *   {action: "remove-target", target}                (not the first; its sessions end)
  * `target` defaults to the first target. A LUN spec is checked exactly as `--lun` is; mistakes answer 400/404/409
  * with `{error}` and change nothing. GET /api/config shows the result (and saves it).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseLun, UsageError, type TargetConfig } from '../cli/args.ts';
 import { AdminError, type TargetAdmin } from '../target-admin.ts';
+import { parseTargetDocument } from '../cli/config-file.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
@@ -54,8 +57,16 @@ async function apply(admin: TargetAdmin, target: string, body: Record<string, un
       admin.setChap(target, credentials(body.chap, 'chap'), credentials(body.mutualChap, 'mutualChap'));
       return { target, chap: body.chap !== null && body.chap !== undefined, mutualChap: body.mutualChap !== null && body.mutualChap !== undefined };
     }
+    case 'add-target': {
+      // The same shape GET /api/config writes a target in: {iqn, luns: [{path, sizeBytes, thin?, ...}], chap?, acl?}.
+      await admin.addTarget(parseTargetDocument(body.spec));
+      return { target: (body.spec as { iqn: string }).iqn, added: true };
+    }
+    case 'remove-target':
+      await admin.removeTarget(target);
+      return { target, removed: true };
     default:
-      throw new HttpError(400, 'action must be "add-lun", "remove-lun", "set-acl" or "set-chap"');
+      throw new HttpError(400, 'action must be "add-lun", "remove-lun", "set-acl", "set-chap", "add-target" or "remove-target"');
   }
 }
 

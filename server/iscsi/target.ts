@@ -250,6 +250,19 @@ export class IscsiTarget implements TargetContext {
     return this.live;
   }
 
+  /** Serves one more target behind the same portals from now on (the management API). */
+  addTarget(entry: IscsiTargetEntry): void {
+    if (this.targets.has(entry.targetName)) throw new Error(`target ${entry.targetName} exists already`);
+    this.targets.set(entry.targetName, entry);
+  }
+
+  /** Stops serving a target that is not the first: its sessions end (their initiators see the connections drop). */
+  removeTarget(entry: IscsiTargetEntry): void {
+    if (entry === this.firstTarget) throw new Error(`${entry.targetName} is the first target: it stays`);
+    this.targets.delete(entry.targetName);
+    for (const s of [...this.sessions.values()]) if (s.target === entry) this.endSession(s, 'target removed', true);
+  }
+
   /**
    * A LUN of `target` goes away (the management API): its tasks on every connection are aborted, each with TASK
    * ABORTED status (SAM-5 5.3.3: aborted by an event outside the initiator). Resolves once SCSI let go of them.

@@ -71,6 +71,23 @@ describe('management API', () => {
     expect(after.stdout).not.toMatch(/Lun:1\s/);
   });
 
+  it('a target added at run time takes logins with its own CHAP and is listed; removed, it is gone', async () => {
+    const NEW = 'iqn.2026-11.org.iscsi-lab:admin-new';
+    const spec = { iqn: NEW, luns: [{ path: 'new0.img', sizeBytes: 8 << 20 }], chap: { user: 'dave', secret: 'dave-secret-123' } };
+    expect(await admin({ action: 'add-target', spec })).toEqual({ status: 200, json: { target: NEW, added: true } });
+    expect((await admin({ action: 'add-target', spec })).status).toBe(409);
+    const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: NEW, initiatorName: 'iqn.2026-11.org.iscsi-lab:admin-i', chap: { user: 'dave', secret: 'dave-secret-123' } });
+    const names = (await s.text([['SendTargets', 'All']])).filter(([k]) => k === 'TargetName').map(([, v]) => v);
+    expect(names).toEqual([IQN, NEW]);
+    expect((await admin({ action: 'remove-target', target: IQN })).status).toBe(409); // the first one stays
+    expect(await admin({ action: 'remove-target', target: NEW })).toEqual({ status: 200, json: { target: NEW, removed: true } });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.closed).toBe(true);
+    const gone = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: NEW, initiatorName: 'iqn.2026-11.org.iscsi-lab:admin-i', chap: { user: 'dave', secret: 'dave-secret-123' } }).then(() => undefined, (e: unknown) => e);
+    expect(gone).toBeInstanceOf(LoginError);
+    expect(((gone as LoginError).statusClass << 8) | (gone as LoginError).statusDetail).toBe(0x0203); // not found
+  });
+
   it('CHAP and ACL changes apply to the next logins; bad requests change nothing', async () => {
     const login = (opts: { chap?: { user: string; secret: string }; name?: string } = {}) =>
       InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: opts.name ?? 'iqn.2026-11.org.iscsi-lab:admin-i', chap: opts.chap });
