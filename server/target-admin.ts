@@ -107,6 +107,27 @@ export class TargetAdmin {
     await built.scsi.close();
   }
 
+  /**
+   * Grows a LUN to `sizeBytes` (larger only: shrinking would cut data an initiator may still address). The LU's
+   * nexuses get CAPACITY DATA HAS CHANGED. Not for thin, read-only or block-device LUNs.
+   */
+  async resizeLun(iqn: string, lun: number, sizeBytes: number): Promise<number> {
+    const { spec, built } = this.find(iqn);
+    const store = built.stores[lun];
+    if (!store || !spec.luns[lun]) throw new AdminError(404, `${iqn} has no LUN ${lun}`);
+    const blocks = sizeBytes / store.blockSize;
+    if (!Number.isSafeInteger(blocks) || blocks <= store.blockCount) {
+      throw new AdminError(400, `LUN ${lun} holds ${store.blockCount * store.blockSize} bytes: it only grows, in whole ${store.blockSize}-byte blocks`);
+    }
+    try {
+      await built.scsi.growLogicalUnit(lun, blocks);
+    } catch (err) {
+      throw new AdminError(409, `LUN ${lun}: ${(err as Error).message}`);
+    }
+    spec.luns[lun]!.sizeBytes = blocks * store.blockSize;
+    return blocks;
+  }
+
   /** The initiator names allowed into normal sessions from now on (empty: anyone); sessions already in stay. */
   setAcl(iqn: string, acl: string[]): void {
     const { spec, entry } = this.find(iqn);

@@ -2,6 +2,7 @@
  * POST /api/admin: the running target's management API (server/target-admin.ts). One JSON request per change:
  *   {action: "add-lun", target?, lun: "PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]"}  -> {lun: N}
  *   {action: "remove-lun", target?, lun: N}          (the target's last LUN; its tasks end with TASK ABORTED)
+ *   {action: "resize-lun", target?, lun: N, size: "128M"}   (grows only; CAPACITY DATA HAS CHANGED to its nexuses)
  *   {action: "set-acl", target?, acl: ["iqn...", ...]}                       ([] lets any initiator in)
  *   {action: "set-chap", target?, chap: "USER:SECRET" | null, mutualChap?: "USER:SECRET" | null}
  *   {action: "add-target", spec: {iqn, luns: [{path, sizeBytes, thin?, ...}], chap?: {user, secret}, acl?}}
@@ -10,7 +11,7 @@
  * with `{error}` and change nothing. GET /api/config shows the result (and saves it).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseLun, UsageError, type TargetConfig } from '../cli/args.ts';
+import { parseLun, parseSize, UsageError, type TargetConfig } from '../cli/args.ts';
 import { AdminError, type TargetAdmin } from '../target-admin.ts';
 import { parseTargetDocument } from '../cli/config-file.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
@@ -47,6 +48,12 @@ async function apply(admin: TargetAdmin, target: string, body: Record<string, un
       await admin.removeLun(target, body.lun);
       return { target, removed: body.lun };
     }
+    case 'resize-lun': {
+      if (typeof body.lun !== 'number' || !Number.isInteger(body.lun) || body.lun < 0) throw new HttpError(400, 'lun must be a LUN number');
+      if (typeof body.size !== 'string') throw new HttpError(400, 'size must be a size such as "64M"');
+      const blocks = await admin.resizeLun(target, body.lun, parseSize(body.size));
+      return { target, lun: body.lun, blocks };
+    }
     case 'set-acl': {
       const acl = body.acl;
       if (!Array.isArray(acl) || !acl.every((a): a is string => typeof a === 'string' && IQN.test(a))) throw new HttpError(400, 'acl must be a list of initiator IQNs');
@@ -66,7 +73,7 @@ async function apply(admin: TargetAdmin, target: string, body: Record<string, un
       await admin.removeTarget(target);
       return { target, removed: true };
     default:
-      throw new HttpError(400, 'action must be "add-lun", "remove-lun", "set-acl", "set-chap", "add-target" or "remove-target"');
+      throw new HttpError(400, 'action must be "add-lun", "remove-lun", "resize-lun", "set-acl", "set-chap", "add-target" or "remove-target"');
   }
 }
 

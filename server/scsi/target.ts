@@ -142,6 +142,18 @@ export class ScsiTarget {
     await lu.store.close();
   }
 
+  /**
+   * Grows a logical unit's capacity at run time; every nexus that knows it gets CAPACITY DATA HAS CHANGED (SBC-3
+   * 4.x, as LIO does on a resize), so it reads the capacity again.
+   */
+  async growLogicalUnit(lun: number, blockCount: number): Promise<void> {
+    const lu = this.units.get(lun);
+    if (!lu) throw new Error(`no LUN ${lun}`);
+    if (!lu.store.grow) throw new Error(`LUN ${lun} cannot grow`);
+    await lu.store.grow(blockCount);
+    lu.establishUnitAttention(Sense.CapacityDataChanged);
+  }
+
   private inventoryChanged(): void {
     this.info = { ...this.info, luns: [...this.units.keys()].sort((a, b) => a - b) };
     const nexuses = new Set<string>();

@@ -158,11 +158,25 @@ export class FileStore implements BlockStore {
     private readonly fh: FileHandle,
     readonly path: string,
     readonly blockSize: number,
-    readonly blockCount: number,
+    /** Grows with grow(); never shrinks. */
+    public blockCount: number,
     private readonly map: AllocationMap | null,
     readonly readOnly: boolean,
   ) {
     this.thin = map !== null;
+  }
+
+  /**
+   * Grows the image to `blockCount` blocks (sparse: ftruncate). Not for thin LUNs (the allocation map has a fixed
+   * size), read-only ones, or block devices (their size is the device's).
+   */
+  async grow(blockCount: number): Promise<void> {
+    if (!Number.isSafeInteger(blockCount) || blockCount <= this.blockCount) throw new Error(`${this.path}: ${blockCount} blocks is no larger than ${this.blockCount}`);
+    if (this.map) throw new Error(`${this.path}: a thin LUN cannot be resized yet`);
+    if (this.readOnly) throw new Error(`${this.path}: read-only`);
+    if ((await this.fh.stat()).isBlockDevice()) throw new Error(`${this.path}: a block device has the device's size`);
+    await this.fh.truncate(blockCount * this.blockSize);
+    this.blockCount = blockCount;
   }
 
   async read(lba: number, blocks: number): Promise<Uint8Array> {

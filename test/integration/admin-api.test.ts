@@ -9,7 +9,7 @@ import { CLI, freePort } from '../helpers/target.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import { InitiatorSession } from '../../server/initiator/session.ts';
 import { LoginError } from '../../server/initiator/login.ts';
-import { clearUnitAttentions, parseSense } from '../../server/initiator/scsi.ts';
+import { clearUnitAttentions, parseSense, read16, readCapacity16, write16 } from '../../server/initiator/scsi.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:admin';
 const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-admin-'));
@@ -69,6 +69,22 @@ describe('management API', () => {
     const after = await ls();
     expect(after.stdout, explain(after)).toMatch(/Lun:0\s/);
     expect(after.stdout).not.toMatch(/Lun:1\s/);
+  });
+
+  it('a LUN grown at run time: CAPACITY DATA HAS CHANGED, the new blocks read and write, shrinking is refused', async () => {
+    const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:grower' });
+    await clearUnitAttentions(s, 0);
+    expect(await admin({ action: 'resize-lun', lun: 0, size: '24M' })).toEqual({ status: 200, json: { target: IQN, lun: 0, blocks: 49152 } });
+    const ua = await s.command(0, Buffer.alloc(6));
+    expect([ua.status, parseSense(ua.sense!)]).toEqual([2, { key: 6, asc: 0x2a, ascq: 0x09 }]);
+    expect((await readCapacity16(s, 0)).blocks).toBe(49152n);
+    const data = Buffer.alloc(4096, 0x7e);
+    expect((await write16(s, 0, 40000n, data, 512)).status).toBe(0);
+    expect((await read16(s, 0, 40000n, 8, 512)).data!.equals(data)).toBe(true);
+    await s.logout();
+    expect((await admin({ action: 'resize-lun', lun: 0, size: '16M' })).status).toBe(400);
+    const config = (await (await fetch(`http://127.0.0.1:${http}/api/config`)).json()) as { targets: { luns: { sizeBytes: number }[] }[] };
+    expect(config.targets[0]!.luns[0]!.sizeBytes).toBe(24 << 20);
   });
 
   it('a target added at run time takes logins with its own CHAP and is listed; removed, it is gone', async () => {
