@@ -20,6 +20,7 @@ import {
 import { getStatus, getStep, type LabStatus, type TraceStats } from '../lib/api.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
+import type { SampleState } from './trace-sample.ts';
 
 /** Named caps: what the browser keeps. Past MAX_PDUS the oldest TRIM_PDUS are forgotten at once. */
 export const MAX_PDUS = 200_000;
@@ -96,6 +97,12 @@ export class Lab {
   offline = $state.raw<OfflineTrace | null>(null);
   /** Step mode as the gateway reports it (every browser sees the same stage). */
   step = $state.raw<StepState | null>(null);
+  /**
+   * The worker's sampling (trace-sample.ts): `every` 1 means the page gets every event; above, one task in
+   * `every`, because events arrive faster than the page can show them. `showing` is the overall ratio (1 in N),
+   * counting what the hub dropped for this page too.
+   */
+  sampling = $state.raw<SampleState & { showing: number }>({ sampled: false, every: 1, arrivedPerSecond: 0, shownPerSecond: 0, showing: 1 });
   /** Live events not shown because the page was offline (the gateway's ring still has them). */
   liveSkipped = $state(0);
 
@@ -317,8 +324,14 @@ export class Lab {
         this.status = m.status as LabStatus;
         break;
       case 'batch':
-        this.onBatch(m.texts);
+        this.onBatch(m.json, m.dropped);
         break;
+      case 'sample': {
+        const st = m.state;
+        const ratio = st.shownPerSecond > 0 ? Math.round(st.arrivedPerSecond / st.shownPerSecond) : st.every;
+        this.sampling = { ...st, showing: st.sampled ? Math.max(1, st.every, ratio) : 1 };
+        break;
+      }
       case 'raw':
         for (const f of m.frames) this.keepRaw(f);
         for (const seq of m.missing) {
@@ -330,23 +343,19 @@ export class Lab {
     }
   }
 
-  private onBatch(texts: readonly string[]): void {
+  private onBatch(json: string, dropped: number): void {
+    this.droppedByHub = dropped;
     if (this.offline) {
-      this.liveSkipped += texts.length;
+      this.liveSkipped++;
       return;
     }
-    const all: TraceEvent[] = [];
-    for (const t of texts) {
-      let msg: { events?: TraceEvent[]; dropped?: number };
-      try {
-        msg = JSON.parse(t) as typeof msg;
-      } catch {
-        continue;
-      }
-      if (typeof msg.dropped === 'number') this.droppedByHub = msg.dropped;
-      if (msg.events) for (const e of msg.events) all.push(e);
+    let events: TraceEvent[];
+    try {
+      events = JSON.parse(json) as TraceEvent[];
+    } catch {
+      return;
     }
-    if (all.length) this.ingest(all);
+    if (events.length) this.ingest(events);
   }
 
   private onSnapshot(s: SnapshotMessage): void {

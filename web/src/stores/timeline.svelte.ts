@@ -40,6 +40,8 @@ export class Timeline {
   follow = $state(true);
   /** A filter text that does not parse (shown beside the filters). */
   filterError = $state<string | null>(null);
+  /** The filters the list now shows (set when a change has been applied, after the typing pause). */
+  applied = $state.raw<Filters>({ ...EMPTY });
 
   private predicate: Predicate | null = null;
   private queued: PduTraceEvent[] = [];
@@ -74,6 +76,7 @@ export class Timeline {
     this.pending = 0;
     const p = this.predicate;
     this.view = p ? lab.pdus.filter(p) : lab.pdus;
+    this.applied = { ...this.filters };
   }
 
   private append(added: readonly PduTraceEvent[]): void {
