@@ -122,7 +122,8 @@ export class WsHub {
       const type = (msg as { type?: unknown }).type;
       if (type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
       else if (type === 'present') {
-        const error = this.presentation.present(ws, (msg as { state?: unknown }).state ?? null);
+        const m = msg as { state?: unknown; token?: unknown };
+        const error = this.presentation.present(ws, m.state ?? null, m.token);
         if (error) ws.send(JSON.stringify({ type: 'error', error }));
       }
     });
@@ -190,6 +191,7 @@ export class WsHub {
 
   close(): void {
     clearInterval(this.timer);
+    this.presentation.close();
     for (const c of [...this.clients]) {
       c.ws.terminate();
       this.detach(c);
