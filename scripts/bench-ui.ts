@@ -15,9 +15,9 @@
  * Options (env): BENCH_UI_SECONDS, BENCH_UI_ACTIONS, BENCH_UI_HEADED=1 (watch it), CHROMIUM_PATH.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 
@@ -105,6 +105,33 @@ async function tracePdus(http: string): Promise<number> {
   return ((await r.json()) as { pdus: number }).pdus;
 }
 
+/** CPU seconds (user + system) of the processes under `root` (this script's children: browser, lab), by name. */
+function cpuByName(rootPid: number): Map<string, number> {
+  const procs = new Map<number, { ppid: number; name: string; cpu: number }>();
+  const tick = 100; // USER_HZ on Linux
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(d), { ppid: Number(f[1]), name, cpu: (Number(f[11]) + Number(f[12])) / tick });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = new Map<string, number>();
+  for (const [pid, p] of procs) {
+    let up = pid;
+    let n = 0;
+    while (up > 1 && up !== rootPid && n++ < 30) up = procs.get(up)?.ppid ?? 1;
+    if (up !== rootPid || pid === rootPid) continue;
+    const name = /chrom/i.test(p.name) ? 'chromium (all processes)' : p.name;
+    out.set(name, (out.get(name) ?? 0) + p.cpu);
+  }
+  return out;
+}
+
 interface Timing {
   action: string;
   /** input event -> first frame showing the effect, page clock */
@@ -121,6 +148,19 @@ async function instrument(page: Page): Promise<void> {
     for (const type of ['pointerdown', 'keydown', 'input', 'change', 'wheel']) {
       document.addEventListener(type, (e) => (w.__inputAt ||= e.timeStamp), { capture: true });
     }
+    // Where slow interactions spend their time (Event Timing API): queued behind other work, handlers, rendering.
+    const ww = window as unknown as { __slow: string[]; __long: number[] };
+    ww.__slow = [];
+    ww.__long = [];
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries() as PerformanceEventTiming[]) {
+        if (e.duration < 200) continue;
+        ww.__slow.push(`${e.name}: queued ${(e.processingStart - e.startTime).toFixed(0)} ms, handlers ${(e.processingEnd - e.processingStart).toFixed(0)} ms, to paint ${(e.startTime + e.duration - e.processingEnd).toFixed(0)} ms`);
+      }
+    }).observe({ type: 'event', durationThreshold: 104, buffered: false } as PerformanceObserverInit);
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) ww.__long.push(e.duration);
+    }).observe({ type: 'longtask' });
   });
 }
 
@@ -187,8 +227,12 @@ async function act(page: Page, i: number): Promise<Timing> {
       // Scroll the timeline: to the top, or back down to the newest row.
       const toTop = Math.floor(i / 5) % 2 === 0;
       return measure(page, `scroll ${toTop ? 'top' : 'bottom'}`, async () => {
-        await page.getByTestId('timeline').hover();
-        await page.mouse.wheel(0, toTop ? -1e7 : 1e7);
+        // A scrollbar drag's end result, stamped when the page scrolls (a scroll is no input event of its own).
+        await page.evaluate((top) => {
+          const sc = document.querySelector<HTMLElement>('[data-testid=timeline] [style*="overflow-y"]')!;
+          (window as unknown as { __inputAt: number }).__inputAt = performance.now();
+          sc.scrollTop = top ? 0 : sc.scrollHeight;
+        }, toTop);
       }, `(toTop) => {
         const sc = document.querySelector('[data-testid=timeline] [style*="overflow-y"]');
         if (!sc) return false;
@@ -224,6 +268,29 @@ function printProfile(p: Profile): void {
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${v.toFixed(0).padStart(7)}  ${k}`);
 }
 
+interface TraceEvt {
+  name: string;
+  ph: string;
+  dur?: number;
+  tid: number;
+  pid: number;
+  args?: { name?: string; data?: { functionName?: string; url?: string } };
+}
+
+/** Time by trace event name on the renderer's main thread (nested events counted in their parents too). */
+function printTrace(t: { traceEvents: TraceEvt[] }): void {
+  const main = t.traceEvents.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && t.traceEvents.some((x) => x.pid === e.pid && x.name === 'FunctionCall'));
+  if (!main) return;
+  const by = new Map<string, number>();
+  for (const e of t.traceEvents) {
+    if (e.pid !== main.pid || e.tid !== main.tid || e.ph !== 'X' || !e.dur) continue;
+    const key = e.name === 'FunctionCall' || e.name === 'TimerFire' ? `${e.name} ${e.args?.data?.functionName ?? ''}` : e.name;
+    by.set(key, (by.get(key) ?? 0) + e.dur / 1000);
+  }
+  console.log('renderer main thread by trace event (ms, nested counted twice):');
+  for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`  ${v.toFixed(0).padStart(7)}  ${k}`);
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)]!;
 }
@@ -251,7 +318,10 @@ async function main(): Promise<void> {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');
     }
+    // BENCH_UI_TRACE=1: a Chromium performance trace; prints where the renderer's main thread spent its time.
+    if (process.env.BENCH_UI_TRACE) await browser.startTracing(page, { categories: ['devtools.timeline', 'v8', 'disabled-by-default-devtools.timeline'] });
     const pdus0 = await tracePdus(lab.http);
+    const cpu0 = cpuByName(process.pid);
     const t0 = Date.now();
     const until = t0 + SECONDS * 1000;
     const ios = { ios: 0 };
@@ -274,14 +344,27 @@ async function main(): Promise<void> {
     }
     const banner = (await page.getByTestId('sampled-banner').textContent().catch(() => null)) ?? '(not shown)';
     await load;
+    const diag = await page.evaluate(() => window as unknown as { __slow: string[]; __long: number[] }).then(() =>
+      page.evaluate(() => {
+        const w = window as unknown as { __slow: string[]; __long: number[] };
+        return { slow: w.__slow, long: w.__long };
+      }),
+    );
+    const longs = diag.long.sort((a, b) => a - b);
+    console.log(`long tasks on the page's main thread: ${longs.length}, ${longs.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${(longs.at(-1) ?? 0).toFixed(0)} ms`);
+    for (const x of diag.slow) console.log(`  slow input: ${x}`);
+    if (process.env.BENCH_UI_TRACE) printTrace(JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvt[] });
     if (cdp) printProfile(((await cdp.send('Profiler.stop')) as { profile: Profile }).profile);
     const elapsed = (Date.now() - t0) / 1000;
+    const cpu1 = cpuByName(process.pid);
+    const cpuText = ['chromium (all processes)', 'node', 'qemu-img', 'qemu-io'].map((k) => `${k} ${((cpu1.get(k) ?? 0) - (cpu0.get(k) ?? 0)).toFixed(1)} s`).join(', ');
     const pdus = (await tracePdus(lab.http)) - pdus0;
     const ms = timings.map((t) => t.ms).sort((a, b) => a - b);
     const wall = timings.map((t) => t.wallMs).sort((a, b) => a - b);
     const p95 = pct(ms, 95);
     console.log('');
     console.log(`load: ${elapsed.toFixed(1)} s of qemu-img bench -d 16 (${ios.ios} 4 KiB I/Os completed in finished runs) + ${rounds.rounds} qemu-io rounds`);
+    console.log(`CPU used meanwhile (of ${elapsed.toFixed(0)} s x ${availableParallelism()} cores, shared with whatever else runs): ${cpuText}`);
     console.log(`target handled ${pdus} PDUs = ${Math.round(pdus / elapsed)} PDUs/s (from /api/trace/stats)`);
     console.log(`timeline sampled view at ${sampledFrames} of ${frames} actions; last banner: ${banner.trim()}`);
     console.log(`click-to-effect over ${ms.length} actions (page clock): p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`);

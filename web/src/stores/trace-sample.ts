@@ -1,7 +1,7 @@
 /**
  * How the trace worker decides what a page can show. A page that re-renders 20k PDUs a second has no time left for
  * its user; above SAMPLE_ABOVE events a second (what reached the gateway for this page, including what the hub
- * already dropped) the worker forwards one task in N, whole (a SCSI Command with all its Data-In, R2T and
+ * already dropped or left out by its own sampling, server/gateway/ws-hub.ts) the worker forwards one task in N, whole (a SCSI Command with all its Data-In, R2T and
  * Response), with N chosen to bring the page near SHOW_TARGET a second. Events outside a task (NOPs without a
  * task, session and store events without one) are kept one in N by their seq. Below SAMPLE_BELOW for BACK_AFTER
  * seconds in a row, everything is forwarded again. The page shows the state (a banner on the timeline).
@@ -14,7 +14,7 @@ export const SAMPLE_ABOVE = 2_000;
 export const SAMPLE_BELOW = 1_200;
 export const BACK_AFTER = 2;
 /** Roughly what the page gets a second while sampling. */
-export const SHOW_TARGET = 800;
+export const SHOW_TARGET = 400;
 
 export interface SampleState {
   /** True while the page sees only part of the trace (the hub dropped some for it, or this sampler skips tasks). */
@@ -78,7 +78,8 @@ export class Sampler {
       this.calm = 0;
     }
     // The hub may already have thinned what it sent: sample what arrives down to what a page can show.
-    const every = sampled ? Math.max(1, Math.ceil(sent / SHOW_TARGET)) : 1;
+    // A power of two, as the hub's: a task this page keeps is one the hub kept (T % 8 == 0 implies T % 4 == 0).
+    const every = sampled ? 2 ** Math.ceil(Math.log2(Math.max(1, sent / SHOW_TARGET))) : 1;
     this.state = { sampled, every, arrivedPerSecond: rate, shownPerSecond: shown };
     return sampled !== before.sampled || sampled;
   }

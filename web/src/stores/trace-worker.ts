@@ -44,6 +44,8 @@ export const MAX_RAW_BYTES = 64 * 1024 * 1024;
 
 /** How often the page hears from the worker while traffic flows. */
 const FLUSH_MS = 250;
+/** ...and while it shows a sample: each batch costs the page a render, and a sample need not be fresher. */
+const SAMPLED_FLUSH_MS = 1_000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5_000;
 
@@ -57,6 +59,8 @@ let reconnectMs = RECONNECT_MIN_MS;
 let pending: unknown[] = [];
 /** The hub's running count of events it dropped for this page. */
 let hubDropped = 0;
+/** The hub's running count of events its sampling left out. */
+let hubSampled = 0;
 const sampler = new Sampler();
 const raw = new Map<number, RawPduFrame>();
 let rawBytes = 0;
@@ -65,15 +69,20 @@ function post(m: FromWorker, transfer?: Transferable[]): void {
   scope.postMessage(m, transfer);
 }
 
-function flush(): void {
+let lastFlush = 0;
+
+function flush(force = false): void {
   if (!pending.length) return;
+  const now = Date.now();
+  if (!force && sampler.state.sampled && now - lastFlush < SAMPLED_FLUSH_MS) return;
+  lastFlush = now;
   post({ type: 'batch', json: JSON.stringify(pending), count: pending.length, dropped: hubDropped });
   pending = [];
 }
 
 /** One hub 'events' message: counted for the rate, sampled, queued for the page. */
 function onEvents(text: string): void {
-  let msg: { events?: { seq: number; taskId?: number; type: string }[]; dropped?: number };
+  let msg: { events?: { seq: number; taskId?: number; type: string }[]; dropped?: number; sampled?: number };
   try {
     msg = JSON.parse(text) as typeof msg;
   } catch {
@@ -81,8 +90,11 @@ function onEvents(text: string): void {
   }
   const events = msg.events ?? [];
   const dropped = typeof msg.dropped === 'number' ? msg.dropped : hubDropped;
-  sampler.arrived(events.length, Math.max(0, dropped - hubDropped));
+  // the hub's own sampling (ws-hub.ts sampleEvents): events it left out for everyone, counted like drops here
+  const sampled = typeof msg.sampled === 'number' ? msg.sampled : hubSampled;
+  sampler.arrived(events.length, Math.max(0, dropped - hubDropped) + Math.max(0, sampled - hubSampled));
   hubDropped = dropped;
+  hubSampled = sampled;
   for (const e of events) if (sampler.keep(e)) pending.push(e);
 }
 
@@ -127,12 +139,13 @@ function open(): void {
   ws = sock;
   sock.onopen = () => {
     reconnectMs = RECONNECT_MIN_MS;
-    hubDropped = 0; // the hub counts drops per connection
+    hubDropped = 0; // the hub counts drops (and sampled-out events) per connection
+    hubSampled = 0;
     post({ type: 'open' });
   };
   sock.onclose = () => {
     if (ws !== sock) return;
-    flush();
+    flush(true);
     post({ type: 'closed' });
     retry();
   };
@@ -162,7 +175,7 @@ function open(): void {
     }
     if (msg.type === 'events') onEvents(m.data);
     else if (msg.type === 'snapshot') {
-      flush();
+      flush(true);
       // A snapshot starts the raw bytes over: the frames that follow it are the ones its events need (and seqs of
       // an earlier trace, before a gateway restart, would collide).
       raw.clear();
@@ -182,7 +195,7 @@ function retry(): void {
   reconnectMs = Math.min(reconnectMs * 2, RECONNECT_MAX_MS);
 }
 
-setInterval(flush, FLUSH_MS);
+setInterval(() => flush(), FLUSH_MS);
 setInterval(tickRate, 1000);
 
 scope.onmessage = (e: MessageEvent<ToWorker>) => {
@@ -204,6 +217,7 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
     old?.close();
     pending = [];
     hubDropped = 0;
+    hubSampled = 0;
     raw.clear();
     rawBytes = 0;
     open();
