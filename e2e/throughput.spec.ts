@@ -52,7 +52,9 @@ test('the page stays responsive while an outside initiator streams thousands of 
     { type: 'evaluate round trip', description: `median ${rtts[rtts.length >> 1]} ms, p90 ${p90} ms, p95 ${p95} ms, max ${max} ms over ${rtts.length} samples; tab clicks ${clickMs} ms` },
   );
   console.log(`throughput: ${received} PDUs in ~${seconds} s, peak ${peak}/s, dropped ${dropped}; evaluate RTT median ${rtts[rtts.length >> 1]} ms p90 ${p90} ms p95 ${p95} ms max ${max} ms; clicks ${clickMs} ms`);
-  expect(received, perfOut).toBeGreaterThan(2_000);
+  // A flood is shown as a sample (the hub and the page's worker keep whole tasks, one in N: responsive.spec.ts);
+  // the page must still have taken in a steady stream of them.
+  expect(received, perfOut).toBeGreaterThan(500);
   // The page answers while the stream runs: most round trips well under 200 ms (the 2-core machine also runs the
   // target and the initiator flat out, so a few slow ones are the scheduler's, not the page's).
   expect(rtts[rtts.length >> 1]!).toBeLessThan(100);

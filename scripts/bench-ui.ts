@@ -357,14 +357,14 @@ async function main(): Promise<void> {
     if (cdp) printProfile(((await cdp.send('Profiler.stop')) as { profile: Profile }).profile);
     const elapsed = (Date.now() - t0) / 1000;
     const cpu1 = cpuByName(process.pid);
-    const cpuText = ['chromium (all processes)', 'node', 'qemu-img', 'qemu-io'].map((k) => `${k} ${((cpu1.get(k) ?? 0) - (cpu0.get(k) ?? 0)).toFixed(1)} s`).join(', ');
+    const cpuText = ['chromium (all processes)', 'node'].map((k) => `${k} ${((cpu1.get(k) ?? 0) - (cpu0.get(k) ?? 0)).toFixed(1)} s`).join(', ');
     const pdus = (await tracePdus(lab.http)) - pdus0;
     const ms = timings.map((t) => t.ms).sort((a, b) => a - b);
     const wall = timings.map((t) => t.wallMs).sort((a, b) => a - b);
     const p95 = pct(ms, 95);
     console.log('');
     console.log(`load: ${elapsed.toFixed(1)} s of qemu-img bench -d 16 (${ios.ios} 4 KiB I/Os completed in finished runs) + ${rounds.rounds} qemu-io rounds`);
-    console.log(`CPU used meanwhile (of ${elapsed.toFixed(0)} s x ${availableParallelism()} cores, shared with whatever else runs): ${cpuText}`);
+    console.log(`CPU used meanwhile (of ${elapsed.toFixed(0)} s x ${availableParallelism()} cores, shared with whatever else runs; node = the lab): ${cpuText}`);
     console.log(`target handled ${pdus} PDUs = ${Math.round(pdus / elapsed)} PDUs/s (from /api/trace/stats)`);
     console.log(`timeline sampled view at ${sampledFrames} of ${frames} actions; last banner: ${banner.trim()}`);
     console.log(`click-to-effect over ${ms.length} actions (page clock): p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`);
