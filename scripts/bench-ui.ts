@@ -12,7 +12,9 @@
  * frame at which the effect is in the DOM (the tab selected and its panel shown, the filtered count shown, the
  * scrolled rows rendered). Prints every action's time, p50/p95/max, the PDUs/s the target handled meanwhile (from
  * /api/trace/stats) and how much of the run the timeline spent in its sampled view. Exits 1 if p95 > 300 ms.
- * Options (env): BENCH_UI_SECONDS, BENCH_UI_ACTIONS, BENCH_UI_HEADED=1 (watch it), CHROMIUM_PATH.
+ * Options (env): BENCH_UI_SECONDS, BENCH_UI_ACTIONS, BENCH_UI_LOAD=0 (no traffic: the baseline),
+ * BENCH_UI_TRACE=1 (where the page's main thread spent its time), BENCH_UI_PROFILE=1 (its JavaScript, by function),
+ * BENCH_UI_HEADED=1 (watch it), CHROMIUM_PATH.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -326,7 +328,10 @@ async function main(): Promise<void> {
     const until = t0 + SECONDS * 1000;
     const ios = { ios: 0 };
     const rounds = { rounds: 0 };
-    const load = Promise.all([qemuImgLoop(lab.iscsi, until, ios), qemuIoLoop(lab.iscsi, until, rounds)]);
+    // BENCH_UI_LOAD=0: the same actions on an idle lab, the baseline the loaded figures compare with.
+    const loaded = process.env.BENCH_UI_LOAD === '0' ? new Promise((r) => setTimeout(r, until - Date.now())) : Promise.all([qemuImgLoop(lab.iscsi, until, ios), qemuIoLoop(lab.iscsi, until, rounds)]);
+    // the load window's end: PDUs and CPU are counted over it
+    const load = loaded.then(async () => ({ at: Date.now(), pdus: await tracePdus(lab.http), cpu: cpuByName(process.pid) }));
     // Let the flood build up before the first action, then spread the actions over the rest of the run.
     await page.waitForTimeout(Math.min(5_000, SECONDS * 100));
     let sampledFrames = 0;
@@ -343,7 +348,7 @@ async function main(): Promise<void> {
       if (next > Date.now()) await page.waitForTimeout(next - Date.now());
     }
     const banner = (await page.getByTestId('sampled-banner').textContent().catch(() => null)) ?? '(not shown)';
-    await load;
+    const end = await load;
     const diag = await page.evaluate(() => window as unknown as { __slow: string[]; __long: number[] }).then(() =>
       page.evaluate(() => {
         const w = window as unknown as { __slow: string[]; __long: number[] };
@@ -355,10 +360,10 @@ async function main(): Promise<void> {
     for (const x of diag.slow) console.log(`  slow input: ${x}`);
     if (process.env.BENCH_UI_TRACE) printTrace(JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvt[] });
     if (cdp) printProfile(((await cdp.send('Profiler.stop')) as { profile: Profile }).profile);
-    const elapsed = (Date.now() - t0) / 1000;
-    const cpu1 = cpuByName(process.pid);
+    const elapsed = (end.at - t0) / 1000;
+    const cpu1 = end.cpu;
     const cpuText = ['chromium (all processes)', 'node'].map((k) => `${k} ${((cpu1.get(k) ?? 0) - (cpu0.get(k) ?? 0)).toFixed(1)} s`).join(', ');
-    const pdus = (await tracePdus(lab.http)) - pdus0;
+    const pdus = end.pdus - pdus0;
     const ms = timings.map((t) => t.ms).sort((a, b) => a - b);
     const wall = timings.map((t) => t.wallMs).sort((a, b) => a - b);
     const p95 = pct(ms, 95);

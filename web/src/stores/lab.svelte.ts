@@ -29,6 +29,12 @@ export const TRIM_PDUS = 20_000;
 export const MAX_RAW_CACHED = 1024;
 export const MAX_SIDE_EVENTS = 20_000;
 const STATUS_EVERY_MS = 2_000;
+/**
+ * A batch that arrives within this long of a click or key waits until the page is quiet that long: the user's
+ * action renders first, the trace a moment later (a batch re-renders the timeline, and both in one frame under
+ * load pushed a tab switch past 300 ms).
+ */
+const INPUT_QUIET_MS = 200;
 
 /** One SCSI task (or Login/Text/NOP/TMF exchange): its PDUs in order. */
 export interface TaskInfo {
@@ -122,6 +128,9 @@ export class Lab {
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private rateCount = 0;
   private stopped = false;
+  private lastInputAt = -Infinity;
+  private deferred: { json: string; dropped: number }[] = [];
+  private deferTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly url = Lab.defaultUrl()) {}
 
@@ -132,6 +141,10 @@ export class Lab {
 
   start(): () => void {
     this.stopped = false;
+    const onInput = (): void => {
+      this.lastInputAt = performance.now();
+    };
+    for (const t of ['pointerdown', 'keydown', 'wheel'] as const) window.addEventListener(t, onInput, { capture: true, passive: true });
     this.open();
     const rateTimer = setInterval(() => {
       this.rate = this.rateCount;
@@ -145,6 +158,8 @@ export class Lab {
       this.stopped = true;
       clearInterval(rateTimer);
       clearInterval(this.statusTimer);
+      clearTimeout(this.deferTimer);
+      for (const t of ['pointerdown', 'keydown', 'wheel'] as const) window.removeEventListener(t, onInput, { capture: true });
       this.worker?.postMessage({ type: 'close' } satisfies ToWorker);
       this.worker?.terminate();
     };
@@ -318,13 +333,15 @@ export class Lab {
         this.connectionError = m.message;
         break;
       case 'snapshot':
+        this.drainBatches(true); // what came before the snapshot goes in before it (seq order)
         this.onSnapshot(m.message as SnapshotMessage);
         break;
       case 'status':
         this.status = m.status as LabStatus;
         break;
       case 'batch':
-        this.onBatch(m.json, m.dropped);
+        this.deferred.push({ json: m.json, dropped: m.dropped });
+        this.drainBatches();
         break;
       case 'sample': {
         const st = m.state;
@@ -341,6 +358,23 @@ export class Lab {
         this.rawTick++;
         break;
     }
+  }
+
+  /** Ingests the batches that waited, unless the user just clicked or typed (then a little later). */
+  private drainBatches(force = false): void {
+    const quietIn = this.lastInputAt + INPUT_QUIET_MS - performance.now();
+    if (quietIn > 0 && !force) {
+      if (this.deferTimer === undefined) {
+        this.deferTimer = setTimeout(() => {
+          this.deferTimer = undefined;
+          this.drainBatches();
+        }, quietIn);
+      }
+      return;
+    }
+    const batches = this.deferred;
+    this.deferred = [];
+    for (const b of batches) this.onBatch(b.json, b.dropped);
   }
 
   private onBatch(json: string, dropped: number): void {
