@@ -21,6 +21,7 @@ import { getStatus, getStep, type LabStatus, type TraceStats } from '../lib/api.
 import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
 import type { SampleState } from './trace-sample.ts';
+import { AfterInput } from './after-input.ts';
 
 /** Named caps: what the browser keeps. Past MAX_PDUS the oldest TRIM_PDUS are forgotten at once. */
 export const MAX_PDUS = 200_000;
@@ -29,11 +30,7 @@ export const TRIM_PDUS = 20_000;
 export const MAX_RAW_CACHED = 1024;
 export const MAX_SIDE_EVENTS = 20_000;
 const STATUS_EVERY_MS = 2_000;
-/**
- * A batch that arrives within this long of a click or key waits until the page is quiet that long: the user's
- * action renders first, the trace a moment later (a batch re-renders the timeline, and both in one frame under
- * load pushed a tab switch past 300 ms).
- */
+/** A batch arriving this soon after a click or key waits that long (after-input.ts): the click renders first. */
 const INPUT_QUIET_MS = 200;
 
 /** One SCSI task (or Login/Text/NOP/TMF exchange): its PDUs in order. */
@@ -128,9 +125,7 @@ export class Lab {
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private rateCount = 0;
   private stopped = false;
-  private lastInputAt = -Infinity;
-  private deferred: { json: string; dropped: number }[] = [];
-  private deferTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly batches = new AfterInput<{ json: string; dropped: number }>(INPUT_QUIET_MS, (b) => this.onBatch(b.json, b.dropped));
 
   constructor(private readonly url = Lab.defaultUrl()) {}
 
@@ -141,10 +136,7 @@ export class Lab {
 
   start(): () => void {
     this.stopped = false;
-    const onInput = (): void => {
-      this.lastInputAt = performance.now();
-    };
-    for (const t of ['pointerdown', 'keydown', 'wheel'] as const) window.addEventListener(t, onInput, { capture: true, passive: true });
+    const stopInput = this.batches.listen();
     this.open();
     const rateTimer = setInterval(() => {
       this.rate = this.rateCount;
@@ -158,8 +150,7 @@ export class Lab {
       this.stopped = true;
       clearInterval(rateTimer);
       clearInterval(this.statusTimer);
-      clearTimeout(this.deferTimer);
-      for (const t of ['pointerdown', 'keydown', 'wheel'] as const) window.removeEventListener(t, onInput, { capture: true });
+      stopInput();
       this.worker?.postMessage({ type: 'close' } satisfies ToWorker);
       this.worker?.terminate();
     };
@@ -333,15 +324,14 @@ export class Lab {
         this.connectionError = m.message;
         break;
       case 'snapshot':
-        this.drainBatches(true); // what came before the snapshot goes in before it (seq order)
+        this.batches.drain(true); // what came before the snapshot goes in before it (seq order)
         this.onSnapshot(m.message as SnapshotMessage);
         break;
       case 'status':
         this.status = m.status as LabStatus;
         break;
       case 'batch':
-        this.deferred.push({ json: m.json, dropped: m.dropped });
-        this.drainBatches();
+        this.batches.push({ json: m.json, dropped: m.dropped });
         break;
       case 'sample': {
         const st = m.state;
@@ -358,23 +348,6 @@ export class Lab {
         this.rawTick++;
         break;
     }
-  }
-
-  /** Ingests the batches that waited, unless the user just clicked or typed (then a little later). */
-  private drainBatches(force = false): void {
-    const quietIn = this.lastInputAt + INPUT_QUIET_MS - performance.now();
-    if (quietIn > 0 && !force) {
-      if (this.deferTimer === undefined) {
-        this.deferTimer = setTimeout(() => {
-          this.deferTimer = undefined;
-          this.drainBatches();
-        }, quietIn);
-      }
-      return;
-    }
-    const batches = this.deferred;
-    this.deferred = [];
-    for (const b of batches) this.onBatch(b.json, b.dropped);
   }
 
   private onBatch(json: string, dropped: number): void {
