@@ -21,19 +21,31 @@ export interface LunSpec {
   physicalBlockSize?: number;
 }
 
-export interface TargetConfig {
-  portals: { host: string; port: number }[];
+/** One target of the instance: its name, LUNs, CHAP and ACL (`--iqn` and the target flags after it). */
+export interface TargetSpec {
   iqn: string;
   luns: LunSpec[];
   chap?: { user: string; secret: string };
   mutualChap?: { user: string; secret: string };
   acl: string[];
+}
+
+/** The instance: the first target's settings at the top level, portals and limits shared by every target. */
+export interface TargetConfig extends TargetSpec {
+  portals: { host: string; port: number }[];
+  /** Targets after the first, each opened by another `--iqn` (same portals; their own LUNs, CHAP and ACL). */
+  moreTargets?: TargetSpec[];
   /** Block cache per LUN (`--cache SIZE`, `--cache-mode`, `--cache-policy`, `--readahead`); size 0: none. */
   cache?: CacheConfig;
   /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
   limits?: Partial<TargetLimits>;
   /** `--fault ACTION[:key=value,...]`, repeatable: rules active from the start (shared/api/faults.ts). */
   faults?: FaultRuleInput[];
+  /**
+   * `--allow-target-reset`: carry out TARGET WARM / COLD RESET from any initiator. Without it they are refused with
+   * "function rejected" (LIO's default), so one initiator cannot drop every other's commands and sessions.
+   */
+  allowTargetReset?: boolean;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -86,12 +98,19 @@ function parsePhysical(value: string, lun: string): number {
   return bytes;
 }
 
+/**
+ * `PATH:SIZE[,opts]`, or for a block device `/dev/X[:SIZE][,opts]`: its size is the device's (SIZE 0 in the spec),
+ * e.g. `/dev/loop0`, `/dev/loop0,readonly`.
+ */
 export function parseLun(text: string): LunSpec {
   const colon = text.lastIndexOf(':');
-  if (colon <= 0) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]`);
-  const path = text.slice(0, colon);
-  const [size, ...flags] = text.slice(colon + 1).split(',');
-  const spec: LunSpec = { path, sizeBytes: parseSize(size ?? ''), thin: false, removable: false, readOnly: false };
+  const device = text.startsWith('/dev/');
+  if (colon <= 0 && !device) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES], or /dev/DEVICE[,...]`);
+  const [head, ...deviceFlags] = colon > 0 ? [text.slice(0, colon)] : text.split(',');
+  const path = head!;
+  const [size, ...flags] = colon > 0 ? text.slice(colon + 1).split(',') : ['', ...deviceFlags];
+  const sizeBytes = device && size === '' ? 0 : parseSize(size ?? '');
+  const spec: LunSpec = { path, sizeBytes, thin: false, removable: false, readOnly: false };
   for (const f of flags) {
     if (f === 'thin') spec.thin = true;
     else if (f === 'removable') spec.removable = true;
@@ -139,7 +158,8 @@ export const MIN_CHAP_SECRET_BYTES = 12;
 /** Lines the CLI prints (as warnings) about a config that works but should not be used as it is. */
 export function configWarnings(config: TargetConfig): string[] {
   const out: string[] = [];
-  for (const [flag, c] of [['--chap', config.chap], ['--mutual-chap', config.mutualChap]] as const) {
+  const pairs = [config, ...(config.moreTargets ?? [])].flatMap((t) => [['--chap', t.chap], ['--mutual-chap', t.mutualChap]] as const);
+  for (const [flag, c] of pairs) {
     const bytes = c ? Buffer.byteLength(c.secret) : MIN_CHAP_SECRET_BYTES;
     if (bytes < MIN_CHAP_SECRET_BYTES) {
       out.push(`warning: the ${flag} secret is ${bytes} byte${bytes === 1 ? '' : 's'}; RFC 7143 12.1.3 wants at least ${MIN_CHAP_SECRET_BYTES} random bytes, ` +
@@ -149,15 +169,18 @@ export function configWarnings(config: TargetConfig): string[] {
   return out;
 }
 
-/** Parses `target` flags. Unknown flags and missing values are errors. */
+/**
+ * Parses `target` flags. Unknown flags and missing values are errors. `--lun`, `--chap`, `--mutual-chap` and `--acl`
+ * belong to the target named by the `--iqn` before them (or the first one); each further `--iqn` opens another
+ * target behind the same portals.
+ */
 export function parseTargetArgs(argv: readonly string[], defaults: Partial<TargetConfig> = {}): TargetConfig {
   const portals: TargetConfig['portals'] = [];
-  const luns: LunSpec[] = [];
-  const acl: string[] = [];
-  let iqn: string | undefined;
-  let chap: TargetConfig['chap'];
-  let mutualChap: TargetConfig['mutualChap'];
+  type Draft = { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] };
+  const drafts: Draft[] = [{ luns: [], acl: [] }];
+  let current = drafts[0]!;
   const cacheFlags: [string, string][] = [];
+  let allowTargetReset = false;
   const limits: Partial<TargetLimits> = {};
   const faults: FaultRuleInput[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -179,14 +202,23 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       limits[limit.key] = parseCount(flag, value(), limit.max);
       continue;
     }
+    if (arg === '--allow-target-reset') {
+      allowTargetReset = true;
+      continue;
+    }
     switch (flag) {
       case '--max-data-in-flight': limits.maxDataInFlight = parseDataInFlight(value()); break;
       case '--portal': portals.push(parsePortal(value())); break;
-      case '--iqn': iqn = value(); break;
-      case '--lun': luns.push(parseLun(value())); break;
-      case '--chap': chap = parseCredentials(flag, value()); break;
-      case '--mutual-chap': mutualChap = parseCredentials(flag, value()); break;
-      case '--acl': acl.push(value()); break;
+      case '--iqn': {
+        const iqn = value();
+        if (current.iqn !== undefined) drafts.push((current = { luns: [], acl: [] }));
+        current.iqn = iqn;
+        break;
+      }
+      case '--lun': current.luns.push(parseLun(value())); break;
+      case '--chap': current.chap = parseCredentials(flag, value()); break;
+      case '--mutual-chap': current.mutualChap = parseCredentials(flag, value()); break;
+      case '--acl': current.acl.push(value()); break;
       case '--fault': {
         const spec = value();
         try {
@@ -199,17 +231,20 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  iqn ??= defaults.iqn;
-  if (!iqn) throw new UsageError('--iqn is required (e.g. --iqn iqn.2026-11.org.iscsi-lab:lab)');
-  if (!IQN.test(iqn)) throw new UsageError(`bad --iqn ${JSON.stringify(iqn)}: expected iqn.YYYY-MM.reversed.domain[:name]`);
   if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
-  // The defaults' cache goes with the defaults' LUNs: LUNs given with --lun have none unless --cache asks.
-  const defaultLuns = luns.length === 0;
-  if (defaultLuns) {
-    if (!defaults.luns?.length) throw new UsageError('at least one --lun PATH:SIZE is required');
-    luns.push(...defaults.luns);
+  const targets = drafts.map((d, i) => checkTarget(d, i === 0 ? defaults : {}));
+  const names = new Set<string>();
+  const paths = new Set<string>();
+  for (const t of targets) {
+    if (names.has(t.iqn)) throw new UsageError(`--iqn ${t.iqn} given twice: each target needs its own name`);
+    names.add(t.iqn);
+    for (const l of t.luns) {
+      if (paths.has(l.path)) throw new UsageError(`--lun ${l.path} given twice: each LUN needs its own file or device`);
+      paths.add(l.path);
+    }
   }
-  let cache = defaultLuns ? defaults.cache : undefined;
+  // The defaults' cache goes with the defaults' LUNs: LUNs given with --lun have none unless --cache asks.
+  let cache = drafts[0]!.luns.length === 0 ? defaults.cache : undefined;
   for (const [flag, v] of cacheFlags) {
     try {
       cache = applyCacheFlag(cache ?? defaultCacheConfig(), flag, v);
@@ -217,11 +252,22 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
     }
   }
-  if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
+  const [first, ...more] = targets;
+  return { portals, ...first!, limits, allowTargetReset, ...(more.length > 0 ? { moreTargets: more } : {}), ...(cache ? { cache } : {}), ...(faults.length ? { faults } : {}) };
+}
+
+/** One target's flags, checked: a valid name, at least one LUN (the first target may take them from `defaults`). */
+function checkTarget(d: { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] }, defaults: Partial<TargetConfig>): TargetSpec {
+  const iqn = d.iqn ?? defaults.iqn;
+  if (!iqn) throw new UsageError('--iqn is required (e.g. --iqn iqn.2026-11.org.iscsi-lab:lab)');
+  if (!IQN.test(iqn)) throw new UsageError(`bad --iqn ${JSON.stringify(iqn)}: expected iqn.YYYY-MM.reversed.domain[:name]`);
+  const luns = d.luns.length > 0 ? d.luns : [...(defaults.luns ?? [])];
+  if (luns.length === 0) throw new UsageError(`at least one --lun PATH:SIZE is required for ${iqn}`);
+  if (d.mutualChap && !d.chap) throw new UsageError(`--mutual-chap needs --chap as well (target ${iqn})`);
   // RFC 7143 12.1.3: a secret used to authenticate initiators must not also authenticate the target.
-  if (chap && mutualChap && chap.secret === mutualChap.secret) {
-    throw new UsageError('--chap and --mutual-chap have the same secret: RFC 7143 12.1.3 forbids using one secret both ways; give each its own');
+  if (d.chap && d.mutualChap && d.chap.secret === d.mutualChap.secret) {
+    throw new UsageError(`--chap and --mutual-chap have the same secret (target ${iqn}): RFC 7143 12.1.3 forbids using one secret both ways; give each its own`);
   }
-  for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
-  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}), ...(faults.length ? { faults } : {}) };
+  for (const a of d.acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
+  return { iqn, luns, chap: d.chap, mutualChap: d.mutualChap, acl: d.acl };
 }

@@ -35,6 +35,8 @@ export class Connection implements FaultPort {
   statSN = 0;
   headerDigest = false;
   dataDigest = false;
+  /** Ended by a successful Logout: its session's end is not an I_T nexus loss. */
+  loggedOut = false;
   readonly tasks: ScsiTaskHandler;
   private readonly reader: PduReader;
   private readonly login: LoginMachine;
@@ -432,10 +434,12 @@ export class Connection implements FaultPort {
       } catch (err) {
         return this.sendReject(RejectReason.ProtocolError, pdu.bhs, String(err));
       }
+      const refusal = refuseFullFeatureText(pairs);
+      if (refusal) return this.sendReject(RejectReason.ProtocolError, pdu.bhs, refusal);
       const answers: KeyValue[] = [];
       const others: KeyValue[] = [];
       for (const kv of pairs) {
-        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag));
+        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag, this.session!.target.targetName));
         else others.push(kv);
       }
       // Only the declarative MaxRecvDataSegmentLength may change in Full Feature Phase; others are answered and ignored.
@@ -464,6 +468,7 @@ export class Connection implements FaultPort {
         if (response === 0) {
           this.ctx.sessionEvent(this, 'logout', l.reason === 0 ? 'session closed by initiator' : 'connection closed by initiator');
           this.reader.stop();
+          this.loggedOut = true;
           this.endAfterFlush('logged out');
         }
       });
@@ -478,6 +483,27 @@ export class Connection implements FaultPort {
   get initiatorName(): string {
     return this.login.initiatorName;
   }
+}
+
+/** An iSCSI name (RFC 7143 4.2.7.2): iqn., eui. or naa. form; what a SendTargets value other than All may be. */
+const ISCSI_NAME = /^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[^\s]*)?|eui\.[0-9a-f]{16}|naa\.[0-9a-f]{16}([0-9a-f]{16})?)$/i;
+
+/**
+ * Why a Full Feature Phase Text Request cannot be answered with keys, or undefined when it can. Only SendTargets
+ * (value All, an iSCSI name or empty: RFC 7143 13.3, Appendix C), the declarative MaxRecvDataSegmentLength and
+ * vendor-specific X- / X# keys (answered NotUnderstood) belong there; anything else (a misspelt or mis-cased key,
+ * an operational key that is only negotiated at login) is a protocol error, refused with Reject as LIO does: an
+ * initiator waiting for SendTargets gets a clear failure, where a reply with NotUnderstood would not parse as one.
+ */
+function refuseFullFeatureText(pairs: readonly KeyValue[]): string | undefined {
+  for (const [key, value] of pairs) {
+    if (key === 'SendTargets') {
+      if (value !== 'All' && value !== '' && !ISCSI_NAME.test(value)) return `SendTargets=${value}: not All, an iSCSI name or empty`;
+    } else if (key !== 'MaxRecvDataSegmentLength' && !key.startsWith('X-') && !key.startsWith('X#')) {
+      return `key ${key} is not valid in a Full Feature Phase Text Request`;
+    }
+  }
+  return undefined;
 }
 
 export { LoginStatus, Stage };

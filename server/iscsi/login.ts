@@ -4,14 +4,23 @@ import { LoginStatus, Stage, type LoginRequestPdu } from './pdu/login.ts';
 import { LIMITS } from './constants.ts';
 import { parseKeys, TextFormatError, type KeyValue } from './text-keys.ts';
 
-/** What login needs to know about the target behind the portal. */
-export interface LoginPolicy {
+/** Who may log in to one target, and how. */
+export interface TargetAccess {
   targetName: string;
-  portalGroupTag: number;
   chap?: ChapCredentials;
   mutualChap?: ChapCredentials;
   /** Initiator names allowed into normal sessions; empty or undefined lets anyone in. */
   acl?: readonly string[];
+}
+
+/**
+ * What login needs to know about the targets behind the portal. Its own TargetAccess is the first target's: the one
+ * discovery sessions authenticate with; a normal session gets the access of the target its TargetName names.
+ */
+export interface LoginPolicy extends TargetAccess {
+  portalGroupTag: number;
+  /** The target a normal session names (several targets in one instance); default: only `targetName` itself. */
+  findTarget?(name: string): TargetAccess | undefined;
   /** True if a session with this TSIH exists (a login with TSIH != 0 adds to it). */
   sessionExists(tsih: number): boolean;
   /** Why a CHAP response from this initiator is not checked now (too many recent failures, auth-throttle.ts). */
@@ -56,7 +65,17 @@ export class LoginMachine {
   private pendingBytes = 0;
   private first = true;
 
-  constructor(private readonly policy: LoginPolicy) {}
+  /** The target this login is for: the policy's own until a normal session names another. */
+  private access: TargetAccess;
+
+  constructor(private readonly policy: LoginPolicy) {
+    this.access = policy;
+  }
+
+  /** The target the session logs in to (for a discovery session, the first target). */
+  get targetName(): string {
+    return this.access.targetName;
+  }
 
   get authenticated(): boolean {
     return this.security === 'done';
@@ -114,13 +133,15 @@ export class LoginMachine {
       if (type === 'Normal') {
         const target = d.get('TargetName');
         if (!target) return fail(LoginStatus.MissingParameter, 'TargetName missing for a normal session');
-        if (target !== this.policy.targetName) return fail(LoginStatus.NotFound, `no target named ${target}`);
-        const acl = this.policy.acl;
+        const found = this.policy.findTarget ? this.policy.findTarget(target) : target === this.policy.targetName ? this.policy : undefined;
+        if (!found) return fail(LoginStatus.NotFound, `no target named ${target}`);
+        this.access = found;
+        const acl = found.acl;
         if (acl && acl.length > 0 && !acl.includes(name)) return fail(LoginStatus.AuthorizationFailure, `initiator ${name} not in the ACL`);
         // RFC 7143 13.9: the first response of a normal session names the portal group.
         answers.push(['TargetPortalGroupTag', String(this.policy.portalGroupTag)]);
       }
-      if (req.csg === Stage.Operational && this.policy.chap) return fail(LoginStatus.AuthenticationFailure, 'authentication required', true);
+      if (req.csg === Stage.Operational && this.access.chap) return fail(LoginStatus.AuthenticationFailure, 'authentication required', true);
       if (req.csg === Stage.Operational) this.security = 'done';
     }
 
@@ -149,7 +170,7 @@ export class LoginMachine {
 
   /** Returns a failure, or undefined with answers appended. */
   private securityStep(authMethod: string | undefined, chap: Map<string, string>, answers: KeyValue[]): { status: number; reason: string; wrongSecret?: boolean } | undefined {
-    const required = this.policy.chap !== undefined;
+    const required = this.access.chap !== undefined;
     if (authMethod !== undefined) {
       const offered = authMethod.split(',');
       let pick: string | undefined;
@@ -187,7 +208,7 @@ export class LoginMachine {
       // Refused unchecked while this initiator has guessed wrong too often: the answer tells nothing about the secret.
       const throttled = this.policy.chapRefusal?.(this.initiatorName);
       if (throttled) return { status: LoginStatus.AuthenticationFailure, reason: throttled };
-      const creds = this.policy.chap!;
+      const creds = this.access.chap!;
       const got = decodeBinary(response);
       const want = chapResponse(this.chapAlgorithm, this.chapId, creds.secret, this.chapChallenge);
       if (name !== creds.user || !got || !responsesEqual(got, want))
@@ -195,7 +216,7 @@ export class LoginMachine {
       const mutualId = chap.get('CHAP_I');
       const mutualChallenge = chap.get('CHAP_C');
       if (mutualId !== undefined || mutualChallenge !== undefined) {
-        const mutual = this.policy.mutualChap;
+        const mutual = this.access.mutualChap;
         if (!mutual) return { status: LoginStatus.AuthenticationFailure, reason: 'initiator asked for mutual CHAP, none configured' };
         const id = mutualId === undefined ? undefined : decodeIdentifier(mutualId);
         const c = mutualChallenge === undefined ? undefined : decodeBinary(mutualChallenge);

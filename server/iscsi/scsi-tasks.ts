@@ -27,6 +27,11 @@ export class ScsiTask implements AbortWatch, TaskIdentity {
   collector: DataOutCollector | undefined = undefined;
   admitted = false;
   aborted = false;
+  /**
+   * Aborted by a task management function of another I_T nexus: with the control mode page's TAS bit set (always,
+   * here) it still ends with TASK ABORTED status instead of silence (SAM-5 5.3.3, 7.1). Cleared once that is sent.
+   */
+  reportAbort = false;
   /** Set while SCSI executes it; aborts wait on it so nothing lands after a reset's response. */
   running: Promise<void> | undefined = undefined;
   dataInCount = 0;
@@ -265,7 +270,7 @@ export class ScsiTaskHandler implements BudgetHolder {
     const collector = task.collector;
     const dataOut = collector ? collector.buffer.subarray(0, collector.received) : undefined;
     this.doneGathering(task);
-    const run = conn.ctx.scsi.execute({
+    const run = conn.session!.target.scsi.execute({
       nexus: conn.session!.nexus,
       lun: cmd.lun,
       cdb: cmd.cdb,
@@ -291,7 +296,10 @@ export class ScsiTaskHandler implements BudgetHolder {
   /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
   private respond(task: ScsiTask, res: ScsiResponse): void {
     if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
-    if (task.aborted || this.conn.state !== 'full') return this.finish(task);
+    if (task.aborted || this.conn.state !== 'full') {
+      this.sendTaskAborted(task);
+      return this.finish(task);
+    }
     const conn = this.conn;
     const edtl = task.cmd.expectedDataTransferLength;
     let natural = 0;
@@ -345,19 +353,39 @@ export class ScsiTaskHandler implements BudgetHolder {
     this.uncharge(task);
   }
 
-  /** Aborts one task (ABORT TASK and friends): no response will be sent for it. Resolves once SCSI let go of it. */
-  abort(task: ScsiTask): Promise<void> {
+  /**
+   * Aborts one task (ABORT TASK and friends). Resolves once SCSI let go of it. No response is sent for it, unless
+   * `taskAbortedStatus`: a task of another nexus than the TMF's then gets TASK ABORTED status (SAM-5 5.3.3, TAS=1),
+   * once SCSI let go of it, so its initiator is not left waiting for a timeout.
+   */
+  abort(task: ScsiTask, taskAbortedStatus = false): Promise<void> {
+    if (taskAbortedStatus && !task.aborted) task.reportAbort = true;
     task.markAborted();
     this.doneGathering(task);
     const running = task.running;
-    if (!running) this.finish(task);
+    if (!running) {
+      this.sendTaskAborted(task);
+      this.finish(task);
+    }
     return running ?? Promise.resolve();
   }
 
-  abortWhere(match: (t: ScsiTask) => boolean): Promise<void>[] {
+  abortWhere(match: (t: ScsiTask) => boolean, taskAbortedStatus = false): Promise<void>[] {
     const waits: Promise<void>[] = [];
-    for (const t of [...this.byItt.values()]) if (match(t)) waits.push(this.abort(t));
+    for (const t of [...this.byItt.values()]) if (match(t)) waits.push(this.abort(t, taskAbortedStatus));
     return waits;
+  }
+
+  /** The TASK ABORTED status of a task aborted from another nexus (see abort), at most once, while the connection lives. */
+  private sendTaskAborted(task: ScsiTask): void {
+    if (!task.reportAbort || this.conn.state !== 'full') return;
+    task.reportAbort = false;
+    const conn = this.conn;
+    this.windowAfter(task, true);
+    conn.send(encodeScsiResponse({
+      response: 0, status: ScsiStatus.TaskAborted, itt: task.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN,
+      expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount, overflow: false, underflow: false, residualCount: 0,
+    }));
   }
 
   abortAll(): void {
