@@ -49,6 +49,11 @@ export class FaultyStore implements BlockStore {
     return this.inner.unmap(lba, blocks, trace);
   }
 
+  grow(blockCount: number): Promise<void> {
+    if (!this.inner.grow) return Promise.reject(new Error("this LUN's store cannot grow"));
+    return this.inner.grow(blockCount);
+  }
+
   mapping(lba: number, maxBlocks: number): Promise<{ mapped: boolean; blocks: number }> {
     return this.inner.mapping(lba, maxBlocks);
   }
