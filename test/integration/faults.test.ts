@@ -3,55 +3,30 @@
 // CHECK CONDITION 03/11/00), a lost SCSI Response (the lab's own initiator times out, sends ABORT TASK, retries),
 // and the API's refusals. The capture download is read back with tshark.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, freePort } from '../helpers/target.ts';
+import { CLI } from '../helpers/target.ts';
+import { startServe, type Serve } from '../helpers/serve.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import type { FaultList } from '../../shared/api/faults.ts';
 import type { FaultTraceEvent, PduTraceEvent, TraceEvent } from '../../shared/trace/schema.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:lab';
+let serve: Serve;
 let dir: string;
-let proc: ChildProcess;
 let base: string;
 let url: string;
-let stderr = '';
 
 beforeAll(async () => {
   requireTools('qemu-io', 'tshark');
-  dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-faults-'));
-  const http = await freePort();
-  const port = await freePort();
-  proc = spawn(
-    CLI,
-    ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`, '--capture', join(dir, 'live.pcapng'), '--fault', 'kill-connection:pdu=Data-Out,count=1'],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`serve did not start: ${out} ${stderr}`)), 20_000);
-    proc.stdout!.on('data', () => {
-      if (/^ready /m.test(out)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  base = `http://127.0.0.1:${http}`;
-  url = `iscsi://127.0.0.1:${port}/${IQN}/0`;
+  serve = await startServe('127.0.0.1', ['--lun', '$DIR/lun0.img:32M', '--capture', '$DIR/live.pcapng', '--fault', 'kill-connection:pdu=Data-Out,count=1']);
+  dir = serve.dir;
+  base = `http://127.0.0.1:${serve.http}`;
+  url = `iscsi://127.0.0.1:${serve.port}/${IQN}/0`;
 });
 
 afterAll(async () => {
-  if (proc) {
-    const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
-    proc.kill('SIGTERM');
-    expect(await exited).toBe(0);
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (serve) expect(await serve.stop()).toBe(0);
 });
 
 async function api<T>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
