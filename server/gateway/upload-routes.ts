@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
-import { readCaptureFile, replayCapture, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
+import { noIscsiReason, readCaptureFile, replayCapture, ReplayEmptyError, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
 import { describeCdb, describeOutcome } from '../replay/extract.ts';
 import { PduDescriber } from '../../shared/trace/describe.ts';
 import { TRACE_SCHEMA_VERSION, type TraceEvent, type TraceHeader } from '../../shared/trace/schema.ts';
@@ -74,7 +74,7 @@ export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
     events.push({ ...event, rawBase64: Buffer.from(p.bytes).toString('base64') });
   }
   const warnings = [...capture.warnings];
-  if (capture.pdus.length === 0) warnings.push(`no iSCSI PDUs among ${capture.packets} packets (is the target on TCP port 3260?)`);
+  if (capture.pdus.length === 0) warnings.push(noIscsiReason(capture));
   const header: TraceHeader = {
     type: 'header', version: TRACE_SCHEMA_VERSION, startWallMs: capture.pdus[0]?.wallMs ?? Date.now(), producer: `upload: ${name}`,
   };
@@ -153,6 +153,7 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig): Route
       sendJson(res, 200, { id: u.id, name: u.name, ...report, results, resultsCut: cut });
     } catch (err) {
       if (err instanceof ReplayUsageError) throw new HttpError(400, err.message);
+      if (err instanceof ReplayEmptyError) throw new HttpError(422, `${u.name}: ${err.message}`);
       throw new HttpError(502, `replay against the lab target failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       replaying = false;

@@ -17,7 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { InitiatorSession, type ScsiResult } from '../initiator/session.ts';
 import { parseIscsiUrl, UrlError, type IscsiUrl } from '../initiator/url.ts';
 import type { LoginOptions } from '../initiator/login.ts';
-import { readCapture, CaptureFormatError, type CaptureResult } from '../trace/pcapng.ts';
+import { readCapture, type CaptureResult } from '../capture/read-capture.ts';
+import { CaptureFormatError } from '../capture/packet-file.ts';
 import { parseJsonl, JsonlFormatError, type ParsedJsonl } from '../trace/jsonl.ts';
 import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
@@ -27,6 +28,8 @@ import { describeCdb, describeOutcome, extractTasks, pduFromWire, type ExtractPd
 export class ReplayUsageError extends Error {}
 /** The file is not a capture replay can read (also a usage problem: exit 2). */
 export class ReplayFormatError extends ReplayUsageError {}
+/** The file is a capture, but holds nothing to replay (no iSCSI PDUs, or no SCSI command): exit 1 with the reason. */
+export class ReplayEmptyError extends Error {}
 
 export type CaptureFormat = 'pcapng' | 'pcap' | 'jsonl';
 
@@ -132,7 +135,16 @@ export function loadCapture(file: Uint8Array): { format: CaptureFormat; pdus: Ex
     if (withoutRaw > 0) warnings.push(`${withoutRaw} PDU lines carry no raw bytes; commands they belong to are skipped or incomplete`);
     return { format, pdus, warnings };
   }
-  return { format, pdus: read.capture.pdus, warnings: read.capture.warnings };
+  const c = read.capture;
+  if (c.pdus.length === 0) throw new ReplayEmptyError(noIscsiReason(c));
+  return { format, pdus: c.pdus, warnings: c.warnings };
+}
+
+/** Why a pcap/pcapng file yielded no iSCSI PDU, in the terms a user can check. */
+export function noIscsiReason(c: CaptureResult): string {
+  if (c.packets === 0) return 'the capture holds no packets';
+  if (c.tcpPackets === 0) return `none of the capture's ${c.packets} packets is TCP over IPv4 or IPv6 on a link type this reader knows`;
+  return `no iSCSI PDUs among the capture's ${c.packets} packets (${c.tcpPackets} TCP): no connection on port 3260, and none whose bytes look like iSCSI`;
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -234,7 +246,7 @@ export async function replayCapture(file: Uint8Array, target: string, opts: Repl
     warn(`command ${t.index + 1} ${describeCdb(t.cdb)} skipped: ${t.problems.join('; ') || 'incomplete in the capture'}`);
     return false;
   });
-  if (extraction.tasks.length === 0) warn('the capture holds no SCSI commands');
+  if (extraction.tasks.length === 0) throw new ReplayEmptyError(`the capture holds ${loaded.pdus.length} iSCSI PDUs but no SCSI command to replay`);
 
   let commands = 0;
   let differences = 0;
@@ -334,17 +346,24 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
 
 /**
  * The `replay` command: prints warnings (`warning: ...`), one line per differing command and the summary line.
- * Returns 0 when nothing differed, 1 when something did; throws ReplayUsageError (exit 2) for bad arguments or a
- * file that is not a capture.
+ * Returns 0 when nothing differed, 1 when something did or the capture holds nothing to replay (the reason is
+ * printed); throws ReplayUsageError (exit 2) for bad arguments or a file that is not a capture.
  */
 export async function replayMain(argv: string[], out: (line: string) => void): Promise<number> {
   const args = parseReplayArgs(argv);
   const file = await readFile(args.file);
-  const report = await replayCapture(new Uint8Array(file.buffer, file.byteOffset, file.byteLength), args.target, {
-    ...args.options,
-    onWarning: (w) => out(`warning: ${w}`),
-    onDifference: (line) => out(line),
-  });
+  let report: ReplayReport;
+  try {
+    report = await replayCapture(new Uint8Array(file.buffer, file.byteOffset, file.byteLength), args.target, {
+      ...args.options,
+      onWarning: (w) => out(`warning: ${w}`),
+      onDifference: (line) => out(line),
+    });
+  } catch (err) {
+    if (!(err instanceof ReplayEmptyError)) throw err;
+    out(`nothing to replay in ${args.file}: ${err.message}`);
+    return 1;
+  }
   out(report.lines[report.lines.length - 1]!);
   return report.differences > 0 ? 1 : 0;
 }
