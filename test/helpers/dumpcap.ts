@@ -7,11 +7,21 @@ export interface Dumpcap {
   stop(): Promise<void>;
 }
 
+export interface DumpcapOptions {
+  /** Interface (default lo; `any` gives Linux cooked headers). */
+  iface?: string;
+  /** dumpcap -y: LINUX_SLL or LINUX_SLL2 on `any`. */
+  linkType?: string;
+  /** Classic pcap instead of pcapng (dumpcap -P). */
+  pcap?: boolean;
+}
+
 /** Starts `dumpcap -i lo -f FILTER -w FILE` and resolves once it captures. */
-export async function startDumpcap(file: string, filter: string): Promise<Dumpcap> {
+export async function startDumpcap(file: string, filter: string, opts: DumpcapOptions = {}): Promise<Dumpcap> {
   requireTools('dumpcap');
   // A 64 MiB kernel buffer: loopback bursts of 64 KiB segments otherwise overrun the default one.
-  const p = spawn('dumpcap', ['-B', '64', '-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-B', '64', '-i', opts.iface ?? 'lo', ...(opts.linkType ? ['-y', opts.linkType] : []), ...(opts.pcap ? ['-P'] : []), '-f', filter, '-w', file];
+  const p = spawn('dumpcap', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`dumpcap did not start: ${err}`)), 15_000);
