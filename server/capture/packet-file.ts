@@ -6,7 +6,9 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-export class CaptureFormatError extends Error {}
+export class CaptureFormatError extends Error {
+  override name = 'CaptureFormatError';
+}
 
 export interface Packet {
   readonly linkType: number;

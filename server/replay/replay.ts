@@ -113,8 +113,15 @@ export function readCaptureFile(file: Uint8Array): CaptureFile {
   }
 }
 
+/** A capture's iSCSI PDUs, read from a file of any format (loadCapture) or from an indexed upload. */
+export interface LoadedCapture {
+  readonly format: CaptureFormat;
+  readonly pdus: ExtractPdu[];
+  readonly warnings: string[];
+}
+
 /** The iSCSI PDUs of a capture file, whatever its format. */
-export function loadCapture(file: Uint8Array): { format: CaptureFormat; pdus: ExtractPdu[]; warnings: string[] } {
+export function loadCapture(file: Uint8Array): LoadedCapture {
   const read = readCaptureFile(file);
   const format = read.format;
   if (read.format === 'jsonl') {
@@ -219,8 +226,8 @@ function loginOptionsFor(url: IscsiUrl, opts: ReplayOptions): LoginOptions {
   };
 }
 
-/** Replays a capture (its bytes) against `target`, an iscsi:// URL naming a target and LUN. */
-export async function replayCapture(file: Uint8Array, target: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+/** Replays a capture (its bytes, or its PDUs already read) against `target`, an iscsi:// URL naming a target and LUN. */
+export async function replayCapture(file: Uint8Array | LoadedCapture, target: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
   let url: IscsiUrl;
   try {
     url = parseIscsiUrl(target);
@@ -229,7 +236,8 @@ export async function replayCapture(file: Uint8Array, target: string, opts: Repl
     throw err;
   }
   if (!url.targetName) throw new ReplayUsageError(`${target} names no target: iscsi://host[:port]/target-iqn/lun`);
-  const loaded = loadCapture(file);
+  const loaded = file instanceof Uint8Array ? loadCapture(file) : file;
+  if (loaded.pdus.length === 0) throw new ReplayEmptyError('the capture holds no iSCSI PDUs');
   const extraction = extractTasks(loaded.pdus);
   const warnings: string[] = [];
   const lines: string[] = [];
