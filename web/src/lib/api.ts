@@ -180,8 +180,8 @@ export function postCache(change: CacheChange): Promise<{ luns: { lun: number; c
 
 // ---- uploaded captures and replay (server/gateway/upload-routes.ts) --------------------------------------------
 
-/** Largest capture the gateway takes (it answers 413 beyond). */
-export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+/** Largest pcap/pcapng capture the gateway takes (it answers 413 beyond; JSON Lines traces: 64 MiB). */
+export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface UploadedCapture {
   readonly id: string;
@@ -189,10 +189,22 @@ export interface UploadedCapture {
   readonly bytes: number;
   readonly format: 'pcapng' | 'pcap' | 'jsonl';
   readonly header: TraceHeader;
+  /** Trace events in the whole upload; `events` is the first page of them. */
+  readonly total: number;
   /** Trace events; PDU events carry their wire bytes as rawBase64. */
   readonly events: (TraceEvent & { rawBase64?: string })[];
   readonly warnings: string[];
 }
+
+/** A further page of an upload's events (a page ends early rather than carry more than 2 MiB of wire bytes). */
+export interface UploadedPage {
+  readonly from: number;
+  readonly total: number;
+  readonly events: (TraceEvent & { rawBase64?: string })[];
+}
+
+export const uploadedPage = (id: string, from: number, count: number): Promise<UploadedPage> =>
+  call<UploadedPage>(`/api/capture/upload/${encodeURIComponent(id)}/events?from=${from}&count=${count}`);
 
 export interface ReplayCommandResult {
   readonly number: number;
@@ -218,7 +230,7 @@ export interface ReplayReport {
 
 export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture> {
   if (file.size > MAX_UPLOAD_BYTES) {
-    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 64 MiB`));
+    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 2 GiB`));
   }
   return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
 }
