@@ -32,7 +32,7 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
        iscsi-lab read URL [--lba N] [--blocks N] [--out FILE]     hex dump (or save) blocks
        iscsi-lab write URL [--lba N] (--hex HEX | --text TEXT | --file FILE) [--fua]
        iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
-       iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]
+       iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]
                                             re-issue a capture's SCSI commands (pcapng, pcap, JSON Lines) and compare
   URL: iscsi://[user%secret@]host[:port]/target-iqn/lun
   initiator flags: --initiator-name IQN, --mutual-chap USER:SECRET, --header-digest, --data-digest`;

@@ -1,6 +1,7 @@
 /**
  * `iscsi-lab replay FILE --target URL`: logs in to a target and re-issues the SCSI commands of a capture, one at a
- * time in the order the capture shows their SCSI Command PDUs, then compares what comes back with the recording:
+ * time in the order the capture shows their SCSI Command PDUs, each through a session of its own per recorded
+ * connection (so multi-initiator captures keep their meaning), then compares what comes back with the recording:
  * iSCSI response, SCSI status, sense key/ASC/ASCQ, and a SHA-256 of the data-in (the replayed data cut to the
  * recorded length). Each command that differs prints one line; the last line is `replayed N commands, D differences`.
  *
@@ -48,6 +49,8 @@ export interface ReplayOptions {
   initiatorName?: string;
   /** 'url' (default): every command goes to the URL's LUN; 'capture': to the LUN the capture names. */
   lunMap?: 'url' | 'capture';
+  /** 'recorded' (default): one replay session per recorded connection; 'one': every command through one session. */
+  sessions?: 'recorded' | 'one';
   headerDigest?: boolean;
   dataDigest?: boolean;
   mutualChap?: { user: string; secret: string };
@@ -259,9 +262,31 @@ export async function replayCapture(file: Uint8Array | LoadedCapture, target: st
   let commands = 0;
   let differences = 0;
   if (runnable.length > 0) {
-    const session = await InitiatorSession.login(loginOptionsFor(url, opts));
+    // Each recorded connection replays as a session of its own (reservations and unit attentions belong to the
+    // I_T nexus), in the capture's order across sessions; a session logs out after its last command.
+    const perSession = (opts.sessions ?? 'recorded') === 'recorded';
+    const lastOf = new Map<number, ScsiTask>();
+    for (const t of runnable) lastOf.set(perSession ? t.connectionId : 0, t);
+    const sessions = new Map<number, InitiatorSession>();
+    const sessionFor = async (task: ScsiTask): Promise<InitiatorSession> => {
+      const key = perSession ? task.connectionId : 0;
+      let s = sessions.get(key);
+      if (!s) {
+        s = await InitiatorSession.login(loginOptionsFor(url, opts));
+        sessions.set(key, s);
+      }
+      return s;
+    };
+    const release = async (task: ScsiTask): Promise<void> => {
+      const key = perSession ? task.connectionId : 0;
+      const s = sessions.get(key);
+      if (!s || lastOf.get(key) !== task) return;
+      sessions.delete(key);
+      await s.logout().catch(() => s.close());
+    };
     try {
       for (const task of runnable) {
+        const session = await sessionFor(task);
         const number = task.index + 1;
         const name = describeCdb(task.cdb);
         const lun = opts.lunMap === 'capture' ? task.lun : url.lun;
@@ -298,21 +323,22 @@ export async function replayCapture(file: Uint8Array | LoadedCapture, target: st
           lines.push(line);
           opts.onDifference?.(line);
         }
+        await release(task);
       }
     } finally {
-      await session.logout().catch(() => session.close());
+      for (const s of sessions.values()) await s.logout().catch(() => s.close());
     }
   }
   lines.push(`replayed ${commands} commands, ${differences} differences`);
   return { commands, differences, skipped: extraction.tasks.length - runnable.length, lines, warnings, format: loaded.format };
 }
 
-export const REPLAY_USAGE = 'iscsi-lab replay FILE --target iscsi://HOST[:PORT]/IQN/LUN [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]';
+export const REPLAY_USAGE = 'iscsi-lab replay FILE --target iscsi://HOST[:PORT]/IQN/LUN [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]';
 
 export interface ReplayArgs {
   file: string;
   target: string;
-  options: Pick<ReplayOptions, 'initiatorName' | 'lunMap' | 'headerDigest' | 'dataDigest'>;
+  options: Pick<ReplayOptions, 'initiatorName' | 'lunMap' | 'sessions' | 'headerDigest' | 'dataDigest'>;
 }
 
 /** Parses `FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]`. */
@@ -337,6 +363,12 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
         const v = value();
         if (v !== 'url' && v !== 'capture') throw new ReplayUsageError(`--lun-map must be url or capture, got ${JSON.stringify(v)}`);
         options.lunMap = v;
+        break;
+      }
+      case '--sessions': {
+        const v = value();
+        if (v !== 'recorded' && v !== 'one') throw new ReplayUsageError(`--sessions must be recorded or one, got ${JSON.stringify(v)}`);
+        options.sessions = v;
         break;
       }
       case '--header-digest': options.headerDigest = true; break;
