@@ -66,6 +66,15 @@ test('replaying a recorded READ after the data changed shows the difference', as
   await expect(row).toContainText(`READ(16) LBA ${LBA}`);
   await expect(row).toContainText(`first difference at byte 0 (LBA ${LBA})`);
   await shot(page, '21-replay-differences');
+  // The difference links to its recorded PDUs: the SCSI Command opens in the inspector.
+  await row.getByTestId('replay-show-pdu').click();
+  await page.getByRole('tab', { name: 'PDU inspector' }).click();
+  await expect(page.getByTestId('inspector-opcode')).toHaveText('SCSI Command');
+  await page.getByRole('tab', { name: 'Capture' }).click();
+  // Mapped explicitly to lab LUN 0 (as a tgt capture naming LUN 1 would need), the replay gives the same answer.
+  await page.getByTestId('replay-lun-map').selectOption('0');
+  await page.getByTestId('replay-button').click();
+  await expect(page.getByTestId('replay-summary')).toHaveText('replayed 1 commands, 1 differences');
 
   // Put the recorded data back: the same replay now matches.
   await io(page, { op: 'write', data: { text: 'as recorded' } });

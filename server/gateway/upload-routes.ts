@@ -129,6 +129,7 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig, store 
           results.push({
             number: c.number, command: describeCdb(c.task.cdb), lun: c.lun,
             recorded: o ? describeOutcome(o) : 'not recorded', replayed: describeOutcome(c.result), differences: c.differences,
+            pdus: o ? [c.task.pduIndex, o.pduIndex] : [c.task.pduIndex],
           });
         },
       });

@@ -214,6 +214,8 @@ export interface ReplayCommandResult {
   readonly replayed: string;
   /** Empty when the replay matched the recording. */
   readonly differences: string[];
+  /** Capture event numbers of the recorded SCSI Command and of the PDU that carried its status. */
+  readonly pdus: readonly number[];
 }
 
 export interface ReplayReport {
@@ -235,8 +237,10 @@ export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture
   return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
 }
 
-export function replayUpload(id: string, lunMap: 'url' | 'capture' = 'capture'): Promise<ReplayReport> {
-  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, lunMap }) });
+/** `lun` undefined: each command to the LUN the capture names; a number: every command to that lab LUN. */
+export function replayUpload(id: string, lun?: number): Promise<ReplayReport> {
+  const body = lun === undefined ? { id, lunMap: 'capture' } : { id, lunMap: 'url', lun };
+  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 // ---- step mode (server/gateway/step-routes.ts) -----------------------------------------------------------------

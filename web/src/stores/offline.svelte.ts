@@ -41,6 +41,8 @@ export class OfflineCaptures {
   /** The page of the upload on show: events [from, to) of total; earlier pages' starts for going back. */
   page = $state.raw<{ from: number; to: number; total: number } | null>(null);
   private starts: number[] = [];
+  /** Where replayed commands go: the LUN the capture names, or one lab LUN (tgt captures use LUN 1, the lab 0). */
+  lun = $state<'capture' | number>('capture');
 
   async upload(file: Blob, name: string): Promise<void> {
     this.busy = 'upload';
@@ -89,13 +91,38 @@ export class OfflineCaptures {
     }
   }
 
+  /** Shows capture event `seq` in the timeline and inspector, loading the page that holds it if need be. */
+  async showPdu(seq: number): Promise<void> {
+    const last = this.last;
+    const p = this.page;
+    if (!last || !p) return;
+    // Events of a pcap/pcapng upload are numbered by position; a JSON Lines trace keeps its own numbers.
+    const shown = lab.offline !== null && lab.pdus.some((e) => e.seq === seq);
+    if (!shown) {
+      this.busy = 'page';
+      try {
+        const got = await uploadedPage(last.id, seq, PAGE_EVENTS);
+        const { events, raw } = framesOf(got);
+        this.starts = seq > 0 ? [0] : [];
+        lab.loadOffline({ id: last.id, name: last.name, format: last.format, pdus: last.pdus, warnings: last.warnings }, events, raw);
+        this.page = { from: seq, to: seq + events.length, total: got.total };
+      } catch (err) {
+        this.error = err instanceof Error ? err.message : String(err);
+        return;
+      } finally {
+        this.busy = null;
+      }
+    }
+    ui.select(seq, { openInspector: true });
+  }
+
   async replay(): Promise<void> {
     const id = this.last?.id;
     if (!id) return;
     this.busy = 'replay';
     this.error = null;
     try {
-      this.report = await replayUpload(id);
+      this.report = await replayUpload(id, this.lun === 'capture' ? undefined : this.lun);
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
     } finally {
