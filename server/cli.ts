@@ -19,6 +19,8 @@ import { LoginError } from './initiator/login.ts';
 import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
+import { statsMain, StatsUsageError } from './capture/stats-cli.ts';
+import { CaptureFormatError } from './capture/packet-file.ts';
 
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
        iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES] [--lun ...]
@@ -34,6 +36,8 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
        iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
        iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]
                                             re-issue a capture's SCSI commands (pcapng, pcap, JSON Lines) and compare
+       iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]
+                                            SCSI service response times per opcode, throughput and IOPS of a capture
   URL: iscsi://[user%secret@]host[:port]/target-iqn/lun
   initiator flags: --initiator-name IQN, --mutual-chap USER:SECRET, --header-digest, --data-digest`;
 
@@ -59,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       return runInitiatorCommand(command, rest, (line) => process.stdout.write(`${line}\n`));
     case 'replay':
       return replayMain(rest, (line) => process.stdout.write(`${line}\n`));
+    case 'stats':
+      return statsMain(rest, (line) => process.stdout.write(`${line}\n`));
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -158,7 +164,7 @@ process.on('unhandledRejection', (reason) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof UrlError || err instanceof ReplayUsageError) {
+    if (err instanceof UsageError || err instanceof UrlError || err instanceof ReplayUsageError || err instanceof StatsUsageError || err instanceof CaptureFormatError) {
       process.stderr.write(`iscsi-lab: ${err.message}\n`);
       process.exit(2);
     }

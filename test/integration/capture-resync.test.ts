@@ -94,7 +94,7 @@ describe('capture reader on real tgt captures', () => {
   });
 
   it('after one mid-write frame is deleted, loses only the PDUs inside the gap and marks it', async () => {
-    const frames = await bigInitiatorFrames(whole, tgt.port, 16_384);
+    const frames = await bigInitiatorFrames(whole, tgt.port, 4096);
     expect(frames.length).toBeGreaterThan(4);
     const n = frames[Math.floor(frames.length / 2)]!;
     const cut = join(dir, 'deleted.pcapng');
@@ -121,7 +121,7 @@ describe('capture reader on real tgt captures', () => {
     expect(missing!.length).toBeGreaterThan(0);
     expect(lab.result.gaps).toHaveLength(1);
     expect(lab.result.gaps[0]).toMatchObject({ direction: 'i2t', reason: 'lost segment' });
-    expect(lab.result.gaps[0]!.lostBytes).toBeGreaterThanOrEqual(16_384);
+    expect(lab.result.gaps[0]!.lostBytes).toBeGreaterThanOrEqual(4096);
     expect(lab.result.warnings.join('\n')).toMatch(/bytes missing from the capture/);
   });
 
@@ -150,6 +150,35 @@ describe('capture reader on real tgt captures', () => {
     expect(missing!.length).toBeLessThanOrEqual(2);
     expect(lab.list.some((p) => p.opcode === 0x23)).toBe(false);
     expect(lab.result.gaps.every((g) => g.reason === 'capture starts mid-stream')).toBe(true);
+  });
+
+  it('`iscsi-lab stats` counts service response times per opcode as `tshark -z scsi,srt,0` does', async () => {
+    const t = await run('tshark', ['-r', whole, '-d', `tcp.port==${tgt.port},iscsi`, '-q', '-z', 'scsi,srt,0']);
+    expect(t.code, explain(t)).toBe(0);
+    const tshark = new Map<number, { calls: number; sum: number }>();
+    for (const m of t.stdout.matchAll(/^\s*(\d+)\s+.+?\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s*$/gm)) tshark.set(Number(m[1]), { calls: Number(m[2]), sum: Number(m[3]) });
+    const csv = await run(CLI, ['stats', whole, '--csv']);
+    expect(csv.code, explain(csv)).toBe(0);
+    const lab = new Map<number, { calls: number; sum: number }>();
+    for (const line of csv.stdout.trim().split('\n').slice(1)) {
+      const f = line.split(',');
+      lab.set(Number(f[0]), { calls: Number(f[2]), sum: Number(f[7]) });
+    }
+    console.log(`SRT opcodes: lab ${[...lab].map(([o, r]) => `${o}:${r.calls}`).join(' ')}; tshark ${[...tshark].map(([o, r]) => `${o}:${r.calls}`).join(' ')}`);
+    expect(tshark.get(0x2a)?.calls).toBeGreaterThan(0);
+    expect(tshark.get(0x28)?.calls).toBeGreaterThan(0);
+    for (const [opcode, want] of tshark) {
+      const got = lab.get(opcode);
+      // INQUIRY is the exception: tshark leaves out the standard INQUIRY answers (it learns the device type from
+      // them) and any VPD page it fails to dissect (Malformed), so it counts fewer than were answered.
+      if (opcode === 0x12) expect(got!.calls, 'INQUIRY').toBeGreaterThanOrEqual(want.calls);
+      else {
+        expect(got?.calls, `opcode ${opcode}`).toBe(want.calls);
+        // Same matching, same frame times: the sums agree to the microsecond tshark prints.
+        expect(Math.abs(got!.sum - want.sum), `opcode ${opcode} sum`).toBeLessThanOrEqual(0.000002 * want.calls);
+      }
+    }
+    for (const opcode of lab.keys()) expect(tshark.has(opcode), `opcode ${opcode} only in the lab's table`).toBe(true);
   });
 
   it('`replay` of a capture without iSCSI exits 1 and says why', async () => {
