@@ -15,6 +15,7 @@ import { PduDescriber } from '../../shared/trace/describe.ts';
 import type { Direction, TcpTuple } from '../../shared/trace/schema.ts';
 import { CaptureReader, gapText, type CaptureGap, type CaptureReadOptions } from './read-capture.ts';
 import { packetsOfFile } from './packet-file.ts';
+import { StatsCollector, type CaptureStats } from './srt.ts';
 
 const WRITE_BATCH = 4 * 1024 * 1024;
 const OP_LOGIN_RESPONSE = 0x23;
@@ -37,6 +38,8 @@ export interface CaptureIndex {
   readonly packets: number;
   readonly tcpPackets: number;
   readonly startWallMs: number;
+  /** Service response times per opcode, throughput and IOPS (srt.ts). */
+  readonly stats: CaptureStats;
 }
 
 /** Grows a typed array by doubling. */
@@ -131,6 +134,7 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
     const events = new Appender(eventsFd);
     const eventOffsets = new Float64Array(n + 1);
     const describer = new PduDescriber();
+    const stats = new StatsCollector();
     const tsih = new Map<number, number>();
     const enc = new TextEncoder();
     for (let seq = 0; seq < n; seq++) {
@@ -151,6 +155,8 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
       const dataLength = (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
       const dataStart = 48 + ahs + (hd ? 4 : 0);
       const direction: Direction = f & DIR_T2I ? 't2i' : 'i2t';
+      stats.add({ connectionId: conn, bhs, timeNs: times.a[i]! });
+      if ((bhs[0]! & 0x3f) === 0x01) stats.addImmediate(times.a[i]!, dataLength);
       const event = describer.describe({
         seq, timeNs: times.a[i]!, wallMs: walls.a[i]!, direction, connectionId: conn, tsih: tsih.get(conn) ?? 0,
         tcp: tupleList[tuples.a[i]!]!, headerDigest: hd, dataDigest: (f & DATA_DIGEST) !== 0,
@@ -163,7 +169,7 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
     const s = reader.summary;
     return {
       pdus: n, ...sorted, eventOffsets, gaps, warnings, packets: s.packets, tcpPackets: s.tcpPackets,
-      startWallMs: n > 0 ? walls.a[order[0]!]! : Date.now(),
+      startWallMs: n > 0 ? walls.a[order[0]!]! : Date.now(), stats: stats.result(),
     };
   } finally {
     closeSync(pdusFd);

@@ -7,6 +7,7 @@
  *   keeps serving meanwhile. Answers `{id, name, format, header, total, warnings, events}` with the first page of
  *   events; each PDU event carries its wire bytes as `rawBase64`. A file that is not a capture is a 400.
  * - GET /api/capture/upload/ID/events?from=N&count=M  a further page `{from, total, events}`.
+ * - GET /api/capture/upload/ID/stats[?format=csv|rates-csv]  service response times per opcode, throughput, IOPS.
  * - POST /api/replay `{id, lunMap?: 'url' | 'capture'}`: re-issues the upload's SCSI commands against the lab's target
  *   (server/replay) and answers `{commands, differences, skipped, warnings, lines, results: [...]}`.
  *
@@ -21,6 +22,7 @@ import { PduDescriber } from '../../shared/trace/describe.ts';
 import { TRACE_SCHEMA_VERSION, type TraceEvent, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
+import { ratesCsv, srtCsv, type CaptureStats } from '../capture/srt.ts';
 import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, UploadStore, type UploadSummary } from './upload-store.ts';
 
 export const MAX_UPLOAD_BYTES = MAX_CAPTURE_UPLOAD_BYTES;
@@ -70,6 +72,17 @@ export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
     type: 'header', version: TRACE_SCHEMA_VERSION, startWallMs: capture.pdus[0]?.wallMs ?? Date.now(), producer: `upload: ${name}`,
   };
   return { format, header, events, warnings };
+}
+
+/** Capture statistics as JSON, or one of its tables as CSV (srt.ts). */
+export function sendStats(res: ServerResponse, stats: CaptureStats, format: string | null): void {
+  if (format === 'csv' || format === 'rates-csv') {
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${format === 'csv' ? 'srt' : 'rates'}.csv"` });
+    res.end(format === 'csv' ? srtCsv(stats.srt) : ratesCsv(stats));
+    return;
+  }
+  if (format !== null && format !== 'json') throw new HttpError(400, 'format must be json, csv or rates-csv');
+  sendJson(res, 200, stats);
 }
 
 /** The lab target as an iscsi:// URL replay can log in to (with the lab's CHAP, if it has one). */
@@ -154,6 +167,12 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig, store 
     if (m) {
       if (req.method !== 'GET') throw new HttpError(405, 'GET a page of events: ?from=N&count=M');
       await page(res, m[1]!, url);
+      return true;
+    }
+    const st = /^\/api\/capture\/upload\/([0-9a-f-]{36})\/stats$/.exec(url.pathname);
+    if (st) {
+      if (req.method !== 'GET') throw new HttpError(405, 'GET the statistics: ?format=json|csv|rates-csv');
+      sendStats(res, store.stats(st[1]!), url.searchParams.get('format'));
       return true;
     }
     if (url.pathname === '/api/replay') {

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { indexCaptureInWorker, CaptureIndexError } from '../capture/capture-indexer.ts';
 import type { CaptureIndex } from '../capture/index-capture.ts';
+import type { CaptureStats } from '../capture/srt.ts';
 import { detectFormat, ReplayFormatError, type CaptureFormat, type LoadedCapture } from '../replay/replay.ts';
 import { pduFromWire, type ExtractPdu } from '../replay/extract.ts';
 import { TRACE_SCHEMA_VERSION, type TraceHeader } from '../../shared/trace/schema.ts';
@@ -176,6 +177,13 @@ export class UploadStore {
       if (p) pdus.push(p);
     }
     return { name: u.name, capture: { format: u.format, pdus, warnings: u.warnings } };
+  }
+
+  /** Statistics of an indexed (pcap/pcapng) upload. */
+  stats(id: string): CaptureStats {
+    const u = this.get(id);
+    if (!u.index) throw new HttpError(404, 'statistics are computed for pcap and pcapng uploads');
+    return u.index.stats;
   }
 
   has(id: string): boolean {

@@ -111,6 +111,18 @@ describe('a large capture upload', () => {
     expect(last.events.map((e) => e.seq)).toEqual([u.total - 3, u.total - 2, u.total - 1]);
     expect(last.events.at(-1)!.opcodeName).toMatch(/Logout Response|SCSI Response|NOP-In/);
 
+    // Statistics of the upload: the recorded WRITEs and READs with their response times, also as CSV.
+    const stats = (await (await fetch(`${lab.base}/api/capture/upload/${u.id}/stats`)).json()) as { srt: { name: string; calls: number; avgNs: number }[]; buckets: unknown[] };
+    const rw = stats.srt.filter((r) => /^(READ|WRITE)\(/.test(r.name));
+    expect(rw.length).toBeGreaterThanOrEqual(2);
+    expect(rw.every((r) => r.calls > 0 && r.avgNs > 0)).toBe(true);
+    expect(stats.buckets.length).toBeGreaterThan(0);
+    const csv = await (await fetch(`${lab.base}/api/capture/upload/${u.id}/stats?format=csv`)).text();
+    expect(csv.split('\n')[0]).toBe('opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s');
+    // And of the live trace: qemu-io's reads just now.
+    const live = (await (await fetch(`${lab.base}/api/trace/srt`)).json()) as { srt: { name: string; calls: number }[] };
+    expect(live.srt.some((r) => r.name.startsWith('READ') && r.calls > 10)).toBe(true);
+
     const rep = await fetch(`${lab.base}/api/replay`, { method: 'POST', body: JSON.stringify({ id: u.id }) });
     const report = (await rep.json()) as { commands: number; differences: number; lines: string[] };
     expect(rep.status, JSON.stringify(report).slice(0, 500)).toBe(200);
