@@ -20,6 +20,7 @@ import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
 import { statsMain, StatsUsageError } from './capture/stats-cli.ts';
+import { proxyMain } from './proxy/proxy-cli.ts';
 import { CaptureFormatError } from './capture/packet-file.ts';
 
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
@@ -36,6 +37,8 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
        iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
        iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]
                                             re-issue a capture's SCSI commands (pcapng, pcap, JSON Lines) and compare
+       iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--capture FILE]
+                                            relay initiators to any target byte for byte, recording its PDUs
        iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]
                                             SCSI service response times per opcode, throughput and IOPS of a capture
   URL: iscsi://[user%secret@]host[:port]/target-iqn/lun
@@ -63,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return runInitiatorCommand(command, rest, (line) => process.stdout.write(`${line}\n`));
     case 'replay':
       return replayMain(rest, (line) => process.stdout.write(`${line}\n`));
+    case 'proxy':
+      return proxyMain(rest, (line) => process.stdout.write(`${line}\n`));
     case 'stats':
       return statsMain(rest, (line) => process.stdout.write(`${line}\n`));
     default:

@@ -218,23 +218,35 @@ export class CaptureReader {
       direction, connectionId: c.id, tcp: flow.tcp, headerDigest, dataDigest, bytes,
       bhs: bytes.subarray(0, BHS_LENGTH), ahs: bytes.subarray(BHS_LENGTH, headerEnd), data, digestsOk: ok,
     });
-    const opcode = bytes[0]! & 0x3f;
-    if (opcode === OP_LOGIN_REQUEST || opcode === OP_LOGIN_RESPONSE) this.negotiate(c, bytes, data);
+    negotiateDigests(c, bytes, data);
   }
 
-  /** Digest keys from Login PDUs take effect after the final Login Response (RFC 7143 13.1, 11.13). */
-  private negotiate(c: Connection, bytes: Uint8Array, data: Uint8Array): void {
-    for (const k of parseTextPairs(data)) {
-      if ((k.key === 'HeaderDigest' || k.key === 'DataDigest') && !k.value.includes(',')) c.offered[k.key] = k.value;
-    }
-    const transit = (bytes[1]! & 0x80) !== 0;
-    const nsg = bytes[1]! & 0x03;
-    const statusClass = bytes[36];
-    if ((bytes[0]! & 0x3f) === OP_LOGIN_RESPONSE && transit && nsg === STAGE_FULL_FEATURE && statusClass === 0) {
-      c.digests.headerDigest = c.offered.HeaderDigest === 'CRC32C';
-      c.digests.dataDigest = c.offered.DataDigest === 'CRC32C';
-      c.digests.known = true;
-    }
+}
+
+/** What a connection's login has said so far about digests. */
+export interface DigestNegotiation {
+  readonly digests: ConnectionDigests;
+  /** Latest single value seen for each digest key during login. */
+  readonly offered: { HeaderDigest?: string; DataDigest?: string };
+}
+
+/**
+ * Follows digest negotiation through Login PDUs (`bytes`: the PDU, `data`: its data segment): the keys take effect
+ * after the final Login Response (RFC 7143 13.1, 11.13).
+ */
+export function negotiateDigests(c: DigestNegotiation, bytes: Uint8Array, data: Uint8Array): void {
+  const opcode = bytes[0]! & 0x3f;
+  if (opcode !== OP_LOGIN_REQUEST && opcode !== OP_LOGIN_RESPONSE) return;
+  for (const k of parseTextPairs(data)) {
+    if ((k.key === 'HeaderDigest' || k.key === 'DataDigest') && !k.value.includes(',')) c.offered[k.key] = k.value;
+  }
+  const transit = (bytes[1]! & 0x80) !== 0;
+  const nsg = bytes[1]! & 0x03;
+  const statusClass = bytes[36];
+  if (opcode === OP_LOGIN_RESPONSE && transit && nsg === STAGE_FULL_FEATURE && statusClass === 0) {
+    c.digests.headerDigest = c.offered.HeaderDigest === 'CRC32C';
+    c.digests.dataDigest = c.offered.DataDigest === 'CRC32C';
+    c.digests.known = true;
   }
 }
 
