@@ -11,6 +11,8 @@ export interface Tgt {
   readonly iqn: string;
   /** iscsi://HOST:PORT/IQN/1 */
   readonly url: string;
+  /** `tgtadm --lld iscsi ARGS` against this tgtd. */
+  admin(...args: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,10 @@ export async function startTgt(dir: string, opts: { host?: string; sizeMiB?: num
   return {
     host, port, iqn,
     url: `iscsi://${host.includes(':') ? `[${host}]` : host}:${port}/${iqn}/1`,
+    async admin(...args: string[]) {
+      const r = await tgtadm(...args);
+      if (r.code !== 0) throw new Error(`tgtadm failed\n${explain(r)}`);
+    },
     async stop() {
       await tgtadm('--op', 'delete', '--force', '--mode', 'target', '--tid', '1');
       await run('tgtadm', ['-C', control, '--op', 'delete', '--mode', 'system']);

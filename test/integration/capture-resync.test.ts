@@ -21,6 +21,9 @@ let dir: string;
 let tgt: Tgt;
 let whole: string;
 let truth: TsharkPdu[];
+/** The same traffic with CRC32C header digests negotiated (hunting then checks each candidate's digest). */
+let digested: string;
+let digestedTruth: TsharkPdu[];
 
 const key = (p: { frame: number; opcode: number; itt: number }): string => `${p.frame} 0x${p.opcode.toString(16)} 0x${p.itt.toString(16)}`;
 
@@ -91,12 +94,23 @@ beforeAll(async () => {
   whole = join(dir, 'whole.pcapng');
   await capture(whole, ['write -P 0xab 0 1M', 'read -P 0xab 0 1M', 'write -P 0x5c 1M 512k', 'read -P 0x5c 1M 512k'], tgt.url, tgt.port);
   truth = await tsharkPdus(whole, tgt.port);
+  await tgt.admin('--op', 'update', '--mode', 'target', '--tid', '1', '-n', 'HeaderDigest', '-v', 'CRC32C,None');
+  digested = join(dir, 'digested.pcapng');
+  const cap = await startDumpcap(digested, `tcp port ${tgt.port}`);
+  const opts = `driver=iscsi,transport=tcp,portal=127.0.0.1:${tgt.port},target=${tgt.iqn},lun=1,header-digest=crc32c`;
+  const r = await run('qemu-io', ['-c', 'write -P 0x3e 0 1M', '-c', 'read -P 0x3e 0 1M', '--image-opts', opts], { timeoutMs: 120_000 });
+  await cap.stop();
+  expect(r.code, explain(r)).toBe(0);
+  digestedTruth = await tsharkPdus(digested, tgt.port);
 }, 180_000);
 
 afterAll(async () => {
   await tgt?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+const wholeFile = (): string => whole;
+const truth0 = (): TsharkPdu[] => truth;
 
 describe('capture reader on real tgt captures', () => {
   it('finds the same PDUs as tshark in the whole capture, on a port that is not 3260', () => {
@@ -106,14 +120,15 @@ describe('capture reader on real tgt captures', () => {
     expect(lab.list.map(key)).toEqual(truth.map(key));
   });
 
-  it('after one mid-write frame is deleted, loses only the PDUs inside the gap and marks it', async () => {
+  it.each(['plain', 'header digests'])('after one mid-write frame is deleted (%s), loses only the PDUs inside the gap and marks it', async (kind) => {
+    const [whole, truth] = kind === 'plain' ? [wholeFile(), truth0()] : [digested, digestedTruth];
     const frames = await bigInitiatorFrames(whole, tgt.port, 4096);
     expect(frames.length).toBeGreaterThan(4);
     // The biggest frame of the middle half: on loopback it often carries several Data-Out PDUs and parts of two more.
     const lens = await frameLengths(whole, frames);
     const middle = frames.slice(Math.floor(frames.length / 4), Math.ceil((frames.length * 3) / 4));
     const n = middle.reduce((best, f) => (lens.get(f)! > lens.get(best)! ? f : best), middle[0]!);
-    const cut = join(dir, 'deleted.pcapng');
+    const cut = join(dir, `deleted-${kind.replace(' ', '-')}.pcapng`);
     const r = await run('editcap', [whole, cut, String(n)]);
     expect(r.code, explain(r)).toBe(0);
     // Frames after the deleted one moved down by one: number them as in the whole capture.
@@ -123,7 +138,7 @@ describe('capture reader on real tgt captures', () => {
     const tsharkCut = (await tsharkPdus(cut, tgt.port)).map(back);
     // Nothing invented, nothing reordered: the lab's list is the true list with the gap's PDUs taken out.
     const missing = leftOut(truth.map(key), labList.map(key));
-    console.log(`deleted frame ${n} (${lens.get(n)} bytes of TCP payload): lab ${labList.length} PDUs, tshark on the damaged file ${tsharkCut.length}, whole ${truth.length}; lost in the gap: ${missing?.length}`);
+    console.log(`${kind}: deleted frame ${n} (${lens.get(n)} bytes of TCP payload): lab ${labList.length} PDUs, tshark on the damaged file ${tsharkCut.length}, whole ${truth.length}; lost in the gap: ${missing?.length}`);
     expect(missing, 'the lab list is not the true list less some PDUs').toBeDefined();
     // Everything tshark still finds in the damaged file, the lab finds too.
     expect(containsAll(labList.map(key), tsharkCut.map(key))).toBe(true);
