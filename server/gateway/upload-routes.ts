@@ -16,10 +16,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
-import { noIscsiReason, readCaptureFile, replayCapture, ReplayEmptyError, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
+import { replayCapture, ReplayEmptyError, ReplayUsageError } from '../replay/replay.ts';
 import { describeCdb, describeOutcome } from '../replay/extract.ts';
-import { PduDescriber } from '../../shared/trace/describe.ts';
-import { TRACE_SCHEMA_VERSION, type TraceEvent, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 import { ratesCsv, srtCsv, type CaptureStats } from '../capture/srt.ts';
@@ -28,51 +26,6 @@ import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, UploadStore, type UploadSummary
 export const MAX_UPLOAD_BYTES = MAX_CAPTURE_UPLOAD_BYTES;
 /** Per-command results a replay answers with (the summary counts them all). */
 const MAX_RESULTS = 5000;
-const OP_LOGIN_RESPONSE = 0x23;
-
-export type UploadedEvent = TraceEvent & { rawBase64?: string };
-
-export interface DecodedUpload {
-  readonly format: CaptureFormat;
-  readonly header: TraceHeader;
-  readonly events: UploadedEvent[];
-  readonly warnings: string[];
-}
-
-/** A capture file as trace events (what the live trace would have shown), with each PDU's wire bytes. */
-export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
-  const read = readCaptureFile(file);
-  const format = read.format;
-  if (read.format === 'jsonl') {
-    const parsed = read.jsonl;
-    const events = parsed.events.map((e): UploadedEvent => {
-      const raw = e.type === 'pdu' ? parsed.raw.get(e.seq) : undefined;
-      return raw ? { ...e, rawBase64: Buffer.from(raw).toString('base64') } : e;
-    });
-    const warnings = parsed.skipped ? [`${parsed.skipped} lines of unknown kinds skipped`] : [];
-    return { format, header: parsed.header, events, warnings };
-  }
-  const capture = read.capture;
-  const describer = new PduDescriber();
-  const tsih = new Map<number, number>();
-  const events: UploadedEvent[] = [];
-  for (const p of capture.pdus) {
-    // The TSIH is known from the Login Response that completes the session (RFC 7143 11.13).
-    if (p.bhs[0]! % 64 === OP_LOGIN_RESPONSE) tsih.set(p.connectionId, (p.bhs[14]! << 8) | p.bhs[15]!);
-    const event = describer.describe({
-      seq: p.index, timeNs: p.timeNs, wallMs: p.wallMs, direction: p.direction, connectionId: p.connectionId,
-      tsih: tsih.get(p.connectionId) ?? 0, tcp: p.tcp, headerDigest: p.headerDigest, dataDigest: p.dataDigest,
-      bhs: p.bhs, data: p.data, rawLength: p.bytes.length,
-    });
-    events.push({ ...event, rawBase64: Buffer.from(p.bytes).toString('base64') });
-  }
-  const warnings = [...capture.warnings];
-  if (capture.pdus.length === 0) warnings.push(noIscsiReason(capture));
-  const header: TraceHeader = {
-    type: 'header', version: TRACE_SCHEMA_VERSION, startWallMs: capture.pdus[0]?.wallMs ?? Date.now(), producer: `upload: ${name}`,
-  };
-  return { format, header, events, warnings };
-}
 
 /** Capture statistics as JSON, or one of its tables as CSV (srt.ts). */
 export function sendStats(res: ServerResponse, stats: CaptureStats, format: string | null): void {

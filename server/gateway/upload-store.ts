@@ -18,7 +18,11 @@ import { detectFormat, ReplayFormatError, type CaptureFormat, type LoadedCapture
 import { pduFromWire, type ExtractPdu } from '../replay/extract.ts';
 import { TRACE_SCHEMA_VERSION, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError } from './api.ts';
-import { decodeUpload, type UploadedEvent } from './upload-routes.ts';
+import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
+import type { TraceEvent } from '../../shared/trace/schema.ts';
+
+/** A trace event as uploads answer it: PDU events carry their wire bytes. */
+export type UploadedEvent = TraceEvent & { rawBase64?: string };
 
 /** Largest pcap/pcapng upload: it is streamed to disk and indexed off the event loop. */
 export const MAX_CAPTURE_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
@@ -103,13 +107,19 @@ export class UploadStore {
   private async jsonl(id: string, name: string, path: string, bytes: number): Promise<Stored> {
     if (bytes > MAX_JSONL_UPLOAD_BYTES) throw new HttpError(413, `a JSON Lines trace is read whole: at most ${MAX_JSONL_UPLOAD_BYTES / 1024 / 1024} MiB (pcapng has no such limit)`);
     const file = new Uint8Array(await readFile(path));
+    let parsed;
     try {
-      const d = decodeUpload(file, name);
-      return { id, name, bytes, format: 'jsonl', header: d.header, warnings: d.warnings, total: d.events.length, events: d.events, jsonlBytes: file };
+      parsed = parseJsonl(new TextDecoder().decode(file));
     } catch (err) {
-      if (err instanceof ReplayFormatError) throw new HttpError(400, `${name}: ${err.message}`);
+      if (err instanceof JsonlFormatError) throw new HttpError(400, `${name}: bad JSON Lines trace: ${err.message}`);
       throw err;
     }
+    const events = parsed.events.map((e): UploadedEvent => {
+      const raw = e.type === 'pdu' ? parsed.raw.get(e.seq) : undefined;
+      return raw ? { ...e, rawBase64: Buffer.from(raw).toString('base64') } : e;
+    });
+    const warnings = parsed.skipped ? [`${parsed.skipped} lines of unknown kinds skipped`] : [];
+    return { id, name, bytes, format: 'jsonl', header: parsed.header, warnings, total: events.length, events, jsonlBytes: file };
   }
 
   private async indexed(id: string, name: string, path: string, bytes: number, format: CaptureFormat): Promise<Stored> {
