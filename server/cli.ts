@@ -20,7 +20,12 @@ import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
 import { statsMain, StatsUsageError } from './capture/stats-cli.ts';
-import { proxyMain } from './proxy/proxy-cli.ts';
+import { endpointText, parseProxyArgs, proxyMain, sourceRoute, type ProxyArgs } from './proxy/proxy-cli.ts';
+import { IscsiProxy } from './proxy/proxy.ts';
+import { mergeTaps } from './proxy/merged-taps.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CaptureFormatError } from './capture/packet-file.ts';
 
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
@@ -37,7 +42,7 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng]
        iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
        iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]
                                             re-issue a capture's SCSI commands (pcapng, pcap, JSON Lines) and compare
-       iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--capture FILE]
+       iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--http HOST:PORT] [--capture FILE]
                                             relay initiators to any target byte for byte, recording its PDUs
        iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]
                                             SCSI service response times per opcode, throughput and IOPS of a capture
@@ -66,8 +71,16 @@ async function main(argv: string[]): Promise<number> {
       return runInitiatorCommand(command, rest, (line) => process.stdout.write(`${line}\n`));
     case 'replay':
       return replayMain(rest, (line) => process.stdout.write(`${line}\n`));
-    case 'proxy':
-      return proxyMain(rest, (line) => process.stdout.write(`${line}\n`));
+    case 'proxy': {
+      const p = parseProxyArgs(rest);
+      if (!p.http) return proxyMain(rest, (line) => process.stdout.write(`${line}\n`));
+      // With --http the proxy runs inside a lab (gateway, UI, trace): the lab's own small target stays idle on an
+      // ephemeral loopback port, its LUN in a temporary folder; the trace shows the proxied connections.
+      const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-proxy-'));
+      const host = p.http.host.includes(':') ? `[${p.http.host}]` : p.http.host;
+      const args = ['--http', `${host}:${p.http.port}`, '--portal', '127.0.0.1:0', '--lun', `${join(dir, 'lun0.img')}:16M`, ...(p.capture ? ['--capture', p.capture] : [])];
+      return serve(args, p).finally(() => rmSync(dir, { recursive: true, force: true }));
+    }
     case 'stats':
       return statsMain(rest, (line) => process.stdout.write(`${line}\n`));
     default:
@@ -96,7 +109,7 @@ const LAB_DEFAULTS = {
   cache: { ...defaultCacheConfig(), sizeBytes: 16 * 1024 * 1024 },
 };
 
-async function serve(args: string[]): Promise<number> {
+async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   let http = parsePortal(DEFAULT_HTTP);
   let capturePath: string | undefined;
   const targetArgs: string[] = [];
@@ -112,14 +125,20 @@ async function serve(args: string[]): Promise<number> {
   }
   const config = parseTargetArgs(targetArgs, LAB_DEFAULTS);
   const running = await startTarget(config);
+  const proxy = proxyArgs ? await IscsiProxy.start({ listen: proxyArgs.listen, target: proxyArgs.target }) : undefined;
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
-  const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, producer: 'iscsi-lab serve' });
+  const recorder = new TraceRecorder({
+    iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
+  });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config)],
+    routes: [
+      captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config),
+      sourceRoute(proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' }),
+    ],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;
@@ -131,13 +150,15 @@ async function serve(args: string[]): Promise<number> {
     stepGate.continue();
     hub.close();
     await gateway.close();
+    await proxy?.close();
     await running.stop();
     await capture?.close();
     stopRecording();
     recorder.close();
   });
   process.stdout.write(`lab ${gateway.url}\n`);
-  process.stdout.write(`ready ${running.url}\n`);
+  if (proxy) process.stdout.write(`ready proxy ${endpointText(proxy.listening)} -> ${endpointText(proxyArgs!.target)}\n`);
+  else process.stdout.write(`ready ${running.url}\n`);
   return done;
 }
 

@@ -14,6 +14,27 @@ import { explain, requireTools, run } from '../helpers/exec.ts';
 import { startDumpcap, tsharkPdus } from '../helpers/dumpcap.ts';
 import { startTgt, type Tgt } from '../helpers/tgt.ts';
 import { CLI, freePort } from '../helpers/target.ts';
+import WebSocket from 'ws';
+import type { TraceEvent } from '../../shared/trace/schema.ts';
+
+/** Starts `iscsi-lab proxy ARGS` and resolves with its output once it printed `ready proxy`. */
+async function startProxy(args: string[]): Promise<{ proc: ChildProcess; out: () => string }> {
+  const proc = spawn(CLI, ['proxy', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`proxy did not start: ${out}`)), 30_000);
+    proc.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${out}`)));
+    proc.stdout!.on('data', () => {
+      if (/^ready proxy /m.test(out)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  return { proc, out: () => out };
+}
 
 const IMAGE_MIB = 64;
 let dir: string;
@@ -27,21 +48,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-proxy-'));
   tgt = await startTgt(dir, { sizeMiB: IMAGE_MIB });
   const port = await freePort();
-  proxy = spawn(CLI, ['proxy', '--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${tgt.port}`, '--capture', join(dir, 'proxy.pcapng')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proxy.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proxy.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`proxy did not start: ${out}`)), 20_000);
-    proxy.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${out}`)));
-    proxy.stdout!.on('data', () => {
-      if (/^ready proxy /m.test(out)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  expect(out).toContain(`ready proxy 127.0.0.1:${port} -> 127.0.0.1:${tgt.port}`);
+  const p = await startProxy(['--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${tgt.port}`, '--capture', join(dir, 'proxy.pcapng')]);
+  proxy = p.proc;
+  expect(p.out()).toContain(`ready proxy 127.0.0.1:${port} -> 127.0.0.1:${tgt.port}`);
   proxyUrl = `iscsi://127.0.0.1:${port}/${tgt.iqn}/1`;
 }, 60_000);
 
@@ -91,4 +100,41 @@ describe('iscsi-lab proxy in front of tgt', () => {
     console.log(`malformed per tshark: proxy capture ${ourBad.length}, dumpcap capture ${theirBad.length}`);
     expect(ourBad.length).toBe(theirBad.length);
   }, 600_000);
+});
+
+describe('iscsi-lab proxy --http', () => {
+  it('feeds the lab\'s live trace: the UI\'s /ws shows the relayed PDUs and /api/source says proxy', async () => {
+    const port = await freePort();
+    const http = await freePort();
+    const p = await startProxy(['--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${tgt.port}`, '--http', `127.0.0.1:${http}`]);
+    try {
+      expect(p.out()).toMatch(new RegExp(`^lab http://127\\.0\\.0\\.1:${http}/$`, 'm'));
+      const source = (await (await fetch(`http://127.0.0.1:${http}/api/source`)).json()) as { kind: string; target: string };
+      expect(source).toEqual({ kind: 'proxy', listen: `127.0.0.1:${port}`, target: `127.0.0.1:${tgt.port}` });
+      const events: TraceEvent[] = [];
+      const ws = new WebSocket(`ws://127.0.0.1:${http}/ws`);
+      await new Promise<void>((resolve) => {
+        ws.on('message', (data, isBinary) => {
+          if (isBinary) return;
+          const m = JSON.parse(String(data)) as { type: string; events?: TraceEvent[] };
+          if (m.type === 'snapshot') resolve();
+          else if (m.type === 'events') events.push(...m.events!);
+        });
+      });
+      const r = await run('iscsi-inq', [`iscsi://127.0.0.1:${port}/${tgt.iqn}/1`]);
+      expect(r.code, explain(r)).toBe(0);
+      const deadline = Date.now() + 10_000;
+      const names = (): string[] => events.flatMap((e) => (e.type === 'pdu' ? [e.opcodeName] : []));
+      while (!names().includes('Logout Response') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      ws.close();
+      console.log(`proxy --http: ${names().length} PDUs on /ws: ${[...new Set(names())].join(', ')}`);
+      for (const n of ['Login Request', 'Login Response', 'SCSI Command', 'SCSI Data-In', 'Logout Request', 'Logout Response']) expect(names(), n).toContain(n);
+      const inquiry = events.find((e) => e.type === 'pdu' && e.opcodeName === 'SCSI Command' && e.scsi?.opcodeName === 'INQUIRY');
+      expect(inquiry && inquiry.type === 'pdu' && inquiry.tcp.dstPort).toBe(tgt.port);
+    } finally {
+      const exited = new Promise((r) => p.proc.once('exit', r));
+      p.proc.kill('SIGTERM');
+      await exited;
+    }
+  }, 120_000);
 });

@@ -100,6 +100,10 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export const getStatus = (): Promise<LabStatus> => call<LabStatus>('/api/status');
+
+/** What the live trace shows: the lab's own target, or `iscsi-lab proxy` relaying to another target. */
+export type TraceSource = { readonly kind: 'target' } | { readonly kind: 'proxy'; readonly listen: string; readonly target: string };
+export const getSource = (): Promise<TraceSource> => call<TraceSource>('/api/source');
 export const getTraceStats = (): Promise<TraceStats> => call<TraceStats>('/api/trace/stats');
 
 export function postIo(req: IoRequest): Promise<IoResult> {
