@@ -64,3 +64,43 @@ test('heat map shows a write as dirty, a read as hits, and policy/size/mode chan
   const restore = await page.request.post('/api/cache', { data: { lun: 0, policy: before.policy, mode: before.mode, sizeBytes: before.sizeBytes } });
   expect(restore.ok()).toBe(true);
 });
+
+test('Reset counters, then one miss and one hit: the counts move from 0, units are explicit, the chart has a bar per read', async ({ page }) => {
+  await openLab(page);
+  await page.getByRole('tab', { name: 'Cache' }).click();
+  await expect(page.getByTestId('cache-summary')).toBeVisible();
+  await page.getByTestId('cache-reset').click();
+  await expect(page.getByTestId('cache-last-change')).toHaveText('applied: counters reset');
+  await expect(page.getByTestId('cache-hits')).toHaveText('0');
+  await expect(page.getByTestId('cache-misses')).toHaveText('0');
+  await expect(page.getByTestId('cache-io-bar')).toHaveCount(0);
+  // The unit of the summary is stated: 4 KiB cache blocks of 8 LBAs.
+  await expect(page.getByTestId('cache-counts')).toContainText('4 KiB = 8 LBAs each');
+
+  // One cache block (8 LBAs at a 4 KiB-aligned LBA nobody else reads): a miss, then a hit.
+  const lba = 110_000;
+  for (let i = 0; i < 2; i++) {
+    const r = await page.request.post('/api/io', { data: { lun: 0, op: 'read', lba, blocks: 8 } });
+    expect(r.ok()).toBe(true);
+  }
+  await expect(page.getByTestId('cache-hits')).toHaveText('1');
+  await expect(page.getByTestId('cache-misses')).toHaveText('1');
+  await expect(page.getByTestId('cache-hit-rate')).toHaveText('50.0%');
+  const bars = page.getByTestId('cache-io-bar');
+  await expect(bars).toHaveCount(2);
+  await expect(bars.nth(0)).toHaveAttribute('data-share', '0');
+  await expect(bars.nth(1)).toHaveAttribute('data-share', '1');
+  // The per-I/O list counts LBAs, and says so.
+  await expect(page.getByTestId('cache-ios').locator('thead')).toContainText('512-byte LBAs');
+  await expect(page.locator('[data-testid=cache-ios] tr', { hasText: `READ LBA ${lba} ×8` }).first()).toContainText('hit 8 LBAs');
+  await shot(page, '12-cache-reset-demo');
+
+  // The API route itself: counters to 0, contents kept (the block is still a hit).
+  const reset = await page.request.post('/api/cache/reset-stats', { data: { lun: 0 } });
+  expect(((await reset.json()) as { luns: { cache: { hits: number; misses: number; usedBytes: number } }[] }).luns[0]!.cache).toMatchObject({ hits: 0, misses: 0 });
+  await page.request.post('/api/io', { data: { lun: 0, op: 'read', lba, blocks: 8 } });
+  const after = ((await (await page.request.get('/api/stats')).json()) as Stats).luns[0]!.cache!;
+  expect(after.hits).toBe(1);
+  const bad = await page.request.post('/api/cache/reset-stats', { data: { lun: 7 } });
+  expect(bad.status()).toBe(400);
+});

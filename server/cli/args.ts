@@ -1,4 +1,7 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
+import { isIP } from 'node:net';
+import { totalmem } from 'node:os';
+import { LIMITS } from '../iscsi/constants.ts';
 import type { TargetLimits } from '../iscsi/target.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
@@ -53,6 +56,14 @@ export function parsePortal(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** `serve --allow-host NAME`: a DNS name or address the lab's HTTP side answers to (server/gateway/request-guard.ts). */
+export function parseHostName(text: string): string {
+  if (isIP(text) === 0 && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$/.test(text)) {
+    throw new UsageError(`bad --allow-host ${JSON.stringify(text)}: a host name or address without a port, e.g. lab.example.org`);
+  }
+  return text;
+}
+
 /** Logical block size of every LUN (server/store/file-store.ts default). */
 export const LOGICAL_BLOCK_SIZE = 512;
 /** READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT is a 4-bit field. */
@@ -95,6 +106,16 @@ const LIMIT_FLAGS: Record<string, { key: keyof TargetLimits; max: number }> = {
   '--max-commands': { key: 'maxCommands', max: 65536 },
 };
 
+/** `--max-data-in-flight SIZE`: at least one largest command (32 MiB), at most the machine's memory. */
+function parseDataInFlight(text: string): number {
+  const m = /^(\d+)([KMGT]?)(i?B)?$/i.exec(text.trim());
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!(bytes >= LIMITS.maxWriteBytes && bytes <= totalmem())) {
+    throw new UsageError(`bad --max-data-in-flight ${JSON.stringify(text)}: a size from ${LIMITS.maxWriteBytes >> 20}M (one largest command) to this machine's memory, e.g. 512M`);
+  }
+  return bytes;
+}
+
 function parseCount(flag: string, text: string, max: number): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(n >= 1 && n <= max)) throw new UsageError(`bad ${flag} ${JSON.stringify(text)}: a whole number from 1 to ${max}`);
@@ -109,6 +130,22 @@ function parseCredentials(flag: string, text: string): { user: string; secret: s
   return { user: text.slice(0, i), secret };
 }
 
+/** RFC 7143 12.1.3: secrets of fewer than 96 random bits fall to an offline dictionary attack on one captured login. */
+export const MIN_CHAP_SECRET_BYTES = 12;
+
+/** Lines the CLI prints (as warnings) about a config that works but should not be used as it is. */
+export function configWarnings(config: TargetConfig): string[] {
+  const out: string[] = [];
+  for (const [flag, c] of [['--chap', config.chap], ['--mutual-chap', config.mutualChap]] as const) {
+    const bytes = c ? Buffer.byteLength(c.secret) : MIN_CHAP_SECRET_BYTES;
+    if (bytes < MIN_CHAP_SECRET_BYTES) {
+      out.push(`warning: the ${flag} secret is ${bytes} byte${bytes === 1 ? '' : 's'}; RFC 7143 12.1.3 wants at least ${MIN_CHAP_SECRET_BYTES} random bytes, ` +
+        'shorter ones can be guessed offline from one captured login');
+    }
+  }
+  return out;
+}
+
 /** Parses `target` flags. Unknown flags and missing values are errors. */
 export function parseTargetArgs(argv: readonly string[], defaults: Partial<TargetConfig> = {}): TargetConfig {
   const portals: TargetConfig['portals'] = [];
@@ -117,7 +154,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   let iqn: string | undefined;
   let chap: TargetConfig['chap'];
   let mutualChap: TargetConfig['mutualChap'];
-  let cache: CacheConfig | undefined;
+  const cacheFlags: [string, string][] = [];
   const limits: Partial<TargetLimits> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -130,11 +167,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       return v;
     };
     if (CACHE_FLAGS.includes(flag)) {
-      try {
-        cache = applyCacheFlag(cache ?? defaultCacheConfig(), flag, value());
-      } catch (err) {
-        throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
-      }
+      cacheFlags.push([flag, value()]);
       continue;
     }
     const limit = LIMIT_FLAGS[flag];
@@ -143,6 +176,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       continue;
     }
     switch (flag) {
+      case '--max-data-in-flight': limits.maxDataInFlight = parseDataInFlight(value()); break;
       case '--portal': portals.push(parsePortal(value())); break;
       case '--iqn': iqn = value(); break;
       case '--lun': luns.push(parseLun(value())); break;
@@ -156,12 +190,25 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   if (!iqn) throw new UsageError('--iqn is required (e.g. --iqn iqn.2026-11.org.iscsi-lab:lab)');
   if (!IQN.test(iqn)) throw new UsageError(`bad --iqn ${JSON.stringify(iqn)}: expected iqn.YYYY-MM.reversed.domain[:name]`);
   if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
-  if (luns.length === 0) {
+  // The defaults' cache goes with the defaults' LUNs: LUNs given with --lun have none unless --cache asks.
+  const defaultLuns = luns.length === 0;
+  if (defaultLuns) {
     if (!defaults.luns?.length) throw new UsageError('at least one --lun PATH:SIZE is required');
     luns.push(...defaults.luns);
   }
+  let cache = defaultLuns ? defaults.cache : undefined;
+  for (const [flag, v] of cacheFlags) {
+    try {
+      cache = applyCacheFlag(cache ?? defaultCacheConfig(), flag, v);
+    } catch (err) {
+      throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
+    }
+  }
   if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
+  // RFC 7143 12.1.3: a secret used to authenticate initiators must not also authenticate the target.
+  if (chap && mutualChap && chap.secret === mutualChap.secret) {
+    throw new UsageError('--chap and --mutual-chap have the same secret: RFC 7143 12.1.3 forbids using one secret both ways; give each its own');
+  }
   for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
-  cache ??= defaults.cache;
   return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}) };
 }

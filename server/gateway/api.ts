@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { writeDataTooLong } from '../../shared/api/io.ts';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
 import { type IoRequest, LabInitiator, MAX_API_IO_BLOCKS } from './lab-io.ts';
@@ -83,6 +84,10 @@ export async function io(lab: LabInitiator, target: RunningTarget, config: Targe
   if (op === 'write') {
     if (config.luns[lun]!.readOnly) throw new HttpError(403, `LUN ${lun} is read-only`);
     req.data = writeData(body.data, blocks * store.blockSize);
+    // Never truncated silently: data the blocks asked for cannot hold is the caller's mistake (shorter data is
+    // zero-filled to whole blocks, as the composer and console say).
+    const tooLong = writeDataTooLong(req.data.length, blocks, store.blockSize);
+    if (tooLong) throw new HttpError(400, tooLong);
   }
   try {
     return await lab.io(req);

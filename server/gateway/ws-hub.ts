@@ -28,6 +28,8 @@ export interface WsHubOptions {
   extraOrigins?: readonly string[];
   /** The gateway's token check (required when it listens beyond loopback); default: everyone. */
   authorize?: (req: IncomingMessage, url: URL) => boolean;
+  /** The gateway's Host check (request-guard.ts): the reason a foreign Host is refused, else undefined. */
+  hostRefusal?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Largest binary message of raw frames (a batch over it is split). */
@@ -52,7 +54,11 @@ export class WsHub {
   private readonly timer: NodeJS.Timeout;
   /** Seq of the newest event already sent (or skipped) to the browsers: a new one's snapshot ends here. */
   private cursor = -1;
-  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins' | 'authorize'>> & { extraOrigins: readonly string[]; authorize: (req: IncomingMessage, url: URL) => boolean };
+  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins' | 'authorize' | 'hostRefusal'>> & {
+    extraOrigins: readonly string[];
+    authorize: (req: IncomingMessage, url: URL) => boolean;
+    hostRefusal: (req: IncomingMessage) => string | undefined;
+  };
   /** Follow mode: which browser presents, relayed to the others. */
   private readonly presentation = new Presentation<WebSocket>(
     (m, except) => this.broadcast(m, except),
@@ -63,7 +69,7 @@ export class WsHub {
 
   constructor(options: WsHubOptions) {
     this.opts = {
-      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, batchEvents: 1000, extraOrigins: [], authorize: () => true, ...options,
+      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, batchEvents: 1000, extraOrigins: [], authorize: () => true, hostRefusal: () => undefined, ...options,
     };
     options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.timer = setInterval(() => this.flush(), this.opts.batchMs);
@@ -89,7 +95,9 @@ export class WsHub {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const refusal = url.pathname !== '/ws' ? '404 Not Found' : !this.originAllowed(req) ? '403 Forbidden' : !this.opts.authorize(req, url) ? '401 Unauthorized' : undefined;
+    // A foreign Host first: a rebound DNS name would otherwise pass the Origin check (page and Host agree).
+    const refusal = url.pathname !== '/ws' ? '404 Not Found' : this.opts.hostRefusal(req) ? '421 Misdirected Request'
+      : !this.originAllowed(req) ? '403 Forbidden' : !this.opts.authorize(req, url) ? '401 Unauthorized' : undefined;
     if (refusal) {
       socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;

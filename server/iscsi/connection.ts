@@ -62,7 +62,10 @@ export class Connection {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
     };
-    this.login = new LoginMachine({ ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih) });
+    this.login = new LoginMachine({
+      ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih),
+      chapRefusal: (name) => ctx.authThrottle.refusal(name, this.address.remoteAddress),
+    });
     this.tasks = new ScsiTaskHandler(this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
@@ -107,8 +110,15 @@ export class Connection {
     return sn;
   }
 
-  send(pdu: Pdu): void {
-    if (this.state === 'closed') return;
+  /**
+   * Queues a PDU. `onFlushed` runs once its bytes have left for the kernel, or once they never will (the socket
+   * was destroyed, or the connection had closed already): the data budget (data-budget.ts) is released there.
+   */
+  send(pdu: Pdu, onFlushed?: () => void): void {
+    if (this.state === 'closed') {
+      onFlushed?.();
+      return;
+    }
     this.ctx.pduEvent(this, 'out', pdu);
     if (!this.corked) {
       // Gather every PDU produced in this turn of the event loop (all the store completions libuv delivered
@@ -118,7 +128,8 @@ export class Connection {
       setImmediate(this.uncork);
     }
     let ok = true;
-    for (const part of serializePdu(pdu, this.headerDigest, this.dataDigest)) ok = this.socket.write(part);
+    const parts = serializePdu(pdu, this.headerDigest, this.dataDigest);
+    for (let i = 0; i < parts.length; i++) ok = i === parts.length - 1 && onFlushed ? this.socket.write(parts[i]!, () => onFlushed()) : this.socket.write(parts[i]!);
     // A slow reader must not make us buffer without bound: stop reading its commands until it drains.
     if (!ok) this.socket.pause();
   }
@@ -131,6 +142,17 @@ export class Connection {
   }
 
   /** Closes the connection; tasks on it are dropped, the session ends with its last connection (ERL 0). */
+  /** Bytes the socket has handed to the kernel so far (queued ones not counted): a peer that reads makes it grow. */
+  get flushedBytes(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /** Closes at once without waiting to flush: for a peer that does not read (its queued data is freed). */
+  cut(why: string): void {
+    this.close(why);
+    this.socket.destroy();
+  }
+
   close(why: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
@@ -221,6 +243,7 @@ export class Connection {
     }
     const step = this.login.step(req);
     if (step.status !== 0) {
+      if (step.wrongSecret) this.ctx.authThrottle.failed(this.login.initiatorName, this.address.remoteAddress);
       this.failLogin(req, step.status, step.reason ?? 'login refused', step.authFailure === true, step.answers);
       return;
     }

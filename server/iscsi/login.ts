@@ -14,6 +14,8 @@ export interface LoginPolicy {
   acl?: readonly string[];
   /** True if a session with this TSIH exists (a login with TSIH != 0 adds to it). */
   sessionExists(tsih: number): boolean;
+  /** Why a CHAP response from this initiator is not checked now (too many recent failures, auth-throttle.ts). */
+  chapRefusal?(initiatorName: string): string | undefined;
 }
 
 /** The answer to one Login Request. `status` non-zero ends the login with that Login Response status. */
@@ -29,6 +31,8 @@ export interface LoginStep {
   complete: boolean;
   /** Security failures are answered after a delay so guessing secrets is slow. */
   authFailure?: boolean;
+  /** A CHAP response was checked and was wrong: a guess, counted across connections (auth-throttle.ts). */
+  wrongSecret?: boolean;
 }
 
 type Security = 'none-yet' | 'chap-wait-algorithm' | 'chap-wait-response' | 'done';
@@ -122,7 +126,7 @@ export class LoginMachine {
 
     if (req.csg === Stage.Security) {
       const r = this.securityStep(d.get('AuthMethod'), chapPairs, answers);
-      if (r) return fail(r.status, r.reason, true, answers);
+      if (r) return { ...fail(r.status, r.reason, true, answers), wrongSecret: r.wrongSecret === true };
     }
     answers.push(...negotiated.answers);
     if (req.csg === Stage.Operational && !this.declaredMrdsl) {
@@ -144,7 +148,7 @@ export class LoginMachine {
   }
 
   /** Returns a failure, or undefined with answers appended. */
-  private securityStep(authMethod: string | undefined, chap: Map<string, string>, answers: KeyValue[]): { status: number; reason: string } | undefined {
+  private securityStep(authMethod: string | undefined, chap: Map<string, string>, answers: KeyValue[]): { status: number; reason: string; wrongSecret?: boolean } | undefined {
     const required = this.policy.chap !== undefined;
     if (authMethod !== undefined) {
       const offered = authMethod.split(',');
@@ -180,11 +184,14 @@ export class LoginMachine {
       const name = chap.get('CHAP_N');
       const response = chap.get('CHAP_R');
       if (name === undefined || response === undefined) return { status: LoginStatus.AuthenticationFailure, reason: 'CHAP_N/CHAP_R missing' };
+      // Refused unchecked while this initiator has guessed wrong too often: the answer tells nothing about the secret.
+      const throttled = this.policy.chapRefusal?.(this.initiatorName);
+      if (throttled) return { status: LoginStatus.AuthenticationFailure, reason: throttled };
       const creds = this.policy.chap!;
       const got = decodeBinary(response);
       const want = chapResponse(this.chapAlgorithm, this.chapId, creds.secret, this.chapChallenge);
       if (name !== creds.user || !got || !responsesEqual(got, want))
-        return { status: LoginStatus.AuthenticationFailure, reason: `CHAP authentication failed for user ${JSON.stringify(name.slice(0, 64))}` };
+        return { status: LoginStatus.AuthenticationFailure, reason: `CHAP authentication failed for user ${JSON.stringify(name.slice(0, 64))}`, wrongSecret: true };
       const mutualId = chap.get('CHAP_I');
       const mutualChallenge = chap.get('CHAP_C');
       if (mutualId !== undefined || mutualChallenge !== undefined) {

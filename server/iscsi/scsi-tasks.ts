@@ -11,12 +11,15 @@ import type { Pdu } from './pdu.ts';
 import type { Connection } from './connection.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
 import { stepGate } from '../trace/step-gate.ts';
+import type { TaskIdentity } from '../store/types.ts';
+import type { BudgetHolder } from './data-budget.ts';
 
 /**
  * One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. It is also the AbortWatch SCSI
- * sees, so a command costs no AbortController.
+ * sees, so a command costs no AbortController, and the TaskIdentity the trace joins store events on (no object
+ * per command for that either).
  */
-export class ScsiTask implements AbortWatch {
+export class ScsiTask implements AbortWatch, TaskIdentity {
   readonly itt: number;
   readonly lun: number;
   /** Counted in the session's command window (non-immediate). */
@@ -35,10 +38,18 @@ export class ScsiTask implements AbortWatch {
   writeCharge = 0;
   private abortListeners: (() => void)[] | undefined = undefined;
 
-  constructor(readonly cmd: ScsiCommandPdu) {
+  constructor(
+    readonly cmd: ScsiCommandPdu,
+    /** The connection it arrived on (with the ITT: how the trace names the task). */
+    readonly connectionId: number,
+  ) {
     this.itt = cmd.itt;
     this.lun = cmd.lun;
     this.counted = !cmd.immediate;
+  }
+
+  get taskTag(): number {
+    return this.itt;
   }
 
   onAbort(fn: () => void): () => void {
@@ -70,11 +81,18 @@ const SENSE_INTERNAL_TARGET_FAILURE = buildSense(Sense.InternalTargetFailure);
  * data, unsolicited Data-Out and R2Ts, runs the command on the SCSI target in CmdSN order, and sends Data-In
  * (with the status collapsed into the last one when it can) or a SCSI Response with sense and residuals.
  */
-export class ScsiTaskHandler {
+export class ScsiTaskHandler implements BudgetHolder {
   private readonly byItt = new Map<number, ScsiTask>();
-  /** Read data outstanding and write data being gathered on this connection (running sums, not a walk per command). */
+  /**
+   * Read data outstanding (until the socket has handed it to the kernel) and write data being gathered on this
+   * connection (running sums, not a walk per command).
+   */
   private readBytes = 0;
   private writeBytes = 0;
+  /** Bytes this connection holds against the target's data-in-flight budget (data-budget.ts): the two above. */
+  heldBytes = 0;
+  /** Data-Out bytes accepted so far: progress, for the budget's stall check. */
+  private dataOutBytes = 0;
 
   constructor(private readonly conn: Connection) {}
 
@@ -98,24 +116,30 @@ export class ScsiTaskHandler {
     // Immediate commands skip the CmdSN window (RFC 7143 3.2.2.1), so they get their own cap (11.17.1 reason 0x06).
     if (cmd.immediate && this.byItt.size >= conn.session!.window) return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
     const params = conn.params;
-    const task = new ScsiTask(cmd);
+    const task = new ScsiTask(cmd, conn.id);
     let refuse: ScsiResponse | undefined;
     if (cmd.write && cmd.expectedDataTransferLength > 0) {
       if (DataOutCollector.tooLarge(cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_INVALID_FIELD_IN_CDB };
       else if (pdu.data.length > 0 && !params.immediateData) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR };
       // Write data waiting on this connection stays under a cap, however many writes are outstanding (TASK SET FULL, SAM-5 5.3).
       else if (this.overCap(false, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
+      // And all connections' data together under the target's budget.
+      else if (!conn.ctx.dataBudget.admit(cmd.expectedDataTransferLength, this.heldBytes)) refuse = { status: this.busyStatus() };
       else {
         task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
         task.writeCharge = cmd.expectedDataTransferLength;
         this.writeBytes += task.writeCharge;
+        this.hold(task.writeCharge);
       }
     }
     // So does read data: a burst of large READs from an initiator that does not read its answers cannot pile up.
+    const readCharge = Math.min(cmd.expectedDataTransferLength, LIMITS.maxWriteBytes);
     if (!refuse && cmd.read && this.overCap(true, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
+    if (!refuse && cmd.read && !conn.ctx.dataBudget.admit(readCharge, this.heldBytes)) refuse = { status: this.busyStatus() };
     if (!refuse && cmd.read) {
-      task.readCharge = Math.min(cmd.expectedDataTransferLength, LIMITS.maxWriteBytes);
+      task.readCharge = readCharge;
       this.readBytes += task.readCharge;
+      this.hold(task.readCharge);
     }
     this.byItt.set(cmd.itt, task);
     const admitted = conn.admit(cmd.cmdSN, cmd.immediate, () => {
@@ -142,17 +166,54 @@ export class ScsiTaskHandler {
     return n > 0 && n + Math.min(bytes, LIMITS.maxWriteBytes) > LIMITS.maxTaskDataBytes;
   }
 
+  /** SAM-5 5.3: TASK SET FULL when this nexus has other tasks outstanding (one will end), else BUSY. */
+  private busyStatus(): ScsiStatus {
+    return this.byItt.size > 0 ? ScsiStatus.TaskSetFull : ScsiStatus.Busy;
+  }
+
+  private hold(bytes: number): void {
+    this.heldBytes += bytes;
+    this.conn.ctx.dataBudget.charge(this, bytes);
+  }
+
+  private unhold(bytes: number): void {
+    if (bytes === 0) return;
+    this.heldBytes -= bytes;
+    this.conn.ctx.dataBudget.release(this, bytes);
+  }
+
+  progressBytes(): number {
+    return this.conn.flushedBytes + this.dataOutBytes;
+  }
+
+  cut(why: string): void {
+    this.conn.cut(why);
+  }
+
   /** The task's write data is no longer being gathered (it runs, failed, or was aborted). */
   private doneGathering(task: ScsiTask): void {
     task.collector = undefined;
     this.writeBytes -= task.writeCharge;
+    this.unhold(task.writeCharge);
     task.writeCharge = 0;
   }
 
   private uncharge(task: ScsiTask): void {
     this.doneGathering(task);
     this.readBytes -= task.readCharge;
+    this.unhold(task.readCharge);
     task.readCharge = 0;
+  }
+
+  /** Read data handed to the socket stays charged until the socket has passed its last byte to the kernel. */
+  private chargeUntilFlushed(task: ScsiTask): (() => void) | undefined {
+    const bytes = task.readCharge;
+    if (bytes === 0) return undefined;
+    task.readCharge = 0;
+    return () => {
+      this.readBytes -= bytes;
+      this.unhold(bytes);
+    };
   }
 
   /** Framing's question for a large Data-Out: the slice of its command's buffer to gather it into (see DataOutCollector.placement). */
@@ -167,6 +228,7 @@ export class ScsiTaskHandler {
     const task = this.byItt.get(d.itt);
     // Data for a task that is gone (aborted, failed, or never admitted) is dropped quietly (RFC 7143 11.5.1).
     if (!task || task.aborted || !task.collector || task.running) return;
+    this.dataOutBytes += d.data.length;
     const r = task.collector.accept(d);
     switch (r.kind) {
       case 'error':
@@ -213,6 +275,7 @@ export class ScsiTaskHandler {
       writeBit: cmd.write,
       dataOut,
       abort: task,
+      task,
     });
     task.running = run.then(
       (res) => this.respond(task, res),
@@ -246,6 +309,7 @@ export class ScsiTaskHandler {
     if (sendLength > 0) {
       const seg = conn.params.maxSendDataSegmentLength;
       const buf = Buffer.from(data!.buffer, data!.byteOffset, sendLength);
+      const flushed = this.chargeUntilFlushed(task);
       for (let off = 0; off < sendLength; off += seg) {
         const last = off + seg >= sendLength;
         const collapse = last && good;
@@ -254,7 +318,7 @@ export class ScsiTaskHandler {
           statSN: collapse ? conn.takeStatSN() : 0, expCmdSN: this.windowAfter(task, collapse), maxCmdSN: conn.maxCmdSN,
           dataSN: task.dataInCount++, bufferOffset: off, status: collapse ? res.status : undefined,
           overflow, underflow, residualCount: residual, data: buf.subarray(off, Math.min(off + seg, sendLength)),
-        }));
+        }), last ? flushed : undefined);
       }
       if (good) return this.finish(task);
     }

@@ -6,6 +6,8 @@ import type { Session } from './session.ts';
 import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
+import type { DataBudget } from './data-budget.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
 
 /** What the iSCSI layer needs from the SCSI target below it. */
@@ -20,6 +22,10 @@ export interface TargetContext {
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;
+  /** Failed CHAP logins counted across connections, per initiator name and source address. */
+  readonly authThrottle: AuthThrottle;
+  /** The target-wide budget for the data of commands in flight, read and write (`--max-data-in-flight`). */
+  readonly dataBudget: DataBudget;
   sessionExists(tsih: number): boolean;
   /** Creates, joins or reinstates the session at the end of login; a number is a login status refusing it. */
   bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session | number;

@@ -10,6 +10,8 @@ import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
 import { Tap } from '../trace/tap.ts';
+import { AuthThrottle } from './auth-throttle.ts';
+import { DataBudget, defaultDataInFlight } from './data-budget.ts';
 
 export interface Portal {
   host: string;
@@ -38,6 +40,11 @@ export interface TargetLimits {
   maxConnections: number;
   /** Commands one session may have outstanding: its CmdSN window (MaxCmdSN) never opens wider (RFC 7143 4.2.2.1). */
   maxCommands: number;
+  /**
+   * Bytes of command data in flight on the whole target, read and write (data-budget.ts); past it, TASK SET FULL or
+   * BUSY, and connections that hold data without progress are cut. Default: an eighth of memory, 128 MiB to 1 GiB.
+   */
+  maxDataInFlight: number;
 }
 
 /** How long shutdown waits for initiators to finish and leave on their own before it closes their connections. */
@@ -45,7 +52,7 @@ const SHUTDOWN_LOGOUT_GRACE_MS = 5000;
 /** How long shutdown waits for answers already written to reach initiators before cutting their sockets. */
 const SHUTDOWN_FLUSH_MS = 2000;
 
-export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 256, maxCommands: LIMITS.commandWindow };
+export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 256, maxCommands: LIMITS.commandWindow, maxDataInFlight: defaultDataInFlight() };
 
 /**
  * The iSCSI target: portals listening, the session registry (reinstatement, RFC 7143 6.3.5), SendTargets,
@@ -53,6 +60,8 @@ export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 25
  */
 export class IscsiTarget implements TargetContext {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
+  readonly authThrottle = new AuthThrottle();
+  readonly dataBudget: DataBudget;
   readonly scsi: ScsiBackend;
   readonly lunCount: number;
   readonly limits: TargetLimits;
@@ -68,9 +77,11 @@ export class IscsiTarget implements TargetContext {
     this.scsi = opts.scsi;
     this.lunCount = opts.lunCount;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
+    this.dataBudget = new DataBudget(this.limits.maxDataInFlight, (m) => this.log(m));
   }
 
   async listen(): Promise<void> {
+    this.dataBudget.start();
     for (const [i, portal] of this.opts.portals.entries()) {
       const tpgt = i + 1;
       const server = createServer({ noDelay: true }, (socket) => this.accept(socket, tpgt));
@@ -116,6 +127,7 @@ export class IscsiTarget implements TargetContext {
 
   /** Stops accepting, waits for in-flight commands on every connection, then closes them. */
   async close(): Promise<void> {
+    this.dataBudget.stop();
     // server.close() stops accepting and calls back once every connection has ended.
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     // An initiator in the middle of a stream usually finishes and logs out within moments: let it, for a while.

@@ -4,6 +4,7 @@
  */
 import type { LogicalUnit } from './logical-unit.ts';
 import type { OpcodeEntry } from './opcodes.ts';
+import type { IoTrace } from '../store/types.ts';
 import { ScsiStatus, type ScsiCommand, type ScsiResponse } from './types.ts';
 
 export interface TargetInfo {
@@ -33,6 +34,11 @@ export interface CommandContext {
    * LUs than the one addressed (EXTENDED COPY): they may not bypass those LUs' reservations.
    */
   readonly reservationConflict: (lun: number, cdb: Uint8Array) => boolean;
+  /**
+   * Pass as the last argument of every store call: names the task to the store tap (only set while one listens),
+   * so the trace joins the store event to its command by identity.
+   */
+  readonly io?: IoTrace;
 }
 
 export type Handler = (ctx: CommandContext) => Promise<ScsiResponse> | ScsiResponse;

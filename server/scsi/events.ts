@@ -1,7 +1,7 @@
 /**
  * What the SCSI layer tells the trace taps. Built only when a tap is active (see server/trace/tap.ts).
  */
-import type { CacheIoReport } from '../store/types.ts';
+import type { CacheIoReport, TaskIdentity } from '../store/types.ts';
 import type { ScsiStatus, TaskManagementFunction } from './types.ts';
 
 export interface ScsiCommandEvent {
@@ -46,4 +46,6 @@ export interface StoreEvent {
   readonly error?: string;
   /** Set when a block cache served the call: per-range outcome (hit, miss, readahead hit, partial) and timings. */
   readonly cache?: CacheIoReport;
+  /** The task the call served (absent for calls no command made, e.g. a background flush). */
+  readonly task?: TaskIdentity;
 }

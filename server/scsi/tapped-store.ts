@@ -28,32 +28,32 @@ export class TappedStore implements BlockStore {
     return this.inner.writeCache;
   }
 
-  read(lba: number, blocks: number): Promise<Uint8Array> {
+  read(lba: number, blocks: number, io?: IoTrace): Promise<Uint8Array> {
     const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, blocks) : undefined;
-    if (held) return held.then(() => this.read(lba, blocks));
+    if (held) return held.then(() => this.read(lba, blocks, io));
     if (!this.tap.active) return this.inner.read(lba, blocks);
     const trace: IoTrace = {};
-    return this.traced('read', lba, blocks, false, this.inner.read(lba, blocks, trace), trace);
+    return this.traced('read', lba, blocks, false, this.inner.read(lba, blocks, trace), trace, io);
   }
 
-  write(lba: number, data: Uint8Array, fua: boolean): Promise<void> {
+  write(lba: number, data: Uint8Array, fua: boolean, io?: IoTrace): Promise<void> {
     const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, data.length / this.inner.blockSize) : undefined;
-    if (held) return held.then(() => this.write(lba, data, fua));
+    if (held) return held.then(() => this.write(lba, data, fua, io));
     if (!this.tap.active) return this.inner.write(lba, data, fua);
     const trace: IoTrace = {};
-    return this.traced('write', lba, data.length / this.inner.blockSize, fua, this.inner.write(lba, data, fua, trace), trace);
+    return this.traced('write', lba, data.length / this.inner.blockSize, fua, this.inner.write(lba, data, fua, trace), trace, io);
   }
 
-  flush(): Promise<void> {
+  flush(io?: IoTrace): Promise<void> {
     if (!this.tap.active) return this.inner.flush();
     const trace: IoTrace = {};
-    return this.traced('flush', 0, 0, false, this.inner.flush(trace), trace);
+    return this.traced('flush', 0, 0, false, this.inner.flush(trace), trace, io);
   }
 
-  unmap(lba: number, blocks: number): Promise<void> {
+  unmap(lba: number, blocks: number, io?: IoTrace): Promise<void> {
     if (!this.tap.active) return this.inner.unmap(lba, blocks);
     const trace: IoTrace = {};
-    return this.traced('unmap', lba, blocks, false, this.inner.unmap(lba, blocks, trace), trace);
+    return this.traced('unmap', lba, blocks, false, this.inner.unmap(lba, blocks, trace), trace, io);
   }
 
   mapping(lba: number, maxBlocks: number): Promise<{ mapped: boolean; blocks: number }> {
@@ -64,15 +64,19 @@ export class TappedStore implements BlockStore {
     return this.inner.close();
   }
 
-  /** `trace` is filled in by a cache below (what it did for this call) and travels in the event as `cache`. */
-  private async traced<T>(kind: StoreEvent['kind'], lba: number, blocks: number, fua: boolean, op: Promise<T>, trace: IoTrace): Promise<T> {
+  /**
+   * `trace` is filled in by a cache below (what it did for this call) and travels in the event as `cache`; `io`
+   * comes from above and names the task (its own object: the caller may reuse it for several calls).
+   */
+  private async traced<T>(kind: StoreEvent['kind'], lba: number, blocks: number, fua: boolean, op: Promise<T>, trace: IoTrace, io: IoTrace | undefined): Promise<T> {
     const start = performance.now();
+    const task = io?.task;
     try {
       const result = await op;
-      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, cache: trace.cache });
+      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, cache: trace.cache, task });
       return result;
     } catch (err) {
-      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, error: String(err), cache: trace.cache });
+      this.tap.emit({ kind, lun: this.lun, lba, blocks, fua, durationMs: performance.now() - start, error: String(err), cache: trace.cache, task });
       throw err;
     }
   }

@@ -211,6 +211,7 @@ export class ScsiTarget {
       target: this.info,
       units: this.units,
       reservationConflict: (lun, other) => this.reservations?.conflicts(lun, other, cmd.nexus) ?? false,
+      io: cmd.task && this.taps.store.active ? { task: cmd.task } : undefined,
     };
     return entry.handler(ctx);
   }

@@ -2,6 +2,7 @@
  * The contract between a SCSI transport (iSCSI today) and the SCSI target (SAM-5 terms). SCSI knows nothing of
  * iSCSI: the transport hands it a command with its data-out already gathered, and turns the response into PDUs.
  */
+import type { TaskIdentity } from '../store/types.ts';
 
 /** An I_T nexus (SAM-5 4.7): one initiator port talking to one target port. iSCSI builds it from the session. */
 export interface ItNexus {
@@ -47,6 +48,8 @@ export interface ScsiCommand {
    * response is then discarded. Optional: a transport without aborts leaves it unset.
    */
   readonly abort?: AbortWatch;
+  /** The transport's name for this task (connection + task tag), for joining trace events by identity. */
+  readonly task?: TaskIdentity;
 }
 
 /**

@@ -65,6 +65,20 @@ export interface CacheIoReport {
  */
 export interface IoTrace {
   cache?: CacheIoReport;
+  /**
+   * Passed down, not filled in: the task this call serves, so the trace can join the store event to its SCSI
+   * command by identity (never by time). Set by the SCSI layer only while a store tap listens.
+   */
+  readonly task?: TaskIdentity;
+}
+
+/**
+ * A task as its transport names it (SAM-5 4.x: the I_T_L_Q nexus's task tag, here the iSCSI connection and ITT):
+ * the key the trace recorder already correlates PDUs on.
+ */
+export interface TaskIdentity {
+  readonly connectionId: number;
+  readonly taskTag: number;
 }
 
 /** A store with a volatile write cache (SBC-3 6.4.5 WCE): what MODE SENSE reports and MODE SELECT changes. */

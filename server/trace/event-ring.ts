@@ -36,6 +36,8 @@ export interface StoreRow {
   durationNs: number;
   error: string | undefined;
   cache: CacheTrace | undefined;
+  /** 0: no task. */
+  taskId: number;
 }
 
 export class EventRing {
@@ -47,6 +49,7 @@ export class EventRing {
   private readonly n2: Float64Array;
   private readonly n3: Float64Array;
   private readonly n4: Float64Array;
+  private readonly n5: Float64Array;
   /** Strings (nexus ids, opcode names: long-lived already) and the rare objects (sense, cache report, errors, whole events). */
   private readonly s0: (string | undefined)[];
   private readonly s1: (string | undefined)[];
@@ -68,6 +71,7 @@ export class EventRing {
     this.n2 = new Float64Array(capacity);
     this.n3 = new Float64Array(capacity);
     this.n4 = new Float64Array(capacity);
+    this.n5 = new Float64Array(capacity);
     this.s0 = new Array<string | undefined>(capacity).fill(undefined);
     this.s1 = new Array<string | undefined>(capacity).fill(undefined);
     this.objects = new Array<unknown>(capacity).fill(undefined);
@@ -106,6 +110,7 @@ export class EventRing {
     this.n2[r] = s.blocks;
     this.n3[r] = s.fua ? 1 : 0;
     this.n4[r] = s.durationNs;
+    this.n5[r] = s.taskId;
     this.s0[r] = s.error;
     this.objects[r] = s.cache;
   }
@@ -136,6 +141,8 @@ export class EventRing {
     if (error !== undefined) event.error = error;
     const cache = this.objects[r] as CacheTrace | undefined;
     if (cache !== undefined) event.cache = cache;
+    const taskId = this.n5[r]!;
+    if (taskId !== 0) event.taskId = taskId;
     return event;
   }
 

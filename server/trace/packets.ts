@@ -6,9 +6,9 @@
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_VLAN = 0x8100;
 export const IPPROTO_TCP = 6;
-export const ETH_HEADER = 14;
-export const IPV4_HEADER = 20;
-export const TCP_HEADER = 20;
+// Header sizes: the lab's one framing model (the stepper counts with the same numbers).
+import { ETH_HEADER, IPV4_HEADER, TCP_HEADER } from '../../shared/protocol/tcp-framing.ts';
+export { ETH_HEADER, IPV4_HEADER, TCP_HEADER };
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;

@@ -31,10 +31,11 @@ import {
   TCP_SYN,
 } from './packets.ts';
 import type { RecordedPdu } from './recorder.ts';
+import { ISCSI_PORT, MSS, modelInitiatorPort, segmentSizes } from '../../shared/protocol/tcp-framing.ts';
 
-export const ISCSI_PORT = 3260;
-/** Payload bytes per synthesized segment (Ethernet MTU 1500 - IPv4 20 - TCP 20). */
-export const DEFAULT_MSS = 1460;
+/** The target side's port and the payload bytes per segment: the lab's one framing model (tcp-framing.ts). */
+export { ISCSI_PORT };
+export const DEFAULT_MSS = MSS;
 
 const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
@@ -104,14 +105,10 @@ export class PcapngWriter {
     const c = this.connection(p);
     const i2t = p.direction === 'i2t';
     let off = 0;
-    let first = true;
-    do {
-      const n = Math.min(this.mss, p.bytes.length - off);
-      const payload = p.bytes.subarray(off, off + n);
-      this.segment(c, i2t, p.timeNs, TCP_ACK | TCP_PSH, payload, first ? p.comment : undefined);
-      first = false;
+    for (const n of segmentSizes(p.bytes.length, this.mss)) {
+      this.segment(c, i2t, p.timeNs, TCP_ACK | TCP_PSH, p.bytes.subarray(off, off + n), off === 0 ? p.comment : undefined);
       off += n;
-    } while (off < p.bytes.length);
+    }
   }
 
   /** Closes a connection with FIN from the initiator and the target's FIN/ACK (optional, for tidy streams). */
@@ -139,8 +136,7 @@ export class PcapngWriter {
     const i2t = p.direction === 'i2t';
     const initiatorIp = ipv4Bytes(i2t ? p.tcp.src : p.tcp.dst);
     const targetIp = ipv4Bytes(i2t ? p.tcp.dst : p.tcp.src);
-    let initiatorPort = i2t ? p.tcp.srcPort : p.tcp.dstPort;
-    if (initiatorPort === this.targetPort) initiatorPort = 65000 + (p.connectionId % 500);
+    const initiatorPort = modelInitiatorPort(i2t ? p.tcp.srcPort : p.tcp.dstPort, p.connectionId, this.targetPort);
     // Deterministic initial sequence numbers keep exports reproducible.
     const isn = (Math.imul(p.connectionId + 1, 0x9e3779b1) >>> 0) & 0x7fffffff;
     c = { initiatorIp, targetIp, initiatorPort, i2tSeq: isn, t2iSeq: (isn ^ 0x5bd1e995) >>> 0, i2tIpId: 1, t2iIpId: 1 };

@@ -378,9 +378,13 @@ export class TraceRecorder {
 
   private onStore(e: StoreEvent): void {
     this.eventCount++;
-    this.eventRing.pushStore(this.seq++, this.elapsedNs(), {
+    // Joined to its task by identity; stamped no earlier than the task's SCSI Command (causal order, whatever
+    // the two clocks' rounding).
+    const task = e.task ? this.describer.openTask(e.task.connectionId, e.task.taskTag) : undefined;
+    const timeNs = task ? Math.max(this.elapsedNs(), task.startNs) : this.elapsedNs();
+    this.eventRing.pushStore(this.seq++, timeNs, {
       kind: e.kind, lun: e.lun, lba: e.lba, blocks: e.blocks, fua: e.fua, durationNs: Math.round(e.durationMs * 1e6),
-      error: e.error, cache: e.cache,
+      error: e.error, cache: e.cache, taskId: task?.id ?? 0,
     });
     if (this.consumers.length > 0) this.deliver({ event: this.eventRing.event(this.eventRing.length - 1) });
   }

@@ -25,6 +25,8 @@ interface Run {
   readonly timeoutMs: number;
   itt: number | undefined;
   passed: StepStageId[];
+  /** Reached after Continue or a timeout: run, not held. */
+  ranUnheld: StepStageId[];
   stage?: StepStageId;
   detail?: string;
   heldSinceMs?: number;
@@ -63,7 +65,7 @@ export class StepGate {
       version: this.version,
       active: true, id: r.id, io: r.io, initiatorName: r.initiatorName, lun: r.lun, lba: r.lba,
       stage: r.stage, stageIndex: r.stage ? STEP_STAGES.findIndex((s) => s.id === r.stage) : -1,
-      passed: [...r.passed], detail: r.detail, heldSinceMs: r.heldSinceMs,
+      passed: [...r.passed], ranUnheld: [...r.ranUnheld], detail: r.detail, heldSinceMs: r.heldSinceMs,
       timeoutAtMs: r.heldSinceMs !== undefined ? r.heldSinceMs + r.timeoutMs : undefined, timedOut: r.timedOut, done: false,
     };
   }
@@ -80,7 +82,7 @@ export class StepGate {
     if (this.run) throw new StepBusyError(`a stepped I/O is already in progress (${this.run.io}, at ${this.run.stage ?? 'a stage boundary'}): press Next or Continue first`);
     const run: Run = {
       id: this.nextId++, initiatorName: what.initiatorName, io: what.io, lun: what.lun, lba: what.lba, blocks: what.blocks,
-      timeoutMs: what.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, itt: undefined, passed: [], free: false, executing: false, timedOut: false,
+      timeoutMs: what.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, itt: undefined, passed: [], ranUnheld: [], free: false, executing: false, timedOut: false,
     };
     this.run = run;
     this.armed = true;
@@ -98,7 +100,7 @@ export class StepGate {
       this.run = undefined;
       this.armed = false;
       this.last = {
-        version: 0, active: false, id: run.id, io: run.io, initiatorName: run.initiatorName, lun: run.lun, lba: run.lba, stageIndex: -1, passed: run.passed, timedOut: run.timedOut, done: true, result,
+        version: 0, active: false, id: run.id, io: run.io, initiatorName: run.initiatorName, lun: run.lun, lba: run.lba, stageIndex: -1, passed: run.passed, ranUnheld: run.ranUnheld, timedOut: run.timedOut, done: true, result,
       };
       this.changed();
     }
@@ -110,10 +112,14 @@ export class StepGate {
    */
   holdTask(initiatorName: string, itt: number, stage: 'target-received' | 'target-respond', resume: () => void): boolean {
     const run = this.run;
-    if (!run || run.free || run.initiatorName !== initiatorName || run.passed.includes(stage)) return false;
+    if (!run || run.initiatorName !== initiatorName || run.passed.includes(stage)) return false;
     // The stepped session runs nothing else while armed, so its first task seen is the stepped one.
     run.itt ??= itt;
     if (run.itt !== itt) return false;
+    if (run.free) {
+      this.ranUnheld(run, stage);
+      return false;
+    }
     run.executing = false;
     void this.wait(run, stage, `ITT 0x${itt.toString(16).padStart(8, '0')}`).then(() => {
       run.executing = stage === 'target-received';
@@ -128,8 +134,13 @@ export class StepGate {
    */
   beforeStore(lun: number, lba: number, blocks: number): Promise<void> | undefined {
     const run = this.run;
-    if (!run || run.free || !run.executing || run.lun !== lun || run.lba !== lba || run.blocks !== blocks) return undefined;
-    if (run.passed.includes('store-access')) return undefined;
+    if (!run || run.lun !== lun || run.lba !== lba || run.blocks !== blocks || run.passed.includes('store-access')) return undefined;
+    if (run.free) {
+      // Only shown, never held: after Continue the range match alone names it (the executing window is not tracked).
+      this.ranUnheld(run, 'store-access');
+      return undefined;
+    }
+    if (!run.executing) return undefined;
     return this.wait(run, 'store-access', this.describeStore?.(lun, lba, blocks));
   }
 
@@ -149,7 +160,15 @@ export class StepGate {
     return true;
   }
 
+  /** Records a stage the freed I/O went through unheld (once), so every browser shows it as run. */
+  private ranUnheld(run: Run, stage: StepStageId): void {
+    if (this.run !== run || run.passed.includes(stage) || run.ranUnheld.includes(stage)) return;
+    run.ranUnheld.push(stage);
+    this.changed();
+  }
+
   private wait(run: Run, stage: StepStageId, detail: string | undefined): Promise<void> {
+    if (run.free) this.ranUnheld(run, stage);
     if (run.free || this.run !== run) return Promise.resolve();
     run.passed.push(stage);
     run.stage = stage;

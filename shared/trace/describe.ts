@@ -163,6 +163,14 @@ export class PduDescriber {
     }
   }
 
+  /**
+   * The open SCSI task a connection knows by this ITT: how a store event (which names its task by connection and
+   * tag) joins the task by identity. Undefined once the task's response went out or the connection closed.
+   */
+  openTask(connectionId: number, itt: number): { readonly id: number; readonly startNs: number } | undefined {
+    return this.open.get(connectionId * TAG_SPACE + itt);
+  }
+
   /** Forgets the open exchanges of a connection that closed. */
   forgetConnection(connectionId: number): void {
     for (const k of this.open.keys()) if (Math.floor(k / TAG_SPACE) === connectionId) this.open.delete(k);

@@ -146,6 +146,11 @@ export interface StoreTraceEvent extends TraceEventBase {
   readonly error?: string;
   /** What the block cache did for this I/O, per block range, and where the time went. */
   readonly cache?: CacheTrace;
+  /**
+   * The SCSI task this call served (the taskId its PDUs carry), joined by identity (connection + ITT) when the
+   * call was made; absent for calls no command made. Stamped causally: timeNs is never before the task's command.
+   */
+  readonly taskId?: number;
 }
 
 /** Recorder bookkeeping: events lost because a consumer lagged or the ring overflowed. */

@@ -1,12 +1,22 @@
 /** Step mode's stages and state, as the gateway (server/trace/step-gate.ts) and the UI both know them. */
 
+/**
+ * The five steps of the read path as the lab teaches them (command, cache scheduling, read, encapsulation,
+ * transmit), each a point where step mode holds the I/O; `name` is the step, `title` where it is held.
+ */
 export const STEP_STAGES = [
-  { id: 'initiator-send', title: 'Initiator: SCSI Command built, not yet sent' },
-  { id: 'target-received', title: 'Target: SCSI Command received (and its data), about to execute' },
-  { id: 'store-access', title: 'Target: the command reaches the LUN\'s cache and store' },
-  { id: 'target-respond', title: 'Target: result ready, Data-In / SCSI Response not yet sent' },
-  { id: 'initiator-receive', title: 'Initiator: response received, result not yet handed to the application' },
+  { id: 'initiator-send', name: 'Command', title: 'Initiator: SCSI Command built, not yet sent' },
+  { id: 'target-received', name: 'Cache scheduling', title: 'Target: SCSI Command received (and its data), about to be scheduled on the cache' },
+  { id: 'store-access', name: 'Read', title: 'Target: the command reaches the LUN\'s cache and store' },
+  { id: 'target-respond', name: 'Encapsulation', title: 'Target: result ready, Data-In / SCSI Response built, not yet sent' },
+  { id: 'initiator-receive', name: 'Transmit', title: 'Initiator: response transmitted and received, result not yet handed to the application' },
 ] as const;
+
+/** A stage's step name for this I/O: the third step of a write is "Write". */
+export function stepStageName(id: StepStageId, io: string): string {
+  if (id === 'store-access' && /^WRITE|^COMPARE/.test(io)) return 'Write';
+  return STEP_STAGES.find((s) => s.id === id)?.name ?? id;
+}
 
 export type StepStageId = (typeof STEP_STAGES)[number]['id'];
 
@@ -30,6 +40,8 @@ export interface StepState {
   readonly stageIndex: number;
   /** Stages passed so far, in order (a stage the I/O never reached, e.g. no store access, is absent). */
   readonly passed: StepStageId[];
+  /** Stages the I/O went through without being held (after Continue or a timeout), in order. */
+  readonly ranUnheld?: StepStageId[];
   /** What the stage knows: ITT, cache residency, status... */
   readonly detail?: string;
   /** Wall-clock ms when the current hold began, and when it times out. */

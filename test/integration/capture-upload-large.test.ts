@@ -13,6 +13,10 @@ import { join } from 'node:path';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import { startServe, type Serve } from '../helpers/serve.ts';
 
+const LAB_IQN = 'iqn.2026-11.org.iscsi-lab:lab';
+const iscsiUrl = (s: Serve): string => `iscsi://127.0.0.1:${s.port}/${LAB_IQN}/0`;
+const base = (s: Serve): string => `http://127.0.0.1:${s.http}`;
+
 /** MiB written and read back while recording; twice this is about the capture's size. */
 const MIB = Number(process.env.LARGE_CAPTURE_MIB ?? 100);
 const MAX_READ_MS = 250;
@@ -25,14 +29,14 @@ beforeAll(async () => {
   requireTools('qemu-io', 'stdbuf');
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-large-'));
   capture = join(dir, 'own.pcapng');
-  const recorder = await startServe(dir, ['--lun', `${join(dir, 'a.img')}:${MIB + 16}M`, '--capture', capture]);
+  const recorder = await startServe('127.0.0.1', ['--lun', `$DIR/a.img:${MIB + 16}M`, '--capture', capture]);
   try {
-    const r = await run('qemu-io', ['-f', 'raw', '-c', `write -P 0x6b 0 ${MIB}M`, '-c', `read -P 0x6b 0 ${MIB}M`, recorder.url()], { timeoutMs: 300_000 });
+    const r = await run('qemu-io', ['-f', 'raw', '-c', `write -P 0x6b 0 ${MIB}M`, '-c', `read -P 0x6b 0 ${MIB}M`, iscsiUrl(recorder)], { timeoutMs: 300_000 });
     expect(r.code, explain(r)).toBe(0);
   } finally {
     expect(await recorder.stop()).toBe(0);
   }
-  lab = await startServe(dir, ['--lun', `${join(dir, 'b.img')}:${MIB + 16}M`]);
+  lab = await startServe('127.0.0.1', ['--lun', `$DIR/b.img:${MIB + 16}M`]);
 }, 400_000);
 
 afterAll(async () => {
@@ -42,7 +46,7 @@ afterAll(async () => {
 
 function upload(base: string, file: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/api/capture/upload?name=own.pcapng`, { method: 'POST', headers: { 'content-length': statSync(file).size } }, (res) => {
+    const req = request(`${base}/api/capture/upload?name=own.pcapng`, { method: 'POST', headers: { 'content-length': statSync(file).size, 'content-type': 'application/octet-stream' } }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
@@ -64,7 +68,7 @@ describe('a large capture upload', () => {
     // qemu-io reads 64 KiB at spread offsets with short pauses; stdbuf makes it print each result as it happens.
     const cmds: string[] = [];
     for (let i = 0; i < 4000; i++) cmds.push('-c', `read ${(i * 7919) % 1000}k 64k`, '-c', 'sleep 10');
-    const reader = spawn('stdbuf', ['-oL', 'qemu-io', '-f', 'raw', ...cmds, lab.url()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const reader = spawn('stdbuf', ['-oL', 'qemu-io', '-f', 'raw', ...cmds, iscsiUrl(lab)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const reads: { at: number; ms: number }[] = [];
     let pending = '';
     reader.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -79,7 +83,7 @@ describe('a large capture upload', () => {
     });
     await new Promise((r) => setTimeout(r, 1500));
     const t0 = Date.now();
-    const up = await upload(lab.base, capture);
+    const up = await upload(base(lab), capture);
     const t1 = Date.now();
     await new Promise((r) => setTimeout(r, 300));
     reader.kill('SIGKILL');
@@ -98,7 +102,7 @@ describe('a large capture upload', () => {
     expect(u.events.length).toBeLessThan(u.total);
     // A page from the middle and the last one, with their wire bytes.
     const get = async (from: number, count: number): Promise<Page> => {
-      const r = await fetch(`${lab.base}/api/capture/upload/${u.id}/events?from=${from}&count=${count}`);
+      const r = await fetch(`${base(lab)}/api/capture/upload/${u.id}/events?from=${from}&count=${count}`);
       expect(r.status).toBe(200);
       return (await r.json()) as Page;
     };
@@ -112,18 +116,18 @@ describe('a large capture upload', () => {
     expect(last.events.at(-1)!.opcodeName).toMatch(/Logout Response|SCSI Response|NOP-In/);
 
     // Statistics of the upload: the recorded WRITEs and READs with their response times, also as CSV.
-    const stats = (await (await fetch(`${lab.base}/api/capture/upload/${u.id}/stats`)).json()) as { srt: { name: string; calls: number; avgNs: number }[]; buckets: unknown[] };
+    const stats = (await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats`)).json()) as { srt: { name: string; calls: number; avgNs: number }[]; buckets: unknown[] };
     const rw = stats.srt.filter((r) => /^(READ|WRITE)\(/.test(r.name));
     expect(rw.length).toBeGreaterThanOrEqual(2);
     expect(rw.every((r) => r.calls > 0 && r.avgNs > 0)).toBe(true);
     expect(stats.buckets.length).toBeGreaterThan(0);
-    const csv = await (await fetch(`${lab.base}/api/capture/upload/${u.id}/stats?format=csv`)).text();
+    const csv = await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats?format=csv`)).text();
     expect(csv.split('\n')[0]).toBe('opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s');
     // And of the live trace: qemu-io's reads just now.
-    const live = (await (await fetch(`${lab.base}/api/trace/srt`)).json()) as { srt: { name: string; calls: number }[] };
+    const live = (await (await fetch(`${base(lab)}/api/trace/srt`)).json()) as { srt: { name: string; calls: number }[] };
     expect(live.srt.some((r) => r.name.startsWith('READ') && r.calls > 10)).toBe(true);
 
-    const rep = await fetch(`${lab.base}/api/replay`, { method: 'POST', body: JSON.stringify({ id: u.id }) });
+    const rep = await fetch(`${base(lab)}/api/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: u.id }) });
     const report = (await rep.json()) as { commands: number; differences: number; lines: string[] };
     expect(rep.status, JSON.stringify(report).slice(0, 500)).toBe(200);
     console.log(`replay: ${report.lines.at(-1)}`);

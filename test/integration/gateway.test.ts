@@ -126,7 +126,7 @@ describe('serve: API, live trace, capture', () => {
     }
     const r = (await (await post({ lun: 0, op: 'read', lba: 100, blocks: 1 })).json()) as { dataHex: string };
     expect(Buffer.from(r.dataHex, 'hex').subarray(0, 9).toString()).toBe('hello api');
-    const garbage = await fetch(`${base}/api/io`, { method: 'POST', body: '{not json' });
+    const garbage = await fetch(`${base}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
     expect(garbage.status).toBe(400);
   });
 

@@ -68,4 +68,34 @@ describe('step gate', () => {
     await expect(first).resolves.toBe(1);
     expect(gate.next()).toBe(false);
   });
+
+  it('records the stages a continued I/O ran through unheld, so they show as run, not skipped', async () => {
+    const gate = new StepGate();
+    let finish!: () => void;
+    const atTarget = new Promise<void>((r) => (finish = r));
+    const run = gate.step(io, async (pause) => {
+      await pause('initiator-send');
+      await atTarget;
+      await pause('initiator-receive');
+      return 'GOOD';
+    }, (x) => x);
+    await tick();
+    gate.continue();
+    await tick();
+    // The target side meets the freed I/O: nothing is held, every stage is recorded as run.
+    expect(gate.holdTask(io.initiatorName, 0x21, 'target-received', () => {})).toBe(false);
+    expect(gate.beforeStore(0, 8, 1)).toBeUndefined();
+    expect(gate.beforeStore(0, 99, 1)).toBeUndefined(); // another range: not the stepped I/O's
+    expect(gate.holdTask(io.initiatorName, 0x22, 'target-respond', () => {})).toBe(false); // another task
+    expect(gate.holdTask(io.initiatorName, 0x21, 'target-respond', () => {})).toBe(false);
+    finish();
+    await expect(run).resolves.toBe('GOOD');
+    expect(gate.state()).toMatchObject({ passed: ['initiator-send'], ranUnheld: ['target-received', 'store-access', 'target-respond', 'initiator-receive'] });
+  });
+
+  it('names the five steps of the read path, and "Write" for a write\'s third', async () => {
+    const { STEP_STAGES, stepStageName } = await import('../../shared/trace/step.ts');
+    expect(STEP_STAGES.map((s) => stepStageName(s.id, 'READ(16) LBA 8 ×1 on LUN 0'))).toEqual(['Command', 'Cache scheduling', 'Read', 'Encapsulation', 'Transmit']);
+    expect(stepStageName('store-access', 'WRITE(16) LBA 8 ×1 on LUN 0')).toBe('Write');
+  });
 });

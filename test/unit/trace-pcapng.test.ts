@@ -100,3 +100,23 @@ describe('pcapng writer -> reader', () => {
     expect(() => readCapture(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(/not a pcap/);
   });
 });
+
+describe('the one TCP/IP framing model (shared/protocol/tcp-framing.ts)', () => {
+  it('counts the segments and frame bytes the pcapng writer really writes, per direction', async () => {
+    const { frameTrip, MSS, ISCSI_PORT, segmentSizes } = await import('../../shared/protocol/tcp-framing.ts');
+    expect(segmentSizes(2 * MSS + 1)).toEqual([MSS, MSS, 1]);
+    expect(segmentSizes(48)).toEqual([48]);
+    expect(() => segmentSizes(10, 0)).toThrow(RangeError);
+    const { pdus } = session(true);
+    const w = new PcapngWriter();
+    for (const p of pdus) w.addPdu(p);
+    const frames = [...readPackets(w.toBytes())].map((p) => ({ p, tcp: parseTcpFrame(p.data, LINKTYPE_ETHERNET)! })).filter((f) => f.tcp.payload.length > 0);
+    for (const dir of ['i2t', 't2i'] as const) {
+      const model = frameTrip(pdus.filter((p) => p.direction === dir).map((p) => p.bytes.length));
+      const written = frames.filter((f) => (f.tcp.dstPort === ISCSI_PORT) === (dir === 'i2t'));
+      expect(written.length).toBe(model.segments);
+      expect(written.reduce((a, f) => a + f.tcp.payload.length, 0)).toBe(model.tcpPayload);
+      expect(written.reduce((a, f) => a + f.p.data.length, 0)).toBe(model.frameBytes);
+    }
+  });
+});

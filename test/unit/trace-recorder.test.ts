@@ -44,6 +44,37 @@ describe('TraceRecorder', () => {
     expect(iscsi.taps.pdu.active || scsi.taps.scsi.active).toBe(false);
   });
 
+  it('joins a store event to its task by connection + ITT, never before the command', () => {
+    const { rec, send, scsi } = rig();
+    const seen: import('../../shared/trace/schema.ts').TraceEvent[] = [];
+    rec.subscribe(({ event: e }) => seen.push(e));
+    // Two open writes at the same LBA on two connections: only identity can tell their store calls apart.
+    send('in', write(5, 1), 1);
+    send('in', write(5, 1), 2);
+    // A command stamped 10 s ahead of the recorder's clock: the store event must still not precede it.
+    scsi.taps.store.emit({ kind: 'write', lun: 0, lba: 16, blocks: 2, fua: false, durationMs: 0.1, task: { connectionId: 2, taskTag: 5 } });
+    scsi.taps.store.emit({ kind: 'write', lun: 0, lba: 16, blocks: 2, fua: false, durationMs: 0.1, task: { connectionId: 1, taskTag: 5 } });
+    scsi.taps.store.emit({ kind: 'flush', lun: 0, lba: 0, blocks: 0, fua: false, durationMs: 0.1 });
+    scsi.taps.store.emit({ kind: 'write', lun: 0, lba: 16, blocks: 2, fua: false, durationMs: 0.1, task: { connectionId: 3, taskTag: 5 } });
+    const cmds = seen.filter((e) => e.type === 'pdu');
+    const stores = seen.filter((e) => e.type === 'store');
+    expect(stores.map((e) => e.taskId)).toEqual([cmds[1]!.taskId, cmds[0]!.taskId, undefined, undefined]);
+    expect(stores[0]!.timeNs).toBeGreaterThanOrEqual(cmds[1]!.timeNs);
+  });
+
+  it('stamps a store event no earlier than its command even when the command carries a later clock reading', () => {
+    const { rec, scsi, iscsi } = rig();
+    const seen: import('../../shared/trace/schema.ts').TraceEvent[] = [];
+    rec.subscribe(({ event: e }) => seen.push(e));
+    const address = { localAddress: '127.0.0.1', localPort: 3260, remoteAddress: '127.0.0.1', remotePort: 40000 };
+    iscsi.taps.pdu.emit({ direction: 'in', connectionId: 1, tsih: 1, address, timeNs: rec.startNs + 10_000_000_000n, pdu: write(7, 1), headerDigest: false, dataDigest: false });
+    scsi.taps.store.emit({ kind: 'write', lun: 0, lba: 16, blocks: 2, fua: false, durationMs: 0.1, task: { connectionId: 1, taskTag: 7 } });
+    const [cmd, store] = seen;
+    expect(store).toMatchObject({ type: 'store', taskId: cmd!.type === 'pdu' ? cmd.taskId : -1 });
+    expect(store!.timeNs).toBeGreaterThanOrEqual(cmd!.timeNs);
+    expect(store!.seq).toBeGreaterThan(cmd!.seq);
+  });
+
   it('correlates a write task and copies the raw bytes once (receive buffers are reused)', () => {
     const { rec, send } = rig();
     const seen: PduTraceEvent[] = [];
@@ -171,7 +202,7 @@ describe('EventRing', () => {
     const { EventRing } = await import('../../server/trace/event-ring.ts');
     const ring = new EventRing(3, 1000);
     ring.pushCommand(1, 2e6, { nexusId: 'iqn.x,0x1', lun: 0, opcodeName: 'READ(10)', status: 2, sense: { key: 5, asc: 0x20, ascq: 0 }, dataInBytes: 0, dataOutBytes: 0, durationNs: 500 });
-    ring.pushStore(2, 3e6, { kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700, error: undefined, cache: undefined });
+    ring.pushStore(2, 3e6, { kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700, error: undefined, cache: undefined, taskId: 0 });
     ring.pushEvent({ type: 'scsi', seq: 3, timeNs: 4e6, wallMs: 1004, kind: 'nexus-lost', nexusId: 'n' });
     expect(ring.event(0)).toEqual({
       type: 'scsi', seq: 1, timeNs: 2e6, wallMs: 1002, kind: 'command', nexusId: 'iqn.x,0x1', lun: 0, opcodeName: 'READ(10)', status: 2,
@@ -180,10 +211,10 @@ describe('EventRing', () => {
     });
     expect(ring.event(1)).toEqual({ type: 'store', seq: 2, timeNs: 3e6, wallMs: 1003, kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700 });
     expect(ring.event(2)).toMatchObject({ kind: 'nexus-lost', seq: 3 });
-    ring.pushStore(4, 5e6, { kind: 'read', lun: 0, lba: 0, blocks: 1, fua: false, durationNs: 1, error: 'EIO', cache: undefined });
+    ring.pushStore(4, 5e6, { kind: 'read', lun: 0, lba: 0, blocks: 1, fua: false, durationNs: 1, error: 'EIO', cache: undefined, taskId: 9 });
     expect(ring.length).toBe(3);
     expect(ring.evicted).toBe(1);
     expect([0, 1, 2].map((i) => ring.seq(i))).toEqual([2, 3, 4]);
-    expect(ring.event(2)).toMatchObject({ kind: 'read', error: 'EIO' });
+    expect(ring.event(2)).toMatchObject({ kind: 'read', error: 'EIO', taskId: 9 });
   });
 });

@@ -90,17 +90,27 @@ describe('encapsulation stages', () => {
     const e2 = describer.describe({ ...base, seq: 2, timeNs: 1_400_000, direction: 't2i', tcp: back, bhs: resp, data: new Uint8Array(0), rawLength: 48 });
     const raws = new Map([[1, cmd], [2, resp]]);
     const stages = buildStages({
-      pdus: [e1, e2], scsi: e1.scsi!, blockSize: 512, raw: (s) => raws.get(s),
-      storeEvents: [{ type: 'store', seq: 3, timeNs: 1_300_000, wallMs: 0, kind: 'write', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 250_000 }],
+      pdus: [e1, e2], scsi: e1.scsi!, blockSize: 512, raw: (s) => raws.get(s), taskId: e1.taskId,
+      storeEvents: [
+        { type: 'store', seq: 3, timeNs: 1_300_000, wallMs: 0, kind: 'write', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 250_000, taskId: e1.taskId, cache: { policy: 'lru', mode: 'write-back', ranges: [{ lba: 8, blocks: 8, outcome: 'write-allocate' }], lookupMs: 0.01, storeReadMs: 0, storeWriteMs: 0, flushMs: 0 } },
+        // Same LUN and LBA, another task: joined by identity, so never taken for this one.
+        { type: 'store', seq: 4, timeNs: 1_350_000, wallMs: 0, kind: 'write', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 999, taskId: 999 },
+      ],
     });
-    expect(stages.map((s) => s.id)).toEqual(['app', 'fs', 'scsi', 'iscsi', 'tcp', 'ip', 'eth', 'target', 'cache', 'store', 'data', 'done']);
+    // Causal order: the command goes out (iSCSI, TCP, IP, Ethernet), the target works, the answer comes back.
+    expect(stages.map((s) => s.id)).toEqual(['app', 'fs', 'scsi', 'iscsi-out', 'tcp-out', 'ip-out', 'eth-out', 'target', 'cache', 'store', 'iscsi-back', 'net-back', 'done']);
     const by = Object.fromEntries(stages.map((s) => [s.id, s]));
     expect(by.scsi!.overhead).toBe(10);
-    expect(by.iscsi!.overhead).toBe(48 - 10);
+    expect(by['iscsi-out']!.overhead).toBe(48 - 10);
+    // The pcapng export's model: each PDU its own segments of at most 1460 bytes, 20-byte TCP and IP headers.
     const segments = Math.ceil((48 + 4096) / MSS);
-    expect(by.tcp!.overhead).toBe(segments * 32);
-    expect(by.ip!.overhead).toBe(segments * 20);
-    expect(by.eth!.overhead).toBe(segments * 18);
+    expect(MSS).toBe(1460);
+    expect(by['tcp-out']!.overhead).toBe(segments * 20);
+    expect(by['ip-out']!.overhead).toBe(segments * 20);
+    expect(by['eth-out']!.overhead).toBe(segments * 14);
+    expect(by['tcp-out']!.trip).toMatchObject({ srcPort: 40000, dstPort: 3260, framing: { segments, tcpPayload: 48 + 4096, frameBytes: 48 + 4096 + segments * 54 } });
+    expect(by['net-back']!.trip).toMatchObject({ srcPort: 3260, dstPort: 40000, framing: { segments: 1, tcpPayload: 48, frameBytes: 48 + 54 } });
+    expect(by.cache!.explain).toContain('write-allocate');
     expect(by.store!.durationNs).toBe(250_000);
     expect(by.done!.durationNs).toBe(400_000);
     expect(by.scsi!.hex[0]!.bytes[0]).toBe(0x2a);
@@ -162,5 +172,41 @@ describe('console', () => {
     expect(completions('trace p')).toEqual(['pause']);
     expect(completions('capture ')).toEqual(['pcapng', 'jsonl', 'open']);
     expect(completions('re').sort()).toEqual(['read', 'readcap', 'replay']);
+  });
+});
+
+describe('console help', () => {
+  it('fits every line in the terminal and breaks only between words, at any width', async () => {
+    const { helpLines, wrapWords } = await import('../../web/src/lib/console/commands.ts');
+    const words = (ls: string[]) => ls.join(' ').split(/\s+/).filter(Boolean).sort();
+    expect(wrapWords('one two three', 7)).toEqual(['one two', 'three']);
+    expect(wrapWords('unbreakable-word', 5)).toEqual(['unbreakable-word']);
+    for (const cols of [40, 60, 80, 100, 160, 220]) {
+      const lines = helpLines(cols);
+      for (const l of lines) expect(l.length, `${cols} columns: "${l}"`).toBeLessThan(cols);
+      // The words are those of the unwrapped list: no word was cut in two.
+      expect(words(lines)).toEqual(words(helpLines(10_000)));
+      expect(words(lines)).toContain('write-back|write-through]');
+    }
+  });
+});
+
+describe('bit masks', () => {
+  it('draws eight positions per byte, bit 7 first', async () => {
+    const { bitMaskText } = await import('../../web/src/lib/bit-mask.ts');
+    expect(bitMaskText(0x40)).toBe('.•......');
+    expect(bitMaskText(0x0f)).toBe('....••••');
+    expect(bitMaskText(0x3f)).toHaveLength(8);
+    expect(() => bitMaskText(0x100)).toThrow(RangeError);
+  });
+});
+
+describe('POST /api/io rules shared by gateway, composer and console', () => {
+  it('refuses write data longer than the blocks, naming both sizes; shorter or equal fits', async () => {
+    const { writeDataTooLong } = await import('../../shared/api/io.ts');
+    expect(writeDataTooLong(512, 1, 512)).toBeUndefined();
+    expect(writeDataTooLong(1, 2, 512)).toBeUndefined();
+    expect(writeDataTooLong(513, 1, 512)).toBe('write data is 513 bytes but 1 block(s) of 512 bytes hold 512: ask for 2 blocks or send less data');
+    expect(writeDataTooLong(4097, 1, 4096)).toContain('ask for 2 blocks');
   });
 });

@@ -28,10 +28,10 @@ export async function compareAndWrite(ctx: CommandContext): Promise<ScsiResponse
   if (blocks === 0) return { status: ScsiStatus.Good, dataOutWanted: 0 };
   const release = await lu.lock.acquire(lba, blocks);
   try {
-    const medium = await lu.store.read(lba, blocks);
+    const medium = await lu.store.read(lba, blocks, ctx.io);
     const at = firstDifference(data, medium, half);
     if (at >= 0) throw new CheckCondition(Sense.MiscompareDuringVerify, { information: at });
-    await lu.store.write(lba, data.subarray(half, wanted), (cdb[1]! & FLAG_FUA) !== 0 || !lu.mode.wce);
+    await lu.store.write(lba, data.subarray(half, wanted), (cdb[1]! & FLAG_FUA) !== 0 || !lu.mode.wce, ctx.io);
   } finally {
     release();
   }

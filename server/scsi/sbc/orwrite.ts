@@ -23,9 +23,9 @@ export async function orWrite(ctx: CommandContext): Promise<ScsiResponse> {
   const data = cmd.dataOut!;
   const release = await lu.lock.acquire(lba, usable);
   try {
-    const medium = await lu.store.read(lba, usable);
+    const medium = await lu.store.read(lba, usable, ctx.io);
     for (let i = 0; i < medium.length; i++) medium[i] = medium[i]! | data[i]!;
-    await lu.store.write(lba, medium, (flags & FLAG_FUA) !== 0 || !lu.mode.wce);
+    await lu.store.write(lba, medium, (flags & FLAG_FUA) !== 0 || !lu.mode.wce, ctx.io);
   } finally {
     release();
   }

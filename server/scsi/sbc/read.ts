@@ -18,5 +18,5 @@ export async function read(ctx: CommandContext): Promise<ScsiResponse> {
   checkRange(lu, lba, blocks);
   if (blocks > MAX_TRANSFER_BLOCKS) throw invalidField(cdb[0] === 0x08 ? 4 : 7);
   if (blocks === 0) return good();
-  return { status: ScsiStatus.Good, dataIn: await lu.atomic.read(lba, blocks, () => lu.store.read(lba, blocks)) };
+  return { status: ScsiStatus.Good, dataIn: await lu.atomic.read(lba, blocks, () => lu.store.read(lba, blocks, ctx.io)) };
 }

@@ -11,6 +11,6 @@ import { checkRange } from './common.ts';
 export async function synchronizeCache(ctx: CommandContext): Promise<ScsiResponse> {
   const { lba, blocks } = decodeBlockCdb(ctx.cdb);
   checkRange(ctx.lu, lba, blocks);
-  await ctx.lu.store.flush();
+  await ctx.lu.store.flush(ctx.io);
   return good();
 }

@@ -42,7 +42,7 @@ export async function unmap(ctx: CommandContext): Promise<ScsiResponse> {
   for (const r of ranges) {
     const release = await lu.lock.acquire(r.lba, r.blocks);
     try {
-      await lu.store.unmap(r.lba, r.blocks);
+      await lu.store.unmap(r.lba, r.blocks, ctx.io);
     } finally {
       release();
     }

@@ -33,7 +33,7 @@ export async function verify(ctx: CommandContext): Promise<ScsiResponse> {
     // Without the data-out there is nothing to compare against: refuse rather than report a false GOOD.
     throw new CheckCondition(Sense.InvalidFieldInInformationUnit);
   }
-  const medium = await lu.store.read(lba, blocks);
+  const medium = await lu.store.read(lba, blocks, ctx.io);
   if (bytchk === BYTCHK_ALL) {
     const at = firstDifference(data, medium, wanted);
     if (at >= 0) throw new CheckCondition(Sense.MiscompareDuringVerify, { information: at });

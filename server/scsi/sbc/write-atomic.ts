@@ -29,6 +29,6 @@ export async function writeAtomic16(ctx: CommandContext): Promise<ScsiResponse> 
   // All or nothing: a short data-out cannot be written atomically, so nothing is written.
   if ((cmd.dataOut?.length ?? 0) < wanted) throw new CheckCondition(Sense.InvalidFieldInInformationUnit);
   const data = cmd.dataOut!.subarray(0, wanted);
-  await lu.atomic.atomicWrite(lba, blocks, () => lu.store.write(lba, data, (cdb[1]! & FLAG_FUA) !== 0 || !lu.mode.wce));
+  await lu.atomic.atomicWrite(lba, blocks, () => lu.store.write(lba, data, (cdb[1]! & FLAG_FUA) !== 0 || !lu.mode.wce, ctx.io));
   return { status: ScsiStatus.Good, dataOutWanted: wanted };
 }

@@ -39,9 +39,9 @@ async function writeBlocks(ctx: CommandContext, verify: boolean): Promise<ScsiRe
     const data = cmd.dataOut!.subarray(0, usableBlocks * blockSize);
     const release = await lu.lock.acquire(lba, usableBlocks);
     try {
-      await lu.store.write(lba, data, verify || (flags & FLAG_FUA) !== 0 || !lu.mode.wce);
+      await lu.store.write(lba, data, verify || (flags & FLAG_FUA) !== 0 || !lu.mode.wce, ctx.io);
       if (verify && flags & WRITE_VERIFY_BYTCHK) {
-        const back = await lu.store.read(lba, usableBlocks);
+        const back = await lu.store.read(lba, usableBlocks, ctx.io);
         const at = firstDifference(data, back, data.length);
         if (at >= 0) throw new CheckCondition(Sense.MiscompareDuringVerify, { information: at });
       }

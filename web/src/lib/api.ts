@@ -182,6 +182,11 @@ export function postCache(change: CacheChange): Promise<{ luns: { lun: number; c
   return call('/api/cache', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
 }
 
+/** POST /api/cache/reset-stats: zeroes the LUN's cache counters (hits, misses...), keeps what is cached. */
+export function resetCacheStats(lun: number): Promise<{ luns: { lun: number; cache: CacheStats }[] }> {
+  return call('/api/cache/reset-stats', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun }) });
+}
+
 // ---- uploaded captures and replay (server/gateway/upload-routes.ts) --------------------------------------------
 
 /** Largest pcap/pcapng capture the gateway takes (it answers 413 beyond; JSON Lines traces: 64 MiB). */

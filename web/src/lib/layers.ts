@@ -1,25 +1,20 @@
 /**
- * The encapsulation stepper's model: one SCSI task (from the trace) walked along the data path, stage by stage,
- * each stage with the bytes it wraps around the previous layer's, its overhead, and the time it took (from the
- * trace's timestamps). TCP/IP/Ethernet are modelled for a standard 1500-byte MTU link: the lab runs on loopback,
- * where the kernel would use one 64 KiB segment, which teaches nothing about a real network.
+ * The encapsulation stepper's model: one SCSI task (from the trace) walked along the data path in causal order:
+ * the command down the initiator's layers and out on the wire, the target receiving it, its cache and store, and
+ * the answer back on the wire. Each stage shows the bytes it wraps around the previous layer's, its overhead, and
+ * the time it took (from the trace's timestamps). TCP/IP/Ethernet are counted with the lab's one framing model
+ * (shared/protocol/tcp-framing.ts), the one the pcapng export writes: the numbers here are those tshark reports
+ * for /api/capture.pcapng.
  */
 import type { PduTraceEvent, ScsiSummary, StoreTraceEvent } from '../../../shared/trace/schema.ts';
 import { BHS_LENGTH } from '../../../shared/protocol/iscsi.ts';
 import { decodeCdb } from '../../../shared/protocol/cdb.ts';
+import { FRAMING_MODEL_TEXT, ISCSI_PORT, MSS, modelInitiatorPort, type TripFraming } from '../../../shared/protocol/tcp-framing.ts';
+import { outboundStages, returnStage, summarize, totalBytes, tripOf } from './wire-stages.ts';
+
+export { MSS, FRAMING_MODEL_TEXT };
 
 export type LayerId = 'app' | 'fs' | 'scsi' | 'iscsi' | 'tcp' | 'ip' | 'eth' | 'target' | 'cache' | 'store' | 'data';
-
-/** Standard Ethernet numbers (IEEE 802.3, RFC 791, RFC 9293 + RFC 7323 timestamps as Linux sends them). */
-export const ETH_HEADER = 14;
-export const ETH_FCS = 4;
-/** Preamble + SFD (8) and the inter-frame gap (12): on the wire, not in a capture. */
-export const ETH_PHY = 20;
-export const IP_HEADER = 20;
-export const TCP_HEADER = 20;
-export const TCP_TIMESTAMPS = 12;
-export const MTU = 1500;
-export const MSS = MTU - IP_HEADER - TCP_HEADER - TCP_TIMESTAMPS; // 1448
 
 /** One coloured band in a stage's picture: a header, the wrapped payload, or a trailer. */
 export interface Band {
@@ -54,6 +49,18 @@ export interface Stage {
   readonly timeNote?: string;
   readonly facts: readonly (readonly [string, string])[];
   readonly hex: readonly HexBlock[];
+  /** On the two network stages: one direction's framing, as the capture export writes it. */
+  readonly trip?: Trip;
+}
+
+/** One direction of the I/O on the wire, in the lab's framing model. */
+export interface Trip {
+  readonly direction: 'out' | 'back';
+  readonly framing: TripFraming;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** PDU names in send order. */
+  readonly pdus: readonly string[];
 }
 
 export interface StepperInput {
@@ -61,14 +68,9 @@ export interface StepperInput {
   readonly scsi: ScsiSummary;
   readonly blockSize: number;
   readonly raw: (seq: number) => Uint8Array | undefined;
+  /** The task the stages are built for: store events are joined to it by this id, never by time. */
+  readonly taskId?: number;
   readonly storeEvents: readonly StoreTraceEvent[];
-}
-
-interface CacheReportLike {
-  policy?: string;
-  mode?: string;
-  ranges?: { lba: number; blocks: number; outcome: string }[];
-  lookupMs?: number;
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -82,6 +84,7 @@ export function buildStages(input: StepperInput): Stage[] {
   const edtl = typeof cmd.fields.ExpectedDataTransferLength === 'number' ? cmd.fields.ExpectedDataTransferLength : blocks * blockSize;
   const payload = edtl || blocks * blockSize;
   const lba = scsi.lba ?? 0;
+  // The two trips, in the order each side sent its PDUs: initiator -> target, target -> initiator.
   const i2t = pdus.filter((p) => p.direction === 'i2t');
   const t2i = pdus.filter((p) => p.direction === 't2i');
   const dataOut = pdus.filter((p) => p.opcode === 0x05);
@@ -91,25 +94,19 @@ export function buildStages(input: StepperInput): Stage[] {
   const end = response ?? pdus.at(-1)!;
   const cmdRaw = input.raw(cmd.seq);
 
-  // The stream the data travels in: i2t for writes (command + Data-Out), t2i for reads (Data-In + status).
-  const dataDir = isWrite ? i2t : t2i;
-  const wireBytes = sum(dataDir.map((p) => p.lengths.total));
-  const iscsiHeaders = sum(dataDir.map(headerBytes));
-  const segments = pduSegments(dataDir);
-  const tcpOverhead = segments * (TCP_HEADER + TCP_TIMESTAMPS);
-  const ipOverhead = segments * IP_HEADER;
-  const ethOverhead = segments * (ETH_HEADER + ETH_FCS);
-  const dataPdu = (isWrite ? dataOut[0] ?? cmd : dataIn[0]) ?? cmd;
+  const dataPdu = isWrite ? (dataOut[0] ?? cmd) : (dataIn[0] ?? cmd);
   const firstDataRaw = input.raw(dataPdu.seq);
   const dataStart = BHS_LENGTH + dataPdu.lengths.ahs + dataPdu.lengths.headerDigest;
   const dataSample = firstDataRaw && dataPdu.lengths.data ? firstDataRaw.subarray(dataStart, Math.min(firstDataRaw.length, dataStart + Math.min(64, dataPdu.lengths.data))) : undefined;
   const dataHex: HexBlock[] = dataSample ? [{ label: `payload (first ${dataSample.length} bytes)`, bytes: dataSample, layer: 'data', more: payload - dataSample.length }] : [];
 
-  const store = matchStore(input.storeEvents, scsi, isWrite, cmd.timeNs, end.timeNs);
-  const cache = (store as unknown as { cache?: CacheReportLike } | undefined)?.cache;
-  const tcp = cmd.tcp;
-  const initiator = `${tcp.src}:${tcp.srcPort}`;
-  const target = `${tcp.dst}:${tcp.dstPort}`;
+  const store = input.taskId !== undefined ? storeOf(input.storeEvents, input.taskId, isWrite) : undefined;
+  const cache = store?.cache;
+  const tcp = cmd.direction === 'i2t' ? cmd.tcp : { src: cmd.tcp.dst, srcPort: cmd.tcp.dstPort, dst: cmd.tcp.src, dstPort: cmd.tcp.srcPort };
+  const addr = { initiator: tcp.src, target: tcp.dst };
+  const initiatorPort = modelInitiatorPort(tcp.srcPort, cmd.connectionId);
+  const out = tripOf('out', i2t, initiatorPort);
+  const back = tripOf('back', t2i, initiatorPort);
 
   const stages: Stage[] = [];
   const verb = isWrite ? 'write' : 'read';
@@ -134,124 +131,96 @@ export function buildStages(input: StepperInput): Stage[] {
   stages.push({
     id: 'scsi', title: `SCSI command: ${scsi.opcodeName}`, layer: 'scsi', where: 'initiator',
     explain: `The SCSI layer describes the I/O as a Command Descriptor Block: operation code, LBA, transfer length and flags (${scsi.fua ? 'FUA set' : 'FUA not set'}). The data travels separately; the CDB is ${cdbLen} bytes.`,
-    bands: [{ label: `CDB ${cdbLen}`, bytes: cdbLen, layer: 'scsi' }, { label: `data ${payload}`, bytes: payload, layer: 'data', inner: true }],
+    bands: [{ label: `CDB ${cdbLen}`, bytes: cdbLen, layer: 'scsi' }, ...(isWrite ? [{ label: `data ${payload}`, bytes: payload, layer: 'data' as const, inner: true }] : [])],
     overhead: cdbLen, payload,
     facts: [['operation', scsi.opcodeName], ['LBA', String(lba)], ['TRANSFER LENGTH', `${blocks} blocks`], ['FUA', scsi.fua ? 'set' : 'not set']],
     hex: cdbBytes ? [{ label: 'CDB', bytes: cdbBytes.subarray(0, cdbLen), layer: 'scsi' }] : [],
   });
 
-  const pduList = dataDir.map((p) => `${p.opcodeName} ${p.lengths.total} B`).slice(0, 6).join(', ') + (dataDir.length > 6 ? `, … (${dataDir.length} PDUs)` : '');
-  const hd = sum(dataDir.map((p) => p.lengths.headerDigest + p.lengths.dataDigest));
-  const pad = sum(dataDir.map((p) => p.lengths.padding));
-  const ahs = sum(dataDir.map((p) => p.lengths.ahs));
+  const outData = sum(i2t.map((p) => p.lengths.data));
+  const outDigests = sum(i2t.map((p) => p.lengths.headerDigest + p.lengths.dataDigest));
+  const outPad = sum(i2t.map((p) => p.lengths.padding));
+  const outAhs = sum(i2t.map((p) => p.lengths.ahs));
   stages.push({
-    id: 'iscsi', title: 'iSCSI PDUs', layer: 'iscsi', where: 'initiator',
+    id: 'iscsi-out', title: isWrite ? 'iSCSI: SCSI Command and data out' : 'iSCSI: SCSI Command PDU out', layer: 'iscsi', where: 'initiator',
     explain: isWrite
-      ? `iSCSI puts the CDB in a 48-byte Basic Header Segment (SCSI Command PDU, ITT ${tagOf(cmd)}), then carries the data in ${dataOut.length ? `${dataOut.length} Data-Out PDU(s)${r2ts.length ? ` after ${r2ts.length} R2T(s)` : ''}` : 'the command itself (immediate data)'}, each with its own BHS. The ${cdbLen}-byte CDB sits inside the first BHS, so it is not counted twice.`
-      : `iSCSI puts the CDB in a 48-byte Basic Header Segment (SCSI Command PDU, ITT ${tagOf(cmd)}); the target answers with ${dataIn.length} Data-In PDU(s), each with its own BHS${response && response.opcode === 0x21 ? ' and a SCSI Response' : ', the last carrying the status (S bit)'}.`,
+      ? `iSCSI puts the CDB in a 48-byte Basic Header Segment (SCSI Command PDU, ITT ${tagOf(cmd)}) and carries the data ${dataOut.length ? `in ${dataOut.length} Data-Out PDU(s)${r2ts.length ? `, sent when the target asked for them with ${r2ts.length} R2T(s)` : ''}` : 'in the command itself (immediate data)'}, each with its own BHS. The ${cdbLen}-byte CDB sits inside the first BHS, so it is not counted twice.`
+      : `iSCSI puts the CDB in a 48-byte Basic Header Segment: one SCSI Command PDU (ITT ${tagOf(cmd)}, CmdSN ${String(cmd.fields.CmdSN ?? '?')}, Expected Data Transfer Length ${payload}). No data goes out for a read; the ${cdbLen}-byte CDB sits inside the BHS, so it is not counted twice.`,
     bands: [
-      { label: `BHS ${dataDir.length}×48`, bytes: dataDir.length * BHS_LENGTH, layer: 'iscsi' },
-      ...(ahs ? [{ label: `AHS ${ahs}`, bytes: ahs, layer: 'iscsi' as const }] : []),
-      ...(hd ? [{ label: `digests ${hd}`, bytes: hd, layer: 'iscsi' as const }] : []),
-      { label: `data ${payload}`, bytes: payload, layer: 'data', inner: true },
-      ...(pad ? [{ label: `pad ${pad}`, bytes: pad, layer: 'iscsi' as const }] : []),
+      { label: `BHS ${i2t.length}×48`, bytes: i2t.length * BHS_LENGTH, layer: 'iscsi' },
+      ...(outAhs ? [{ label: `AHS ${outAhs}`, bytes: outAhs, layer: 'iscsi' as const }] : []),
+      ...(outDigests ? [{ label: `digests ${outDigests}`, bytes: outDigests, layer: 'iscsi' as const }] : []),
+      ...(outData ? [{ label: `data ${outData}`, bytes: outData, layer: 'data' as const, inner: true }] : []),
+      ...(outPad ? [{ label: `pad ${outPad}`, bytes: outPad, layer: 'iscsi' as const }] : []),
     ],
-    // The CDB already counted above rides inside the first BHS.
-    overhead: iscsiHeaders - cdbLen, payload,
-    facts: [['PDUs carrying the data', pduList], ['header digest', cmd.headerDigest ? 'CRC32C' : 'none'], ['data digest', cmd.dataDigest ? 'CRC32C' : 'none'], ['bytes on the iSCSI stream', String(wireBytes)]],
+    overhead: sum(i2t.map(headerBytes)) - cdbLen, payload,
+    facts: [['PDUs out', summarize(out.pdus)], ['header digest', cmd.headerDigest ? 'CRC32C' : 'none'], ['data digest', cmd.dataDigest ? 'CRC32C' : 'none'], ['bytes on the iSCSI stream', String(totalBytes(i2t))]],
     hex: cmdRaw ? [{ label: 'SCSI Command BHS', bytes: cmdRaw.subarray(0, BHS_LENGTH), layer: 'iscsi' }] : [],
     durationNs: isWrite && dataOut.length ? dataOut.at(-1)!.timeNs - cmd.timeNs : undefined,
     timeNote: isWrite && dataOut.length ? 'command to last Data-Out, as the target received them' : undefined,
   });
 
-  const tcpHeader = synthTcpHeader(isWrite ? tcp.srcPort : tcp.dstPort, isWrite ? tcp.dstPort : tcp.srcPort);
-  stages.push({
-    id: 'tcp', title: `TCP segments (${segments})`, layer: 'tcp', where: 'network',
-    explain: `TCP cuts the ${wireBytes}-byte iSCSI stream into segments of at most ${MSS} bytes (MSS for a ${MTU}-byte MTU with timestamps) and adds a ${TCP_HEADER + TCP_TIMESTAMPS}-byte header to each: ports, sequence and acknowledgement numbers, window. iSCSI PDUs do not line up with segments.`,
-    bands: [{ label: `TCP ${segments}×${TCP_HEADER + TCP_TIMESTAMPS}`, bytes: tcpOverhead, layer: 'tcp' }, { label: `iSCSI ${wireBytes}`, bytes: wireBytes, layer: 'iscsi', inner: true }],
-    overhead: tcpOverhead, payload,
-    facts: [['ports', isWrite ? `${tcp.srcPort} → ${tcp.dstPort}` : `${tcp.dstPort} → ${tcp.srcPort}`], ['segments', String(segments)], ['MSS', `${MSS} bytes`]],
-    hex: [{ label: 'TCP header (first segment, modelled)', bytes: tcpHeader, layer: 'tcp' }],
-  });
+  stages.push(...outboundStages(out, addr, payload, isWrite ? 'the command and its data' : 'the SCSI Command PDU'));
 
-  const ipHeader = synthIpHeader(isWrite ? tcp.src : tcp.dst, isWrite ? tcp.dst : tcp.src, Math.min(MSS, wireBytes) + TCP_HEADER + TCP_TIMESTAMPS + IP_HEADER);
-  stages.push({
-    id: 'ip', title: 'IP packets', layer: 'ip', where: 'network',
-    explain: `Each segment becomes an IPv4 packet with a ${IP_HEADER}-byte header: source and destination address, protocol 6 (TCP), TTL, checksum.`,
-    bands: [{ label: `IP ${segments}×${IP_HEADER}`, bytes: ipOverhead, layer: 'ip' }, { label: `TCP ${tcpOverhead}`, bytes: tcpOverhead, layer: 'tcp' }, { label: `iSCSI ${wireBytes}`, bytes: wireBytes, layer: 'iscsi', inner: true }],
-    overhead: ipOverhead, payload,
-    facts: [['addresses', isWrite ? `${tcp.src} → ${tcp.dst}` : `${tcp.dst} → ${tcp.src}`], ['packets', String(segments)]],
-    hex: [{ label: 'IPv4 header (modelled)', bytes: ipHeader, layer: 'ip' }],
-  });
-
-  stages.push({
-    id: 'eth', title: 'Ethernet frames', layer: 'eth', where: 'network',
-    explain: `Each packet goes out in an Ethernet frame: ${ETH_HEADER}-byte header (MAC addresses, EtherType 0x0800) and a ${ETH_FCS}-byte FCS trailer; on the cable each frame also costs ${ETH_PHY} bytes of preamble and inter-frame gap.`,
-    bands: [
-      { label: `Eth ${segments}×${ETH_HEADER}`, bytes: segments * ETH_HEADER, layer: 'eth' },
-      { label: `IP ${ipOverhead}`, bytes: ipOverhead, layer: 'ip' },
-      { label: `TCP ${tcpOverhead}`, bytes: tcpOverhead, layer: 'tcp' },
-      { label: `iSCSI ${wireBytes}`, bytes: wireBytes, layer: 'iscsi', inner: true },
-      { label: `FCS ${segments}×${ETH_FCS}`, bytes: segments * ETH_FCS, layer: 'eth' },
-    ],
-    overhead: ethOverhead, payload,
-    facts: [['frames', String(segments)], ['bytes in frames', String(wireBytes + tcpOverhead + ipOverhead + ethOverhead)], ['on the cable (+preamble, gap)', String(wireBytes + tcpOverhead + ipOverhead + ethOverhead + segments * ETH_PHY)]],
-    hex: [{ label: 'Ethernet header (modelled)', bytes: synthEthHeader(), layer: 'eth' }],
-  });
-
-  const firstAfterCmd = (isWrite ? r2ts[0] ?? dataOut[0] : dataIn[0]) ?? end;
+  const firstAfterCmd = t2i[0] ?? end;
   stages.push({
     id: 'target', title: 'Target receives the command', layer: 'target', where: 'target',
-    explain: `The target (${target}) reads the 48-byte BHS from the TCP stream, ${cmd.headerDigest ? 'checks the header digest, ' : ''}checks CmdSN ${String(cmd.fields.CmdSN ?? '?')} against its window, decodes the CDB and ${isWrite ? (r2ts.length ? 'sends an R2T asking for the data' : 'gathers the data that follows') : 'starts the read'}.`,
+    explain: `The target (${addr.target}, port ${tcp.dstPort}; ${ISCSI_PORT} in the model) reads the 48-byte BHS from the TCP stream, ${cmd.headerDigest ? 'checks the header digest, ' : ''}checks CmdSN ${String(cmd.fields.CmdSN ?? '?')} against its window, decodes the CDB and ${isWrite ? (r2ts.length ? 'sends an R2T asking for the data' : 'gathers the data that came with it') : 'starts the read'}.`,
     bands: [{ label: 'BHS 48', bytes: 48, layer: 'iscsi' }, { label: `CDB ${cdbLen}`, bytes: cdbLen, layer: 'scsi' }],
     overhead: 0, payload,
     durationNs: firstAfterCmd !== cmd ? firstAfterCmd.timeNs - cmd.timeNs : undefined,
-    timeNote: `command received → ${firstAfterCmd.opcodeName}`,
-    facts: [['from', initiator], ['ITT', tagOf(cmd)], ['CmdSN', String(cmd.fields.CmdSN ?? '')], ['received at', `${(cmd.timeNs / 1e9).toFixed(6)} s`]],
+    timeNote: `command received → ${firstAfterCmd.opcodeName} sent`,
+    facts: [['from', `${addr.initiator}:${tcp.srcPort}`], ['ITT', tagOf(cmd)], ['CmdSN', String(cmd.fields.CmdSN ?? '')], ['received at', `${(cmd.timeNs / 1e9).toFixed(6)} s`]],
     hex: [],
   });
 
+  const outcomes = cache?.ranges.map((r) => `LBA ${r.lba}+${r.blocks}: ${r.outcome}`).join(', ');
   stages.push({
     id: 'cache', title: 'Cache lookup', layer: 'cache', where: 'target',
     explain: cache
-      ? `The block cache (${cache.policy ?? '?'}, ${cache.mode ?? '?'}) looks up LBAs ${lba}–${lba + blocks - 1}: ${(cache.ranges ?? []).map((r) => `${r.lba}+${r.blocks} ${r.outcome}`).join(', ') || 'no ranges reported'}.`
-      : 'No cache report in this trace: the target went straight to the store (or its cache does not report per I/O yet).',
+      ? `The block cache (${cache.policy}, ${cache.mode}) looks up LBAs ${lba}–${lba + blocks - 1}: ${outcomes || 'no ranges reported'}.`
+      : store
+        ? 'This LUN has no block cache: the command goes straight to the store.'
+        : 'No store call of this task is in the trace (the page may have joined after it, or the command did not reach the store).',
     bands: [{ label: `${blocks} blocks looked up`, bytes: payload, layer: 'cache', inner: true }],
     overhead: 0, payload,
-    durationNs: cache?.lookupMs !== undefined ? cache.lookupMs * 1e6 : undefined,
-    facts: cache ? [['policy', cache.policy ?? '?'], ['mode', cache.mode ?? '?']] : [],
+    durationNs: cache ? cache.lookupMs * 1e6 : undefined,
+    timeNote: cache ? 'time in the cache\'s own bookkeeping' : undefined,
+    facts: cache ? [['outcome', outcomes ?? ''], ['policy', cache.policy], ['mode', cache.mode]] : [],
     hex: [],
   });
 
+  const storeMs = cache ? (isWrite ? cache.storeWriteMs : cache.storeReadMs) : undefined;
   stages.push({
     id: 'store', title: `Store ${verb}`, layer: 'store', where: 'target',
     explain: store
-      ? `The LUN's backing file is ${isWrite ? 'written with pwrite' : 'read with pread'} at byte ${store.lba * blockSize} (${store.blocks} blocks)${store.fua ? ', then fdatasync for FUA' : ''}.`
-      : `No store event matched this command in the trace (the page may have joined after it, or a cache answered).`,
-    bands: [{ label: `${payload} bytes ${isWrite ? 'to' : 'from'} the file`, bytes: payload, layer: 'store', inner: true }],
+      ? cache && storeMs === 0
+        ? `The cache ${isWrite ? 'took the write (write-back: the file is written later)' : 'held every block: the file was not read'}; the store call of this task took ${(store.durationNs / 1e3).toFixed(0)} µs in all.`
+        : `The LUN's backing file is ${isWrite ? 'written with pwrite' : 'read with pread'} at byte ${store.lba * blockSize} (${store.blocks} blocks)${store.fua ? ', then fdatasync for FUA' : ''}${cache ? ` behind the cache (${storeMs?.toFixed(3)} ms waiting on the file)` : ''}.`
+      : 'No store call of this task is in the trace (the page may have joined after it).',
+    bands: [{ label: `${payload} bytes ${isWrite ? 'to' : 'from'} the ${cache ? 'cache / file' : 'file'}`, bytes: payload, layer: 'store', inner: true }],
     overhead: 0, payload,
     durationNs: store?.durationNs,
-    timeNote: store ? 'measured by the store tap' : undefined,
-    facts: store ? [['kind', store.kind], ['LBA', String(store.lba)], ['blocks', String(store.blocks)], ['FUA', store.fua ? 'yes' : 'no'], ...(store.error ? [['error', store.error] as const] : [])] : [],
+    timeNote: store ? 'the whole store call (cache included), measured by the store tap' : undefined,
+    facts: store ? [['kind', store.kind], ['LBA', String(store.lba)], ['blocks', String(store.blocks)], ['FUA', store.fua ? 'yes' : 'no'], ['task', String(store.taskId ?? '')], ...(store.error ? [['error', store.error] as [string, string]] : [])] : [],
     hex: isWrite ? [] : dataHex,
   });
 
-  const backPdus = isWrite ? t2i.filter((p) => p.opcode === 0x21) : t2i;
-  const backStart = isWrite ? (dataOut.at(-1) ?? cmd) : (dataIn[0] ?? cmd);
   stages.push({
-    id: 'data', title: isWrite ? 'Status back (SCSI Response)' : 'Data-In back', layer: 'iscsi', where: 'target',
+    id: 'iscsi-back', title: isWrite ? 'iSCSI: status back (SCSI Response)' : 'iSCSI: Data-In back', layer: 'iscsi', where: 'target',
     explain: isWrite
-      ? `With the data stored, the target sends a SCSI Response PDU (48-byte BHS, no data) with status ${scsi.statusName ?? '?'}${scsi.sense ? ` and sense ${scsi.sense.keyName}: ${scsi.sense.text}` : ''}.`
-      : `The target wraps the blocks in ${dataIn.length} Data-In PDU(s) (48-byte BHS each, DataSN, BufferOffset) and sends them back down the same TCP/IP/Ethernet layers; status ${scsi.statusName ?? '?'} ${response?.opcode === 0x21 ? 'in a SCSI Response' : 'rides in the last Data-In (S bit)'}.`,
-    bands: isWrite
-      ? [{ label: 'BHS 48', bytes: 48, layer: 'iscsi' }]
-      : [{ label: `BHS ${dataIn.length}×48`, bytes: dataIn.length * 48, layer: 'iscsi' }, { label: `data ${payload}`, bytes: payload, layer: 'data', inner: true }],
-    overhead: sum(backPdus.map(headerBytes)), payload,
-    durationNs: end.timeNs - backStart.timeNs,
-    timeNote: `${backStart.opcodeName} → ${end.opcodeName}`,
-    facts: [['PDUs', backPdus.map((p) => p.opcodeName).slice(0, 4).join(', ') + (backPdus.length > 4 ? ', …' : '')], ['status', scsi.statusName ?? '?']],
-    hex: response ? rawHead(input.raw(response.seq), 'Response BHS') : [],
+      ? `With the data stored, the target sends a SCSI Response PDU (48-byte BHS, no data) with status ${scsi.statusName ?? '?'}${scsi.sense ? ` and sense ${scsi.sense.keyName}: ${scsi.sense.text}` : ''}${r2ts.length ? ` (its ${r2ts.length} R2T(s) went back the same way earlier)` : ''}.`
+      : `The target wraps the blocks in ${dataIn.length} Data-In PDU(s) (48-byte BHS each, DataSN, BufferOffset); status ${scsi.statusName ?? '?'} ${response?.opcode === 0x21 ? 'follows in a SCSI Response' : 'rides in the last Data-In (S bit)'}.`,
+    bands: [
+      { label: `BHS ${t2i.length}×48`, bytes: t2i.length * BHS_LENGTH, layer: 'iscsi' },
+      ...(isWrite ? [] : [{ label: `data ${sum(t2i.map((p) => p.lengths.data))}`, bytes: sum(t2i.map((p) => p.lengths.data)), layer: 'data' as const, inner: true }]),
+    ],
+    overhead: sum(t2i.map(headerBytes)), payload,
+    facts: [['PDUs back', summarize(back.pdus)], ['status', scsi.statusName ?? '?'], ['bytes on the iSCSI stream', String(totalBytes(t2i))]],
+    hex: response ? rawHead(input.raw(response.seq), response.opcode === 0x21 ? 'SCSI Response BHS' : 'last Data-In BHS') : [],
   });
+
+  stages.push(returnStage(back, addr, payload, t2i));
 
   stages.push({
     id: 'done', title: 'Back at the application', layer: 'app', where: 'initiator',
@@ -260,27 +229,22 @@ export function buildStages(input: StepperInput): Stage[] {
     overhead: 0, payload,
     durationNs: end.latencyNs ?? end.timeNs - cmd.timeNs,
     timeNote: 'whole command, as the target saw it (command in → status out)',
-    facts: [['status', scsi.statusName ?? '?'], ['total iSCSI header bytes (both ways)', String(sum(pdus.map(headerBytes)))], ['PDUs in this task', String(pdus.length)]],
-    hex: [],
+    facts: [['status', scsi.statusName ?? '?'], ['total iSCSI header bytes (both ways)', String(sum(pdus.map(headerBytes)))], ['PDUs in this task', String(pdus.length)], ['frames (both ways)', String(out.framing.segments + back.framing.segments)]],
+    hex: isWrite ? [] : dataHex,
   });
   return stages;
 }
 
-/** TCP segments for a run of PDUs sent back to back (one stream; a PDU may span segments). */
-function pduSegments(pdus: readonly PduTraceEvent[]): number {
-  const bytes = sum(pdus.map((p) => p.lengths.total));
-  return Math.max(1, Math.ceil(bytes / MSS));
-}
-
-function matchStore(events: readonly StoreTraceEvent[], s: ScsiSummary, isWrite: boolean, fromNs: number, toNs: number): StoreTraceEvent | undefined {
-  const kind = isWrite ? 'write' : 'read';
+/** The task's store call: joined by task id (the recorder stamps it by identity), the data call first. */
+function storeOf(events: readonly StoreTraceEvent[], taskId: number, isWrite: boolean): StoreTraceEvent | undefined {
+  let any: StoreTraceEvent | undefined;
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!;
-    if (e.timeNs < fromNs) break;
-    if (e.timeNs > toNs + 1e6) continue;
-    if (e.kind === kind && e.lun === (s.lun ?? 0) && e.lba === s.lba) return e;
+    if (e.taskId !== taskId) continue;
+    if (e.kind === (isWrite ? 'write' : 'read')) return e;
+    any ??= e;
   }
-  return undefined;
+  return any;
 }
 
 const tagOf = (p: PduTraceEvent): string => {
@@ -290,45 +254,4 @@ const tagOf = (p: PduTraceEvent): string => {
 
 function rawHead(raw: Uint8Array | undefined, label: string): HexBlock[] {
   return raw ? [{ label, bytes: raw.subarray(0, BHS_LENGTH), layer: 'iscsi' }] : [];
-}
-
-function synthTcpHeader(src: number, dst: number): Uint8Array {
-  const h = new Uint8Array(TCP_HEADER + TCP_TIMESTAMPS);
-  const dv = new DataView(h.buffer);
-  dv.setUint16(0, src);
-  dv.setUint16(2, dst);
-  dv.setUint32(4, 1);
-  dv.setUint32(8, 1);
-  h[12] = ((TCP_HEADER + TCP_TIMESTAMPS) / 4) << 4;
-  h[13] = 0x18; // ACK | PSH
-  dv.setUint16(14, 0xffff);
-  h.set([1, 1, 8, 10], TCP_HEADER); // NOP NOP, timestamps option (kind 8, length 10)
-  return h;
-}
-
-function synthIpHeader(src: string, dst: string, totalLength: number): Uint8Array {
-  const h = new Uint8Array(IP_HEADER);
-  const dv = new DataView(h.buffer);
-  h[0] = 0x45;
-  dv.setUint16(2, totalLength);
-  h[6] = 0x40; // don't fragment
-  h[8] = 64;
-  h[9] = 6;
-  h.set(ipv4(src), 12);
-  h.set(ipv4(dst), 16);
-  let c = 0;
-  for (let i = 0; i < IP_HEADER; i += 2) c += dv.getUint16(i);
-  while (c > 0xffff) c = (c & 0xffff) + (c >>> 16);
-  dv.setUint16(10, ~c & 0xffff);
-  return h;
-}
-
-function ipv4(a: string): number[] {
-  const parts = a.split('.').map(Number);
-  return parts.length === 4 && parts.every((n) => n >= 0 && n < 256) ? parts : [0, 0, 0, 0];
-}
-
-function synthEthHeader(): Uint8Array {
-  // Locally administered example MACs (02:...), EtherType IPv4.
-  return new Uint8Array([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
 }

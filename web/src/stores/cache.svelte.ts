@@ -3,7 +3,7 @@
  * (the heat map), the per-I/O outcomes the trace's store events carry, and live changes of policy, size and mode.
  */
 import type { CacheTrace, StoreTraceEvent } from '../../../shared/trace/schema.ts';
-import { ApiError, getCacheMap, getCacheStatsStrict, postCache, type CacheChange, type CacheMap, type CacheStats } from '../lib/api.ts';
+import { ApiError, getCacheMap, getCacheStatsStrict, postCache, resetCacheStats, type CacheChange, type CacheMap, type CacheStats } from '../lib/api.ts';
 import type { CacheSample, TouchedRange } from '../lib/heatmap.ts';
 import { lab } from './lab.svelte.ts';
 
@@ -19,13 +19,16 @@ const SIZE = /^(\d+)([KMG]?)(i?B)?$/i;
 
 export interface IoOutcome {
   readonly seq: number;
+  readonly wallMs: number;
   readonly kind: StoreTraceEvent['kind'];
   readonly lba: number;
   readonly blocks: number;
   readonly durationNs: number;
   readonly cache: CacheTrace;
-  /** Blocks per outcome ("hit": 8, "miss": 24). */
+  /** LBAs (logical blocks, not cache blocks) per outcome ("hit": 8, "miss": 24). */
   readonly counts: Readonly<Record<string, number>>;
+  /** Reads: the share of the LBAs asked for that the cache held (hit or readahead hit); undefined for writes. */
+  readonly hitShare?: number;
 }
 
 export class CacheInspector {
@@ -40,6 +43,8 @@ export class CacheInspector {
   noCache = $state(false);
   busy = $state(false);
   lastChange = $state<string | null>(null);
+  /** Wall ms of the last counter reset from this page: the per-I/O chart starts after it. */
+  resetAt = $state(0);
   now = $state(Date.now());
 
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -125,6 +130,26 @@ export class CacheInspector {
     }
   }
 
+  /** Zeroes the LUN's counters on the target (POST /api/cache/reset-stats); the chart starts over with them. */
+  async resetStats(): Promise<void> {
+    this.busy = true;
+    try {
+      const r = await resetCacheStats(this.lun);
+      this.stats = r.luns[0]?.cache ?? this.stats;
+      this.samples = [];
+      this.resetAt = Date.now();
+      this.lastChange = 'counters reset';
+      this.error = null;
+      this.errorFromRefresh = false;
+      await this.refresh();
+    } catch (err) {
+      this.error = err instanceof Error ? err.message : String(err);
+      this.errorFromRefresh = false;
+    } finally {
+      this.busy = false;
+    }
+  }
+
   /** Reads and writes of this LUN within RECENT_MS, for the heat map's "recently read/written" marks. */
   get touched(): TouchedRange[] {
     const out: TouchedRange[] = [];
@@ -148,10 +173,21 @@ export class CacheInspector {
       if (e.lun !== this.lun || !e.cache) continue;
       const counts: Record<string, number> = {};
       for (const r of e.cache.ranges) counts[r.outcome] = (counts[r.outcome] ?? 0) + r.blocks;
-      out.push({ seq: e.seq, kind: e.kind, lba: e.lba, blocks: e.blocks, durationNs: e.durationNs, cache: e.cache, counts });
+      const looked = Object.values(counts).reduce((a, b) => a + b, 0);
+      const held = (counts.hit ?? 0) + (counts['readahead-hit'] ?? 0);
+      const io: IoOutcome = { seq: e.seq, wallMs: e.wallMs, kind: e.kind, lba: e.lba, blocks: e.blocks, durationNs: e.durationNs, cache: e.cache, counts };
+      out.push(e.kind === 'read' && looked > 0 ? { ...io, hitShare: held / looked } : io);
     }
     return out;
   }
+
+  /** Reads since the last reset, oldest first, each with its hit share: the per-I/O hit-rate bars. */
+  get readBars(): IoOutcome[] {
+    return this.recentIos.filter((io) => io.hitShare !== undefined && io.wallMs >= this.resetAt).slice(0, MAX_BARS).reverse();
+  }
 }
+
+/** Bars in the per-I/O chart. */
+export const MAX_BARS = 40;
 
 export const cacheInspector = new CacheInspector();

@@ -1,5 +1,6 @@
 /** The I/O composer: a read or write through the gateway's own initiator, its result, and the task it became. */
 import { ascAscqText, senseKeyName } from '../../../shared/protocol/sense.ts';
+import { writeDataTooLong } from '../../../shared/api/io.ts';
 import { ApiError, postIo, type IoData, type IoRequest, type IoResult } from '../lib/api.ts';
 import { bytesToHex, hexToBytes, isHexText } from '../lib/bytes.ts';
 import { parseNumber } from '../lib/format.ts';
@@ -70,10 +71,13 @@ export class Composer {
       }
       case 'file':
         if (!this.fileBytes) return this.fail('choose a file first');
-        if (this.fileBytes.length > blocks * blockSize) return this.fail(`the file has ${this.fileBytes.length} bytes; ${blocks} blocks hold ${blocks * blockSize} (raise blocks)`);
         data = { hex: bytesToHex(this.fileBytes) };
         break;
     }
+    // The gateway refuses it too (400, same words); checking first keeps the mistake out of the page's error log.
+    const dataBytes = 'text' in data ? new TextEncoder().encode(data.text).length : 'hex' in data ? data.hex.length / 2 : 0;
+    const tooLong = writeDataTooLong(dataBytes, blocks, blockSize);
+    if (tooLong) return this.fail(tooLong);
     return { lun: this.lun, op: 'write', lba, blocks, data, fua: this.fua };
   }
 
@@ -90,8 +94,7 @@ export class Composer {
       this.resultBytes = r.dataHex ? hexToBytes(r.dataHex) : null;
       void this.findTask(req, afterSeq);
     } catch (err) {
-      this.result = null;
-      this.resultBytes = null;
+      this.clearResult();
       this.error = err instanceof ApiError ? `The gateway refused the I/O: ${err.message}` : `The I/O failed: ${String(err)}`;
     } finally {
       this.running = false;
@@ -120,9 +123,18 @@ export class Composer {
     }
   }
 
+  /** A new error replaces whatever the last I/O showed: a stale result under a new error reads as its outcome. */
   private fail(msg: string): undefined {
     this.error = msg;
+    this.clearResult();
     return undefined;
+  }
+
+  private clearResult(): void {
+    this.result = null;
+    this.request = null;
+    this.resultBytes = null;
+    this.taskId = null;
   }
 }
 

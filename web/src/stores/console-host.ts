@@ -1,5 +1,5 @@
 /** What the console's commands may do in this page: the API, the trace, the stepper. */
-import { getCacheStats, getInquiry, getReadCapacity, getStatus, getStep, getTraceStats, getVpd, postCache, postIo, postStep } from '../lib/api.ts';
+import { getCacheStats, getInquiry, getReadCapacity, getStatus, getStep, getTraceStats, getVpd, postCache, postIo, postStep, resetCacheStats } from '../lib/api.ts';
 import { offline } from './offline.svelte.ts';
 import type { ConsoleHost } from '../lib/console/commands.ts';
 import { scsiCommandText } from '../lib/pdu-summary.ts';
@@ -35,6 +35,7 @@ export const consoleHost: ConsoleHost = {
   vpd: getVpd,
   readCapacity: getReadCapacity,
   changeCache: postCache,
+  resetCacheStats,
   uploaded: () => offline.last ?? undefined,
   openCapture() {
     // The Capture tab's file input: the same upload path as its button.

@@ -16,6 +16,7 @@ export class Stepper {
     const lun = lab.status?.luns.find((l) => l.lun === (t.scsi?.lun ?? 0));
     return buildStages({
       pdus: t.pdus,
+      taskId: t.id,
       scsi: t.scsi,
       blockSize: lun?.blockSize ?? 512,
       raw: (seq) => lab.rawFor(seq)?.bytes,

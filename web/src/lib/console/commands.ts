@@ -3,6 +3,7 @@
  * with the reason (never a stack).
  */
 import { ascAscqText, senseKeyName } from '../../../../shared/protocol/sense.ts';
+import { writeDataTooLong } from '../../../../shared/api/io.ts';
 import {
   ApiError,
   type CacheChange,
@@ -16,7 +17,7 @@ import {
   type TraceStats,
   type VpdPage,
 } from '../api.ts';
-import type { StepState } from '../../../../shared/trace/step.ts';
+import { stepStageName, type StepState } from '../../../../shared/trace/step.ts';
 import { hexToBytes } from '../bytes.ts';
 import { asciiOf, fmtBytes, hex2, parseNumber, percent } from '../format.ts';
 
@@ -37,6 +38,8 @@ export interface ConsoleHost {
   vpd(lun: number, page: number): Promise<VpdPage>;
   readCapacity(lun: number): Promise<ReadCapacity>;
   changeCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
+  /** POST /api/cache/reset-stats. */
+  resetCacheStats(lun: number): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
   /** The capture last uploaded in this page (Capture tab or `capture open`), if any. */
   uploaded(): { id: string; name: string; pdus: number } | undefined;
   /** Opens the file picker for a capture to upload. */
@@ -52,6 +55,8 @@ export interface Out {
   line(s?: string): void;
   error(s: string): void;
   heading(s: string): void;
+  /** The terminal's width in columns (text that must fit is wrapped to it); 80 when unknown. */
+  columns?(): number;
 }
 
 interface Command {
@@ -78,9 +83,7 @@ const COMMANDS: readonly Command[] = [
         return;
       }
       out.heading('Lab commands');
-      const w = Math.max(...COMMANDS.map((c) => c.usage.length));
-      for (const c of COMMANDS) out.line(`  ${c.usage.padEnd(w)}  ${c.summary}`);
-      out.line('Keys: ↑/↓ history, Tab completes, Ctrl+C cancels the line, Ctrl+L clears.');
+      for (const l of helpLines(out.columns?.() ?? 80)) out.line(l);
     },
   },
   {
@@ -157,23 +160,36 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'write', usage: 'write LBA TEXT… [--lun N] [--fua]', summary: 'WRITE text (UTF-8, zero-filled block) through the lab initiator',
+    name: 'write', usage: 'write LBA TEXT… [--blocks N] [--lun N] [--fua]',
+    summary: 'WRITE text (UTF-8, the last block zero-filled) through the lab initiator; --blocks asks for N blocks (text longer than they hold is refused)',
     async run(args, out, host) {
-      const { pos, lun, fua } = options(args);
+      const { pos, lun, fua, blocks: asked } = options(args);
       const lba = num(pos[0], 'LBA');
       const text = pos.slice(1).join(' ');
       if (!text) throw new UsageError('write needs text: write LBA TEXT…');
-      const blocks = Math.max(1, Math.ceil(new TextEncoder().encode(text).length / 512));
+      const bytes = new TextEncoder().encode(text).length;
+      const blocks = asked ?? Math.max(1, Math.ceil(bytes / 512));
+      const blockSize = (await host.status()).luns.find((l) => l.lun === lun)?.blockSize ?? 512;
+      // The gateway refuses it too (400, same words).
+      const tooLong = writeDataTooLong(bytes, blocks, blockSize);
+      if (tooLong) throw new Error(tooLong);
       const r = await host.io({ lun, op: 'write', lba, blocks, data: { text }, fua });
       result(r, out);
     },
   },
   {
-    name: 'cache', usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off]',
-    summary: 'the target\'s block cache: counters, hit rate; change policy, size, write mode, readahead live',
-    args: ['policy', 'size', 'mode', 'readahead', 'lru', '2q', 'arc', 'write-back', 'write-through', 'on', 'off'],
+    name: 'cache', usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off] | cache [LUN] reset',
+    summary: 'the target\'s block cache: counters, hit rate; change policy, size, write mode, readahead live; reset zeroes the counters',
+    args: ['policy', 'size', 'mode', 'readahead', 'reset', 'lru', '2q', 'arc', 'write-back', 'write-through', 'on', 'off'],
     async run(args, out, host) {
       let lun: number | undefined;
+      if (args.at(-1) === 'reset') {
+        if (args.length > 2) throw new UsageError('cache reset takes only a LUN: cache [LUN] reset');
+        const l = args.length === 2 ? num(args[0], 'LUN') : 0;
+        const r = await host.resetCacheStats(l);
+        for (const { lun: n, cache } of r.luns) out.line(`LUN ${n}: counters reset (hits ${cache.hits}, misses ${cache.misses}); cached blocks kept`);
+        return;
+      }
       const change: { policy?: CacheChange['policy']; size?: string; mode?: CacheChange['mode']; readahead?: boolean } = {};
       for (let i = 0; i < args.length; i++) {
         const a = args[i]!;
@@ -215,7 +231,7 @@ const COMMANDS: readonly Command[] = [
         }
         const c = cache as unknown as CacheStats;
         out.heading(`LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`);
-        out.line(`  hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
+        out.line(`  in ${fmtBytes(c.blockBytes)} cache blocks: hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
         out.line(`  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`);
         out.line(`  readahead ${c.readahead.enabled ? `on, window ${fmtBytes(c.readahead.windowBytes)}` : 'off'} (${c.readaheadBlocks} blocks fetched)`);
       }
@@ -358,7 +374,9 @@ export async function runLine(line: string, out: Out, host: ConsoleHost): Promis
 
 function stepLine(st: StepState): string {
   if (!st.active) return st.id ? `no stepped I/O in progress (last: ${st.io}: ${st.result ?? ''})` : 'no stepped I/O in progress: step read LBA or step write LBA TEXT starts one';
-  return st.stage ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage}${st.detail ? ` — ${st.detail}` : ''}` : `${st.io}: running to the next stage`;
+  return st.stage
+    ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage} (${stepStageName(st.stage, st.io)})${st.detail ? ` — ${st.detail}` : ''}`
+    : `${st.io}: running to the next stage`;
 }
 
 /** Hex + ASCII lines, runs of zero lines folded, at most `max` lines. */
@@ -390,15 +408,57 @@ function num(s: string | undefined, what: string): number {
   return n;
 }
 
-function options(args: string[]): { pos: string[]; lun: number; fua: boolean } {
+function options(args: string[]): { pos: string[]; lun: number; fua: boolean; blocks?: number } {
   const pos: string[] = [];
   let lun = 0;
   let fua = false;
+  let blocks: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--lun') lun = num(args[++i], 'LUN');
+    else if (a === '--blocks') blocks = num(args[++i], 'BLOCKS');
     else if (a === '--fua') fua = true;
     else pos.push(a);
   }
-  return { pos, lun, fua };
+  return blocks === undefined ? { pos, lun, fua } : { pos, lun, fua, blocks };
+}
+
+/**
+ * `help`'s list, fitted to `columns`: usage and summary side by side when both fit, else the usage on its own line
+ * and the summary under it; every line is cut between words only (a word longer than a line stands alone).
+ */
+export function helpLines(columns: number): string[] {
+  const cols = Math.max(20, Math.floor(columns) - 1); // xterm wraps a line that fills the last column
+  const usageWidth = Math.max(...COMMANDS.map((c) => c.usage.length));
+  const side = 2 + usageWidth + 2;
+  const sideBySide = cols - side >= 30;
+  const out: string[] = [];
+  for (const c of COMMANDS) {
+    if (sideBySide) {
+      const body = wrapWords(c.summary, cols - side);
+      out.push(`  ${c.usage.padEnd(usageWidth)}  ${body[0] ?? ''}`.trimEnd());
+      for (const l of body.slice(1)) out.push(' '.repeat(side) + l);
+    } else {
+      for (const l of wrapWords(c.usage, cols - 2)) out.push(`  ${l}`);
+      for (const l of wrapWords(c.summary, cols - 6)) out.push(`      ${l}`);
+    }
+  }
+  out.push(...wrapWords('Keys: ↑/↓ history, Tab completes, Ctrl+C cancels the line, Ctrl+L clears.', cols));
+  return out;
+}
+
+/** Greedy word wrap: lines of at most `width` characters, broken at spaces only. */
+export function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (!cur) cur = word;
+    else if (cur.length + 1 + word.length <= width) cur += ` ${word}`;
+    else {
+      lines.push(cur);
+      cur = word;
+    }
+  }
+  if (cur) lines.push(cur);
+  return lines;
 }
