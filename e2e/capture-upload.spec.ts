@@ -100,6 +100,12 @@ test('a capture bigger than a page is browsed a page at a time', async ({ page }
   await expect(range).toHaveText(new RegExp(`^events ${to! + 1}–\\d+ of ${total}$`));
   await page.getByTestId('page-prev').click();
   await expect(range).toHaveText(`events 1–${to} of ${total}`);
+  // The upload's service response times: the three 1 MiB READ(16)s among them.
+  await page.getByTestId('stats-button').click();
+  const readRow = page.locator('[data-testid=stats-table] tr', { hasText: 'READ(16)' });
+  await expect(readRow).toBeVisible();
+  expect(Number(await readRow.locator('td').nth(1).innerText())).toBeGreaterThanOrEqual(3);
+  await expect(page.getByTestId('stats-csv')).toHaveAttribute('href', /\/api\/capture\/upload\/[0-9a-f-]+\/stats\?format=csv$/);
   await page.getByTestId('go-live').click();
 });
 

@@ -212,6 +212,31 @@ export interface UploadedPage {
   readonly events: (TraceEvent & { rawBase64?: string })[];
 }
 
+/** Service response times of one SCSI opcode (server/capture/srt.ts), times in ns. */
+export interface SrtRow {
+  readonly opcode: number;
+  readonly name: string;
+  readonly calls: number;
+  readonly withSense: number;
+  readonly minNs: number;
+  readonly maxNs: number;
+  readonly avgNs: number;
+  readonly p50Ns: number;
+  readonly p90Ns: number;
+  readonly p99Ns: number;
+}
+
+export interface CaptureStats {
+  readonly srt: readonly SrtRow[];
+  readonly buckets: readonly { readonly startNs: number; readonly readBytes: number; readonly writeBytes: number; readonly commands: number }[];
+  readonly bucketNs: number;
+}
+
+/** Statistics of an upload (`id`) or of the live trace (no id); `csv` gives the address of a CSV download. */
+export const statsPath = (id: string | null, csv?: 'csv' | 'rates-csv'): string =>
+  `${id ? `/api/capture/upload/${encodeURIComponent(id)}/stats` : '/api/trace/srt'}${csv ? `?format=${csv}` : ''}`;
+export const getStats = (id: string | null): Promise<CaptureStats> => call<CaptureStats>(statsPath(id));
+
 export const uploadedPage = (id: string, from: number, count: number): Promise<UploadedPage> =>
   call<UploadedPage>(`/api/capture/upload/${encodeURIComponent(id)}/events?from=${from}&count=${count}`);
 

@@ -3,7 +3,7 @@
  * it in place of the live trace, and replay it against the lab's target to see what differs today.
  */
 import type { RawPduFrame, TraceEvent } from '../../../shared/trace/schema.ts';
-import { replayUpload, uploadCapture, uploadedPage, type ReplayReport, type UploadedPage } from '../lib/api.ts';
+import { getStats, replayUpload, uploadCapture, uploadedPage, type CaptureStats, type ReplayReport, type UploadedPage } from '../lib/api.ts';
 import { lab } from './lab.svelte.ts';
 import { ui } from './ui.svelte.ts';
 
@@ -41,6 +41,8 @@ export class OfflineCaptures {
   /** The page of the upload on show: events [from, to) of total; earlier pages' starts for going back. */
   page = $state.raw<{ from: number; to: number; total: number } | null>(null);
   private starts: number[] = [];
+  /** Statistics on show, and of what: an upload's id, or null for the live trace. */
+  stats = $state.raw<{ of: string | null; stats: CaptureStats } | null>(null);
   /** Where replayed commands go: the LUN the capture names, or one lab LUN (tgt captures use LUN 1, the lab 0). */
   lun = $state<'capture' | number>('capture');
 
@@ -57,6 +59,7 @@ export class OfflineCaptures {
       this.page = { from: 0, to: events.length, total };
       this.starts = [];
       this.report = null;
+      this.stats = null;
       ui.select(null);
       ui.stepTaskId = null;
     } catch (err) {
@@ -114,6 +117,17 @@ export class OfflineCaptures {
       }
     }
     ui.select(seq, { openInspector: true });
+  }
+
+  /** Service response times, throughput and IOPS of the upload on show, or of the live trace. */
+  async loadStats(): Promise<void> {
+    const of = lab.offline ? (this.last?.id ?? null) : null;
+    this.error = null;
+    try {
+      this.stats = { of, stats: await getStats(of) };
+    } catch (err) {
+      this.error = err instanceof Error ? err.message : String(err);
+    }
   }
 
   async replay(): Promise<void> {
