@@ -24,6 +24,14 @@ import { LoginError } from './initiator/login.ts';
 import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
+import { statsMain, StatsUsageError } from './capture/stats-cli.ts';
+import { endpointText, parseProxyArgs, proxyMain, sourceRoute, type ProxyArgs } from './proxy/proxy-cli.ts';
+import { IscsiProxy } from './proxy/proxy.ts';
+import { mergeTaps } from './proxy/merged-taps.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CaptureFormatError } from './capture/packet-file.ts';
 
 const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--allow-host NAME ...] [--capture FILE.pcapng] [target flags]
                                             the lab: target + API + UI + /ws trace
@@ -41,8 +49,12 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--allow-host NAME ...]
        iscsi-lab read URL [--lba N] [--blocks N] [--out FILE]     hex dump (or save) blocks
        iscsi-lab write URL [--lba N] (--hex HEX | --text TEXT | --file FILE) [--fua]
        iscsi-lab dd --if URL|FILE --of URL|FILE [--count BLOCKS]
-       iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]
+       iscsi-lab replay FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]
                                             re-issue a capture's SCSI commands (pcapng, pcap, JSON Lines) and compare
+       iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--http HOST:PORT] [--capture FILE]
+                                            relay initiators to any target byte for byte, recording its PDUs
+       iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]
+                                            SCSI service response times per opcode, throughput and IOPS of a capture
   URL: iscsi://[user%secret@]host[:port]/target-iqn/lun
   initiator flags: --initiator-name IQN, --mutual-chap USER:SECRET, --header-digest, --data-digest`;
 
@@ -68,6 +80,18 @@ async function main(argv: string[]): Promise<number> {
       return runInitiatorCommand(command, rest, (line) => process.stdout.write(`${line}\n`));
     case 'replay':
       return replayMain(rest, (line) => process.stdout.write(`${line}\n`));
+    case 'proxy': {
+      const p = parseProxyArgs(rest);
+      if (!p.http) return proxyMain(rest, (line) => process.stdout.write(`${line}\n`));
+      // With --http the proxy runs inside a lab (gateway, UI, trace): the lab's own small target stays idle on an
+      // ephemeral loopback port, its LUN in a temporary folder; the trace shows the proxied connections.
+      const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-proxy-'));
+      const host = p.http.host.includes(':') ? `[${p.http.host}]` : p.http.host;
+      const args = ['--http', `${host}:${p.http.port}`, '--portal', '127.0.0.1:0', '--lun', `${join(dir, 'lun0.img')}:16M`, ...(p.capture ? ['--capture', p.capture] : [])];
+      return serve(args, p).finally(() => rmSync(dir, { recursive: true, force: true }));
+    }
+    case 'stats':
+      return statsMain(rest, (line) => process.stdout.write(`${line}\n`));
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -110,7 +134,7 @@ const LAB_DEFAULTS = {
   cache: { ...defaultCacheConfig(), sizeBytes: 16 * 1024 * 1024 },
 };
 
-async function serve(args: string[]): Promise<number> {
+async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   let http = parsePortal(DEFAULT_HTTP);
   let capturePath: string | undefined;
   const allowedHosts: string[] = [];
@@ -129,14 +153,21 @@ async function serve(args: string[]): Promise<number> {
   const config = await targetConfig(targetArgs, LAB_DEFAULTS);
   for (const w of configWarnings(config)) process.stderr.write(`iscsi-lab: ${w}\n`);
   const running = await startTarget(config);
+  const proxy = proxyArgs ? await IscsiProxy.start({ listen: proxyArgs.listen, target: proxyArgs.target }) : undefined;
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
-  const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, faults: running.faults, producer: 'iscsi-lab serve' });
+  const recorder = new TraceRecorder({
+    iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, faults: running.faults, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
+  });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), faultRoutes(running.faults)],
+    routes: [
+      captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config),
+      configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), faultRoutes(running.faults),
+      sourceRoute(proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' }),
+    ],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;
@@ -150,13 +181,15 @@ async function serve(args: string[]): Promise<number> {
     stepGate.continue();
     hub.close();
     await gateway.close();
+    await proxy?.close();
     await running.stop();
     await capture?.close();
     stopRecording();
     recorder.close();
   });
   process.stdout.write(`lab ${gateway.url}\n`);
-  process.stdout.write(`ready ${running.url}\n`);
+  if (proxy) process.stdout.write(`ready proxy ${endpointText(proxy.listening)} -> ${endpointText(proxyArgs!.target)}\n`);
+  else process.stdout.write(`ready ${running.url}\n`);
   return done;
 }
 
@@ -188,7 +221,7 @@ process.on('unhandledRejection', (reason) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof UrlError || err instanceof ReplayUsageError) {
+    if (err instanceof UsageError || err instanceof UrlError || err instanceof ReplayUsageError || err instanceof StatsUsageError || err instanceof CaptureFormatError) {
       process.stderr.write(`iscsi-lab: ${err.message}\n`);
       process.exit(2);
     }

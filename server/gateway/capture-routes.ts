@@ -3,6 +3,8 @@ import type { TraceRecorder } from '../trace/recorder.ts';
 import { recordedToPcapng } from '../trace/pcapng.ts';
 import { snapshotToJsonl } from '../trace/jsonl.ts';
 import type { RouteHandler } from './http-server.ts';
+import { StatsCollector } from '../capture/srt.ts';
+import { sendStats } from './upload-routes.ts';
 
 /** GET /api/capture.pcapng (Wireshark) and /api/capture.jsonl (everything pcapng cannot carry) from the gateway's ring. */
 export function captureRoutes(recorder: TraceRecorder): RouteHandler {
@@ -23,6 +25,17 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
       const body = snapshotToJsonl(recorder.snapshot(), recorder.recent());
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="iscsi-lab-${stamp}.jsonl"` });
       res.end(body);
+      return true;
+    }
+    if (url.pathname === '/api/trace/srt') {
+      // The live ring's statistics: the same collector the uploads use (srt.ts).
+      const c = new StatsCollector();
+      for (const p of recorder.recent()) {
+        if (p.raw.length < 48) continue;
+        c.add({ connectionId: p.event.connectionId, bhs: p.raw.subarray(0, 48), timeNs: p.event.timeNs });
+        if (p.event.opcode === 0x01) c.addImmediate(p.event.timeNs, p.event.lengths.data);
+      }
+      sendStats(res, c.result(), url.searchParams.get('format'));
       return true;
     }
     if (url.pathname === '/api/trace/stats') {

@@ -2,83 +2,40 @@
  * Captures uploaded to the gateway: decoded into trace events the UI steps through offline, and replayed against
  * the lab's own target with the differences as JSON.
  *
- * - POST /api/capture/upload?name=FILE  body: a pcapng, pcap or JSON Lines capture (at most MAX_UPLOAD_BYTES, else
- *   413). Answers `{id, name, format, header, events, warnings}`; each PDU event carries its wire bytes as
- *   `rawBase64`. A file that is not a capture is a 400 with the reason.
+ * - POST /api/capture/upload?name=FILE  body: a pcapng or pcap capture (at most MAX_UPLOAD_BYTES, else 413), or a
+ *   JSON Lines trace (64 MiB). Streamed to disk and indexed on a worker thread (upload-store.ts), so the target
+ *   keeps serving meanwhile. Answers `{id, name, format, header, total, warnings, events}` with the first page of
+ *   events; each PDU event carries its wire bytes as `rawBase64`. A file that is not a capture is a 400.
+ * - GET /api/capture/upload/ID/events?from=N&count=M  a further page `{from, total, events}`.
+ * - GET /api/capture/upload/ID/stats[?format=csv|rates-csv]  service response times per opcode, throughput, IOPS.
  * - POST /api/replay `{id, lunMap?: 'url' | 'capture'}`: re-issues the upload's SCSI commands against the lab's target
  *   (server/replay) and answers `{commands, differences, skipped, warnings, lines, results: [...]}`.
  *
- * Uploads are kept in memory, the newest few (bounded by count and bytes), so a replay needs no second upload.
+ * The newest few uploads are kept (on disk), so a replay needs no second upload.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../cli/args.ts';
-import { readCaptureFile, replayCapture, ReplayUsageError, type CaptureFormat } from '../replay/replay.ts';
+import { replayCapture, ReplayEmptyError, ReplayUsageError } from '../replay/replay.ts';
 import { describeCdb, describeOutcome } from '../replay/extract.ts';
-import { PduDescriber } from '../../shared/trace/describe.ts';
-import { TRACE_SCHEMA_VERSION, type TraceEvent, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
-import { MAX_REPLAY_UPLOAD_BYTES, readUpload } from './upload-limits.ts';
+import { ratesCsv, srtCsv, type CaptureStats } from '../capture/srt.ts';
+import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, UploadStore, type UploadSummary } from './upload-store.ts';
 
-export const MAX_UPLOAD_BYTES = MAX_REPLAY_UPLOAD_BYTES;
-/** Uploads kept for replay: the newest ones, at most this many and this many bytes together. */
-const KEEP_UPLOADS = 4;
-const KEEP_UPLOAD_BYTES = 128 * 1024 * 1024;
+export const MAX_UPLOAD_BYTES = MAX_CAPTURE_UPLOAD_BYTES;
 /** Per-command results a replay answers with (the summary counts them all). */
 const MAX_RESULTS = 5000;
-const OP_LOGIN_RESPONSE = 0x23;
 
-interface Upload {
-  readonly id: string;
-  readonly name: string;
-  readonly format: CaptureFormat;
-  readonly bytes: Uint8Array;
-}
-
-export type UploadedEvent = TraceEvent & { rawBase64?: string };
-
-export interface DecodedUpload {
-  readonly format: CaptureFormat;
-  readonly header: TraceHeader;
-  readonly events: UploadedEvent[];
-  readonly warnings: string[];
-}
-
-/** A capture file as trace events (what the live trace would have shown), with each PDU's wire bytes. */
-export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
-  const read = readCaptureFile(file);
-  const format = read.format;
-  if (read.format === 'jsonl') {
-    const parsed = read.jsonl;
-    const events = parsed.events.map((e): UploadedEvent => {
-      const raw = e.type === 'pdu' ? parsed.raw.get(e.seq) : undefined;
-      return raw ? { ...e, rawBase64: Buffer.from(raw).toString('base64') } : e;
-    });
-    const warnings = parsed.skipped ? [`${parsed.skipped} lines of unknown kinds skipped`] : [];
-    return { format, header: parsed.header, events, warnings };
+/** Capture statistics as JSON, or one of its tables as CSV (srt.ts). */
+export function sendStats(res: ServerResponse, stats: CaptureStats, format: string | null): void {
+  if (format === 'csv' || format === 'rates-csv') {
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${format === 'csv' ? 'srt' : 'rates'}.csv"` });
+    res.end(format === 'csv' ? srtCsv(stats.srt) : ratesCsv(stats));
+    return;
   }
-  const capture = read.capture;
-  const describer = new PduDescriber();
-  const tsih = new Map<number, number>();
-  const events: UploadedEvent[] = [];
-  for (const p of capture.pdus) {
-    // The TSIH is known from the Login Response that completes the session (RFC 7143 11.13).
-    if (p.bhs[0]! % 64 === OP_LOGIN_RESPONSE) tsih.set(p.connectionId, (p.bhs[14]! << 8) | p.bhs[15]!);
-    const event = describer.describe({
-      seq: p.index, timeNs: p.timeNs, wallMs: p.wallMs, direction: p.direction, connectionId: p.connectionId,
-      tsih: tsih.get(p.connectionId) ?? 0, tcp: p.tcp, headerDigest: p.headerDigest, dataDigest: p.dataDigest,
-      bhs: p.bhs, data: p.data, rawLength: p.bytes.length,
-    });
-    events.push({ ...event, rawBase64: Buffer.from(p.bytes).toString('base64') });
-  }
-  const warnings = [...capture.warnings];
-  if (capture.pdus.length === 0) warnings.push(`no iSCSI PDUs among ${capture.packets} packets (is the target on TCP port 3260?)`);
-  const header: TraceHeader = {
-    type: 'header', version: TRACE_SCHEMA_VERSION, startWallMs: capture.pdus[0]?.wallMs ?? Date.now(), producer: `upload: ${name}`,
-  };
-  return { format, header, events, warnings };
+  if (format !== null && format !== 'json') throw new HttpError(400, 'format must be json, csv or rates-csv');
+  sendJson(res, 200, stats);
 }
 
 /** The lab target as an iscsi:// URL replay can log in to; the lab's CHAP credentials go beside it as values. */
@@ -88,42 +45,32 @@ function labUrl(target: RunningTarget, config: TargetConfig, lun: number): strin
   return `iscsi://${host}:${p.port}/${encodeURIComponent(config.iqn)}/${lun}`;
 }
 
-export function uploadRoutes(target: RunningTarget, config: TargetConfig): RouteHandler {
-  const uploads: Upload[] = [];
+export function uploadRoutes(target: RunningTarget, config: TargetConfig, store = new UploadStore()): RouteHandler {
   let replaying = false;
 
-  const keep = (u: Upload): void => {
-    uploads.push(u);
-    let bytes = uploads.reduce((a, x) => a + x.bytes.length, 0);
-    while (uploads.length > KEEP_UPLOADS || (uploads.length > 1 && bytes > KEEP_UPLOAD_BYTES)) bytes -= uploads.shift()!.bytes.length;
-  };
-
   const upload = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    let body: Buffer;
+    const name = (url.searchParams.get('name') ?? 'capture').slice(0, 200);
+    let summary: UploadSummary;
     try {
-      body = await readUpload(req, MAX_UPLOAD_BYTES);
+      summary = await store.receive(req, name);
     } catch (err) {
       if (err instanceof HttpError && err.status === 413) res.setHeader('connection', 'close');
       throw err;
     }
-    const name = (url.searchParams.get('name') ?? 'capture').slice(0, 200);
-    if (body.length === 0) throw new HttpError(400, 'empty upload: send the capture file as the request body');
-    let decoded: DecodedUpload;
-    try {
-      decoded = decodeUpload(body, name);
-    } catch (err) {
-      if (err instanceof ReplayUsageError) throw new HttpError(400, `${name}: ${err.message}`);
-      throw err;
-    }
-    const id = randomUUID();
-    keep({ id, name, format: decoded.format, bytes: body });
-    sendJson(res, 200, { id, name, bytes: body.length, ...decoded });
+    const first = await store.page(summary.id, 0, DEFAULT_PAGE);
+    sendJson(res, 200, { ...summary, events: first.events });
+  };
+
+  const page = async (res: ServerResponse, id: string, url: URL): Promise<void> => {
+    const from = Number(url.searchParams.get('from') ?? 0);
+    const count = Number(url.searchParams.get('count') ?? DEFAULT_PAGE);
+    sendJson(res, 200, await store.page(id, from, count));
   };
 
   const replay = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const b = await readJson(req);
-    const u = uploads.find((x) => x.id === b.id);
-    if (!u) throw new HttpError(404, typeof b.id === 'string' ? 'no such upload (the gateway keeps the newest few; upload it again)' : 'id: the upload id is required');
+    if (typeof b.id !== 'string') throw new HttpError(400, 'id: the upload id is required');
+    if (!store.has(b.id)) throw new HttpError(404, 'no such upload (the gateway keeps the newest few; upload it again)');
     const lunMap = b.lunMap === undefined ? 'capture' : b.lunMap;
     if (lunMap !== 'url' && lunMap !== 'capture') throw new HttpError(400, 'lunMap must be "url" or "capture"');
     const lun = b.lun === undefined ? 0 : Number(b.lun);
@@ -131,10 +78,11 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig): Route
     if (replaying) throw new HttpError(409, 'a replay is already running; wait for it to finish');
     replaying = true;
     try {
+      const u = await store.forReplay(b.id);
       const results: unknown[] = [];
       let cut = 0;
       // Captures from elsewhere may name LUNs this lab lacks: those commands then get the target's own answer.
-      const report = await replayCapture(u.bytes, labUrl(target, config, lun), {
+      const report = await replayCapture(u.capture, labUrl(target, config, lun), {
         lunMap,
         ...(config.chap ? { chap: config.chap } : {}),
         ...(config.mutualChap ? { mutualChap: config.mutualChap } : {}),
@@ -148,12 +96,15 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig): Route
           results.push({
             number: c.number, command: describeCdb(c.task.cdb), lun: c.lun,
             recorded: o ? describeOutcome(o) : 'not recorded', replayed: describeOutcome(c.result), differences: c.differences,
+            pdus: o ? [c.task.pduIndex, o.pduIndex] : [c.task.pduIndex],
           });
         },
       });
-      sendJson(res, 200, { id: u.id, name: u.name, ...report, results, resultsCut: cut });
+      sendJson(res, 200, { id: b.id, name: u.name, ...report, results, resultsCut: cut });
     } catch (err) {
+      if (err instanceof HttpError) throw err;
       if (err instanceof ReplayUsageError) throw new HttpError(400, err.message);
+      if (err instanceof ReplayEmptyError) throw new HttpError(422, err.message);
       throw new HttpError(502, `replay against the lab target failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       replaying = false;
@@ -164,6 +115,18 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig): Route
     if (url.pathname === '/api/capture/upload') {
       if (req.method !== 'POST') throw new HttpError(405, 'POST the capture file as the body');
       await upload(req, res, url);
+      return true;
+    }
+    const m = /^\/api\/capture\/upload\/([0-9a-f-]{36})\/events$/.exec(url.pathname);
+    if (m) {
+      if (req.method !== 'GET') throw new HttpError(405, 'GET a page of events: ?from=N&count=M');
+      await page(res, m[1]!, url);
+      return true;
+    }
+    const st = /^\/api\/capture\/upload\/([0-9a-f-]{36})\/stats$/.exec(url.pathname);
+    if (st) {
+      if (req.method !== 'GET') throw new HttpError(405, 'GET the statistics: ?format=json|csv|rates-csv');
+      sendStats(res, store.stats(st[1]!), url.searchParams.get('format'));
       return true;
     }
     if (url.pathname === '/api/replay') {

@@ -1,6 +1,7 @@
 /**
  * `iscsi-lab replay FILE --target URL`: logs in to a target and re-issues the SCSI commands of a capture, one at a
- * time in the order the capture shows their SCSI Command PDUs, then compares what comes back with the recording:
+ * time in the order the capture shows their SCSI Command PDUs, each through a session of its own per recorded
+ * connection (so multi-initiator captures keep their meaning), then compares what comes back with the recording:
  * iSCSI response, SCSI status, sense key/ASC/ASCQ, and a SHA-256 of the data-in (the replayed data cut to the
  * recorded length). Each command that differs prints one line; the last line is `replayed N commands, D differences`.
  *
@@ -17,7 +18,8 @@ import { readFile } from 'node:fs/promises';
 import { InitiatorSession, type ScsiResult } from '../initiator/session.ts';
 import { parseIscsiUrl, UrlError, type IscsiUrl } from '../initiator/url.ts';
 import type { LoginOptions } from '../initiator/login.ts';
-import { readCapture, CaptureFormatError, type CaptureResult } from '../trace/pcapng.ts';
+import { readCapture, type CaptureResult } from '../capture/read-capture.ts';
+import { CaptureFormatError } from '../capture/packet-file.ts';
 import { parseJsonl, JsonlFormatError, type ParsedJsonl } from '../trace/jsonl.ts';
 import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
@@ -27,6 +29,8 @@ import { describeCdb, describeOutcome, extractTasks, pduFromWire, type ExtractPd
 export class ReplayUsageError extends Error {}
 /** The file is not a capture replay can read (also a usage problem: exit 2). */
 export class ReplayFormatError extends ReplayUsageError {}
+/** The file is a capture, but holds nothing to replay (no iSCSI PDUs, or no SCSI command): exit 1 with the reason. */
+export class ReplayEmptyError extends Error {}
 
 export type CaptureFormat = 'pcapng' | 'pcap' | 'jsonl';
 
@@ -45,6 +49,8 @@ export interface ReplayOptions {
   initiatorName?: string;
   /** 'url' (default): every command goes to the URL's LUN; 'capture': to the LUN the capture names. */
   lunMap?: 'url' | 'capture';
+  /** 'recorded' (default): one replay session per recorded connection; 'one': every command through one session. */
+  sessions?: 'recorded' | 'one';
   headerDigest?: boolean;
   dataDigest?: boolean;
   mutualChap?: { user: string; secret: string };
@@ -112,8 +118,15 @@ export function readCaptureFile(file: Uint8Array): CaptureFile {
   }
 }
 
+/** A capture's iSCSI PDUs, read from a file of any format (loadCapture) or from an indexed upload. */
+export interface LoadedCapture {
+  readonly format: CaptureFormat;
+  readonly pdus: ExtractPdu[];
+  readonly warnings: string[];
+}
+
 /** The iSCSI PDUs of a capture file, whatever its format. */
-export function loadCapture(file: Uint8Array): { format: CaptureFormat; pdus: ExtractPdu[]; warnings: string[] } {
+export function loadCapture(file: Uint8Array): LoadedCapture {
   const read = readCaptureFile(file);
   const format = read.format;
   if (read.format === 'jsonl') {
@@ -134,7 +147,16 @@ export function loadCapture(file: Uint8Array): { format: CaptureFormat; pdus: Ex
     if (withoutRaw > 0) warnings.push(`${withoutRaw} PDU lines carry no raw bytes; commands they belong to are skipped or incomplete`);
     return { format, pdus, warnings };
   }
-  return { format, pdus: read.capture.pdus, warnings: read.capture.warnings };
+  const c = read.capture;
+  if (c.pdus.length === 0) throw new ReplayEmptyError(noIscsiReason(c));
+  return { format, pdus: c.pdus, warnings: c.warnings };
+}
+
+/** Why a pcap/pcapng file yielded no iSCSI PDU, in the terms a user can check. */
+export function noIscsiReason(c: CaptureResult): string {
+  if (c.packets === 0) return 'the capture holds no packets';
+  if (c.tcpPackets === 0) return `none of the capture's ${c.packets} packets is TCP over IPv4 or IPv6 on a link type this reader knows`;
+  return `no iSCSI PDUs among the capture's ${c.packets} packets (${c.tcpPackets} TCP): no connection on port 3260, and none whose bytes look like iSCSI`;
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -209,8 +231,8 @@ function loginOptionsFor(url: IscsiUrl, opts: ReplayOptions): LoginOptions {
   };
 }
 
-/** Replays a capture (its bytes) against `target`, an iscsi:// URL naming a target and LUN. */
-export async function replayCapture(file: Uint8Array, target: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+/** Replays a capture (its bytes, or its PDUs already read) against `target`, an iscsi:// URL naming a target and LUN. */
+export async function replayCapture(file: Uint8Array | LoadedCapture, target: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
   let url: IscsiUrl;
   try {
     url = parseIscsiUrl(target);
@@ -219,7 +241,8 @@ export async function replayCapture(file: Uint8Array, target: string, opts: Repl
     throw err;
   }
   if (!url.targetName) throw new ReplayUsageError(`${target} names no target: iscsi://host[:port]/target-iqn/lun`);
-  const loaded = loadCapture(file);
+  const loaded = file instanceof Uint8Array ? loadCapture(file) : file;
+  if (loaded.pdus.length === 0) throw new ReplayEmptyError('the capture holds no iSCSI PDUs');
   const extraction = extractTasks(loaded.pdus);
   const warnings: string[] = [];
   const lines: string[] = [];
@@ -236,14 +259,36 @@ export async function replayCapture(file: Uint8Array, target: string, opts: Repl
     warn(`command ${t.index + 1} ${describeCdb(t.cdb)} skipped: ${t.problems.join('; ') || 'incomplete in the capture'}`);
     return false;
   });
-  if (extraction.tasks.length === 0) warn('the capture holds no SCSI commands');
+  if (extraction.tasks.length === 0) throw new ReplayEmptyError(`the capture holds ${loaded.pdus.length} iSCSI PDUs but no SCSI command to replay`);
 
   let commands = 0;
   let differences = 0;
   if (runnable.length > 0) {
-    const session = await InitiatorSession.login(loginOptionsFor(url, opts));
+    // Each recorded connection replays as a session of its own (reservations and unit attentions belong to the
+    // I_T nexus), in the capture's order across sessions; a session logs out after its last command.
+    const perSession = (opts.sessions ?? 'recorded') === 'recorded';
+    const lastOf = new Map<number, ScsiTask>();
+    for (const t of runnable) lastOf.set(perSession ? t.connectionId : 0, t);
+    const sessions = new Map<number, InitiatorSession>();
+    const sessionFor = async (task: ScsiTask): Promise<InitiatorSession> => {
+      const key = perSession ? task.connectionId : 0;
+      let s = sessions.get(key);
+      if (!s) {
+        s = await InitiatorSession.login(loginOptionsFor(url, opts));
+        sessions.set(key, s);
+      }
+      return s;
+    };
+    const release = async (task: ScsiTask): Promise<void> => {
+      const key = perSession ? task.connectionId : 0;
+      const s = sessions.get(key);
+      if (!s || lastOf.get(key) !== task) return;
+      sessions.delete(key);
+      await s.logout().catch(() => s.close());
+    };
     try {
       for (const task of runnable) {
+        const session = await sessionFor(task);
         const number = task.index + 1;
         const name = describeCdb(task.cdb);
         const lun = opts.lunMap === 'capture' ? task.lun : url.lun;
@@ -280,21 +325,22 @@ export async function replayCapture(file: Uint8Array, target: string, opts: Repl
           lines.push(line);
           opts.onDifference?.(line);
         }
+        await release(task);
       }
     } finally {
-      await session.logout().catch(() => session.close());
+      for (const s of sessions.values()) await s.logout().catch(() => s.close());
     }
   }
   lines.push(`replayed ${commands} commands, ${differences} differences`);
   return { commands, differences, skipped: extraction.tasks.length - runnable.length, lines, warnings, format: loaded.format };
 }
 
-export const REPLAY_USAGE = 'iscsi-lab replay FILE --target iscsi://HOST[:PORT]/IQN/LUN [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]';
+export const REPLAY_USAGE = 'iscsi-lab replay FILE --target iscsi://HOST[:PORT]/IQN/LUN [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]';
 
 export interface ReplayArgs {
   file: string;
   target: string;
-  options: Pick<ReplayOptions, 'initiatorName' | 'lunMap' | 'headerDigest' | 'dataDigest'>;
+  options: Pick<ReplayOptions, 'initiatorName' | 'lunMap' | 'sessions' | 'headerDigest' | 'dataDigest'>;
 }
 
 /** Parses `FILE --target URL [--initiator-name IQN] [--lun-map url|capture] [--header-digest] [--data-digest]`. */
@@ -321,6 +367,12 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
         options.lunMap = v;
         break;
       }
+      case '--sessions': {
+        const v = value();
+        if (v !== 'recorded' && v !== 'one') throw new ReplayUsageError(`--sessions must be recorded or one, got ${JSON.stringify(v)}`);
+        options.sessions = v;
+        break;
+      }
       case '--header-digest': options.headerDigest = true; break;
       case '--data-digest': options.dataDigest = true; break;
       default:
@@ -336,17 +388,24 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
 
 /**
  * The `replay` command: prints warnings (`warning: ...`), one line per differing command and the summary line.
- * Returns 0 when nothing differed, 1 when something did; throws ReplayUsageError (exit 2) for bad arguments or a
- * file that is not a capture.
+ * Returns 0 when nothing differed, 1 when something did or the capture holds nothing to replay (the reason is
+ * printed); throws ReplayUsageError (exit 2) for bad arguments or a file that is not a capture.
  */
 export async function replayMain(argv: string[], out: (line: string) => void): Promise<number> {
   const args = parseReplayArgs(argv);
   const file = await readFile(args.file);
-  const report = await replayCapture(new Uint8Array(file.buffer, file.byteOffset, file.byteLength), args.target, {
-    ...args.options,
-    onWarning: (w) => out(`warning: ${w}`),
-    onDifference: (line) => out(line),
-  });
+  let report: ReplayReport;
+  try {
+    report = await replayCapture(new Uint8Array(file.buffer, file.byteOffset, file.byteLength), args.target, {
+      ...args.options,
+      onWarning: (w) => out(`warning: ${w}`),
+      onDifference: (line) => out(line),
+    });
+  } catch (err) {
+    if (!(err instanceof ReplayEmptyError)) throw err;
+    out(`nothing to replay in ${args.file}: ${err.message}`);
+    return 1;
+  }
   out(report.lines[report.lines.length - 1]!);
   return report.differences > 0 ? 1 : 0;
 }

@@ -105,6 +105,10 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export const getStatus = (): Promise<LabStatus> => call<LabStatus>('/api/status');
+
+/** What the live trace shows: the lab's own target, or `iscsi-lab proxy` relaying to another target. */
+export type TraceSource = { readonly kind: 'target' } | { readonly kind: 'proxy'; readonly listen: string; readonly target: string };
+export const getSource = (): Promise<TraceSource> => call<TraceSource>('/api/source');
 export const getTraceStats = (): Promise<TraceStats> => call<TraceStats>('/api/trace/stats');
 
 export function postIo(req: IoRequest): Promise<IoResult> {
@@ -203,8 +207,8 @@ export function resetCacheStats(lun: number): Promise<{ luns: { lun: number; cac
 
 // ---- uploaded captures and replay (server/gateway/upload-routes.ts) --------------------------------------------
 
-/** Largest capture the gateway takes (it answers 413 beyond). */
-export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+/** Largest pcap/pcapng capture the gateway takes (it answers 413 beyond; JSON Lines traces: 64 MiB). */
+export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface UploadedCapture {
   readonly id: string;
@@ -212,10 +216,47 @@ export interface UploadedCapture {
   readonly bytes: number;
   readonly format: 'pcapng' | 'pcap' | 'jsonl';
   readonly header: TraceHeader;
+  /** Trace events in the whole upload; `events` is the first page of them. */
+  readonly total: number;
   /** Trace events; PDU events carry their wire bytes as rawBase64. */
   readonly events: (TraceEvent & { rawBase64?: string })[];
   readonly warnings: string[];
 }
+
+/** A further page of an upload's events (a page ends early rather than carry more than 2 MiB of wire bytes). */
+export interface UploadedPage {
+  readonly from: number;
+  readonly total: number;
+  readonly events: (TraceEvent & { rawBase64?: string })[];
+}
+
+/** Service response times of one SCSI opcode (server/capture/srt.ts), times in ns. */
+export interface SrtRow {
+  readonly opcode: number;
+  readonly name: string;
+  readonly calls: number;
+  readonly withSense: number;
+  readonly minNs: number;
+  readonly maxNs: number;
+  readonly avgNs: number;
+  readonly p50Ns: number;
+  readonly p90Ns: number;
+  readonly p99Ns: number;
+}
+
+export interface CaptureStats {
+  readonly srt: readonly SrtRow[];
+  readonly buckets: readonly { readonly startNs: number; readonly readBytes: number; readonly writeBytes: number; readonly commands: number }[];
+  readonly bucketNs: number;
+}
+
+/** Statistics of an upload (`id`) or of the live trace (no id); `csv` gives the address of a CSV download. */
+export const statsPath = (id: string | null, csv?: 'csv' | 'rates-csv'): string =>
+  `${id ? `/api/capture/upload/${encodeURIComponent(id)}/stats` : '/api/trace/srt'}${csv ? `?format=${csv}` : ''}`;
+export const getStats = (id: string | null): Promise<CaptureStats> => call<CaptureStats>(statsPath(id));
+
+export const uploadedPage = (id: string, from: number, count: number): Promise<UploadedPage> =>
+  call<UploadedPage>(`/api/capture/upload/${encodeURIComponent(id)}/events?from=${from}&count=${count}`);
 
 export interface ReplayCommandResult {
   readonly number: number;
@@ -225,6 +266,8 @@ export interface ReplayCommandResult {
   readonly replayed: string;
   /** Empty when the replay matched the recording. */
   readonly differences: string[];
+  /** Capture event numbers of the recorded SCSI Command and of the PDU that carried its status. */
+  readonly pdus: readonly number[];
 }
 
 export interface ReplayReport {
@@ -241,13 +284,15 @@ export interface ReplayReport {
 
 export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture> {
   if (file.size > MAX_UPLOAD_BYTES) {
-    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 64 MiB`));
+    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 2 GiB`));
   }
   return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
 }
 
-export function replayUpload(id: string, lunMap: 'url' | 'capture' = 'capture'): Promise<ReplayReport> {
-  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, lunMap }) });
+/** `lun` undefined: each command to the LUN the capture names; a number: every command to that lab LUN. */
+export function replayUpload(id: string, lun?: number): Promise<ReplayReport> {
+  const body = lun === undefined ? { id, lunMap: 'capture' } : { id, lunMap: 'url', lun };
+  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 // ---- step mode (server/gateway/step-routes.ts) -----------------------------------------------------------------

@@ -18,7 +18,7 @@ import {
   type TraceEvent,
   type TraceHeader,
 } from '../../../shared/trace/schema.ts';
-import { getStatus, getStep, type LabStatus, type TraceStats } from '../lib/api.ts';
+import { getSource, getStatus, getStep, type LabStatus, type TraceSource, type TraceStats } from '../lib/api.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
 import type { SampleState } from './trace-sample.ts';
@@ -100,6 +100,8 @@ export class Lab {
   received = $state(0);
   /** Bumped when raw bytes someone waits for arrive (see rawFor). */
   rawTick = $state(0);
+  /** Where the live trace comes from (the header says so; an upload shows its own banner). */
+  source = $state.raw<TraceSource | null>(null);
   /** Set while the page shows an uploaded capture instead of the live trace (see loadOffline). */
   offline = $state.raw<OfflineTrace | null>(null);
   /** Step mode as the gateway reports it (every browser sees the same stage). */
@@ -198,6 +200,8 @@ export class Lab {
 
   async refreshStatus(): Promise<void> {
     try {
+      // Older gateways have no /api/source: the trace is then the target's own.
+      if (!this.source) this.source = await getSource().catch((): TraceSource => ({ kind: 'target' }));
       this.status = await getStatus();
     } catch (err) {
       if (!this.connected) this.connectionError = err instanceof Error ? err.message : String(err);
