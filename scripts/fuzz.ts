@@ -60,7 +60,7 @@ function rssMiB(pid: number): number {
 
 /**
  * With fault rules active, a health check may meet one (a dropped response, a killed login): it is tried again,
- * and only a target that fails every attempt is unhealthy. The rules act on at most 15% of their matches.
+ * and only a target that fails every attempt is unhealthy (scripts/fuzz-faults.ts keeps the rules sparse).
  */
 async function health(port: number, n: number, attempts: number): Promise<string | undefined> {
   let problem: string | undefined;
