@@ -24,7 +24,22 @@ export function parseFollowState(v: unknown): FollowState | undefined {
   if (typeof o.tab !== 'string' || o.tab.length > MAX_TAB || !/^[a-z-]+$/.test(o.tab)) return undefined;
   if (selectedSeq === undefined || stepTaskId === undefined || intOrNull(o.stepIndex) === undefined) return undefined;
   const name = typeof o.name === 'string' && o.name.trim() ? o.name.trim().slice(0, MAX_NAME) : 'Presenter';
-  return { tab: o.tab, selectedSeq, stepTaskId, stepIndex, name };
+  const lesson = parseLesson(o.lesson);
+  if (lesson === undefined) return undefined;
+  return { tab: o.tab, selectedSeq, stepTaskId, stepIndex, name, lesson };
+}
+
+const MAX_LESSON_ID = 40;
+const MAX_LESSON_STEP = 99;
+
+/** `{id, step}` of the presenter's lesson, null for none, undefined if malformed. */
+function parseLesson(v: unknown): { id: string; step: number } | null | undefined {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'object') return undefined;
+  const { id, step } = v as Record<string, unknown>;
+  if (typeof id !== 'string' || id.length > MAX_LESSON_ID || !/^[a-z0-9-]+$/.test(id)) return undefined;
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_LESSON_STEP) return undefined;
+  return { id, step };
 }
 
 /** Who presents, and what. `T` is the hub's client handle. */

@@ -8,4 +8,6 @@ export interface FollowState {
   readonly stepIndex: number;
   /** The presenter's label ("Presenter" unless it names itself). */
   readonly name: string;
+  /** The lesson the presenter runs and its step (0-based); absent or null: none. */
+  readonly lesson?: { readonly id: string; readonly step: number } | null;
 }

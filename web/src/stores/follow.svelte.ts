@@ -6,6 +6,7 @@ import { tick } from 'svelte';
 import { lab } from './lab.svelte.ts';
 import { stepper } from './stepper.svelte.ts';
 import { TABS, ui } from './ui.svelte.ts';
+import { lessons } from './lessons.svelte.ts';
 import type { FollowState } from '../../../shared/trace/follow.ts';
 
 
@@ -32,7 +33,8 @@ export class Follow {
     const stop = $effect.root(() => {
       $effect(() => {
         if (!this.presenting || !lab.connected) return;
-        const state: FollowState = { tab: ui.tab, selectedSeq: ui.selectedSeq, stepTaskId: ui.stepTaskId, stepIndex: stepper.index, name: this.name };
+        const state: FollowState = { tab: ui.tab, selectedSeq: ui.selectedSeq, stepTaskId: ui.stepTaskId, stepIndex: stepper.index, name: this.name,
+          lesson: lessons.lesson ? { id: lessons.lesson.id, step: lessons.stepIndex } : null };
         lab.send({ type: 'present', state });
       });
     });
@@ -67,6 +69,9 @@ export class Follow {
     }
     ui.selectedSeq = s.selectedSeq;
     stepper.go(s.stepIndex);
+    // The presenter's lesson and step (a follower's own progress in it starts fresh at that step).
+    if (!s.lesson) lessons.close();
+    else if (s.lesson.id !== lessons.lessonId || s.lesson.step !== lessons.stepIndex) lessons.open(s.lesson.id, s.lesson.step);
   }
 }
 
