@@ -27,9 +27,13 @@ test('GET /api/lessons lists the lessons and the glossary', async ({ request }) 
 });
 
 test('Start here: /?lesson=start-here opens it, progress survives a reload, every step passes on live I/O', async ({ page }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
   await openLesson(page, 'start-here');
   await expect(page.getByTestId('lesson-title')).toHaveText('Start here');
   await shot(page, '60-lesson-start-here');
+  await page.getByTestId('projector-toggle').check();
+  await shot(page, '60-lesson-start-here-projector');
+  await page.getByTestId('projector-toggle').uncheck();
   await page.getByTestId('lesson-next').click();
 
   // A step does not pass before its action: Next stays disabled.
@@ -57,12 +61,15 @@ test('Start here: /?lesson=start-here opens it, progress survives a reload, ever
   await passAndNext(page);
 
   await composerIo(page, 'read', 100, 1);
-  await expect(page.getByTestId('lesson-check')).toContainText('cache');
+  await expect(page.getByTestId('lesson-check')).toHaveAttribute('data-passed', 'true');
+  await expect(page.getByTestId('lesson-check')).toContainText('cache hit');
   await shot(page, '61-lesson-step-done');
   await passAndNext(page);
   await expect(page.getByTestId('lesson-bar')).toHaveCount(0);
   await expect(page.locator('[data-testid=lesson-item][data-lesson=start-here] [data-testid=lesson-done]')).toBeVisible();
   await shot(page, '62-lessons-list');
+  await page.getByTestId('projector-toggle').check();
+  await shot(page, '62-lessons-list-projector');
 });
 
 test('A write with R2T and Data-Out', async ({ page }) => {
