@@ -70,20 +70,19 @@ export function waterfallRow(taskId: number, pdus: readonly PduTraceEvent[], sto
     else io += e.durationNs;
   }
   if (Number.isFinite(storeStart)) {
-    // The store calls' window, clamped into [last data in, status out]: the store's clock and the PDUs' differ by
-    // rounding, and the segments must add up to the measured total.
-    const from = Math.min(tEnd, Math.max(lastIn, storeStart));
-    const to = Math.min(tEnd, Math.max(from, storeEnd));
-    const window = to - from;
-    const parts = lookup + io + sync;
-    // The parts are the cache's own timers; if they overrun the window (clock rounding), they shrink to fit it.
-    const k = parts > window && parts > 0 ? window / parts : 1;
+    // Durations come from the store's own timers (no clock to reconcile); only where the store calls sit between
+    // the last data in and the status out comes from comparing timestamps, whose two clocks differ by rounding.
+    // The segments must add up to the measured total: if the store's time overruns what is left, it shrinks to fit.
+    const left = Math.max(0, tEnd - lastIn);
+    const duration = Math.max(lookup + io + sync, storeEnd - storeStart);
+    const k = duration > left && duration > 0 ? left / duration : 1;
     ns.lookup = lookup * k;
     ns.store = io * k;
     ns.sync = sync * k;
-    ns.cache = Math.max(0, window - parts * k);
-    ns.queue = from - lastIn;
-    ns.answer = tEnd - to;
+    ns.cache = (duration - lookup - io - sync) * k;
+    const rest = left - duration * k;
+    ns.queue = Math.min(rest, Math.max(0, storeStart - lastIn));
+    ns.answer = rest - ns.queue;
   } else ns.answer = Math.max(0, tEnd - lastIn);
   const s = cmd.scsi;
   return {
