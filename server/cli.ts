@@ -10,6 +10,7 @@ import { describeResidency, stepRoutes } from './gateway/step-routes.ts';
 import { scsiRoutes } from './gateway/scsi-routes.ts';
 import { lessonRoutes } from './gateway/lesson-routes.ts';
 import { cpuRoutes } from './gateway/cpu-routes.ts';
+import { fsRoutes } from './gateway/fs-routes.ts';
 import type { LabInitiator } from './gateway/lab-io.ts';
 import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
@@ -110,7 +111,7 @@ async function serve(args: string[]): Promise<number> {
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), lessonRoutes(), cpuRoutes()],
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;
