@@ -17,7 +17,8 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': { target: GATEWAY, changeOrigin: true },
+      // The gateway lets only its own origin change state (server/gateway/request-guard.ts): present it on API calls.
+      '/api': { target: GATEWAY, changeOrigin: true, configure: (proxy) => proxy.on('proxyReq', (proxyReq) => proxyReq.setHeader('origin', GATEWAY)) },
       '/ws': {
         target: GATEWAY,
         ws: true,

@@ -4,6 +4,8 @@
 #   npm run bench -- cache   the block cache's hit rates per policy (scripts/bench-cache.ts)
 #   npm run bench -- micro   PDU decode/encode per second, CRC32C GB/s, cache lookups per second (scripts/bench-micro.ts)
 #   npm run bench -- soak    64 sessions x depth 32 for 5 minutes, every write read back, target RSS (scripts/soak.ts)
+#   npm run bench -- ui      the page under load: qemu-img bench -d 16 + a qemu-io loop for 60 s while Playwright clicks
+#                            tabs, filters and scrolls 50 times; p95 click-to-effect (<= 300 ms) and PDUs/s (scripts/bench-ui.ts)
 # The A/B table is printed twice: the bare target (`iscsi-lab target`), then the lab as users run it
 # (`iscsi-lab serve`: trace recorder on, one WebSocket client attached reading every frame).
 # Workloads: 4 KiB random reads at queue depth 32 and 1 MiB sequential reads at depth 8 (libiscsi's iscsi-perf),
@@ -16,8 +18,9 @@ case ${1:-} in
   cache) shift; exec npx tsx "$root/scripts/bench-cache.ts" "$@" ;;
   micro) shift; exec npx tsx "$root/scripts/bench-micro.ts" "$@" ;;
   soak) shift; exec npx tsx "$root/scripts/soak.ts" "$@" ;;
+  ui) shift; exec npx tsx "$root/scripts/bench-ui.ts" "$@" ;;
   "") ;;
-  *) echo "usage: npm run bench [-- cache|micro|soak]" >&2; exit 2 ;;
+  *) echo "usage: npm run bench [-- cache|micro|soak|ui]" >&2; exit 2 ;;
 esac
 rounds=${BENCH_ROUNDS:-3} secs=${BENCH_SECONDS:-5}
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-lab-bench.XXXXXX")

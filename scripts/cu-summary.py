@@ -11,8 +11,8 @@ Across logs (runs against differently configured LUNs: plain, thin, removable, r
   fail  if it failed in any run; pass if it passed (not skipped) in some run; skip only if every run skipped it.
 --list prints '<verdict> <Suite>.<Test>' per test (first-seen order) before the summary line
   tests N pass P skip S fail F
---compat reads each log the way /work/shared/tools/cu-summary.py does (any 'FAILED' or '[SKIPPED]' text between
-two test headers decides), for comparing numbers with it; see verdict() for why the default differs.
+--compat reads each log the way /work/shared/tools/cu-summary.py does (CUnit's verdict, and a '[SKIPPED]' note
+anywhere between two test headers makes a skip), for comparing numbers with it; see verdict() for the difference.
 Exit status 0 (the caller decides what a failure means)."""
 import re
 import sys
@@ -44,12 +44,13 @@ def verdict(body: str) -> str:
 
 
 def verdict_compat(body: str) -> str:
-    """Exactly /work/shared/tools/cu-summary.py's reading, for comparing numbers with it (--compat)."""
-    if "FAILED" in body:
+    """/work/shared/tools/cu-summary.py's reading, for comparing numbers with it (--compat): CUnit's verdict too, but
+    a '[SKIPPED]' note anywhere in the test's output (also after its verdict) makes it a skip."""
+    if re.search(r"(?m)^FAILED\b", body):
         return "fail"
     if "[SKIPPED]" in body:
         return "skip"
-    if re.search(r"(?m)passed\s*$", body):
+    if re.search(r"(?m)^passed\b", body):
         return "pass"
     return "fail"
 

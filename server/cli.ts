@@ -1,5 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_HTTP, parsePortal, parseTargetArgs, UsageError } from './cli/args.ts';
+import { configWarnings, DEFAULT_HTTP, parseHostName, parsePortal, parseTargetArgs, UsageError, type TargetConfig } from './cli/args.ts';
+import { loadConfigFile } from './cli/config-file.ts';
+import { configRoutes } from './gateway/config-routes.ts';
+import { adminRoutes } from './gateway/admin-routes.ts';
+import { TargetAdmin } from './target-admin.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
@@ -23,12 +27,15 @@ import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
 
-const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--capture FILE.pcapng] [target flags]   the lab: target + API + UI + /ws trace
-       iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES] [--lun ...]
+const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--allow-host NAME ...] [--capture FILE.pcapng] [target flags]
+                                            the lab: target + API + UI + /ws trace
+       iscsi-lab target|serve --config FILE.json      start from a saved configuration (GET /api/config?secrets=true)
+       iscsi-lab target --iqn IQN --lun PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES] [--lun ...] [--iqn IQN2 --lun ...]
                         [--portal HOST:PORT ...] [--chap USER:SECRET] [--mutual-chap USER:SECRET] [--acl INITIATOR_IQN ...]
                         [--cache SIZE (0=off)] [--cache-mode write-back|write-through] [--cache-policy lru|2q|arc]
                         [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]
-                        [--max-sessions N] [--max-connections N] [--max-commands N]
+                        [--max-sessions N] [--max-connections N] [--max-commands N] [--max-data-in-flight SIZE]
+                        [--allow-target-reset]
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
        iscsi-lab readcap URL                READ CAPACITY(16)
@@ -67,8 +74,24 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The target configuration from the flags, or from `--config FILE` (the JSON GET /api/config writes), which then
+ * stands alone: mixing it with target flags would leave unclear which one wins.
+ */
+async function targetConfig(args: string[], defaults?: Partial<TargetConfig>): Promise<TargetConfig> {
+  const i = args.findIndex((a) => a === '--config' || a.startsWith('--config='));
+  if (i < 0) return parseTargetArgs(args, defaults);
+  const inline = args[i]!.startsWith('--config=');
+  const path = inline ? args[i]!.slice('--config='.length) : args[i + 1];
+  if (!path) throw new UsageError('--config needs a file (the JSON GET /api/config returns)');
+  const rest = args.filter((_, j) => j !== i && (inline || j !== i + 1));
+  if (rest.length > 0) throw new UsageError(`--config FILE replaces the target flags; also given: ${rest.join(' ')}`);
+  return loadConfigFile(path);
+}
+
 async function target(args: string[]): Promise<number> {
-  const config = parseTargetArgs(args);
+  const config = await targetConfig(args);
+  for (const w of configWarnings(config)) process.stderr.write(`iscsi-lab: ${w}\n`);
   const running = await startTarget(config);
   // Handlers go in before `ready` is printed: a supervisor may send SIGTERM the moment it reads that line.
   const done = untilSignal(() => running.stop());
@@ -78,8 +101,8 @@ async function target(args: string[]): Promise<number> {
 }
 
 /**
- * The embedded default the lab starts with when `serve` gets no target flags. The lab shows cache decisions, so its
- * LUN has a 16 MiB write-back cache unless --cache says otherwise (`target` has none unless asked).
+ * The embedded default the lab starts with when `serve` gets no --lun. The lab shows cache decisions, so its LUN has
+ * a 16 MiB write-back cache unless --cache says otherwise. LUNs given with --lun (and `target`) have none unless asked.
  */
 const LAB_DEFAULTS = {
   iqn: 'iqn.2026-11.org.iscsi-lab:lab',
@@ -91,18 +114,21 @@ const LAB_DEFAULTS = {
 async function serve(args: string[]): Promise<number> {
   let http = parsePortal(DEFAULT_HTTP);
   let capturePath: string | undefined;
+  const allowedHosts: string[] = [];
   const targetArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const flag = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    if (flag === '--http' || flag === '--capture') {
+    if (flag === '--http' || flag === '--capture' || flag === '--allow-host') {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
       if (!v) throw new UsageError(`${flag} needs a value`);
       if (flag === '--http') http = parsePortal(v);
+      else if (flag === '--allow-host') allowedHosts.push(parseHostName(v));
       else capturePath = v;
     } else targetArgs.push(a);
   }
-  const config = parseTargetArgs(targetArgs, LAB_DEFAULTS);
+  const config = await targetConfig(targetArgs, LAB_DEFAULTS);
+  for (const w of configWarnings(config)) process.stderr.write(`iscsi-lab: ${w}\n`);
   const running = await startTarget(config);
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
   const recorder = new TraceRecorder({ iscsi: running.iscsi, scsi: running.scsi, producer: 'iscsi-lab serve' });
@@ -110,12 +136,14 @@ async function serve(args: string[]): Promise<number> {
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
-    target: running, config, host: http.host, port: http.port, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config)],
+    target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
+    routes: [captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config), configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config)],
     log: (m) => process.stderr.write(`${m}\n`),
   });
   labInitiator = gateway.lab;
-  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url) });
+  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url),
+    hostRefusal: (req) => gateway.guard.hostRefusal(req),
+  });
   stepGate.describeStore = (lun, lba, blocks) => describeResidency(running.caches[lun], lba, blocks);
   const stopStepBroadcast = stepGate.onChange((step) => hub.broadcast({ type: 'step', step }));
   const done = untilSignal(async () => {

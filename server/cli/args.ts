@@ -1,4 +1,7 @@
 /** Command-line parsing for `iscsi-lab`: flags to a typed config, with one clear error per mistake. */
+import { isIP } from 'node:net';
+import { totalmem } from 'node:os';
+import { LIMITS } from '../iscsi/constants.ts';
 import type { TargetLimits } from '../iscsi/target.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
@@ -17,17 +20,29 @@ export interface LunSpec {
   physicalBlockSize?: number;
 }
 
-export interface TargetConfig {
-  portals: { host: string; port: number }[];
+/** One target of the instance: its name, LUNs, CHAP and ACL (`--iqn` and the target flags after it). */
+export interface TargetSpec {
   iqn: string;
   luns: LunSpec[];
   chap?: { user: string; secret: string };
   mutualChap?: { user: string; secret: string };
   acl: string[];
+}
+
+/** The instance: the first target's settings at the top level, portals and limits shared by every target. */
+export interface TargetConfig extends TargetSpec {
+  portals: { host: string; port: number }[];
+  /** Targets after the first, each opened by another `--iqn` (same portals; their own LUNs, CHAP and ACL). */
+  moreTargets?: TargetSpec[];
   /** Block cache per LUN (`--cache SIZE`, `--cache-mode`, `--cache-policy`, `--readahead`); size 0: none. */
   cache?: CacheConfig;
   /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
   limits?: Partial<TargetLimits>;
+  /**
+   * `--allow-target-reset`: carry out TARGET WARM / COLD RESET from any initiator. Without it they are refused with
+   * "function rejected" (LIO's default), so one initiator cannot drop every other's commands and sessions.
+   */
+  allowTargetReset?: boolean;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -53,6 +68,14 @@ export function parsePortal(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** `serve --allow-host NAME`: a DNS name or address the lab's HTTP side answers to (server/gateway/request-guard.ts). */
+export function parseHostName(text: string): string {
+  if (isIP(text) === 0 && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$/.test(text)) {
+    throw new UsageError(`bad --allow-host ${JSON.stringify(text)}: a host name or address without a port, e.g. lab.example.org`);
+  }
+  return text;
+}
+
 /** Logical block size of every LUN (server/store/file-store.ts default). */
 export const LOGICAL_BLOCK_SIZE = 512;
 /** READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT is a 4-bit field. */
@@ -72,12 +95,19 @@ function parsePhysical(value: string, lun: string): number {
   return bytes;
 }
 
+/**
+ * `PATH:SIZE[,opts]`, or for a block device `/dev/X[:SIZE][,opts]`: its size is the device's (SIZE 0 in the spec),
+ * e.g. `/dev/loop0`, `/dev/loop0,readonly`.
+ */
 export function parseLun(text: string): LunSpec {
   const colon = text.lastIndexOf(':');
-  if (colon <= 0) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]`);
-  const path = text.slice(0, colon);
-  const [size, ...flags] = text.slice(colon + 1).split(',');
-  const spec: LunSpec = { path, sizeBytes: parseSize(size ?? ''), thin: false, removable: false, readOnly: false };
+  const device = text.startsWith('/dev/');
+  if (colon <= 0 && !device) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES], or /dev/DEVICE[,...]`);
+  const [head, ...deviceFlags] = colon > 0 ? [text.slice(0, colon)] : text.split(',');
+  const path = head!;
+  const [size, ...flags] = colon > 0 ? text.slice(colon + 1).split(',') : ['', ...deviceFlags];
+  const sizeBytes = device && size === '' ? 0 : parseSize(size ?? '');
+  const spec: LunSpec = { path, sizeBytes, thin: false, removable: false, readOnly: false };
   for (const f of flags) {
     if (f === 'thin') spec.thin = true;
     else if (f === 'removable') spec.removable = true;
@@ -95,6 +125,16 @@ const LIMIT_FLAGS: Record<string, { key: keyof TargetLimits; max: number }> = {
   '--max-commands': { key: 'maxCommands', max: 65536 },
 };
 
+/** `--max-data-in-flight SIZE`: at least one largest command (32 MiB), at most the machine's memory. */
+function parseDataInFlight(text: string): number {
+  const m = /^(\d+)([KMGT]?)(i?B)?$/i.exec(text.trim());
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!(bytes >= LIMITS.maxWriteBytes && bytes <= totalmem())) {
+    throw new UsageError(`bad --max-data-in-flight ${JSON.stringify(text)}: a size from ${LIMITS.maxWriteBytes >> 20}M (one largest command) to this machine's memory, e.g. 512M`);
+  }
+  return bytes;
+}
+
 function parseCount(flag: string, text: string, max: number): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(n >= 1 && n <= max)) throw new UsageError(`bad ${flag} ${JSON.stringify(text)}: a whole number from 1 to ${max}`);
@@ -109,15 +149,35 @@ function parseCredentials(flag: string, text: string): { user: string; secret: s
   return { user: text.slice(0, i), secret };
 }
 
-/** Parses `target` flags. Unknown flags and missing values are errors. */
+/** RFC 7143 12.1.3: secrets of fewer than 96 random bits fall to an offline dictionary attack on one captured login. */
+export const MIN_CHAP_SECRET_BYTES = 12;
+
+/** Lines the CLI prints (as warnings) about a config that works but should not be used as it is. */
+export function configWarnings(config: TargetConfig): string[] {
+  const out: string[] = [];
+  const pairs = [config, ...(config.moreTargets ?? [])].flatMap((t) => [['--chap', t.chap], ['--mutual-chap', t.mutualChap]] as const);
+  for (const [flag, c] of pairs) {
+    const bytes = c ? Buffer.byteLength(c.secret) : MIN_CHAP_SECRET_BYTES;
+    if (bytes < MIN_CHAP_SECRET_BYTES) {
+      out.push(`warning: the ${flag} secret is ${bytes} byte${bytes === 1 ? '' : 's'}; RFC 7143 12.1.3 wants at least ${MIN_CHAP_SECRET_BYTES} random bytes, ` +
+        'shorter ones can be guessed offline from one captured login');
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses `target` flags. Unknown flags and missing values are errors. `--lun`, `--chap`, `--mutual-chap` and `--acl`
+ * belong to the target named by the `--iqn` before them (or the first one); each further `--iqn` opens another
+ * target behind the same portals.
+ */
 export function parseTargetArgs(argv: readonly string[], defaults: Partial<TargetConfig> = {}): TargetConfig {
   const portals: TargetConfig['portals'] = [];
-  const luns: LunSpec[] = [];
-  const acl: string[] = [];
-  let iqn: string | undefined;
-  let chap: TargetConfig['chap'];
-  let mutualChap: TargetConfig['mutualChap'];
-  let cache: CacheConfig | undefined;
+  type Draft = { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] };
+  const drafts: Draft[] = [{ luns: [], acl: [] }];
+  let current = drafts[0]!;
+  const cacheFlags: [string, string][] = [];
+  let allowTargetReset = false;
   const limits: Partial<TargetLimits> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -130,11 +190,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       return v;
     };
     if (CACHE_FLAGS.includes(flag)) {
-      try {
-        cache = applyCacheFlag(cache ?? defaultCacheConfig(), flag, value());
-      } catch (err) {
-        throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
-      }
+      cacheFlags.push([flag, value()]);
       continue;
     }
     const limit = LIMIT_FLAGS[flag];
@@ -142,26 +198,63 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       limits[limit.key] = parseCount(flag, value(), limit.max);
       continue;
     }
+    if (arg === '--allow-target-reset') {
+      allowTargetReset = true;
+      continue;
+    }
     switch (flag) {
+      case '--max-data-in-flight': limits.maxDataInFlight = parseDataInFlight(value()); break;
       case '--portal': portals.push(parsePortal(value())); break;
-      case '--iqn': iqn = value(); break;
-      case '--lun': luns.push(parseLun(value())); break;
-      case '--chap': chap = parseCredentials(flag, value()); break;
-      case '--mutual-chap': mutualChap = parseCredentials(flag, value()); break;
-      case '--acl': acl.push(value()); break;
+      case '--iqn': {
+        const iqn = value();
+        if (current.iqn !== undefined) drafts.push((current = { luns: [], acl: [] }));
+        current.iqn = iqn;
+        break;
+      }
+      case '--lun': current.luns.push(parseLun(value())); break;
+      case '--chap': current.chap = parseCredentials(flag, value()); break;
+      case '--mutual-chap': current.mutualChap = parseCredentials(flag, value()); break;
+      case '--acl': current.acl.push(value()); break;
       default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  iqn ??= defaults.iqn;
+  if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
+  const targets = drafts.map((d, i) => checkTarget(d, i === 0 ? defaults : {}));
+  const names = new Set<string>();
+  const paths = new Set<string>();
+  for (const t of targets) {
+    if (names.has(t.iqn)) throw new UsageError(`--iqn ${t.iqn} given twice: each target needs its own name`);
+    names.add(t.iqn);
+    for (const l of t.luns) {
+      if (paths.has(l.path)) throw new UsageError(`--lun ${l.path} given twice: each LUN needs its own file or device`);
+      paths.add(l.path);
+    }
+  }
+  // The defaults' cache goes with the defaults' LUNs: LUNs given with --lun have none unless --cache asks.
+  let cache = drafts[0]!.luns.length === 0 ? defaults.cache : undefined;
+  for (const [flag, v] of cacheFlags) {
+    try {
+      cache = applyCacheFlag(cache ?? defaultCacheConfig(), flag, v);
+    } catch (err) {
+      throw err instanceof CacheFlagError ? new UsageError(err.message) : err;
+    }
+  }
+  const [first, ...more] = targets;
+  return { portals, ...first!, limits, allowTargetReset, ...(more.length > 0 ? { moreTargets: more } : {}), ...(cache ? { cache } : {}) };
+}
+
+/** One target's flags, checked: a valid name, at least one LUN (the first target may take them from `defaults`). */
+function checkTarget(d: { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] }, defaults: Partial<TargetConfig>): TargetSpec {
+  const iqn = d.iqn ?? defaults.iqn;
   if (!iqn) throw new UsageError('--iqn is required (e.g. --iqn iqn.2026-11.org.iscsi-lab:lab)');
   if (!IQN.test(iqn)) throw new UsageError(`bad --iqn ${JSON.stringify(iqn)}: expected iqn.YYYY-MM.reversed.domain[:name]`);
-  if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
-  if (luns.length === 0) {
-    if (!defaults.luns?.length) throw new UsageError('at least one --lun PATH:SIZE is required');
-    luns.push(...defaults.luns);
+  const luns = d.luns.length > 0 ? d.luns : [...(defaults.luns ?? [])];
+  if (luns.length === 0) throw new UsageError(`at least one --lun PATH:SIZE is required for ${iqn}`);
+  if (d.mutualChap && !d.chap) throw new UsageError(`--mutual-chap needs --chap as well (target ${iqn})`);
+  // RFC 7143 12.1.3: a secret used to authenticate initiators must not also authenticate the target.
+  if (d.chap && d.mutualChap && d.chap.secret === d.mutualChap.secret) {
+    throw new UsageError(`--chap and --mutual-chap have the same secret (target ${iqn}): RFC 7143 12.1.3 forbids using one secret both ways; give each its own`);
   }
-  if (mutualChap && !chap) throw new UsageError('--mutual-chap needs --chap as well');
-  for (const a of acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
-  cache ??= defaults.cache;
-  return { portals, iqn, luns, chap, mutualChap, acl, limits, ...(cache ? { cache } : {}) };
+  for (const a of d.acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
+  return { iqn, luns, chap: d.chap, mutualChap: d.mutualChap, acl: d.acl };
 }

@@ -52,8 +52,16 @@ export function status(target: RunningTarget, config: TargetConfig): unknown {
       blocks: target.stores[i]!.blockCount, thin: l.thin, removable: l.removable, readOnly: l.readOnly,
       physicalBlockSize: l.physicalBlockSize ?? target.stores[i]!.blockSize,
     })),
+    // Targets after the first (`--iqn` ... `--iqn` ...): the lab's views, I/O and cache work on the first one.
+    moreTargets: (config.moreTargets ?? []).map((t, i) => ({
+      iqn: t.iqn, chap: t.chap !== undefined, mutualChap: t.mutualChap !== undefined, acl: t.acl,
+      luns: t.luns.map((l, lun) => {
+        const store = target.targets[i + 1]!.stores[lun]!;
+        return { lun, path: l.path, sizeBytes: store.blockCount * store.blockSize, blockSize: store.blockSize, thin: l.thin, removable: l.removable, readOnly: l.readOnly };
+      }),
+    })),
     sessions: target.iscsi.sessionList.map((s) => ({
-      tsih: s.tsih, type: s.type, initiatorName: s.initiatorName, isid: s.isid.toString('hex'),
+      tsih: s.tsih, type: s.type, initiatorName: s.initiatorName, targetName: s.target.targetName, isid: s.isid.toString('hex'),
       connections: [...s.connections].map((c) => ({ id: c.id, remote: `${c.address.remoteAddress}:${c.address.remotePort}`, local: `${c.address.localAddress}:${c.address.localPort}` })),
       headerDigest: s.params.headerDigest, dataDigest: s.params.dataDigest,
     })),

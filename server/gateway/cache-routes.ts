@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockCache, CacheSettings } from '../store/cache/block-cache.ts';
-import { CacheFlagError, parseCacheMode, parseCachePolicy, parseCacheSize, parseReadahead } from '../store/cache/config.ts';
+import { CacheFlagError, checkCacheBytes, parseCacheMode, parseCachePolicy, parseCacheSize, parseReadahead } from '../store/cache/config.ts';
 import type { RouteHandler } from './http-server.ts';
 
 /** Largest POST /api/cache body. */
@@ -29,14 +29,18 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
 /** `{policy?, size? ("64M" or bytes), sizeBytes?, mode?, readahead? ("on,128K" or {enabled, windowBytes})}`. */
 function settings(b: Record<string, unknown>): CacheSettings {
   const s: CacheSettings = {};
-  if (b.policy !== undefined) s.policy = parseCachePolicy(String(b.policy));
-  if (b.mode !== undefined) s.mode = parseCacheMode(String(b.mode));
+  const text = (name: string): string => {
+    const v = b[name];
+    if (typeof v !== 'string') throw new CacheFlagError(`${name} must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (b.policy !== undefined) s.policy = parseCachePolicy(text('policy'));
+  if (b.mode !== undefined) s.mode = parseCacheMode(text('mode'));
   const size = b.sizeBytes ?? b.size;
   if (size !== undefined) {
-    if (typeof size === 'number') {
-      if (!Number.isInteger(size) || size < 0) throw new CacheFlagError('sizeBytes must be a non-negative integer');
-      s.sizeBytes = size;
-    } else s.sizeBytes = parseCacheSize(String(size), 'size');
+    if (typeof size === 'number') s.sizeBytes = checkCacheBytes(size, 'sizeBytes');
+    else if (typeof size === 'string') s.sizeBytes = parseCacheSize(size, 'size');
+    else throw new CacheFlagError('size must be bytes (a number) or a size like "64M"');
   }
   if (b.readahead !== undefined) {
     const r = b.readahead;
@@ -45,12 +49,13 @@ function settings(b: Record<string, unknown>): CacheSettings {
     else if (typeof r === 'object' && r !== null) {
       const o = r as Record<string, unknown>;
       s.readahead = {};
-      if (o.enabled !== undefined) s.readahead.enabled = o.enabled === true;
+      if (o.enabled !== undefined) {
+        if (typeof o.enabled !== 'boolean') throw new CacheFlagError('readahead.enabled must be true or false');
+        s.readahead.enabled = o.enabled;
+      }
       if (o.windowBytes !== undefined) {
-        if (typeof o.windowBytes !== 'number' || !Number.isInteger(o.windowBytes) || o.windowBytes < 0) {
-          throw new CacheFlagError('readahead.windowBytes must be a non-negative integer');
-        }
-        s.readahead.windowBytes = o.windowBytes;
+        if (typeof o.windowBytes !== 'number') throw new CacheFlagError('readahead.windowBytes must be a number of bytes');
+        s.readahead.windowBytes = checkCacheBytes(o.windowBytes, 'readahead.windowBytes');
       }
     } else throw new CacheFlagError('readahead must be "on|off[,WINDOW]", a boolean or {enabled, windowBytes}');
   }
@@ -99,6 +104,7 @@ export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): Rout
       if (path === '/api/cache' && req.method === 'POST') {
         const b = await body(req);
         const s = settings(b);
+        if (b.lun !== undefined && typeof b.lun !== 'number') throw new CacheFlagError(`lun must be an integer from 0 to ${caches.length - 1}`);
         const targets = b.lun === undefined ? caches.map((_, i) => i) : [lunParam(String(b.lun))];
         if (targets.some((l) => !caches[l])) {
           send(res, 404, { error: 'no cache on that LUN (start with --cache SIZE)' });

@@ -6,6 +6,7 @@ import type { TargetConfig } from '../cli/args.ts';
 import { accessToken, type AccessToken } from './access-token.ts';
 import { HttpError, io, readJson, sendJson, status } from './api.ts';
 import { LabInitiator } from './lab-io.ts';
+import { requestGuard, type RequestGuard } from './request-guard.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
@@ -20,6 +21,10 @@ export interface GatewayOptions {
   routes?: RouteHandler[];
   /** Required on every request when set; default: a fresh one when `host` is not a loopback address, else none. */
   token?: string;
+  /** Host names accepted besides the bound address and localhost (see request-guard.ts). */
+  allowedHosts?: readonly string[];
+  /** Origins whose pages may change the lab besides its own (a dev server proxying to it). */
+  extraOrigins?: readonly string[];
   log?: (m: string) => void;
 }
 
@@ -29,6 +34,8 @@ export interface Gateway {
   url: string;
   /** Checks a request (HTTP or the /ws upgrade) for the token; always true when none is required. */
   access: AccessToken;
+  /** The Host and cross-origin checks every request passes first; the /ws upgrade uses the Host one too. */
+  guard: RequestGuard;
   lab: LabInitiator;
   close(): Promise<void>;
 }
@@ -52,10 +59,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const root = resolve(opts.webRoot);
   const access = accessToken(opts.host, opts.token);
+  // Made once the real port is known (listen below), before any request can arrive.
+  let guard: RequestGuard | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // One place for every route, present and future: DNS rebinding (Host), then the token, then request forgery.
+    const misdirected = guard!.hostRefusal(req);
+    if (misdirected) throw new HttpError(421, misdirected);
     if (!access.allows(req, url)) throw new HttpError(401, 'this lab listens beyond loopback: open the URL it printed (with ?token=...) or send the token as "authorization: Bearer TOKEN"');
+    const forged = guard!.crossOriginRefusal(req, url);
+    if (forged) throw new HttpError(403, forged);
     // The page was opened with ?token=: a cookie carries it on the UI's own fetches and /ws from then on.
     if (access.required && url.searchParams.has('token')) res.setHeader('set-cookie', access.cookie());
     for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
@@ -87,11 +101,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  guard = requestGuard({ host: opts.host, port, allowedHosts: opts.allowedHosts, extraOrigins: opts.extraOrigins });
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     server,
     url: `http://${host}:${port}/${access.required ? `?token=${access.token}` : ''}`,
     access,
+    guard,
     lab,
     async close() {
       await lab.close();
@@ -103,7 +119,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
 async function serveStatic(root: string, pathname: string, res: ServerResponse, iscsiUrl: string): Promise<void> {
   // Resolve inside the UI folder only: a path that climbs out is a 404, never a file read elsewhere.
-  const rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    throw new HttpError(400, `path ${JSON.stringify(pathname.slice(0, 200))} is not valid percent-encoding`);
+  }
+  const rel = normalize(decoded).replace(/^([/\\])+/, '');
   let file = join(root, rel);
   if (file !== root && !file.startsWith(root + sep)) throw new HttpError(404, 'not found');
   let info = await stat(file).catch(() => undefined);

@@ -81,12 +81,11 @@ export function decodeUpload(file: Uint8Array, name: string): DecodedUpload {
   return { format, header, events, warnings };
 }
 
-/** The lab target as an iscsi:// URL replay can log in to (with the lab's CHAP, if it has one). */
+/** The lab target as an iscsi:// URL replay can log in to; the lab's CHAP credentials go beside it as values. */
 function labUrl(target: RunningTarget, config: TargetConfig, lun: number): string {
   const p = target.iscsi.listening[0]!;
   const host = p.host.includes(':') ? `[${p.host}]` : p.host;
-  const cred = config.chap ? `${encodeURIComponent(config.chap.user)}%${encodeURIComponent(config.chap.secret)}@` : '';
-  return `iscsi://${cred}${host}:${p.port}/${encodeURIComponent(config.iqn)}/${lun}`;
+  return `iscsi://${host}:${p.port}/${encodeURIComponent(config.iqn)}/${lun}`;
 }
 
 export function uploadRoutes(target: RunningTarget, config: TargetConfig): RouteHandler {
@@ -137,6 +136,8 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig): Route
       // Captures from elsewhere may name LUNs this lab lacks: those commands then get the target's own answer.
       const report = await replayCapture(u.bytes, labUrl(target, config, lun), {
         lunMap,
+        ...(config.chap ? { chap: config.chap } : {}),
+        ...(config.mutualChap ? { mutualChap: config.mutualChap } : {}),
         initiatorName: config.acl?.[0] ?? 'iqn.2026-11.org.iscsi-lab:gateway-replay',
         onCommand(c) {
           if (results.length >= MAX_RESULTS) {

@@ -24,10 +24,19 @@ export interface WsHubOptions {
    * target a fifth of its random-read rate.
    */
   batchEvents?: number;
+  /**
+   * Above batchEvents events in a batch the hub sends a sample of whole tasks instead (one task in N, N a power of
+   * two so a task kept at 2N was kept at N too), about this many events a batch: a browser shown 5k PDUs a second
+   * has no time left for its user, and describing fewer PDUs leaves the target more. Back to everything once
+   * batches stay under half of batchEvents for a second.
+   */
+  sampleEvents?: number;
   /** Origins allowed besides the server's own host (e.g. Vite's dev server). */
   extraOrigins?: readonly string[];
   /** The gateway's token check (required when it listens beyond loopback); default: everyone. */
   authorize?: (req: IncomingMessage, url: URL) => boolean;
+  /** The gateway's Host check (request-guard.ts): the reason a foreign Host is refused, else undefined. */
+  hostRefusal?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Largest binary message of raw frames (a batch over it is split). */
@@ -36,7 +45,11 @@ const RAW_BATCH_BYTES = 1024 * 1024;
 interface Client {
   ws: WebSocket;
   droppedTotal: number;
+  sampledTotal: number;
 }
+
+/** Smallest power of two >= n (n >= 1). */
+const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /**
  * The /ws hub: each browser gets a snapshot (status, recent trace), then batched live events as JSON text frames
@@ -52,7 +65,14 @@ export class WsHub {
   private readonly timer: NodeJS.Timeout;
   /** Seq of the newest event already sent (or skipped) to the browsers: a new one's snapshot ends here. */
   private cursor = -1;
-  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins' | 'authorize'>> & { extraOrigins: readonly string[]; authorize: (req: IncomingMessage, url: URL) => boolean };
+  /** The hub's task sampling: 1 sends everything; see sampleEvents. */
+  private every = 1;
+  private calmBatches = 0;
+  private readonly opts: Required<Omit<WsHubOptions, 'extraOrigins' | 'authorize' | 'hostRefusal'>> & {
+    extraOrigins: readonly string[];
+    authorize: (req: IncomingMessage, url: URL) => boolean;
+    hostRefusal: (req: IncomingMessage) => string | undefined;
+  };
   /** Follow mode: which browser presents, relayed to the others. */
   private readonly presentation = new Presentation<WebSocket>(
     (m, except) => this.broadcast(m, except),
@@ -63,7 +83,7 @@ export class WsHub {
 
   constructor(options: WsHubOptions) {
     this.opts = {
-      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, batchEvents: 1000, extraOrigins: [], authorize: () => true, ...options,
+      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, batchEvents: 1000, sampleEvents: 200, extraOrigins: [], authorize: () => true, hostRefusal: () => undefined, ...options,
     };
     options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.timer = setInterval(() => this.flush(), this.opts.batchMs);
@@ -89,7 +109,9 @@ export class WsHub {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const refusal = url.pathname !== '/ws' ? '404 Not Found' : !this.originAllowed(req) ? '403 Forbidden' : !this.opts.authorize(req, url) ? '401 Unauthorized' : undefined;
+    // A foreign Host first: a rebound DNS name would otherwise pass the Origin check (page and Host agree).
+    const refusal = url.pathname !== '/ws' ? '404 Not Found' : this.opts.hostRefusal(req) ? '421 Misdirected Request'
+      : !this.originAllowed(req) ? '403 Forbidden' : !this.opts.authorize(req, url) ? '401 Unauthorized' : undefined;
     if (refusal) {
       socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
@@ -106,7 +128,7 @@ export class WsHub {
     const stats = recorder.stats();
     ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: recorder.header, status: this.opts.status(), events, stats }));
     for (const raw of this.rawBatches(items)) ws.send(raw);
-    const client: Client = { ws, droppedTotal: 0 };
+    const client: Client = { ws, droppedTotal: 0, sampledTotal: 0 };
     this.clients.add(client);
     ws.on('close', () => this.detach(client));
     ws.on('error', () => this.detach(client));
@@ -122,7 +144,8 @@ export class WsHub {
       const type = (msg as { type?: unknown }).type;
       if (type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
       else if (type === 'present') {
-        const error = this.presentation.present(ws, (msg as { state?: unknown }).state ?? null);
+        const m = msg as { state?: unknown; token?: unknown };
+        const error = this.presentation.present(ws, m.state ?? null, m.token);
         if (error) ws.send(JSON.stringify({ type: 'error', error }));
       }
     });
@@ -166,9 +189,11 @@ export class WsHub {
     const upTo = recorder.lastSeq;
     if (this.clients.size === 0 || upTo === this.cursor) {
       this.cursor = upTo;
+      this.chooseSampling(0); // a quiet batch counts towards ending the sampling
       return;
     }
-    const { items, skipped } = recorder.collect(this.cursor, upTo, this.opts.batchEvents);
+    this.chooseSampling(upTo - this.cursor);
+    const { items, skipped, sampledOut } = recorder.collect(this.cursor, upTo, this.opts.batchEvents, this.every);
     this.cursor = upTo;
     // Encoded once for everyone; each browser's message differs only in its own dropped count, sent as the first
     // fragment of the message so the shared part is not copied per browser.
@@ -176,20 +201,36 @@ export class WsHub {
     const raws = this.rawBatches(items);
     for (const c of this.clients) {
       if (c.ws.readyState !== c.ws.OPEN) continue;
+      c.sampledTotal += sampledOut;
       if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
         // The browser is not keeping up: drop this batch rather than buffer without bound.
         c.droppedTotal += items.length + skipped;
         continue;
       }
       c.droppedTotal += skipped;
-      c.ws.send(`{"type":"events","dropped":${c.droppedTotal}`, { binary: false, fin: false });
+      c.ws.send(`{"type":"events","dropped":${c.droppedTotal},"sampled":${c.sampledTotal},"every":${this.every}`, { binary: false, fin: false });
       c.ws.send(shared, { binary: false, fin: true });
       for (const raw of raws) c.ws.send(raw);
     }
   }
 
+  /** Sampling on above batchEvents events a batch, off after a second of batches under half of it (no flapping). */
+  private chooseSampling(count: number): void {
+    const { batchEvents, sampleEvents } = this.opts;
+    if (count > batchEvents || (this.every > 1 && count > batchEvents / 2)) {
+      this.calmBatches = 0;
+      this.every = Math.max(this.every > 1 ? 2 : 1, pow2(count / sampleEvents));
+      return;
+    }
+    if (this.every > 1 && ++this.calmBatches * this.opts.batchMs >= 1000) {
+      this.every = 1;
+      this.calmBatches = 0;
+    }
+  }
+
   close(): void {
     clearInterval(this.timer);
+    this.presentation.close();
     for (const c of [...this.clients]) {
       c.ws.terminate();
       this.detach(c);

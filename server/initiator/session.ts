@@ -247,7 +247,8 @@ export class InitiatorSession {
       ttt = r.ttt;
       data = Buffer.alloc(0);
     }
-    out = parseKeys(Buffer.concat(chunks));
+    // A SendTargets answer names each target and each of its portals with the same keys (RFC 7143 Appendix C).
+    out = parseKeys(Buffer.concat(chunks), true);
     return out;
   }
 

@@ -2,18 +2,23 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** CHAP_A algorithm numbers (RFC 7143 12.1.3; 7 SHA-256 and 8 SHA3-256 from the IANA registry). */
 export const CHAP_ALGORITHMS: Readonly<Record<number, string>> = { 5: 'md5', 6: 'sha1', 7: 'sha256', 8: 'sha3-256' };
-/** Our order of preference when the initiator offers several. */
-const PREFERENCE = [7, 8, 6, 5];
 
 export interface ChapCredentials {
   user: string;
   secret: string;
 }
 
-/** Picks the strongest algorithm in the initiator's CHAP_A list, or undefined if none is known. */
+/**
+ * The first algorithm of the initiator's CHAP_A list that we support, or undefined if none is. The list is in the
+ * initiator's order of preference and the responder MUST take the first value it supports (RFC 7143 6.2.1, 12.1.3):
+ * an initiator that lists 5,6,7,8 computes MD5 responses, and a target that picked SHA-256 would fail its login.
+ */
 export function pickAlgorithm(list: string): number | undefined {
-  const offered = new Set(list.split(',').map((s) => Number(s.trim())));
-  return PREFERENCE.find((a) => offered.has(a));
+  for (const item of list.split(',')) {
+    const a = /^\d{1,3}$/.test(item.trim()) ? Number(item.trim()) : NaN;
+    if (CHAP_ALGORITHMS[a] !== undefined) return a;
+  }
+  return undefined;
 }
 
 /** Decodes a binary value: `0x` hex or `0b` base64 (RFC 7143 6.1). Undefined if malformed. */

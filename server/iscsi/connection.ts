@@ -34,6 +34,8 @@ export class Connection {
   statSN = 0;
   headerDigest = false;
   dataDigest = false;
+  /** Ended by a successful Logout: its session's end is not an I_T nexus loss. */
+  loggedOut = false;
   readonly tasks: ScsiTaskHandler;
   private readonly reader: PduReader;
   private readonly login: LoginMachine;
@@ -62,7 +64,10 @@ export class Connection {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
     };
-    this.login = new LoginMachine({ ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih) });
+    this.login = new LoginMachine({
+      ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih),
+      chapRefusal: (name) => ctx.authThrottle.refusal(name, this.address.remoteAddress),
+    });
     this.tasks = new ScsiTaskHandler(this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
@@ -107,8 +112,15 @@ export class Connection {
     return sn;
   }
 
-  send(pdu: Pdu): void {
-    if (this.state === 'closed') return;
+  /**
+   * Queues a PDU. `onFlushed` runs once its bytes have left for the kernel, or once they never will (the socket
+   * was destroyed, or the connection had closed already): the data budget (data-budget.ts) is released there.
+   */
+  send(pdu: Pdu, onFlushed?: () => void): void {
+    if (this.state === 'closed') {
+      onFlushed?.();
+      return;
+    }
     this.ctx.pduEvent(this, 'out', pdu);
     if (!this.corked) {
       // Gather every PDU produced in this turn of the event loop (all the store completions libuv delivered
@@ -118,7 +130,8 @@ export class Connection {
       setImmediate(this.uncork);
     }
     let ok = true;
-    for (const part of serializePdu(pdu, this.headerDigest, this.dataDigest)) ok = this.socket.write(part);
+    const parts = serializePdu(pdu, this.headerDigest, this.dataDigest);
+    for (let i = 0; i < parts.length; i++) ok = i === parts.length - 1 && onFlushed ? this.socket.write(parts[i]!, () => onFlushed()) : this.socket.write(parts[i]!);
     // A slow reader must not make us buffer without bound: stop reading its commands until it drains.
     if (!ok) this.socket.pause();
   }
@@ -131,6 +144,17 @@ export class Connection {
   }
 
   /** Closes the connection; tasks on it are dropped, the session ends with its last connection (ERL 0). */
+  /** Bytes the socket has handed to the kernel so far (queued ones not counted): a peer that reads makes it grow. */
+  get flushedBytes(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /** Closes at once without waiting to flush: for a peer that does not read (its queued data is freed). */
+  cut(why: string): void {
+    this.close(why);
+    this.socket.destroy();
+  }
+
   close(why: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
@@ -221,6 +245,7 @@ export class Connection {
     }
     const step = this.login.step(req);
     if (step.status !== 0) {
+      if (step.wrongSecret) this.ctx.authThrottle.failed(this.login.initiatorName, this.address.remoteAddress);
       this.failLogin(req, step.status, step.reason ?? 'login refused', step.authFailure === true, step.answers);
       return;
     }
@@ -364,10 +389,12 @@ export class Connection {
       } catch (err) {
         return this.sendReject(RejectReason.ProtocolError, pdu.bhs, String(err));
       }
+      const refusal = refuseFullFeatureText(pairs);
+      if (refusal) return this.sendReject(RejectReason.ProtocolError, pdu.bhs, refusal);
       const answers: KeyValue[] = [];
       const others: KeyValue[] = [];
       for (const kv of pairs) {
-        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag));
+        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag, this.session!.target.targetName));
         else others.push(kv);
       }
       // Only the declarative MaxRecvDataSegmentLength may change in Full Feature Phase; others are answered and ignored.
@@ -396,6 +423,7 @@ export class Connection {
         if (response === 0) {
           this.ctx.sessionEvent(this, 'logout', l.reason === 0 ? 'session closed by initiator' : 'connection closed by initiator');
           this.reader.stop();
+          this.loggedOut = true;
           this.endAfterFlush('logged out');
         }
       });
@@ -410,6 +438,27 @@ export class Connection {
   get initiatorName(): string {
     return this.login.initiatorName;
   }
+}
+
+/** An iSCSI name (RFC 7143 4.2.7.2): iqn., eui. or naa. form; what a SendTargets value other than All may be. */
+const ISCSI_NAME = /^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[^\s]*)?|eui\.[0-9a-f]{16}|naa\.[0-9a-f]{16}([0-9a-f]{16})?)$/i;
+
+/**
+ * Why a Full Feature Phase Text Request cannot be answered with keys, or undefined when it can. Only SendTargets
+ * (value All, an iSCSI name or empty: RFC 7143 13.3, Appendix C), the declarative MaxRecvDataSegmentLength and
+ * vendor-specific X- / X# keys (answered NotUnderstood) belong there; anything else (a misspelt or mis-cased key,
+ * an operational key that is only negotiated at login) is a protocol error, refused with Reject as LIO does: an
+ * initiator waiting for SendTargets gets a clear failure, where a reply with NotUnderstood would not parse as one.
+ */
+function refuseFullFeatureText(pairs: readonly KeyValue[]): string | undefined {
+  for (const [key, value] of pairs) {
+    if (key === 'SendTargets') {
+      if (value !== 'All' && value !== '' && !ISCSI_NAME.test(value)) return `SendTargets=${value}: not All, an iSCSI name or empty`;
+    } else if (key !== 'MaxRecvDataSegmentLength' && !key.startsWith('X-') && !key.startsWith('X#')) {
+      return `key ${key} is not valid in a Full Feature Phase Text Request`;
+    }
+  }
+  return undefined;
 }
 
 export { LoginStatus, Stage };

@@ -4,16 +4,27 @@ import { LoginStatus, Stage, type LoginRequestPdu } from './pdu/login.ts';
 import { LIMITS } from './constants.ts';
 import { parseKeys, TextFormatError, type KeyValue } from './text-keys.ts';
 
-/** What login needs to know about the target behind the portal. */
-export interface LoginPolicy {
+/** Who may log in to one target, and how. */
+export interface TargetAccess {
   targetName: string;
-  portalGroupTag: number;
   chap?: ChapCredentials;
   mutualChap?: ChapCredentials;
   /** Initiator names allowed into normal sessions; empty or undefined lets anyone in. */
   acl?: readonly string[];
+}
+
+/**
+ * What login needs to know about the targets behind the portal. Its own TargetAccess is the first target's: the one
+ * discovery sessions authenticate with; a normal session gets the access of the target its TargetName names.
+ */
+export interface LoginPolicy extends TargetAccess {
+  portalGroupTag: number;
+  /** The target a normal session names (several targets in one instance); default: only `targetName` itself. */
+  findTarget?(name: string): TargetAccess | undefined;
   /** True if a session with this TSIH exists (a login with TSIH != 0 adds to it). */
   sessionExists(tsih: number): boolean;
+  /** Why a CHAP response from this initiator is not checked now (too many recent failures, auth-throttle.ts). */
+  chapRefusal?(initiatorName: string): string | undefined;
 }
 
 /** The answer to one Login Request. `status` non-zero ends the login with that Login Response status. */
@@ -29,6 +40,8 @@ export interface LoginStep {
   complete: boolean;
   /** Security failures are answered after a delay so guessing secrets is slow. */
   authFailure?: boolean;
+  /** A CHAP response was checked and was wrong: a guess, counted across connections (auth-throttle.ts). */
+  wrongSecret?: boolean;
 }
 
 type Security = 'none-yet' | 'chap-wait-algorithm' | 'chap-wait-response' | 'done';
@@ -52,7 +65,17 @@ export class LoginMachine {
   private pendingBytes = 0;
   private first = true;
 
-  constructor(private readonly policy: LoginPolicy) {}
+  /** The target this login is for: the policy's own until a normal session names another. */
+  private access: TargetAccess;
+
+  constructor(private readonly policy: LoginPolicy) {
+    this.access = policy;
+  }
+
+  /** The target the session logs in to (for a discovery session, the first target). */
+  get targetName(): string {
+    return this.access.targetName;
+  }
 
   get authenticated(): boolean {
     return this.security === 'done';
@@ -110,19 +133,21 @@ export class LoginMachine {
       if (type === 'Normal') {
         const target = d.get('TargetName');
         if (!target) return fail(LoginStatus.MissingParameter, 'TargetName missing for a normal session');
-        if (target !== this.policy.targetName) return fail(LoginStatus.NotFound, `no target named ${target}`);
-        const acl = this.policy.acl;
+        const found = this.policy.findTarget ? this.policy.findTarget(target) : target === this.policy.targetName ? this.policy : undefined;
+        if (!found) return fail(LoginStatus.NotFound, `no target named ${target}`);
+        this.access = found;
+        const acl = found.acl;
         if (acl && acl.length > 0 && !acl.includes(name)) return fail(LoginStatus.AuthorizationFailure, `initiator ${name} not in the ACL`);
         // RFC 7143 13.9: the first response of a normal session names the portal group.
         answers.push(['TargetPortalGroupTag', String(this.policy.portalGroupTag)]);
       }
-      if (req.csg === Stage.Operational && this.policy.chap) return fail(LoginStatus.AuthenticationFailure, 'authentication required', true);
+      if (req.csg === Stage.Operational && this.access.chap) return fail(LoginStatus.AuthenticationFailure, 'authentication required', true);
       if (req.csg === Stage.Operational) this.security = 'done';
     }
 
     if (req.csg === Stage.Security) {
       const r = this.securityStep(d.get('AuthMethod'), chapPairs, answers);
-      if (r) return fail(r.status, r.reason, true, answers);
+      if (r) return { ...fail(r.status, r.reason, true, answers), wrongSecret: r.wrongSecret === true };
     }
     answers.push(...negotiated.answers);
     if (req.csg === Stage.Operational && !this.declaredMrdsl) {
@@ -144,8 +169,8 @@ export class LoginMachine {
   }
 
   /** Returns a failure, or undefined with answers appended. */
-  private securityStep(authMethod: string | undefined, chap: Map<string, string>, answers: KeyValue[]): { status: number; reason: string } | undefined {
-    const required = this.policy.chap !== undefined;
+  private securityStep(authMethod: string | undefined, chap: Map<string, string>, answers: KeyValue[]): { status: number; reason: string; wrongSecret?: boolean } | undefined {
+    const required = this.access.chap !== undefined;
     if (authMethod !== undefined) {
       const offered = authMethod.split(',');
       let pick: string | undefined;
@@ -180,15 +205,18 @@ export class LoginMachine {
       const name = chap.get('CHAP_N');
       const response = chap.get('CHAP_R');
       if (name === undefined || response === undefined) return { status: LoginStatus.AuthenticationFailure, reason: 'CHAP_N/CHAP_R missing' };
-      const creds = this.policy.chap!;
+      // Refused unchecked while this initiator has guessed wrong too often: the answer tells nothing about the secret.
+      const throttled = this.policy.chapRefusal?.(this.initiatorName);
+      if (throttled) return { status: LoginStatus.AuthenticationFailure, reason: throttled };
+      const creds = this.access.chap!;
       const got = decodeBinary(response);
       const want = chapResponse(this.chapAlgorithm, this.chapId, creds.secret, this.chapChallenge);
       if (name !== creds.user || !got || !responsesEqual(got, want))
-        return { status: LoginStatus.AuthenticationFailure, reason: `CHAP authentication failed for user ${JSON.stringify(name.slice(0, 64))}` };
+        return { status: LoginStatus.AuthenticationFailure, reason: `CHAP authentication failed for user ${JSON.stringify(name.slice(0, 64))}`, wrongSecret: true };
       const mutualId = chap.get('CHAP_I');
       const mutualChallenge = chap.get('CHAP_C');
       if (mutualId !== undefined || mutualChallenge !== undefined) {
-        const mutual = this.policy.mutualChap;
+        const mutual = this.access.mutualChap;
         if (!mutual) return { status: LoginStatus.AuthenticationFailure, reason: 'initiator asked for mutual CHAP, none configured' };
         const id = mutualId === undefined ? undefined : decodeIdentifier(mutualId);
         const c = mutualChallenge === undefined ? undefined : decodeBinary(mutualChallenge);

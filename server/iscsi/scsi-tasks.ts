@@ -12,6 +12,7 @@ import type { Connection } from './connection.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
 import { stepGate } from '../trace/step-gate.ts';
 import type { TaskIdentity } from '../store/types.ts';
+import type { BudgetHolder } from './data-budget.ts';
 
 /**
  * One SCSI task as the transport tracks it, from SCSI Command to SCSI Response. It is also the AbortWatch SCSI
@@ -26,6 +27,11 @@ export class ScsiTask implements AbortWatch, TaskIdentity {
   collector: DataOutCollector | undefined = undefined;
   admitted = false;
   aborted = false;
+  /**
+   * Aborted by a task management function of another I_T nexus: with the control mode page's TAS bit set (always,
+   * here) it still ends with TASK ABORTED status instead of silence (SAM-5 5.3.3, 7.1). Cleared once that is sent.
+   */
+  reportAbort = false;
   /** Set while SCSI executes it; aborts wait on it so nothing lands after a reset's response. */
   running: Promise<void> | undefined = undefined;
   dataInCount = 0;
@@ -80,11 +86,18 @@ const SENSE_INTERNAL_TARGET_FAILURE = buildSense(Sense.InternalTargetFailure);
  * data, unsolicited Data-Out and R2Ts, runs the command on the SCSI target in CmdSN order, and sends Data-In
  * (with the status collapsed into the last one when it can) or a SCSI Response with sense and residuals.
  */
-export class ScsiTaskHandler {
+export class ScsiTaskHandler implements BudgetHolder {
   private readonly byItt = new Map<number, ScsiTask>();
-  /** Read data outstanding and write data being gathered on this connection (running sums, not a walk per command). */
+  /**
+   * Read data outstanding (until the socket has handed it to the kernel) and write data being gathered on this
+   * connection (running sums, not a walk per command).
+   */
   private readBytes = 0;
   private writeBytes = 0;
+  /** Bytes this connection holds against the target's data-in-flight budget (data-budget.ts): the two above. */
+  heldBytes = 0;
+  /** Data-Out bytes accepted so far: progress, for the budget's stall check. */
+  private dataOutBytes = 0;
 
   constructor(private readonly conn: Connection) {}
 
@@ -115,17 +128,23 @@ export class ScsiTaskHandler {
       else if (pdu.data.length > 0 && !params.immediateData) refuse = { status: ScsiStatus.CheckCondition, sense: SENSE_DATA_PHASE_ERROR };
       // Write data waiting on this connection stays under a cap, however many writes are outstanding (TASK SET FULL, SAM-5 5.3).
       else if (this.overCap(false, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
+      // And all connections' data together under the target's budget.
+      else if (!conn.ctx.dataBudget.admit(cmd.expectedDataTransferLength, this.heldBytes)) refuse = { status: this.busyStatus() };
       else {
         task.collector = new DataOutCollector(cmd.expectedDataTransferLength, pdu.data, cmd.final, params, () => conn.allocTtt());
         task.writeCharge = cmd.expectedDataTransferLength;
         this.writeBytes += task.writeCharge;
+        this.hold(task.writeCharge);
       }
     }
     // So does read data: a burst of large READs from an initiator that does not read its answers cannot pile up.
+    const readCharge = Math.min(cmd.expectedDataTransferLength, LIMITS.maxWriteBytes);
     if (!refuse && cmd.read && this.overCap(true, cmd.expectedDataTransferLength)) refuse = { status: ScsiStatus.TaskSetFull };
+    if (!refuse && cmd.read && !conn.ctx.dataBudget.admit(readCharge, this.heldBytes)) refuse = { status: this.busyStatus() };
     if (!refuse && cmd.read) {
-      task.readCharge = Math.min(cmd.expectedDataTransferLength, LIMITS.maxWriteBytes);
+      task.readCharge = readCharge;
       this.readBytes += task.readCharge;
+      this.hold(task.readCharge);
     }
     this.byItt.set(cmd.itt, task);
     const admitted = conn.admit(cmd.cmdSN, cmd.immediate, () => {
@@ -152,17 +171,54 @@ export class ScsiTaskHandler {
     return n > 0 && n + Math.min(bytes, LIMITS.maxWriteBytes) > LIMITS.maxTaskDataBytes;
   }
 
+  /** SAM-5 5.3: TASK SET FULL when this nexus has other tasks outstanding (one will end), else BUSY. */
+  private busyStatus(): ScsiStatus {
+    return this.byItt.size > 0 ? ScsiStatus.TaskSetFull : ScsiStatus.Busy;
+  }
+
+  private hold(bytes: number): void {
+    this.heldBytes += bytes;
+    this.conn.ctx.dataBudget.charge(this, bytes);
+  }
+
+  private unhold(bytes: number): void {
+    if (bytes === 0) return;
+    this.heldBytes -= bytes;
+    this.conn.ctx.dataBudget.release(this, bytes);
+  }
+
+  progressBytes(): number {
+    return this.conn.flushedBytes + this.dataOutBytes;
+  }
+
+  cut(why: string): void {
+    this.conn.cut(why);
+  }
+
   /** The task's write data is no longer being gathered (it runs, failed, or was aborted). */
   private doneGathering(task: ScsiTask): void {
     task.collector = undefined;
     this.writeBytes -= task.writeCharge;
+    this.unhold(task.writeCharge);
     task.writeCharge = 0;
   }
 
   private uncharge(task: ScsiTask): void {
     this.doneGathering(task);
     this.readBytes -= task.readCharge;
+    this.unhold(task.readCharge);
     task.readCharge = 0;
+  }
+
+  /** Read data handed to the socket stays charged until the socket has passed its last byte to the kernel. */
+  private chargeUntilFlushed(task: ScsiTask): (() => void) | undefined {
+    const bytes = task.readCharge;
+    if (bytes === 0) return undefined;
+    task.readCharge = 0;
+    return () => {
+      this.readBytes -= bytes;
+      this.unhold(bytes);
+    };
   }
 
   /** Framing's question for a large Data-Out: the slice of its command's buffer to gather it into (see DataOutCollector.placement). */
@@ -177,6 +233,7 @@ export class ScsiTaskHandler {
     const task = this.byItt.get(d.itt);
     // Data for a task that is gone (aborted, failed, or never admitted) is dropped quietly (RFC 7143 11.5.1).
     if (!task || task.aborted || !task.collector || task.running) return;
+    this.dataOutBytes += d.data.length;
     const r = task.collector.accept(d);
     switch (r.kind) {
       case 'error':
@@ -213,7 +270,7 @@ export class ScsiTaskHandler {
     const collector = task.collector;
     const dataOut = collector ? collector.buffer.subarray(0, collector.received) : undefined;
     this.doneGathering(task);
-    const run = conn.ctx.scsi.execute({
+    const run = conn.session!.target.scsi.execute({
       nexus: conn.session!.nexus,
       lun: cmd.lun,
       cdb: cmd.cdb,
@@ -239,7 +296,10 @@ export class ScsiTaskHandler {
   /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
   private respond(task: ScsiTask, res: ScsiResponse): void {
     if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
-    if (task.aborted || this.conn.state !== 'full') return this.finish(task);
+    if (task.aborted || this.conn.state !== 'full') {
+      this.sendTaskAborted(task);
+      return this.finish(task);
+    }
     const conn = this.conn;
     const edtl = task.cmd.expectedDataTransferLength;
     let natural = 0;
@@ -257,6 +317,7 @@ export class ScsiTaskHandler {
     if (sendLength > 0) {
       const seg = conn.params.maxSendDataSegmentLength;
       const buf = Buffer.from(data!.buffer, data!.byteOffset, sendLength);
+      const flushed = this.chargeUntilFlushed(task);
       for (let off = 0; off < sendLength; off += seg) {
         const last = off + seg >= sendLength;
         const collapse = last && good;
@@ -265,7 +326,7 @@ export class ScsiTaskHandler {
           statSN: collapse ? conn.takeStatSN() : 0, expCmdSN: this.windowAfter(task, collapse), maxCmdSN: conn.maxCmdSN,
           dataSN: task.dataInCount++, bufferOffset: off, status: collapse ? res.status : undefined,
           overflow, underflow, residualCount: residual, data: buf.subarray(off, Math.min(off + seg, sendLength)),
-        }));
+        }), last ? flushed : undefined);
       }
       if (good) return this.finish(task);
     }
@@ -292,19 +353,39 @@ export class ScsiTaskHandler {
     this.uncharge(task);
   }
 
-  /** Aborts one task (ABORT TASK and friends): no response will be sent for it. Resolves once SCSI let go of it. */
-  abort(task: ScsiTask): Promise<void> {
+  /**
+   * Aborts one task (ABORT TASK and friends). Resolves once SCSI let go of it. No response is sent for it, unless
+   * `taskAbortedStatus`: a task of another nexus than the TMF's then gets TASK ABORTED status (SAM-5 5.3.3, TAS=1),
+   * once SCSI let go of it, so its initiator is not left waiting for a timeout.
+   */
+  abort(task: ScsiTask, taskAbortedStatus = false): Promise<void> {
+    if (taskAbortedStatus && !task.aborted) task.reportAbort = true;
     task.markAborted();
     this.doneGathering(task);
     const running = task.running;
-    if (!running) this.finish(task);
+    if (!running) {
+      this.sendTaskAborted(task);
+      this.finish(task);
+    }
     return running ?? Promise.resolve();
   }
 
-  abortWhere(match: (t: ScsiTask) => boolean): Promise<void>[] {
+  abortWhere(match: (t: ScsiTask) => boolean, taskAbortedStatus = false): Promise<void>[] {
     const waits: Promise<void>[] = [];
-    for (const t of [...this.byItt.values()]) if (match(t)) waits.push(this.abort(t));
+    for (const t of [...this.byItt.values()]) if (match(t)) waits.push(this.abort(t, taskAbortedStatus));
     return waits;
+  }
+
+  /** The TASK ABORTED status of a task aborted from another nexus (see abort), at most once, while the connection lives. */
+  private sendTaskAborted(task: ScsiTask): void {
+    if (!task.reportAbort || this.conn.state !== 'full') return;
+    task.reportAbort = false;
+    const conn = this.conn;
+    this.windowAfter(task, true);
+    conn.send(encodeScsiResponse({
+      response: 0, status: ScsiStatus.TaskAborted, itt: task.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN,
+      expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount, overflow: false, underflow: false, residualCount: 0,
+    }));
   }
 
   abortAll(): void {

@@ -3,6 +3,7 @@ import type { SessionParams } from './negotiation.ts';
 import { snAdd, snLessThan } from './pdu.ts';
 import type { ItNexus } from '../scsi/types.ts';
 import type { Connection } from './connection.ts';
+import type { IscsiTargetEntry } from './target-context.ts';
 
 /**
  * An iSCSI session (RFC 7143 4.1): the I_T nexus, the negotiated parameters and the command window
@@ -24,6 +25,8 @@ export class Session {
     readonly type: 'Normal' | 'Discovery',
     readonly params: SessionParams,
     readonly nexus: ItNexus,
+    /** The target it logged in to (for a discovery session, the first one). */
+    readonly target: IscsiTargetEntry,
     firstCmdSN: number,
     /** Commands outstanding at most (`--max-commands`): the width of the CmdSN window. */
     readonly window: number = LIMITS.commandWindow,

@@ -1,35 +1,52 @@
 import type { Connection } from './connection.ts';
 import type { LoginMachine } from './login.ts';
-import type { LoginPolicy } from './login.ts';
+import type { LoginPolicy, TargetAccess } from './login.ts';
 import type { LoginRequestPdu } from './pdu/login.ts';
 import type { Session } from './session.ts';
 import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
+import type { DataBudget } from './data-budget.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
 
 /** What the iSCSI layer needs from the SCSI target below it. */
 export interface ScsiBackend {
   execute(cmd: ScsiCommand): Promise<ScsiResponse>;
   taskManagement(fn: TaskManagementFunction, nexus: ItNexus, lun: number): Promise<void>;
-  nexusLost(nexus: ItNexus): void;
+  /** The I_T nexus ended; `loss`: without a logout (connection dropped, session reinstated). */
+  nexusLost(nexus: ItNexus, loss: boolean): void;
+  /** The LUN exists now (LUNs come and go through the management API). */
+  hasLun(lun: number): boolean;
 }
 
-/** What a connection needs from the target that owns it: policy, session registry, SCSI, taps. */
-export interface TargetContext {
+/**
+ * One iSCSI target of the instance (RFC 7143 3.2.6: a named target node): its SCSI target device with its LUs, and
+ * who may log in to it. An instance serves one or several through the same portals.
+ */
+export interface IscsiTargetEntry extends TargetAccess {
   readonly scsi: ScsiBackend;
-  readonly lunCount: number;
+}
+
+/** What a connection needs from the instance that owns it: policy, session registry, targets, taps. */
+export interface TargetContext {
+  /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused with "function rejected". */
+  readonly allowTargetReset: boolean;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;
+  /** Failed CHAP logins counted across connections, per initiator name and source address. */
+  readonly authThrottle: AuthThrottle;
+  /** The target-wide budget for the data of commands in flight, read and write (`--max-data-in-flight`). */
+  readonly dataBudget: DataBudget;
   sessionExists(tsih: number): boolean;
   /** Creates, joins or reinstates the session at the end of login; a number is a login status refusing it. */
   bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session | number;
   connectionClosed(conn: Connection, why: string): void;
-  /** SendTargets answer (RFC 7143 13.3, Appendix C). */
-  sendTargets(value: string, sessionType: 'Normal' | 'Discovery', portalGroupTag: number): KeyValue[];
+  /** SendTargets answer (RFC 7143 13.3, Appendix C); `own`: the session's target (a normal session's empty value). */
+  sendTargets(value: string, sessionType: 'Normal' | 'Discovery', portalGroupTag: number, own: string): KeyValue[];
   /** Every connection of every session, for task management that reaches across sessions. */
   connections(): Iterable<Connection>;
-  /** TARGET COLD RESET: drop every connection after the response has gone. */
-  coldReset(): void;
+  /** TARGET COLD RESET of `target`: drop its sessions' connections after the response has gone. */
+  coldReset(target: IscsiTargetEntry): void;
   pduEvent(conn: Connection, direction: 'in' | 'out', pdu: Pdu): void;
   sessionEvent(conn: Connection, kind: SessionEventKind, detail: string, initiatorName?: string): void;
   log(message: string): void;

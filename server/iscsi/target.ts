@@ -5,11 +5,13 @@ import type { LoginMachine, LoginPolicy } from './login.ts';
 import { LoginStatus, type LoginRequestPdu } from './pdu/login.ts';
 import { initiatorPortName, Session } from './session.ts';
 import type { KeyValue } from './text-keys.ts';
-import type { ScsiBackend, TargetContext } from './target-context.ts';
+import type { IscsiTargetEntry, ScsiBackend, TargetContext } from './target-context.ts';
 import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
 import { Tap } from '../trace/tap.ts';
+import { AuthThrottle } from './auth-throttle.ts';
+import { DataBudget, defaultDataInFlight } from './data-budget.ts';
 
 export interface Portal {
   host: string;
@@ -21,10 +23,19 @@ export interface IscsiTargetOptions {
   /** Each portal is its own target portal group (TPGT = index + 1), so multipath sees two target ports. */
   portals: Portal[];
   scsi: ScsiBackend;
-  lunCount: number;
   chap?: ChapCredentials;
   mutualChap?: ChapCredentials;
   acl?: string[];
+  /**
+   * More targets behind the same portals, each its own name, SCSI target device (LUs), CHAP and ACL. The one above
+   * is the first: discovery sessions authenticate with its CHAP.
+   */
+  moreTargets?: IscsiTargetEntry[];
+  /**
+   * Carry out TARGET WARM RESET and TARGET COLD RESET (default false: refused with "function rejected"): either one
+   * drops every initiator's tasks, and cold also their sessions, which one student must not do to a whole class.
+   */
+  allowTargetReset?: boolean;
   /** Caps on what initiators may hold open; defaults in TARGET_LIMITS. */
   limits?: Partial<TargetLimits>;
   log?: (message: string) => void;
@@ -38,6 +49,11 @@ export interface TargetLimits {
   maxConnections: number;
   /** Commands one session may have outstanding: its CmdSN window (MaxCmdSN) never opens wider (RFC 7143 4.2.2.1). */
   maxCommands: number;
+  /**
+   * Bytes of command data in flight on the whole target, read and write (data-budget.ts); past it, TASK SET FULL or
+   * BUSY, and connections that hold data without progress are cut. Default: an eighth of memory, 128 MiB to 1 GiB.
+   */
+  maxDataInFlight: number;
 }
 
 /** How long shutdown waits for initiators to finish and leave on their own before it closes their connections. */
@@ -45,7 +61,7 @@ const SHUTDOWN_LOGOUT_GRACE_MS = 5000;
 /** How long shutdown waits for answers already written to reach initiators before cutting their sockets. */
 const SHUTDOWN_FLUSH_MS = 2000;
 
-export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 256, maxCommands: LIMITS.commandWindow };
+export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 256, maxCommands: LIMITS.commandWindow, maxDataInFlight: defaultDataInFlight() };
 
 /**
  * The iSCSI target: portals listening, the session registry (reinstatement, RFC 7143 6.3.5), SendTargets,
@@ -53,8 +69,11 @@ export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 25
  */
 export class IscsiTarget implements TargetContext {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
-  readonly scsi: ScsiBackend;
-  readonly lunCount: number;
+  readonly authThrottle = new AuthThrottle();
+  readonly dataBudget: DataBudget;
+  /** Every target by name, the first one first. */
+  readonly targets = new Map<string, IscsiTargetEntry>();
+  readonly allowTargetReset: boolean;
   readonly limits: TargetLimits;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session>();
@@ -65,12 +84,18 @@ export class IscsiTarget implements TargetContext {
   readonly listening: Portal[] = [];
 
   constructor(private readonly opts: IscsiTargetOptions) {
-    this.scsi = opts.scsi;
-    this.lunCount = opts.lunCount;
+    const first: IscsiTargetEntry = { targetName: opts.targetName, scsi: opts.scsi, chap: opts.chap, mutualChap: opts.mutualChap, acl: opts.acl };
+    for (const t of [first, ...(opts.moreTargets ?? [])]) {
+      if (this.targets.has(t.targetName)) throw new Error(`target ${t.targetName} configured twice`);
+      this.targets.set(t.targetName, t);
+    }
+    this.allowTargetReset = opts.allowTargetReset ?? false;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
+    this.dataBudget = new DataBudget(this.limits.maxDataInFlight, (m) => this.log(m));
   }
 
   async listen(): Promise<void> {
+    this.dataBudget.start();
     for (const [i, portal] of this.opts.portals.entries()) {
       const tpgt = i + 1;
       const server = createServer({ noDelay: true }, (socket) => this.accept(socket, tpgt));
@@ -116,6 +141,7 @@ export class IscsiTarget implements TargetContext {
 
   /** Stops accepting, waits for in-flight commands on every connection, then closes them. */
   async close(): Promise<void> {
+    this.dataBudget.stop();
     // server.close() stops accepting and calls back once every connection has ended.
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     // An initiator in the middle of a stream usually finishes and logs out within moments: let it, for a while.
@@ -141,7 +167,15 @@ export class IscsiTarget implements TargetContext {
   // ---- TargetContext ----
 
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'> {
-    return { targetName: this.opts.targetName, portalGroupTag, chap: this.opts.chap, mutualChap: this.opts.mutualChap, acl: this.opts.acl };
+    const first = this.firstTarget;
+    return {
+      targetName: first.targetName, portalGroupTag, chap: first.chap, mutualChap: first.mutualChap, acl: first.acl,
+      findTarget: (name) => this.targets.get(name),
+    };
+  }
+
+  private get firstTarget(): IscsiTargetEntry {
+    return this.targets.values().next().value!;
   }
 
   sessionExists(tsih: number): boolean {
@@ -163,11 +197,13 @@ export class IscsiTarget implements TargetContext {
       return existing;
     }
     const portName = initiatorPortName(login.initiatorName, req.isid);
-    // Session reinstatement (RFC 7143 6.3.5): same initiator port, same portal group, TSIH 0 -> the old one goes.
+    const target = this.targets.get(login.targetName) ?? this.firstTarget;
+    // Session reinstatement (RFC 7143 6.3.5): same initiator port, same target portal group (target and TPGT),
+    // TSIH 0 -> the old one goes.
     for (const s of this.sessions.values()) {
-      if (s.nexus.initiatorPort === portName && s.nexus.relativeTargetPort === conn.portalGroupTag) {
+      if (s.nexus.initiatorPort === portName && s.nexus.relativeTargetPort === conn.portalGroupTag && s.target === target && s.type === login.sessionType) {
         this.sessionEvent(conn, 'reinstated', `session TSIH ${s.tsih} replaced by a new login`);
-        this.endSession(s, 'session reinstated');
+        this.endSession(s, 'session reinstated', true);
       }
     }
     if (this.sessions.size >= this.limits.maxSessions) return LoginStatus.OutOfResources;
@@ -180,18 +216,19 @@ export class IscsiTarget implements TargetContext {
       initiatorPort: portName,
       relativeTargetPort: conn.portalGroupTag,
     };
-    const session = new Session(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, req.cmdSN, this.limits.maxCommands);
+    const session = new Session(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, target, req.cmdSN, this.limits.maxCommands);
     session.connections.add(conn);
     this.sessions.set(tsih, session);
     return session;
   }
 
-  private endSession(s: Session, why: string): void {
+  /** `loss`: the session ends without a logout, an I_T nexus loss its initiator port is told of later (SAM-5 6.3.4). */
+  private endSession(s: Session, why: string, loss: boolean): void {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.tsih);
     for (const c of [...s.connections]) c.close(why);
-    if (s.type === 'Normal') this.scsi.nexusLost(s.nexus);
+    if (s.type === 'Normal') s.target.scsi.nexusLost(s.nexus, loss);
   }
 
   connectionClosed(conn: Connection, why: string): void {
@@ -201,22 +238,22 @@ export class IscsiTarget implements TargetContext {
     if (!s) return;
     s.connections.delete(conn);
     // ERL 0: a session lives exactly as long as its connections (no Time2Retain).
-    if (s.connections.size === 0) this.endSession(s, why);
+    if (s.connections.size === 0) this.endSession(s, why, !conn.loggedOut);
   }
 
-  sendTargets(value: string, sessionType: 'Normal' | 'Discovery', portalGroupTag: number): KeyValue[] {
-    const name = this.opts.targetName;
-    // RFC 7143 13.3: "All" lists every target (discovery sessions), a name lists that one, empty means this one.
-    if (value !== 'All' && value !== '' && value !== name) return [];
-    if (value === 'All' && sessionType === 'Normal') {
-      // In a normal session "All" is not defined; answer for the session's own target, as most targets do.
-    }
-    const out: KeyValue[] = [['TargetName', name]];
-    for (const [i, p] of this.listening.entries()) {
-      const tpgt = i + 1;
-      if (sessionType === 'Normal' && value === '' && tpgt !== portalGroupTag) continue;
-      const host = p.host.includes(':') ? `[${p.host}]` : p.host;
-      out.push(['TargetAddress', `${host}:${p.port},${tpgt}`]);
+  sendTargets(value: string, sessionType: 'Normal' | 'Discovery', portalGroupTag: number, own: string): KeyValue[] {
+    // RFC 7143 13.3: "All" lists every target, a name lists that one, empty means the session's own target (only
+    // the portal group in use). In a normal session "All" is not defined; it lists every target too, as LIO does.
+    const names = value === 'All' ? [...this.targets.keys()] : value === '' ? [own] : this.targets.has(value) ? [value] : [];
+    const out: KeyValue[] = [];
+    for (const name of names) {
+      out.push(['TargetName', name]);
+      for (const [i, p] of this.listening.entries()) {
+        const tpgt = i + 1;
+        if (sessionType === 'Normal' && value === '' && tpgt !== portalGroupTag) continue;
+        const host = p.host.includes(':') ? `[${p.host}]` : p.host;
+        out.push(['TargetAddress', `${host}:${p.port},${tpgt}`]);
+      }
     }
     return out;
   }
@@ -225,10 +262,32 @@ export class IscsiTarget implements TargetContext {
     return this.live;
   }
 
-  coldReset(): void {
-    // After the response has been written: drop every connection of every session (RFC 7143 11.5.1).
+  /** Serves one more target behind the same portals from now on (the management API). */
+  addTarget(entry: IscsiTargetEntry): void {
+    if (this.targets.has(entry.targetName)) throw new Error(`target ${entry.targetName} exists already`);
+    this.targets.set(entry.targetName, entry);
+  }
+
+  /** Stops serving a target that is not the first: its sessions end (their initiators see the connections drop). */
+  removeTarget(entry: IscsiTargetEntry): void {
+    if (entry === this.firstTarget) throw new Error(`${entry.targetName} is the first target: it stays`);
+    this.targets.delete(entry.targetName);
+    for (const s of [...this.sessions.values()]) if (s.target === entry) this.endSession(s, 'target removed', true);
+  }
+
+  /**
+   * A LUN of `target` goes away (the management API): its tasks on every connection are aborted, each with TASK
+   * ABORTED status (SAM-5 5.3.3: aborted by an event outside the initiator). Resolves once SCSI let go of them.
+   */
+  async abortLun(target: IscsiTargetEntry, lun: number): Promise<void> {
+    await Promise.all([...this.live].filter((c) => c.session?.target === target).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun, true)));
+  }
+
+  coldReset(target: IscsiTargetEntry): void {
+    // After the response has been written: drop every connection of every session of that target (RFC 7143 11.5.1).
     setImmediate(() => {
-      for (const s of [...this.sessions.values()]) this.endSession(s, 'TARGET COLD RESET');
+      // A cold reset is a power cycle: the next logins are new nexuses (POWER ON ...), not nexus losses.
+      for (const s of [...this.sessions.values()]) if (s.target === target) this.endSession(s, 'TARGET COLD RESET', false);
     });
   }
 

@@ -3,11 +3,12 @@ import type { Pdu } from './pdu.ts';
 import { decodeTaskManagementRequest, encodeTaskManagementResponse, TmfResponse } from './pdu/task-management.ts';
 import { TMF_FUNCTION_NAMES as TMF_NAMES } from '../../shared/protocol/iscsi.ts';
 import { snLessThan } from './pdu.ts';
-import { TaskManagementFunction } from '../scsi/types.ts';
+import { TaskManagementFunction, type ItNexus } from '../scsi/types.ts';
 
 /**
- * Task Management Function Request handling (RFC 7143 11.5, SAM-5 7). Aborted tasks get no response; the
- * TMF response leaves only after SCSI has let go of every affected task, so no write lands after a reset's answer.
+ * Task Management Function Request handling (RFC 7143 11.5, SAM-5 7). The requester's own aborted tasks get no
+ * response; other nexuses' tasks aborted by CLEAR TASK SET or a reset get TASK ABORTED status (TAS=1). The TMF
+ * response leaves only after SCSI has let go of every affected task, so no write lands after a reset's answer.
  */
 export function handleTaskManagement(conn: Connection, pdu: Pdu): void {
   const req = decodeTaskManagementRequest(pdu);
@@ -25,14 +26,17 @@ export function handleTaskManagement(conn: Connection, pdu: Pdu): void {
     if (!req.immediate) conn.session?.release();
     conn.send(encodeTaskManagementResponse({ response, itt: req.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN }));
     conn.ctx.sessionEvent(conn, 'task-management', `${TMF_NAMES[req.function] ?? `function ${req.function}`} LUN ${req.lun}: response ${response}`);
-    if (req.function === TaskManagementFunction.TargetColdReset && response === TmfResponse.FunctionComplete) conn.ctx.coldReset();
+    if (req.function === TaskManagementFunction.TargetColdReset && response === TmfResponse.FunctionComplete) conn.ctx.coldReset(conn.session!.target);
   }
 }
 
 async function run(conn: Connection, fn: number, lun: number, refItt: number, refCmdSN: number, cmdSN: number): Promise<number> {
   const ctx = conn.ctx;
   const nexus = conn.session!.nexus;
-  const lunExists = lun >= 0 && lun < ctx.lunCount;
+  // Task management reaches this session's SCSI target device only (SAM-5 7: the LUs of one target).
+  const target = conn.session!.target;
+  const lunExists = target.scsi.hasLun(lun);
+  const sameTarget = (c: Connection): boolean => c.session?.target === target;
   switch (fn) {
     case TaskManagementFunction.AbortTask: {
       const task = conn.tasks.get(refItt);
@@ -56,15 +60,21 @@ async function run(conn: Connection, fn: number, lun: number, refItt: number, re
           ? sessionConnections(conn).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun))
           : fn === TaskManagementFunction.ClearAca
             ? []
-            : [...ctx.connections()].flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun));
+            : [...ctx.connections()].filter(sameTarget).flatMap((c) => c.tasks.abortWhere((t) => t.lun === lun, otherNexus(c, nexus)));
       await Promise.all(waits);
-      await ctx.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
+      await target.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
       return TmfResponse.FunctionComplete;
     }
     case TaskManagementFunction.TargetWarmReset:
     case TaskManagementFunction.TargetColdReset: {
-      await Promise.all([...ctx.connections()].flatMap((c) => c.tasks.abortWhere(() => true)));
-      await ctx.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
+      // One initiator resetting the whole target drops every other initiator's work (and, cold, their sessions):
+      // refused unless the target was started with --allow-target-reset, as LIO refuses them by default.
+      if (!ctx.allowTargetReset) {
+        ctx.log(`${TMF_NAMES[fn]} from ${nexus.initiatorName} refused: the target runs without --allow-target-reset`);
+        return TmfResponse.Rejected;
+      }
+      await Promise.all([...ctx.connections()].filter(sameTarget).flatMap((c) => c.tasks.abortWhere(() => true, otherNexus(c, nexus))));
+      await target.scsi.taskManagement(fn as TaskManagementFunction, nexus, lun);
       return TmfResponse.FunctionComplete;
     }
     case 8: // TASK REASSIGN needs ErrorRecoveryLevel 2
@@ -72,6 +82,11 @@ async function run(conn: Connection, fn: number, lun: number, refItt: number, re
     default:
       return TmfResponse.NotSupported;
   }
+}
+
+/** Tasks on `c` belong to another I_T nexus than the TMF's: with TAS=1 they end with TASK ABORTED status (SAM-5 5.3.3). */
+function otherNexus(c: Connection, nexus: ItNexus): boolean {
+  return c.session !== undefined && c.session.nexus.id !== nexus.id;
 }
 
 function sessionConnections(conn: Connection): Connection[] {

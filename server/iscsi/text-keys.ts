@@ -10,7 +10,11 @@ const MAX_KEY_LENGTH = 63; // RFC 7143 6.1
 const MAX_VALUE_LENGTH = 8192; // RFC 7143 6.1: text values up to 8192 bytes (binary values may be longer)
 const MAX_BINARY_VALUE_LENGTH = 65536;
 
-export function parseKeys(data: Uint8Array): KeyValue[] {
+/**
+ * `repeats`: keys may repeat. Only a SendTargets answer repeats them (RFC 7143 Appendix C: TargetName and
+ * TargetAddress once per target and portal); everywhere else a repeated key is an error.
+ */
+export function parseKeys(data: Uint8Array, repeats = false): KeyValue[] {
   const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
   const out: KeyValue[] = [];
   const seen = new Set<string>();
@@ -24,7 +28,7 @@ export function parseKeys(data: Uint8Array): KeyValue[] {
     const binary = /^0[xXbB]/.test(value);
     if (value.length > (binary ? MAX_BINARY_VALUE_LENGTH : MAX_VALUE_LENGTH))
       throw new TextFormatError(`value of ${key} too long (${value.length} bytes)`);
-    if (seen.has(key)) throw new TextFormatError(`key ${key} sent twice`);
+    if (seen.has(key) && !repeats) throw new TextFormatError(`key ${key} sent twice`);
     seen.add(key);
     out.push([key, value]);
   }

@@ -48,6 +48,8 @@ export interface ReplayOptions {
   headerDigest?: boolean;
   dataDigest?: boolean;
   mutualChap?: { user: string; secret: string };
+  /** CHAP credentials as values, instead of the URL's user%secret (any characters, no encoding to get right). */
+  chap?: { user: string; secret: string };
   /** Compare UNIT ATTENTION like any other status and do not re-issue (default false, see the file comment). */
   strictUnitAttention?: boolean;
   /** How long one command may take before replay gives up (default 30 s). */
@@ -200,7 +202,7 @@ function loginOptionsFor(url: IscsiUrl, opts: ReplayOptions): LoginOptions {
     port: url.port,
     targetName: url.targetName,
     initiatorName: opts.initiatorName ?? DEFAULT_REPLAY_INITIATOR,
-    chap: url.user !== undefined ? { user: url.user, secret: url.secret ?? '' } : undefined,
+    chap: opts.chap ?? (url.user !== undefined ? { user: url.user, secret: url.secret ?? '' } : undefined),
     mutualChap: opts.mutualChap,
     headerDigest: opts.headerDigest,
     dataDigest: opts.dataDigest,

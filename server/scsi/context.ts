@@ -20,6 +20,11 @@ export interface TargetInfo {
   readonly luns: readonly number[];
   /** The commands this target implements (REPORT SUPPORTED OPERATION CODES). */
   readonly opcodes: readonly OpcodeEntry[];
+  /**
+   * Relative target port identifiers (1, 2, ... one per portal, = iSCSI TPGT), each also its own target port group
+   * (REPORT TARGET PORT GROUPS, VPD page 83); more than one sets INQUIRY's MULTIP bit.
+   */
+  readonly targetPorts: readonly number[];
 }
 
 export interface CommandContext {

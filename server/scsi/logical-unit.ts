@@ -6,7 +6,7 @@ import { RangeLock } from '../store/range-lock.ts';
 import { AtomicGate } from './atomic-gate.ts';
 import { CopyResults } from './spc/copy-manager.ts';
 import type { BlockStore } from '../store/types.ts';
-import type { SenseReason } from './sense.ts';
+import { Sense, type SenseReason } from './sense.ts';
 
 /** Mode parameters that MODE SELECT can change (see spc/mode-pages.ts for which bits are changeable). */
 export interface ModeParameters {
@@ -22,6 +22,8 @@ export const DEFAULT_MODE: Readonly<ModeParameters> = { dSense: false, swp: fals
 
 /** Most unit attentions queued per nexus: older ones are dropped first (SAM-5 allows coalescing). */
 const MAX_PENDING_UA = 8;
+/** Lost nexuses remembered, so that their return reports I_T NEXUS LOSS OCCURRED; the oldest are forgotten first. */
+const MAX_REMEMBERED_LOSSES = 1024;
 
 export class LogicalUnit {
   /** Serializes overlapping writes against COMPARE AND WRITE / ORWRITE (read-modify-write) on this LUN. */
@@ -42,6 +44,8 @@ export class LogicalUnit {
   /** Nexuses that have sent a command here: a reset establishes unit attentions for each of them. */
   private readonly nexuses = new Set<string>();
   private readonly unitAttentions = new Map<string, SenseReason[]>();
+  /** Nexuses lost without a logout (connection dropped, session reinstated): see seen(). */
+  private readonly lostNexuses = new Set<string>();
 
   constructor(
     readonly lun: number,
@@ -106,9 +110,22 @@ export class LogicalUnit {
     else this.preventers.delete(nexusId);
   }
 
-  /** Called for every command: remembers the nexus so later resets can tell it. */
+  /**
+   * Called for every command: remembers the nexus so later resets can tell it. A nexus's first command here gets a
+   * unit attention (SAM-5 6.3.1, 6.3.4; as tgt and LIO do): I_T NEXUS LOSS OCCURRED when the same initiator port
+   * lost its previous nexus without logging out (connection dropped, session reinstated), otherwise POWER ON, RESET,
+   * OR BUS DEVICE RESET OCCURRED: to this initiator the LU has just appeared, and anything it cached may be stale.
+   */
   seen(nexusId: string): void {
+    if (this.nexuses.has(nexusId)) return;
     this.nexuses.add(nexusId);
+    const lost = this.lostNexuses.delete(nexusId);
+    this.queueUnitAttention(nexusId, lost ? Sense.ItNexusLossOccurred : Sense.PowerOnReset);
+  }
+
+  /** The nexuses that have sent a command here and are not lost. */
+  knownNexuses(): IterableIterator<string> {
+    return this.nexuses.values();
   }
 
   /** Queues `reason` for every nexus known here, except `except` (the nexus that caused the change). */
@@ -142,22 +159,29 @@ export class LogicalUnit {
 
   /**
    * LU reset, target warm/cold reset (SAM-5 6.3, SBC-3 5.11): prevent is released, mode reverts to default, and
-   * every known nexus but `requester` gets the reset's unit attention (see ScsiTargetOptions.notifyResetRequester).
+   * every known nexus, the requester's included, gets the reset's unit attention.
    */
-  reset(reason: SenseReason, revertMode: boolean, requester?: string): void {
+  reset(reason: SenseReason, revertMode: boolean): void {
     this.preventers.clear();
     // WCE stays what the store's write cache is (a reset does not write back or switch the cache).
     if (revertMode) this.mode = { ...this.defaultMode };
     this.copyResults.reset();
     this.unitAttentions.clear();
-    this.establishUnitAttention(reason, requester);
+    this.establishUnitAttention(reason);
   }
 
-  /** The nexus is gone (logout, connection loss): forget everything held on its behalf. */
-  nexusLost(nexusId: string): void {
+  /**
+   * The nexus is gone: forget everything held on its behalf. `loss`: it ended without a logout (connection dropped,
+   * session reinstated), so its initiator port's next nexus is told (see seen()).
+   */
+  nexusLost(nexusId: string, loss: boolean): void {
     this.preventers.delete(nexusId);
     this.copyResults.nexusLost(nexusId);
-    this.nexuses.delete(nexusId);
+    const known = this.nexuses.delete(nexusId);
     this.unitAttentions.delete(nexusId);
+    if (loss && known) {
+      this.lostNexuses.add(nexusId);
+      if (this.lostNexuses.size > MAX_REMEMBERED_LOSSES) this.lostNexuses.delete(this.lostNexuses.values().next().value!);
+    }
   }
 }

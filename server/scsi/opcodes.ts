@@ -27,6 +27,7 @@ import { inquiry } from './spc/inquiry.ts';
 import { modeSelect10, modeSelect6 } from './spc/mode-select.ts';
 import { modeSense10, modeSense6 } from './spc/mode-sense.ts';
 import { reportSupportedOpcodes } from './spc/report-supported-opcodes.ts';
+import { SA_REPORT_TARGET_PORT_GROUPS, reportTargetPortGroups } from './spc/report-target-port-groups.ts';
 import { receiveCopyResults } from './spc/receive-copy-results.ts';
 import { requestSense } from './spc/request-sense.ts';
 import { testUnitReady } from './spc/test-unit-ready.ts';
@@ -93,6 +94,7 @@ export const OPCODES: readonly OpcodeEntry[] = [
   { opcode: 0x9e, serviceAction: 0x10, name: 'READ CAPACITY(16)', cdbLength: 16, handler: readCapacity16, mediaAccess: true },
   { opcode: 0x9e, serviceAction: 0x12, name: 'GET LBA STATUS', cdbLength: 16, handler: getLbaStatus, mediaAccess: true },
   { opcode: 0xa0, name: 'REPORT LUNS', cdbLength: 12, handler: reportLunsHandler, ignoresUnitAttention: true, duringSanitize: true },
+  { opcode: 0xa3, serviceAction: SA_REPORT_TARGET_PORT_GROUPS, name: 'REPORT TARGET PORT GROUPS', cdbLength: 12, handler: reportTargetPortGroups },
   { opcode: 0xa3, serviceAction: 0x0c, name: 'REPORT SUPPORTED OPERATION CODES', cdbLength: 12, handler: reportSupportedOpcodes },
   { opcode: 0xa8, name: 'READ(12)', cdbLength: 12, handler: read, mediaAccess: true },
   { opcode: 0xaa, name: 'WRITE(12)', cdbLength: 12, handler: write, mediaAccess: true },

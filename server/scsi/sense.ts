@@ -65,6 +65,7 @@ export const Sense = {
   PowerOnOccurred: reason(SenseKey.UnitAttention, 0x29, 0x01, 'POWER ON OCCURRED'),
   TargetResetOccurred: reason(SenseKey.UnitAttention, 0x29, 0x02, 'SCSI BUS RESET OCCURRED'),
   LunResetOccurred: reason(SenseKey.UnitAttention, 0x29, 0x03, 'BUS DEVICE RESET FUNCTION OCCURRED'),
+  ItNexusLossOccurred: reason(SenseKey.UnitAttention, 0x29, 0x07, 'I_T NEXUS LOSS OCCURRED'),
   ModeParametersChanged: reason(SenseKey.UnitAttention, 0x2a, 0x01, 'MODE PARAMETERS CHANGED'),
   CapacityDataChanged: reason(SenseKey.UnitAttention, 0x2a, 0x09, 'CAPACITY DATA HAS CHANGED'),
   MediumMayHaveChanged: reason(SenseKey.UnitAttention, 0x28, 0x00, 'NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED'),

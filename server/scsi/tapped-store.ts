@@ -28,6 +28,11 @@ export class TappedStore implements BlockStore {
     return this.inner.writeCache;
   }
 
+  grow(blockCount: number): Promise<void> {
+    if (!this.inner.grow) return Promise.reject(new Error('this LUN\'s store cannot grow'));
+    return this.inner.grow(blockCount);
+  }
+
   read(lba: number, blocks: number, io?: IoTrace): Promise<Uint8Array> {
     const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, blocks) : undefined;
     if (held) return held.then(() => this.read(lba, blocks, io));

@@ -47,14 +47,10 @@ export interface ScsiTargetOptions {
   vendor?: string;
   /** Product identification (at most 16 characters). */
   product?: string;
+  /** How many target ports (portals) reach these LUs, numbered 1..n as iSCSI numbers its portal groups (default 1). */
+  targetPorts?: number;
   /** Reservations engine: RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT go to it, and it vetoes conflicting commands. */
   reservations?: ReservationsHook;
-  /**
-   * Also give the reset unit attention to the nexus that requested a LU / target reset (SAM-5 6.3 reads "every
-   * I_T nexus"; libiscsi's MultipathIO.Reset checks it). Default false: the requester has the TMF response, and
-   * libiscsi's PreventAllow.LUNReset / WarmReset log the UA on their next TEST UNIT READY as a failure.
-   */
-  notifyResetRequester?: boolean;
   /**
    * Least time a SANITIZE takes, in milliseconds (default 10 s): its passes are paced over it, so initiators see
    * SANITIZE IN PROGRESS and a rising progress indication even on a small LUN (libiscsi's Sanitize.Reset needs the
@@ -76,19 +72,14 @@ export class ScsiTarget {
   };
   private readonly units = new Map<number, LogicalUnit>();
   private readonly index: OpcodeIndex;
-  private readonly info: TargetInfo;
+  private info: TargetInfo;
   private readonly reservations: ReservationsHook | undefined;
-  private readonly notifyResetRequester: boolean;
+  private readonly sanitizeMinDurationMs: number;
 
   constructor(opts: ScsiTargetOptions) {
     this.reservations = opts.reservations;
-    this.notifyResetRequester = opts.notifyResetRequester ?? false;
-    opts.luns.forEach((l, lun) => {
-      const store = new TappedStore(l.store, lun, this.taps.store);
-      const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
-      configureSanitize(lu, { minDurationMs: opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS });
-      this.units.set(lun, lu);
-    });
+    this.sanitizeMinDurationMs = opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS;
+    opts.luns.forEach((l, lun) => this.units.set(lun, this.makeUnit(lun, l)));
     // Without a reservations engine, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT are simply not implemented.
     const entries: OpcodeEntry[] = [...OPCODES];
     const catchAll: OpcodeEntry[] = [...CATCH_ALL];
@@ -106,12 +97,68 @@ export class ScsiTarget {
       revision: '0001',
       luns: [...this.units.keys()].sort((a, b) => a - b),
       opcodes: entries,
+      targetPorts: Array.from({ length: Math.max(1, opts.targetPorts ?? 1) }, (_, i) => i + 1),
     };
   }
 
   /** The LU behind `lun` (tests, UI); undefined when there is none. */
   logicalUnit(lun: number): LogicalUnit | undefined {
     return this.units.get(lun);
+  }
+
+  hasLun(lun: number): boolean {
+    return this.units.has(lun);
+  }
+
+  private makeUnit(lun: number, l: LunOptions): LogicalUnit {
+    const store = new TappedStore(l.store, lun, this.taps.store);
+    const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
+    configureSanitize(lu, { minDurationMs: this.sanitizeMinDurationMs });
+    return lu;
+  }
+
+  /**
+   * Adds a logical unit at run time (the management API). Every nexus that knows an LU of this target is told the
+   * inventory changed (REPORTED LUNS DATA HAS CHANGED, SPC-4 6.33), so it rescans with REPORT LUNS.
+   */
+  addLogicalUnit(lun: number, l: LunOptions): void {
+    if (this.units.has(lun)) throw new Error(`LUN ${lun} exists already`);
+    this.units.set(lun, this.makeUnit(lun, l));
+    this.reservations?.attachLun(lun);
+    this.inventoryChanged();
+  }
+
+  /**
+   * Removes a logical unit at run time; the transport has aborted its tasks. Its store is closed (flushed) here.
+   * The other LUs' nexuses get REPORTED LUNS DATA HAS CHANGED.
+   */
+  async removeLogicalUnit(lun: number): Promise<void> {
+    const lu = this.units.get(lun);
+    if (!lu) throw new Error(`no LUN ${lun}`);
+    await stopSanitize(lu);
+    this.units.delete(lun);
+    this.reservations?.detachLun(lun);
+    this.inventoryChanged();
+    await lu.store.close();
+  }
+
+  /**
+   * Grows a logical unit's capacity at run time; every nexus that knows it gets CAPACITY DATA HAS CHANGED (SBC-3
+   * 4.x, as LIO does on a resize), so it reads the capacity again.
+   */
+  async growLogicalUnit(lun: number, blockCount: number): Promise<void> {
+    const lu = this.units.get(lun);
+    if (!lu) throw new Error(`no LUN ${lun}`);
+    if (!lu.store.grow) throw new Error(`LUN ${lun} cannot grow`);
+    await lu.store.grow(blockCount);
+    lu.establishUnitAttention(Sense.CapacityDataChanged);
+  }
+
+  private inventoryChanged(): void {
+    this.info = { ...this.info, luns: [...this.units.keys()].sort((a, b) => a - b) };
+    const nexuses = new Set<string>();
+    for (const lu of this.units.values()) for (const id of lu.knownNexuses()) nexuses.add(id);
+    for (const lu of this.units.values()) for (const id of nexuses) lu.queueUnitAttention(id, Sense.ReportedLunsDataChanged);
   }
 
   async execute(cmd: ScsiCommand): Promise<ScsiResponse> {
@@ -129,20 +176,21 @@ export class ScsiTarget {
 
   async taskManagement(fn: TaskManagementFunction, nexus: ItNexus, lun: number): Promise<void> {
     if (this.taps.scsi.active) this.taps.scsi.emit({ kind: 'task-management', nexusId: nexus.id, lun, fn });
-    const except = this.notifyResetRequester ? undefined : nexus.id;
+    // SAM-5 6.3.2, 6.3.3: the reset's unit attention is established for every I_T nexus, the requester's included
+    // (as LIO does; libiscsi's MultipathIO.Reset checks the requester's path too).
     switch (fn) {
       case TaskManagementFunction.LogicalUnitReset: {
-        // SAM-5 6.3.3: the LU's state goes back to defaults and the nexuses learn about it.
-        this.units.get(lun)?.reset(Sense.LunResetOccurred, true, except);
+        // The LU's state goes back to defaults and every nexus learns about it.
+        this.units.get(lun)?.reset(Sense.LunResetOccurred, true);
         this.reservations?.reset(lun, 'lu');
         break;
       }
       case TaskManagementFunction.TargetWarmReset:
-        this.resetAll(Sense.TargetResetOccurred, except);
+        this.resetAll(Sense.TargetResetOccurred);
         this.reservations?.reset('all', 'warm');
         break;
       case TaskManagementFunction.TargetColdReset:
-        this.resetAll(Sense.PowerOnOccurred, except);
+        this.resetAll(Sense.PowerOnOccurred);
         this.reservations?.reset('all', 'cold');
         break;
       default:
@@ -164,9 +212,10 @@ export class ScsiTarget {
     else lu.queueUnitAttention(nexusId, reason);
   }
 
-  nexusLost(nexus: ItNexus): void {
+  /** The nexus ended: by logout (`loss` false), or by a dropped connection / session reinstatement (`loss` true). */
+  nexusLost(nexus: ItNexus, loss = false): void {
     if (this.taps.scsi.active) this.taps.scsi.emit({ kind: 'nexus-lost', nexusId: nexus.id });
-    for (const lu of this.units.values()) lu.nexusLost(nexus.id);
+    for (const lu of this.units.values()) lu.nexusLost(nexus.id, loss);
     this.reservations?.nexusLost(nexus);
   }
 
@@ -227,8 +276,8 @@ export class ScsiTarget {
     return { status: ScsiStatus.CheckCondition, sense: buildSense(Sense.InternalTargetFailure, {}, descriptor) };
   }
 
-  private resetAll(reason: SenseReason, requester: string | undefined): void {
-    for (const lu of this.units.values()) lu.reset(reason, true, requester);
+  private resetAll(reason: SenseReason): void {
+    for (const lu of this.units.values()) lu.reset(reason, true);
   }
 
   private emitCommand(cmd: ScsiCommand, response: ScsiResponse, started: number): void {

@@ -5,7 +5,7 @@
  * fdatasync for FUA and SYNCHRONIZE CACHE runs on its own thread (datasync-thread.ts). Thin LUNs keep an allocation map beside the image (see allocation-map.ts).
  */
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { datasyncThread } from './datasync-thread.ts';
@@ -66,8 +66,11 @@ export async function openFileStore(opts: FileStoreOptions): Promise<FileStore> 
   if (!Number.isInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
     throw new Error(`block size ${blockSize}: must be a power of two >= 512`);
   }
-  await mkdir(dirname(opts.path), { recursive: true });
   const existing = await stat(opts.path).catch(() => null);
+  if (existing?.isBlockDevice()) return openBlockDevice(opts, blockSize, existing.rdev);
+  if (opts.sizeBytes <= 0 && !existing) throw new Error(`${opts.path}: no such file or block device, and no size given to create it`);
+  if (existing && !existing.isFile()) throw new Error(`${opts.path}: neither a regular file nor a block device`);
+  await mkdir(dirname(opts.path), { recursive: true });
   const fresh = existing === null;
   const size = Math.max(existing?.size ?? 0, opts.sizeBytes);
   const blockCount = Math.floor(size / blockSize);
@@ -101,6 +104,36 @@ export async function openFileStore(opts: FileStoreOptions): Promise<FileStore> 
   return store;
 }
 
+/**
+ * A block device LUN (`--lun /dev/sdX`): its size is the device's (a SIZE, when given, may only be smaller: the LUN is
+ * then the device's first SIZE bytes). Never truncated. Thin provisioning would keep a map file beside the device
+ * (in /dev): refused, as is a device whose size cannot be read.
+ */
+async function openBlockDevice(opts: FileStoreOptions, blockSize: number, rdev: number): Promise<FileStore> {
+  if (opts.thin) throw new Error(`${opts.path}: a block device LUN cannot be thin (its allocation map would live in ${dirname(opts.path)})`);
+  const deviceBytes = await blockDeviceBytes(opts.path, rdev);
+  if (opts.sizeBytes > deviceBytes) throw new Error(`${opts.path}: SIZE ${opts.sizeBytes} is larger than the device (${deviceBytes} bytes)`);
+  const size = opts.sizeBytes > 0 ? opts.sizeBytes : deviceBytes;
+  const blockCount = Math.floor(size / blockSize);
+  if (blockCount < 1) throw new Error(`${opts.path}: device of ${deviceBytes} bytes is smaller than one ${blockSize}-byte block`);
+  const fh = await open(opts.path, opts.readOnly ? 'r' : 'r+');
+  return new FileStore(fh, opts.path, blockSize, blockCount, null, opts.readOnly ?? false);
+}
+
+/** A block device's size from sysfs (/sys/dev/block/MAJOR:MINOR/size counts 512-byte sectors on Linux). */
+async function blockDeviceBytes(path: string, rdev: number): Promise<number> {
+  // Linux dev_t: minor is bits 0-7 and 20-31, major bits 8-19 (and 32+, never reached by device numbers in use).
+  const major = (rdev >>> 8) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+  const sysfs = `/sys/dev/block/${major}:${minor}/size`;
+  const text = await readFile(sysfs, 'utf8').catch((err: unknown) => {
+    throw new Error(`${path}: cannot read the block device's size from ${sysfs}: ${String(err)}`);
+  });
+  const sectors = Number(text.trim());
+  if (!Number.isSafeInteger(sectors) || sectors <= 0) throw new Error(`${path}: block device size ${JSON.stringify(text.trim())} in ${sysfs}`);
+  return sectors * 512;
+}
+
 export function mapPath(imagePath: string): string {
   return `${imagePath}.map`;
 }
@@ -125,11 +158,25 @@ export class FileStore implements BlockStore {
     private readonly fh: FileHandle,
     readonly path: string,
     readonly blockSize: number,
-    readonly blockCount: number,
+    /** Grows with grow(); never shrinks. */
+    public blockCount: number,
     private readonly map: AllocationMap | null,
     readonly readOnly: boolean,
   ) {
     this.thin = map !== null;
+  }
+
+  /**
+   * Grows the image to `blockCount` blocks (sparse: ftruncate). Not for thin LUNs (the allocation map has a fixed
+   * size), read-only ones, or block devices (their size is the device's).
+   */
+  async grow(blockCount: number): Promise<void> {
+    if (!Number.isSafeInteger(blockCount) || blockCount <= this.blockCount) throw new Error(`${this.path}: ${blockCount} blocks is no larger than ${this.blockCount}`);
+    if (this.map) throw new Error(`${this.path}: a thin LUN cannot be resized yet`);
+    if (this.readOnly) throw new Error(`${this.path}: read-only`);
+    if ((await this.fh.stat()).isBlockDevice()) throw new Error(`${this.path}: a block device has the device's size`);
+    await this.fh.truncate(blockCount * this.blockSize);
+    this.blockCount = blockCount;
   }
 
   async read(lba: number, blocks: number): Promise<Uint8Array> {

@@ -21,6 +21,8 @@ export interface BlockStore {
   close(): Promise<void>;
   /** Present on stores with a volatile write cache (the block cache); absent: writes go straight to the file. */
   readonly writeCache?: WriteCacheControl;
+  /** Grows the store to `blockCount` blocks (a LUN resized at run time); absent or rejecting where it cannot. */
+  grow?(blockCount: number): Promise<void>;
 }
 
 // ---- block cache additions (server/store/cache/) -------------------------------------------------------------

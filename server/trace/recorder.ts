@@ -82,7 +82,10 @@ export type TraceConsumer = (item: TraceItem) => void;
 /** What collect() returns: the chosen items, oldest first, and how many in the range were not taken. */
 export interface Collected {
   readonly items: TraceItem[];
+  /** Not taken: past `max`, or no longer held (sampled-out events are not counted here). */
   readonly skipped: number;
+  /** Left out by the sampling (`every`). */
+  readonly sampledOut: number;
 }
 
 export type { TraceStats };
@@ -180,23 +183,34 @@ export class TraceRecorder {
   /**
    * The newest `max` events with after < seq <= upTo (PDUs and others merged), oldest first. PDU items' raw bytes
    * are views into the ring: use them before returning to the event loop. Events no longer held count as skipped.
+   * With `every` > 1, a sample of whole tasks: a PDU of task T only if T % every is 0 (all of that task's PDUs, or
+   * none), an event outside a task only if its seq % every is 0. Left-out PDUs are never described (cheap).
    */
-  collect(after: number, upTo: number = this.lastSeq, max = Number.MAX_SAFE_INTEGER): Collected {
+  collect(after: number, upTo: number = this.lastSeq, max = Number.MAX_SAFE_INTEGER, every = 1): Collected {
     const ring = this.pduRing;
     const others = this.eventRing;
     let p = ring.firstAfter(upTo) - 1;
     let o = others.length - 1;
     while (o >= 0 && others.seq(o) > upTo) o--;
     const picked: TraceItem[] = [];
+    let sampledOut = 0;
     while (picked.length < max) {
       const ps = p >= ring.first ? ring.seq[ring.row(p)]! : -Infinity;
       const os = o >= 0 ? others.seq(o) : -Infinity;
       if (Math.max(ps, os) <= after) break;
-      if (ps > os) picked.push(this.recorded(p--, false));
-      else picked.push({ event: others.event(o--) });
+      if (ps > os) {
+        const task = ring.taskId[ring.row(p)]!;
+        if (every > 1 && (task !== 0 ? task % every : ps % every) !== 0) {
+          p--;
+          sampledOut++;
+        } else picked.push(this.recorded(p--, false));
+      } else if (every > 1 && os % every !== 0) {
+        o--;
+        sampledOut++;
+      } else picked.push({ event: others.event(o--) });
     }
     picked.reverse();
-    return { items: picked, skipped: Math.max(0, upTo - after - picked.length) };
+    return { items: picked, skipped: Math.max(0, upTo - after - picked.length - sampledOut), sampledOut };
   }
 
   /** The rings' events merged in seq order; with `limit`, only the newest `limit`; with `upTo`, none after it. */

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTarget, type RunningTarget } from '../../server/run-target.ts';
+import type { TargetConfig } from '../../server/cli/args.ts';
 
 export interface InProcessTarget {
   readonly iqn: string;
@@ -15,13 +16,14 @@ export interface InProcessTarget {
   target: RunningTarget;
 }
 
-export function useInProcessTarget(name: string, lunBytes = 8 << 20): InProcessTarget {
+/** `extra`: more target configuration (e.g. `{ allowTargetReset: true }`). */
+export function useInProcessTarget(name: string, lunBytes = 8 << 20, extra: Partial<TargetConfig> = {}): InProcessTarget {
   const t = { iqn: `iqn.2026-11.org.iscsi-lab:${name}`, port: 0 } as InProcessTarget;
   let dir = '';
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `iscsi-lab-${name}-`));
     t.target = await startTarget(
-      { portals: [{ host: '127.0.0.1', port: 0 }], iqn: t.iqn, luns: [{ path: join(dir, 'lun0.img'), sizeBytes: lunBytes, thin: false, removable: false, readOnly: false }], acl: [] },
+      { portals: [{ host: '127.0.0.1', port: 0 }], iqn: t.iqn, luns: [{ path: join(dir, 'lun0.img'), sizeBytes: lunBytes, thin: false, removable: false, readOnly: false }], acl: [], ...extra },
       () => undefined,
     );
     t.port = t.target.iscsi.listening[0]!.port;

@@ -3,6 +3,12 @@ import { PduReader, serializePdu } from '../../server/iscsi/framing.ts';
 import type { Pdu } from '../../server/iscsi/pdu.ts';
 import { encodeLoginRequest, decodeLoginResponse } from '../../server/iscsi/pdu/login.ts';
 import { encodeKeys, parseKeys } from '../../server/iscsi/text-keys.ts';
+import { encodeScsiCommand } from '../../server/iscsi/pdu/scsi-command.ts';
+import { opcodeOf } from '../../server/iscsi/pdu.ts';
+import { Opcode } from '../../server/iscsi/constants.ts';
+
+/** ITTs of the TEST UNIT READYs login sends, out of the way of the small ones tests pick. */
+const CLEAR_UA_ITT = 0x7ffffff0;
 
 /**
  * A bare-bones initiator for transport tests: logs in without authentication and then lets a test send any
@@ -78,7 +84,12 @@ export class RawSession {
   /** Header and data digests (CRC32C) are on for this session's PDUs, both ways. */
   digests = false;
 
-  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001', digests = false): Promise<Record<string, string>> {
+  /**
+   * Logs in (Normal session, no authentication). Then, as real initiators do (libiscsi, the Linux kernel), clears
+   * the unit attention a new I_T nexus gets on LUN 0 (POWER ON ... or I_T NEXUS LOSS OCCURRED) with immediate
+   * TEST UNIT READYs, which leave CmdSN where it was; `clearUnitAttention` false keeps it for the test to see.
+   */
+  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001', digests = false, clearUnitAttention = true): Promise<Record<string, string>> {
     this.send(encodeLoginRequest({
       transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.from(isid, 'hex'), tsih: 0, itt: 0x1000, cid: 0,
       cmdSN: this.cmdSN, expStatSN: 0,
@@ -96,7 +107,25 @@ export class RawSession {
     const keys = Object.fromEntries(parseKeys(r.data));
     // Digests start with the first PDU after the final Login Response (RFC 7143 13.1).
     if (digests && keys.HeaderDigest === 'CRC32C' && keys.DataDigest === 'CRC32C') this.digests = this.reader.headerDigest = this.reader.dataDigest = true;
+    if (clearUnitAttention) await this.clearUnitAttention();
     return keys;
+  }
+
+  /** Immediate TEST UNIT READY on LUN 0 until it is not answered UNIT ATTENTION (at most a few times). */
+  async clearUnitAttention(): Promise<void> {
+    for (let i = 0; i < 4; i++) {
+      const itt = CLEAR_UA_ITT + i;
+      this.send(encodeScsiCommand({
+        immediate: true, final: true, read: false, write: false, attribute: 1, lun: 0, itt, expectedDataTransferLength: 0,
+        cmdSN: this.cmdSN, expStatSN: this.expStatSN, cdb: Buffer.alloc(16),
+      }));
+      const r = await this.next((p) => opcodeOf(p.bhs) === Opcode.ScsiResponse && p.bhs.readUInt32BE(16) === itt);
+      if (!r) throw new Error('no answer to TEST UNIT READY after login');
+      this.expStatSN = (r.bhs.readUInt32BE(24) + 1) >>> 0;
+      const status = r.bhs[3];
+      const senseKey = r.data.length > 4 ? r.data[4]! & 0x0f : 0; // 2-byte SenseLength, then fixed-format sense
+      if (status !== 0x02 || senseKey !== 0x06) return;
+    }
   }
 
   close(): void {

@@ -33,9 +33,9 @@ export interface Harness {
 
 /**
  * `reservations`: attach the real reservations engine (RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT, conflicts);
- * `notifyResetRequester`: the target option of that name.
+ * `targetPorts`: how many target ports (portals) reach the LUs (ALUA, MULTIP).
  */
-export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean; notifyResetRequester?: boolean } = {}): Promise<Harness> {
+export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boolean; targetPorts?: number } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'scsi-test-'));
   const stores: FileStore[] = [];
   for (const [i, l] of luns.entries()) {
@@ -45,13 +45,15 @@ export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boo
     targetName: TARGET_NAME,
     luns: luns.map((l, i) => ({ store: stores[i]!, removable: l.removable, readOnly: l.readOnly, physicalBlockExponent: l.physicalBlockExponent })),
     reservations: opts.reservations ? new Reservations({ lunCount: luns.length }) : undefined,
-    notifyResetRequester: opts.notifyResetRequester,
+    targetPorts: opts.targetPorts,
   });
+  const loggedIn = loginOnce(target);
   return {
     target,
     stores,
-    run: (c, opts = {}) =>
-      target.execute({
+    run: async (c, opts = {}) => {
+      await loggedIn(opts.nexus ?? nexusA, opts.lun ?? 0);
+      return target.execute({
         nexus: opts.nexus ?? nexusA,
         lun: opts.lun ?? 0,
         cdb: c,
@@ -60,11 +62,33 @@ export async function makeHarness(luns: HarnessLun[], opts: { reservations?: boo
         readBit: !opts.data,
         writeBit: !!opts.data,
         dataOut: opts.data,
-      }),
+      });
+    },
     close: async () => {
       await target.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * What an initiator does once after login (libiscsi, the Linux kernel): TEST UNIT READY until no unit attention is
+ * left, so a test's first command on a nexus meets the LU the way real initiators do, past the new nexus's POWER ON
+ * notice. The returned function does it once per nexus and LUN; later unit attentions (resets...) stay visible.
+ */
+export function loginOnce(target: ScsiTarget): (nexus: ItNexus, lun: number) => Promise<void> {
+  const done = new Set<string>();
+  return async (nexus, lun) => {
+    const key = `${nexus.id}/${lun}`;
+    if (done.has(key)) return;
+    done.add(key);
+    if (!target.logicalUnit(lun)) return;
+    for (let i = 0; i < 10; i++) {
+      const r = await target.execute({
+        nexus, lun, cdb: new Uint8Array(6), attribute: TaskAttribute.Simple, expectedLength: 0, readBit: false, writeBit: false,
+      });
+      if (r.status !== ScsiStatus.CheckCondition || (r.sense![2]! & 0x0f) !== 0x06) return;
+    }
   };
 }
 

@@ -105,10 +105,10 @@ describe('block cache under qemu-io (write-back, 16M)', () => {
     expect(map.ranges[0]).toMatchObject({ lba: 0, blocks: 2048, cached: 256 });
     expect((await fetch(`${api}/api/cache/map?lun=7`)).status).toBe(400);
 
-    const bad = await fetch(`${api}/api/cache`, { method: 'POST', body: JSON.stringify({ policy: 'fifo' }) });
+    const bad = await fetch(`${api}/api/cache`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ policy: 'fifo' }) });
     expect(bad.status).toBe(400);
     const usedBefore = cache.stats().usedBytes;
-    const ok = await fetch(`${api}/api/cache`, { method: 'POST', body: JSON.stringify({ lun: 0, policy: '2q' }) });
+    const ok = await fetch(`${api}/api/cache`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 0, policy: '2q' }) });
     expect(ok.status).toBe(200);
     expect(cache.stats()).toMatchObject({ policy: '2q', usedBytes: usedBefore });
     // Still all hits after the switch: nothing was dropped.

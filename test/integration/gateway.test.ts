@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { CLI, freePort } from '../helpers/target.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import { InitiatorSession } from '../../server/initiator/session.ts';
-import { read16, write16 } from '../../server/initiator/scsi.ts';
+import { clearUnitAttentions, read16, write16 } from '../../server/initiator/scsi.ts';
 import type { TraceEvent } from '../../shared/trace/schema.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:lab';
@@ -126,7 +126,7 @@ describe('serve: API, live trace, capture', () => {
     }
     const r = (await (await post({ lun: 0, op: 'read', lba: 100, blocks: 1 })).json()) as { dataHex: string };
     expect(Buffer.from(r.dataHex, 'hex').subarray(0, 9).toString()).toBe('hello api');
-    const garbage = await fetch(`${base}/api/io`, { method: 'POST', body: '{not json' });
+    const garbage = await fetch(`${base}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
     expect(garbage.status).toBe(400);
   });
 
@@ -136,6 +136,7 @@ describe('serve: API, live trace, capture', () => {
     expect(hd.code, explain(hd)).toBe(0);
     const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:digests', headerDigest: true, dataDigest: true });
     expect(s.params.dataDigest).toBe(true);
+    await clearUnitAttentions(s, 0);
     await write16(s, 0, 300n, Buffer.alloc(512 * 200, 0x33), 512);
     expect((await read16(s, 0, 300n, 200, 512)).status).toBe(0);
     await s.logout();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTarget, type RunningTarget } from '../../server/run-target.ts';
 import { InitiatorSession } from '../../server/initiator/session.ts';
-import { read16, readCapacity16, write16, parseSense } from '../../server/initiator/scsi.ts';
+import { clearUnitAttentions, read16, readCapacity16, write16, parseSense } from '../../server/initiator/scsi.ts';
 import { LoginError } from '../../server/initiator/login.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:initiator-test';
@@ -32,13 +32,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Logged in and past the new nexus's unit attention on LUN 0, as initiators start. */
+async function login(opts: Parameters<typeof InitiatorSession.login>[0]): Promise<InitiatorSession> {
+  const s = await InitiatorSession.login(opts);
+  await clearUnitAttentions(s, 0);
+  return s;
+}
+
 const base = () => ({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:t1', chap: CHAP, mutualChap: MUTUAL });
 
 describe('TypeScript initiator against the target', () => {
   // Sizes cross MaxRecvDataSegmentLength, FirstBurstLength (immediate + unsolicited) and MaxBurstLength (several R2Ts).
   for (const [hd, dd] of [[false, false], [true, true]] as const) {
     it(`writes and reads back odd sizes (HeaderDigest=${hd} DataDigest=${dd})`, async () => {
-      const s = await InitiatorSession.login({ ...base(), headerDigest: hd, dataDigest: dd });
+      const s = await login({ ...base(), headerDigest: hd, dataDigest: dd });
       expect(s.params.headerDigest).toBe(hd);
       expect(s.params.dataDigest).toBe(dd);
       const cap = await readCapacity16(s, 0);
@@ -56,7 +63,7 @@ describe('TypeScript initiator against the target', () => {
   }
 
   it('reports CHECK CONDITION with sense for a read beyond the end', async () => {
-    const s = await InitiatorSession.login(base());
+    const s = await login(base());
     const r = await read16(s, 0, 65536n, 1, 512);
     expect(r.status).toBe(2);
     expect(parseSense(r.sense!)).toEqual({ key: 5, asc: 0x21, ascq: 0 });
@@ -79,17 +86,22 @@ describe('TypeScript initiator against the target', () => {
 
   it('reinstates a session logged in again with the same ISID', async () => {
     const isid = Buffer.from('80000000abcd', 'hex');
-    const a = await InitiatorSession.login({ ...base(), isid });
+    const a = await login({ ...base(), isid });
     const b = await InitiatorSession.login({ ...base(), isid });
     await new Promise((r) => setTimeout(r, 50));
     expect(a.closed).toBe(true);
     expect((await b.nop()).length).toBe(0);
+    // The replaced session's nexus was lost without a logout: its successor is told once (SAM-5 6.3.4, as LIO does).
+    const first = await b.command(0, Buffer.alloc(6)); // TEST UNIT READY
+    expect(first.status).toBe(2);
+    expect(parseSense(first.sense!)).toEqual({ key: 6, asc: 0x29, ascq: 0x07 });
+    expect((await b.command(0, Buffer.alloc(6))).status).toBe(0);
     expect(target.iscsi.sessionList.filter((s) => s.isid.equals(isid)).length).toBe(1);
     await b.logout();
   });
 
   it('serves many sessions at once', async () => {
-    const sessions = await Promise.all(Array.from({ length: 16 }, (_, i) => InitiatorSession.login({ ...base(), initiatorName: `iqn.2026-11.org.iscsi-lab:many${i}` })));
+    const sessions = await Promise.all(Array.from({ length: 16 }, (_, i) => login({ ...base(), initiatorName: `iqn.2026-11.org.iscsi-lab:many${i}` })));
     const results = await Promise.all(sessions.map(async (s, i) => {
       const data = Buffer.alloc(4096, i + 1);
       await write16(s, 0, BigInt(1000 + i * 8), data, 512);

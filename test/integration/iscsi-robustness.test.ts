@@ -8,6 +8,7 @@ import { decodeScsiResponse } from '../../server/iscsi/pdu/scsi-response.ts';
 import { decodeDataIn } from '../../server/iscsi/pdu/data.ts';
 import { opcodeOf, newPdu } from '../../server/iscsi/pdu.ts';
 import { Opcode } from '../../server/iscsi/constants.ts';
+import { encodeTextRequest } from '../../server/iscsi/pdu/text.ts';
 
 const lab = useInProcessTarget('robust');
 const IQN = lab.iqn;
@@ -94,6 +95,28 @@ describe('transport robustness', () => {
     expect(resp.status).toBe(2);
     expect(resp.sense![2]! & 0x0f).toBe(0x05);
     expect(resp.sense![12]).toBe(0x20);
+    s.close();
+  });
+
+  it('refuses a Text Request with a bad key, bad SendTargets value or bad case with Reject, and answers a good one', async () => {
+    const s = await RawSession.open(lab.port);
+    await s.login(IQN);
+    const text = (itt: number, kv: string) =>
+      encodeTextRequest({ immediate: true, final: true, continue: false, lun: 0, itt, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.from(`${kv}\0`) });
+    for (const [i, kv] of ['SendTargetsPlease=All', 'SendTargets=Alle', 'SendTargets=A', 'sENDtARGETS=aLL', 'HeaderDigest=CRC32C'].entries()) {
+      s.send(text(0x40 + i, kv));
+      const r = await s.next();
+      expect(r && opcodeOf(r.bhs), kv).toBe(Opcode.Reject);
+      expect(decodeReject(r!).reason, kv).toBe(0x04);
+      expect(decodeReject(r!).header.readUInt32BE(16), kv).toBe(0x40 + i);
+    }
+    for (const [i, kv] of ['SendTargets=All', `SendTargets=${IQN}`, 'SendTargets=iqn.2026-11.org.other:none'].entries()) {
+      s.send(text(0x50 + i, kv));
+      const r = await s.next();
+      expect(r && opcodeOf(r.bhs), kv).toBe(Opcode.TextResponse);
+      if (i < 2) expect(r!.data.toString(), kv).toContain(`TargetName=${IQN}`);
+      else expect(r!.data.length, kv).toBe(0);
+    }
     s.close();
   });
 

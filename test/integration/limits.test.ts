@@ -28,6 +28,7 @@ import { RawSession } from '../helpers/raw-session.ts';
 import { startTarget, type RunningTarget } from '../helpers/target.ts';
 import { parseTargetArgs, UsageError } from '../../server/cli/args.ts';
 import { TARGET_LIMITS } from '../../server/iscsi/target.ts';
+import { defaultDataInFlight } from '../../server/iscsi/data-budget.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:limits';
 let target: RunningTarget | undefined;
@@ -109,9 +110,13 @@ describe('limit flags', () => {
   it('parse into the target config; unset ones keep the defaults', () => {
     expect(parseTargetArgs([...base, '--max-sessions', '3', '--max-connections=10', '--max-commands', '16']).limits).toEqual({ maxSessions: 3, maxConnections: 10, maxCommands: 16 });
     expect(parseTargetArgs(base).limits).toEqual({});
-    expect(TARGET_LIMITS).toEqual({ maxSessions: 64, maxConnections: 256, maxCommands: 128 });
+    expect(TARGET_LIMITS).toEqual({ maxSessions: 64, maxConnections: 256, maxCommands: 128, maxDataInFlight: defaultDataInFlight() });
+    expect(parseTargetArgs([...base, '--max-data-in-flight', '512M']).limits).toEqual({ maxDataInFlight: 512 << 20 });
+    // An eighth of memory, from 128 MiB to 1 GiB.
+    expect([defaultDataInFlight(512 << 20), defaultDataInFlight(4 * 1024 ** 3), defaultDataInFlight(64 * 1024 ** 3)]).toEqual([128 << 20, 512 << 20, 1024 << 20]);
   });
-  it.each([['--max-sessions', '0'], ['--max-sessions', '65536'], ['--max-commands', 'many'], ['--max-commands', '1e3'], ['--max-connections', '-1'], ['--max-connections', '']])(
+  it.each([['--max-sessions', '0'], ['--max-sessions', '65536'], ['--max-commands', 'many'], ['--max-commands', '1e3'], ['--max-connections', '-1'], ['--max-connections', ''],
+    ['--max-data-in-flight', '1M'], ['--max-data-in-flight', '1e9'], ['--max-data-in-flight', '1000T'], ['--max-data-in-flight', '']])(
     'refuses %s %j with a usage error', (flag, value) => {
       expect(() => parseTargetArgs([...base, flag, value])).toThrow(UsageError);
     },

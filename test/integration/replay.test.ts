@@ -14,7 +14,7 @@ import { TraceRecorder } from '../../server/trace/recorder.ts';
 import { recordedToPcapng } from '../../server/trace/pcapng.ts';
 import { snapshotToJsonl } from '../../server/trace/jsonl.ts';
 import { InitiatorSession } from '../../server/initiator/session.ts';
-import { write16 } from '../../server/initiator/scsi.ts';
+import { clearUnitAttentions, write16 } from '../../server/initiator/scsi.ts';
 import { loadCapture, replayCapture, replayMain, ReplayUsageError } from '../../server/replay/replay.ts';
 import { extractTasks } from '../../server/replay/extract.ts';
 import { requireTools } from '../helpers/exec.ts';
@@ -92,6 +92,8 @@ describe('replay of a qemu-io session', () => {
     // The capture writes 0xab before it reads, so blocks overwritten before the replay would be restored by the
     // replayed write: a second session overwrites 8 blocks at LBA 16 after each replayed write instead.
     const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:scribbler' });
+    await clearUnitAttentions(s, 0);
+    await clearUnitAttentions(s, 1);
     let differences = 0;
     const lines: string[] = [];
     try {
@@ -125,6 +127,8 @@ describe('replay of a qemu-io session', () => {
   it('exits 1 with a difference line when the data differs, through replayMain', async () => {
     // LUN 1 now holds the pattern; the capture's read from LUN 0 is compared against LUN 1 after a change at LBA 0.
     const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:scribbler' });
+    await clearUnitAttentions(s, 0);
+    await clearUnitAttentions(s, 1);
     await write16(s, 1, 0n, Buffer.alloc(512, 0x01), 512);
     await s.logout();
     // Only the read matters here: a capture of just qemu's read of LUN 1.
@@ -136,6 +140,8 @@ describe('replay of a qemu-io session', () => {
     writeFileSync(readOnly, recordedToPcapng(recorder.recent(), recorder.startWallMs));
     recorder.close();
     const s2 = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:scribbler' });
+    await clearUnitAttentions(s2, 0);
+    await clearUnitAttentions(s2, 1);
     await write16(s2, 1, 1n, Buffer.alloc(512, 0x02), 512);
     await s2.logout();
     const out: string[] = [];

@@ -109,7 +109,7 @@ describe('the gateway beyond loopback wants its token', () => {
     expect(cookie).toMatch(/iscsi_lab_token=[0-9a-f]{48}; HttpOnly; SameSite=Strict/);
     expect((await rawGet(s.http, '/api/status', { authorization: `Bearer ${token}` })).status).toBe(200);
     expect((await rawGet(s.http, '/api/status', { cookie: cookie.split(';')[0]! })).status).toBe(200);
-    const post = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', body: JSON.stringify({ lun: 0, op: 'write', lba: 0, blocks: 1, data: { text: 'x' } }) });
+    const post = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 0, op: 'write', lba: 0, blocks: 1, data: { text: 'x' } }) });
     expect(post.status).toBe(401);
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws`)).toMatch(/401/);
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws?token=nope`)).toMatch(/401/);
@@ -158,7 +158,7 @@ describe('CHAP secrets, ACL, paths, read-only LUNs', () => {
     expect(acl).toBeInstanceOf(LoginError);
     expect((acl as LoginError).statusDetail).toBe(0x02);
     // The lab's own initiator (on the ACL, with the CHAP credentials) drives I/O; then look everywhere.
-    const w = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', body: JSON.stringify({ lun: 0, op: 'write', lba: 1, blocks: 1, data: { text: 'hi' } }) });
+    const w = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 0, op: 'write', lba: 1, blocks: 1, data: { text: 'hi' } }) });
     expect(w.status).toBe(200);
     const ws = await new Promise<string>((resolve) => {
       const c = new WebSocket(`ws://127.0.0.1:${s.http}/ws`);
@@ -201,12 +201,12 @@ describe('CHAP secrets, ACL, paths, read-only LUNs', () => {
     const file = join(s.dir, 'ro.img');
     const before = createHash('sha256').update(readFileSync(file)).digest('hex');
     for (const data of [{ text: 'overwrite' }, { pattern: 0xff }, { hex: 'deadbeef' }]) {
-      const r = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', body: JSON.stringify({ lun: 1, op: 'write', lba: 0, blocks: 4, data, fua: true }) });
+      const r = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 1, op: 'write', lba: 0, blocks: 4, data, fua: true }) });
       expect(r.status).toBe(403);
       expect(((await r.json()) as { error: string }).error).toMatch(/LUN 1 is read-only/);
     }
     // Reading it is fine.
-    const rd = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', body: JSON.stringify({ lun: 1, op: 'read', lba: 0, blocks: 1 }) });
+    const rd = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 1, op: 'read', lba: 0, blocks: 1 }) });
     expect(rd.status).toBe(200);
     expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(before);
   });

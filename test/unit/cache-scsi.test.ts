@@ -10,6 +10,7 @@ import { ScsiStatus, TaskAttribute, type ItNexus, type ScsiResponse } from '../.
 import { BlockCache, type CacheMode } from '../../server/store/cache/block-cache.ts';
 import { openFileStore } from '../../server/store/file-store.ts';
 import { cdb, be, read10, write10 } from '../helpers/cdb.ts';
+import { loginOnce } from '../helpers/scsi-harness.ts';
 
 const BS = 512;
 const BLOCKS = 2048;
@@ -19,11 +20,13 @@ const nexusB: ItNexus = { id: 'iqn.b,i,0x2,t,0x1', initiatorName: 'iqn.b', initi
 let dir: string;
 let target: ScsiTarget;
 let cache: BlockCache;
+let loggedIn: ReturnType<typeof loginOnce>;
 
 async function make(mode: CacheMode, thin = false): Promise<void> {
   const file = await openFileStore({ path: join(dir, 'lun.img'), sizeBytes: BLOCKS * BS, thin });
   cache = new BlockCache(file, { sizeBytes: 256 * 1024, mode, policy: '2q', flushIntervalMs: 0, highWater: 2 });
   target = new ScsiTarget({ targetName: 'iqn.2026-11.org.iscsi-lab:cache', luns: [{ store: cache }] });
+  loggedIn = loginOnce(target);
 }
 
 beforeEach(async () => {
@@ -36,6 +39,7 @@ afterEach(async () => {
 
 
 async function run(c: Uint8Array, opts: { data?: Uint8Array; nexus?: ItNexus } = {}): Promise<ScsiResponse> {
+  await loggedIn(opts.nexus ?? nexusA, 0);
   return target.execute({
     nexus: opts.nexus ?? nexusA,
     lun: 0,

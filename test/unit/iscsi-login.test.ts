@@ -107,6 +107,14 @@ describe('CHAP (RFC 7143 12.1.3)', () => {
     });
   }
 
+  it('takes the first CHAP_A of the initiator\'s list that it supports (RFC 7143 6.2.1), not its own favourite', () => {
+    for (const [list, chosen] of [['5,6,7,8', '5'], ['8,5', '8'], ['99,6,7', '6'], ['56,7', '7']] as const) {
+      const m = new LoginMachine(policy({ chap }));
+      m.step(req(0, 1, false, { InitiatorName: INITIATOR, TargetName: TARGET, AuthMethod: 'CHAP' }));
+      expect(answersOf(m.step(req(0, 1, false, { CHAP_A: list }))).CHAP_A, list).toBe(chosen);
+    }
+  });
+
   it('refuses a wrong secret with an authentication failure', () => {
     const m = new LoginMachine(policy({ chap }));
     m.step(req(0, 1, false, { InitiatorName: INITIATOR, TargetName: TARGET, AuthMethod: 'CHAP' }));

@@ -57,6 +57,16 @@ describe('EXTENDED COPY(LID1)', () => {
     expect((await blocksOf(1, 5000, 16)).equals(Buffer.from(numbered(100, 16)))).toBe(true);
   });
 
+  it('copies a byte-counted segment (0Ah) of whole blocks; byte offsets or a partial block are refused', async () => {
+    const bytesSegment = (bytes: number, srcLba: number, dstLba: number, srcOff = 0) =>
+      [0x0a, 0, 0, 0x1c, 0, 0, 0, 1, ...be(bytes, 4), ...be(srcLba, 8), ...be(dstLba, 8), ...be(srcOff, 2), 0, 0];
+    await h.run(write10(200, 8), { data: numbered(200, 8) });
+    expect((await xcopy(parameterList([target(0), target(1)], [bytesSegment(8 * BS, 200, 6000)]))).status).toBe(ScsiStatus.Good);
+    expect((await blocksOf(1, 6000, 8)).equals(Buffer.from(numbered(200, 8)))).toBe(true);
+    expect(senseOf(await xcopy(parameterList([target(0), target(1)], [bytesSegment(8 * BS, 200, 7000, 1)])))).toMatchObject({ key: 5, asc: 0x26 });
+    expect(senseOf(await xcopy(parameterList([target(0), target(1)], [bytesSegment(8 * BS + 1, 200, 7000)])))).toMatchObject({ key: 0x0a });
+  });
+
   it('copies within one LU like memmove when the ranges overlap, in either direction and across chunks', async () => {
     await h.run(cdb(0x8a, 0, ...be(0, 8), ...be(3000, 4)), { data: numbered(0, 3000) });
     expect((await xcopy(parameterList([target(0)], [segment(0, 0, 3000, 0, 1000)]))).status).toBe(ScsiStatus.Good);
@@ -79,7 +89,7 @@ describe('EXTENDED COPY(LID1)', () => {
     const maxTargets = view.getUint16(8);
     const maxSegments = view.getUint16(10);
     const maxList = view.getUint32(12);
-    expect([maxTargets >= 2, maxSegments >= 1, Array.from(op.subarray(44, 44 + op[43]!))]).toEqual([true, true, [0x02, 0xe4]]);
+    expect([maxTargets >= 2, maxSegments >= 1, Array.from(op.subarray(44, 44 + op[43]!))]).toEqual([true, true, [0x02, 0x0a, 0xe4]]);
     const many = (n: number, d: number[]) => Array.from({ length: n }, () => d);
     const seg = segment(0, 0, 1, 0, 1);
     expect(senseOf(await xcopy(parameterList(many(maxTargets + 1, target(0)), [seg])))).toMatchObject({ key: 5, asc: 0x26, ascq: 0x06 });
@@ -136,6 +146,8 @@ describe('RECEIVE COPY RESULTS(LID1)', () => {
     expect(Array.from(status)).toEqual([0, 0, 0, 8, 0x01, 0, 2, 0, ...be(8 * BS, 4)]);
     expect(senseOf(await h.run(receiveCopyResults(0, 9), { nexus: nexusB }))).toMatchObject({ key: 5, asc: 0x24 });
     h.target.nexusLost({ id: 'iqn.a,i,0x1,t,0x1', initiatorName: 'iqn.a', initiatorPort: 'iqn.a,i,0x1', relativeTargetPort: 1 });
+    // the nexus comes back as a new one: its power-on notice first, then no held copy status
+    expect(senseOf(await h.run(receiveCopyResults(0, 9)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0 });
     expect(senseOf(await h.run(receiveCopyResults(0, 9)))).toMatchObject({ key: 5, asc: 0x24 });
   });
 
@@ -186,6 +198,6 @@ describe('Third-party copy in INQUIRY', () => {
     }
     expect([...descriptors.keys()]).toEqual([0x0001, 0x0004, 0x0008, 0x000c, 0x8001]);
     expect(descriptors.get(0x0001)).toEqual([7, 0x83, 1, 0x00, 0x84, 2, 0x00, 0x03]);
-    expect(descriptors.get(0x0008)).toEqual([2, 0x02, 0xe4, 0]);
+    expect(descriptors.get(0x0008)).toEqual([3, 0x02, 0x0a, 0xe4]);
   });
 });

@@ -15,6 +15,7 @@ import { ScsiStatus, TaskAttribute, TaskManagementFunction, type AbortWatch, typ
 import { openFileStore, type FileStore } from '../../server/store/file-store.ts';
 import type { BlockStore } from '../../server/store/types.ts';
 import { cdb, be, read10 } from '../helpers/cdb.ts';
+import { loginOnce } from '../helpers/scsi-harness.ts';
 
 const BLOCKS = 2048;
 const BS = 512;
@@ -27,6 +28,7 @@ const READ_ONLY = 2;
 
 let dir: string;
 let target: ScsiTarget;
+let loggedIn: ReturnType<typeof loginOnce>;
 let stores: FileStore[];
 
 interface TargetSetup {
@@ -52,6 +54,7 @@ async function makeTarget(setup: TargetSetup = {}): Promise<void> {
     reservations: setup.reservations,
     sanitizeMinDurationMs: setup.minDurationMs ?? 0,
   });
+  loggedIn = loginOnce(target);
 }
 
 beforeEach(async () => {
@@ -106,6 +109,7 @@ async function run(
   c: Uint8Array,
   opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; abort?: AbortWatch } = {},
 ): Promise<ScsiResponse> {
+  await loggedIn(opts.nexus ?? nexusA, opts.lun ?? THICK);
   return target.execute({
     nexus: opts.nexus ?? nexusA,
     lun: opts.lun ?? THICK,
@@ -335,6 +339,8 @@ describe('while a sanitize is in progress', () => {
     expect(senseOf(await run(tur(), { nexus: nexusB }))).toMatchObject({ key: 2, asc: 0x04, ascq: 0x1b });
     await sanitizeSettled(target.logicalUnit(THICK)!);
     good(await run(tur(), { nexus: nexusB }));
+    // nexusA was lost: it comes back as a new nexus, told so once
+    expect(senseOf(await run(tur()))).toMatchObject({ key: 6, asc: 0x29, ascq: 0 });
     expect((await readBlocks(THICK, BLOCKS - 1, 1)).every((b) => b === 0x33)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ScsiTarget } from '../../server/scsi/target.ts';
-import { ScsiStatus, TaskManagementFunction } from '../../server/scsi/types.ts';
+import { ScsiStatus, TaskAttribute, TaskManagementFunction, type ItNexus } from '../../server/scsi/types.ts';
 import type { FileStore } from '../../server/store/file-store.ts';
 import { cdb, be, read10, write10, read16 } from '../helpers/cdb.ts';
 import { parseSense } from '../../server/scsi/sense.ts';
@@ -118,6 +118,15 @@ describe('READ / WRITE', () => {
     expect((await run(read10(0, 2))).dataIn![BS]).toBe(0x61);
     const none = await run(write10(0, 1), { data: new Uint8Array(0), edtl: 0 });
     expect(none).toMatchObject({ status: ScsiStatus.Good, dataOutWanted: BS });
+  });
+
+  it('refuses data-out that ends inside a block (INVALID FIELD IN COMMAND IU), writes nothing, still reports what the CDB wanted', async () => {
+    await run(write10(0, 2), { data: fill(2, 0x61) });
+    const part = await run(write10(0, 2), { data: fill(2, 0x62).subarray(0, BS + 200), edtl: BS + 200 });
+    expect(part.dataOutWanted).toBe(2 * BS);
+    expect(senseOf(part)).toMatchObject({ key: 5, asc: 0x0e, ascq: 0x03 });
+    const back = (await run(read10(0, 2))).dataIn!;
+    expect([back[0], back[BS + 199]]).toEqual([0x61, 0x61]);
   });
 
   it('read-only LUNs refuse writes with DATA PROTECT and report WP', async () => {
@@ -284,8 +293,8 @@ describe('removable medium', () => {
 
     await run(prevent(true), { lun: 2 });
     await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, 2);
-    // the requester has the TMF response; the other nexus gets the unit attention
-    expect((await run(cdb(0), { lun: 2 })).status).toBe(ScsiStatus.Good);
+    // every nexus gets the unit attention, the requester's included (SAM-5 6.3.3)
+    expect(senseOf(await run(cdb(0), { lun: 2 }))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
     expect(senseOf(await run(cdb(0), { lun: 2, nexus: nexusB }))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
     expect((await run(ssu(true, false), { lun: 2 })).status).toBe(ScsiStatus.Good);
   });
@@ -313,17 +322,25 @@ describe('unit attentions', () => {
     expect((await run(cdb(0), { nexus: nexusB })).status).toBe(ScsiStatus.Good);
   });
 
-  it('with notifyResetRequester the requester gets the reset unit attention too', async () => {
-    await harness.close();
-    harness = await makeHarness([{ blocks: BLOCKS }], { notifyResetRequester: true });
-    ({ target, stores, run } = harness);
+  it('the requester gets the reset unit attention too (SAM-5 6.3.3: every I_T nexus)', async () => {
     await run(cdb(0));
     await target.taskManagement(TaskManagementFunction.LogicalUnitReset, nexusA, 0);
     expect(senseOf(await run(cdb(0)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
   });
 
-  it('no power-on unit attention for a brand-new nexus', async () => {
-    expect((await run(cdb(0), { nexus: nexusB })).status).toBe(ScsiStatus.Good);
+  it('a new nexus\'s first command gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED; after a nexus loss, I_T NEXUS LOSS OCCURRED', async () => {
+    const tur = (nexus: ItNexus) =>
+      target.execute({ nexus, lun: 0, cdb: cdb(0), attribute: TaskAttribute.Simple, expectedLength: 0, readBit: false, writeBit: false });
+    const nexusC: ItNexus = { id: 'iqn.c,i,0x3,t,0x1', initiatorName: 'iqn.c', initiatorPort: 'iqn.c,i,0x3', relativeTargetPort: 1 };
+    expect(senseOf(await tur(nexusC))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
+    expect((await tur(nexusC)).status).toBe(ScsiStatus.Good);
+    // dropped without a logout (connection lost, session reinstated): the same initiator port is told so
+    target.nexusLost(nexusC, true);
+    expect(senseOf(await tur(nexusC))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x07 });
+    expect((await tur(nexusC)).status).toBe(ScsiStatus.Good);
+    // after a logout it is simply a new nexus again
+    target.nexusLost(nexusC, false);
+    expect(senseOf(await tur(nexusC))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
   });
 });
 
@@ -356,6 +373,7 @@ describe('REPORT SUPPORTED OPERATION CODES', () => {
 
 describe('taps', () => {
   it('emits command and store events only while subscribed', async () => {
+    await run(cdb(0)); // the nexus is logged in (see loginOnce) before anyone listens
     const scsi: unknown[] = [];
     const store: unknown[] = [];
     const off1 = target.taps.scsi.subscribe((e) => scsi.push(e));

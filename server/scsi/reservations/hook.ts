@@ -11,4 +11,7 @@ export interface ReservationsHook {
   execute(lun: number, cmd: ScsiCommand): Promise<ScsiResponse>;
   reset(lun: number | 'all', kind: 'lu' | 'warm' | 'cold'): void;
   nexusLost(nexus: ItNexus): void;
+  /** A logical unit added at run time gets its (fresh, or persisted APTPL) reservation state; a removed one loses it. */
+  attachLun(lun: number): void;
+  detachLun(lun: number): void;
 }

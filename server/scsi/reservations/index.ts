@@ -51,7 +51,8 @@ export interface ReservationsOptions {
 }
 
 export class Reservations implements ReservationsHook {
-  private readonly luns: LuState[];
+  /** By LUN; undefined for a LUN removed at run time. */
+  private readonly luns: (LuState | undefined)[];
   /** Every I_T nexus seen and not yet lost: UA fan-out for ALL_TG_PT and REGISTER AND MOVE destinations. */
   private readonly known = new Map<string, ItNexus>();
 
@@ -135,7 +136,15 @@ export class Reservations implements ReservationsHook {
   /** SPC-2 reservations belong to the I_T nexus and die with it; registrations are persistent and stay. */
   nexusLost(nexus: ItNexus): void {
     this.known.delete(nexus.id);
-    for (const s of this.luns) if (s.spc2Holder === nexus.id) s.spc2Holder = undefined;
+    for (const s of this.luns) if (s?.spc2Holder === nexus.id) s.spc2Holder = undefined;
+  }
+
+  attachLun(lun: number): void {
+    this.luns[lun] = this.options.statePath ? load(this.options.statePath(lun)) : emptyState();
+  }
+
+  detachLun(lun: number): void {
+    this.luns[lun] = undefined;
   }
 
   private notify(lun: number, reg: Registration, code: UnitAttentionCode): void {

@@ -3,11 +3,14 @@
  *
  * Data-out shorter or longer than the CDB's transfer length (iSCSI EDTL mismatch, RFC 7143 11.4.5.1): we write the
  * whole blocks that arrived, up to the CDB's length, and report what the CDB wanted through `dataOutWanted` so
- * the transport sets the residual. libiscsi's iSCSIResiduals tests check exactly this.
+ * the transport sets the residual. Data-out that ends inside a block the CDB asked for cannot be written as
+ * blocks: nothing is written and the answer is ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT, with
+ * the residual still reported (FCP-4 9.4.2 b, which iSCSI follows; LIO refuses such writes the same way).
+ * libiscsi's iSCSIResiduals tests accept either outcome and check which bytes landed.
  */
 import { FLAG_FUA, decodeBlockCdb } from '../cdb.ts';
 import type { CommandContext } from '../context.ts';
-import { CheckCondition, Sense, invalidField } from '../sense.ts';
+import { CheckCondition, Sense, buildSense, invalidField } from '../sense.ts';
 import { ScsiStatus, type ScsiResponse } from '../types.ts';
 import { checkRange, checkWritable, firstDifference, rejectProtection } from './common.ts';
 import { MAX_TRANSFER_BLOCKS } from './limits.ts';
@@ -34,6 +37,9 @@ async function writeBlocks(ctx: CommandContext, verify: boolean): Promise<ScsiRe
   const blockSize = lu.store.blockSize;
   const wanted = blocks * blockSize;
   const received = cmd.dataOut?.length ?? 0;
+  if (received < wanted && received % blockSize !== 0) {
+    return { status: ScsiStatus.CheckCondition, sense: buildSense(Sense.InvalidFieldInInformationUnit, {}, lu.mode.dSense), dataOutWanted: wanted };
+  }
   const usableBlocks = Math.floor(Math.min(wanted, received) / blockSize);
   if (usableBlocks > 0) {
     const data = cmd.dataOut!.subarray(0, usableBlocks * blockSize);

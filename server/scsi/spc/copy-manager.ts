@@ -18,8 +18,10 @@ const MAX_HELD_PER_NEXUS = 16;
 
 /** Descriptor type codes this copy manager implements (SPC-4 6.4.5, 6.4.6). */
 export const SEGMENT_BLOCK_TO_BLOCK = 0x02;
+/** Block -> block with a 32-bit byte count and byte offsets (SPC-4 6.4.6.7); offsets must be 0 here. */
+export const SEGMENT_BLOCK_TO_BLOCK_OFFSETS = 0x0a;
 export const TARGET_IDENTIFICATION = 0xe4;
-export const IMPLEMENTED_DESCRIPTORS = [SEGMENT_BLOCK_TO_BLOCK, TARGET_IDENTIFICATION] as const;
+export const IMPLEMENTED_DESCRIPTORS = [SEGMENT_BLOCK_TO_BLOCK, SEGMENT_BLOCK_TO_BLOCK_OFFSETS, TARGET_IDENTIFICATION] as const;
 
 /** RECEIVE COPY RESULTS service actions implemented (SPC-4 6.18, LID1). */
 export const RCR_COPY_STATUS = 0x00;

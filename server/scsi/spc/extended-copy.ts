@@ -12,7 +12,7 @@ import type { LogicalUnit } from '../logical-unit.ts';
 import { sanitizeFailed, sanitizeProgress } from '../sbc/sanitize.ts';
 import { CheckCondition, Sense, invalidParameter, type SenseReason } from '../sense.ts';
 import { ScsiStatus, type ScsiResponse } from '../types.ts';
-import { CopyState, type CopyStatus } from './copy-manager.ts';
+import { CopyState, MAX_SEGMENT_BLOCKS, type CopyStatus } from './copy-manager.ts';
 import { parseCopyParameters, type BlockSegment, type TargetDescriptor } from './xcopy-parameters.ts';
 
 /** Blocks read and written per step: bounds the buffer one copy holds (1 MiB at 512-byte blocks). */
@@ -71,10 +71,11 @@ function resolve(ctx: CommandContext, t: TargetDescriptor): LogicalUnit | undefi
 }
 
 /** Checks one segment against the LUs it names, so nothing is copied unless every segment can be. */
-function plan(ctx: CommandContext, segment: BlockSegment, targets: readonly (LogicalUnit | undefined)[]): Step {
-  const o = segment.offset;
-  const source = pick(targets, segment.source, o + 4);
-  const destination = pick(targets, segment.destination, o + 6);
+function plan(ctx: CommandContext, given: BlockSegment, targets: readonly (LogicalUnit | undefined)[]): Step {
+  const o = given.offset;
+  const source = pick(targets, given.source, o + 4);
+  const destination = pick(targets, given.destination, o + 6);
+  const segment = given.bytes === undefined ? given : { ...given, blocks: wholeBlocks(given.bytes, source, destination, o + 8) };
   if (segment.sourceLba + segment.blocks > source.store.blockCount) throw aborted(Sense.CopyAborted, o + 12);
   if (segment.destinationLba + segment.blocks > destination.store.blockCount) throw aborted(Sense.CopyAborted, o + 20);
   reachable(source, o + 4);
@@ -84,6 +85,17 @@ function plan(ctx: CommandContext, segment: BlockSegment, targets: readonly (Log
   if (ctx.reservationConflict(destination.lun, WRITE_16)) throw aborted(Sense.CopyTargetNotReachable, o + 6);
   if (destination.writeProtected) throw new CheckCondition(Sense.WriteProtected);
   return { source, destination, segment };
+}
+
+/**
+ * A byte-counted segment (0Ah) in blocks: a whole number of them, the same size on both LUs, within the MAXIMUM
+ * SEGMENT LENGTH the copy manager reports; anything else cannot be copied as blocks (COPY ABORTED at NUMBER OF BYTES).
+ */
+function wholeBlocks(bytes: number, source: LogicalUnit, destination: LogicalUnit, offset: number): number {
+  const size = source.store.blockSize;
+  const blocks = bytes / size;
+  if (!Number.isInteger(blocks) || destination.store.blockSize !== size || blocks > MAX_SEGMENT_BLOCKS) throw aborted(Sense.CopyAborted, offset);
+  return blocks;
 }
 
 function pick(targets: readonly (LogicalUnit | undefined)[], index: number, offset: number): LogicalUnit {

@@ -24,6 +24,8 @@ const RESPONSE_DATA_FORMAT = 0x02;
 const HISUP = 0x10;
 const CMDQUE = 0x02;
 const TPC = 0x08; // 3PC: EXTENDED COPY is implemented (spc/extended-copy.ts)
+const TPGS_IMPLICIT = 0x10; // byte 5 TPGS 01b: implicit ALUA, REPORT TARGET PORT GROUPS (spc/report-target-port-groups.ts)
+const MULTIP = 0x10; // byte 6: more than one target port reaches the LU
 const RMB = 0x80;
 /** Version descriptors (SPC-4 table 147): SAM-5, SPC-4, SBC-3, iSCSI (RFC 7143 has no code; 0x0960 is iSCSI). */
 const VERSION_DESCRIPTORS = [0x00a0, 0x0460, 0x04c0, 0x0960];
@@ -55,7 +57,10 @@ function standardInquiry(target: TargetInfo, removable: boolean, peripheral: num
   d[2] = VERSION_SPC4;
   d[3] = HISUP | RESPONSE_DATA_FORMAT;
   d[4] = STANDARD_LENGTH - 5;
-  if (peripheral === DEVICE_TYPE_DISK) d[5] = TPC;
+  if (peripheral === DEVICE_TYPE_DISK) {
+    d[5] = TPC | TPGS_IMPLICIT;
+    if (target.targetPorts.length > 1) d[6] = MULTIP;
+  }
   d[7] = CMDQUE;
   ascii(d, 8, 8, target.vendor);
   ascii(d, 16, 16, target.product);
@@ -101,12 +106,11 @@ function vpd(page: number, body: Uint8Array): Uint8Array {
 
 // Designation descriptor fields, SPC-4 7.8.6.1
 const CODE_SET_BINARY = 1;
-const CODE_SET_ASCII = 2;
 const ASSOC_LU = 0x00;
 const ASSOC_TARGET_PORT = 0x10;
-const TYPE_T10_VENDOR = 1;
 const TYPE_NAA = 3;
 const TYPE_RELATIVE_TARGET_PORT = 4;
+const TYPE_TARGET_PORT_GROUP = 5;
 
 function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort: number): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -119,16 +123,18 @@ function deviceIdentification(target: TargetInfo, lu: LogicalUnit, relativePort:
     parts.push(d);
   };
   add(CODE_SET_BINARY, ASSOC_LU | TYPE_NAA, naaDesignator(target.targetName, lu.lun));
-  const t10 = new Uint8Array(8 + 16);
-  ascii(t10, 0, 8, target.vendor);
-  ascii(t10, 8, 16, unitSerialNumber(target.targetName, lu.lun));
-  add(CODE_SET_ASCII, ASSOC_LU | TYPE_T10_VENDOR, t10);
   const port = new Uint8Array(4);
   put16(port, 2, relativePort);
   add(CODE_SET_BINARY, ASSOC_TARGET_PORT | TYPE_RELATIVE_TARGET_PORT, port);
-  // No SCSI name string designators (SPC-4 7.8.6.6.9): the initiator knows the iSCSI names from login, and without
-  // them the whole page (56 bytes) fits the 64-byte allocation length qemu asks with, so no answer is ever cut
-  // inside a descriptor (which Wireshark's dissector reports as a malformed packet).
+  // The port's target port group (SPC-4 7.8.6.6.7): one group per port, numbered as the port (ALUA, see
+  // spc/report-target-port-groups.ts).
+  const group = new Uint8Array(4);
+  put16(group, 2, relativePort);
+  add(CODE_SET_BINARY, ASSOC_TARGET_PORT | TYPE_TARGET_PORT_GROUP, group);
+  // The NAA designator names the LU; no T10 vendor ID or SCSI name string designators: the unit serial number is on
+  // page 80 and the initiator knows the iSCSI names from login. So the whole page (40 bytes) fits the 64-byte
+  // allocation length qemu asks with, and no answer is ever cut inside a descriptor (which Wireshark's dissector
+  // reports as a malformed packet).
   return Buffer.concat(parts);
 }
 

@@ -10,6 +10,7 @@ import {
   MAX_SEGMENT_DESCRIPTORS,
   MAX_TARGET_DESCRIPTORS,
   SEGMENT_BLOCK_TO_BLOCK,
+  SEGMENT_BLOCK_TO_BLOCK_OFFSETS,
   TARGET_IDENTIFICATION,
 } from './copy-manager.ts';
 
@@ -20,6 +21,7 @@ const LIST_ID_USAGE_HOLD = 0x00;
 /** LIST ID USAGE 11b: the LIST IDENTIFIER means nothing (SNLID). */
 const LIST_ID_USAGE_NONE = 0x03;
 const BLOCK_TO_BLOCK_LENGTH = 0x18; // DESCRIPTOR LENGTH of a block -> block segment (SPC-4 6.4.6.5)
+const BLOCK_TO_BLOCK_OFFSETS_LENGTH = 0x1c; // ... of a block -> block segment with byte offsets (SPC-4 6.4.6.7)
 
 /** An identification descriptor CSCD (type E4h, SPC-4 6.4.5.7): names an LU by one of its VPD 83h designators. */
 export interface TargetDescriptor {
@@ -36,12 +38,15 @@ export interface TargetDescriptor {
   readonly blockLength: number;
 }
 
-/** A block device to block device segment (type 02h, SPC-4 6.4.6.5). */
+/** A block device to block device segment (type 02h, SPC-4 6.4.6.5; or 0Ah, 6.4.6.7, sized in bytes). */
 export interface BlockSegment {
   readonly offset: number;
   readonly source: number;
   readonly destination: number;
+  /** NUMBER OF BLOCKS (type 02h); for type 0Ah, `bytes` / the source LU's block size, set when planned. */
   readonly blocks: number;
+  /** NUMBER OF BYTES of a type 0Ah segment (its byte offsets are 0: others are refused). */
+  readonly bytes?: number;
   readonly sourceLba: number;
   readonly destinationLba: number;
 }
@@ -118,6 +123,21 @@ function parseSegments(data: Uint8Array, start: number, bytes: number): BlockSeg
   }
   if (found.length > MAX_SEGMENT_DESCRIPTORS) throw new CheckCondition(Sense.TooManySegmentDescriptors);
   return found.map(({ offset: o, type, length }) => {
+    if (type === SEGMENT_BLOCK_TO_BLOCK_OFFSETS) {
+      if (length !== BLOCK_TO_BLOCK_OFFSETS_LENGTH) throw invalidParameter(o + 2);
+      // Byte offsets inside a block would need partial-block copies; whole blocks are all this copy manager moves.
+      if (be16(data, o + 28) !== 0) throw invalidParameter(o + 28);
+      if (be16(data, o + 30) !== 0) throw invalidParameter(o + 30);
+      return {
+        offset: o,
+        source: be16(data, o + 4),
+        destination: be16(data, o + 6),
+        blocks: 0,
+        bytes: be32(data, o + 8),
+        sourceLba: be64(data, o + 12),
+        destinationLba: be64(data, o + 20),
+      };
+    }
     if (type !== SEGMENT_BLOCK_TO_BLOCK) throw new CheckCondition(Sense.UnsupportedSegmentDescriptorType, { field: { cdb: false, byte: o } });
     if (length !== BLOCK_TO_BLOCK_LENGTH) throw invalidParameter(o + 2);
     return {

@@ -189,12 +189,13 @@ async function timed<T>(report: ReportBuilder | undefined, field: 'storeReadMs' 
 
 export class BlockCache implements BlockStore, WriteCacheControl {
   readonly blockSize: number;
-  readonly blockCount: number;
+  /** Grows with grow(). */
+  blockCount: number;
   /** Cache block size in bytes. */
   readonly blockBytes: number;
   /** LBAs per cache block. */
   private readonly spb: number;
-  private readonly keyCount: number;
+  private keyCount: number;
   private sizeBytes: number;
   private capacity: number;
   private policy: ReplacementPolicy;
@@ -394,6 +395,22 @@ export class BlockCache implements BlockStore, WriteCacheControl {
   resetStats(): CacheStats {
     for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
     return this.stats();
+  }
+
+  /**
+   * Grows the LUN under the cache. Every cached block keeps its place and data; only new keys are added at the end.
+   * A LUN whose last cache block is partial is refused: that block's buffer is sized to the old end (sectorsIn), and
+   * re-shaping it while fills and write-backs may be in flight is not worth the risk for a size nobody uses.
+   */
+  async grow(blockCount: number): Promise<void> {
+    if (!this.inner.grow) throw new Error('the store under this cache cannot grow');
+    if (this.blockCount % this.spb !== 0) {
+      throw new Error(`the LUN's size is not a multiple of the cache block (${this.blockBytes} bytes): its last cache block is partial, resize refused`);
+    }
+    await this.inner.grow(blockCount);
+    this.blockCount = this.inner.blockCount;
+    this.keyCount = Math.ceil(this.blockCount / this.spb);
+    this.detector.limitBlocks = this.blockCount;
   }
 
   /** Changes policy, size, mode and readahead at run time; dirty data is kept (and written back if it must go). */

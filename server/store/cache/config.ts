@@ -10,6 +10,7 @@
  *
  * The parser throws CacheFlagError with a one-line message; the CLI turns it into its usage error (exit 2).
  */
+import { totalmem } from 'node:os';
 import type { BlockStore } from '../types.ts';
 import { BlockCache, DEFAULT_READAHEAD_WINDOW_BYTES, type CacheMode, type ReadaheadSettings } from './block-cache.ts';
 import { POLICY_NAMES, type PolicyName } from './policy.ts';
@@ -34,11 +35,22 @@ export function defaultCacheConfig(): CacheConfig {
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
+/** The cache lives in this process's memory: a cache (or readahead window) larger than the machine's is a mistake. */
+export const MAX_CACHE_BYTES = totalmem();
+
+/** A byte count for the cache from the API or a flag: a whole number from 0 to MAX_CACHE_BYTES. */
+export function checkCacheBytes(bytes: number, what: string): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_CACHE_BYTES) {
+    throw new CacheFlagError(`bad ${what} ${bytes}: a whole number of bytes from 0 to ${MAX_CACHE_BYTES} (this machine's memory)`);
+  }
+  return bytes;
+}
+
 /** `0`, `4096`, `512K`, `64M`, `1G` (optionally with `B`/`iB`). */
 export function parseCacheSize(text: string, what = '--cache'): number {
   const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text.trim());
   if (!m) throw new CacheFlagError(`bad ${what} ${JSON.stringify(text)}: use a size like 64M, 512K or 0 (off)`);
-  return Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
+  return checkCacheBytes(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!, what);
 }
 
 export function parseCacheMode(text: string): CacheMode {

@@ -36,7 +36,8 @@ export class SequentialDetector {
    */
   constructor(
     public windowBlocks: number,
-    private readonly limitBlocks: number,
+    /** Grows with the LUN (BlockCache.grow). */
+    public limitBlocks: number,
   ) {}
 
   /** Records a read; returns the range to prefetch now, if any. */

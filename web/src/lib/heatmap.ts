@@ -76,6 +76,18 @@ export function heatCells(map: CacheMap, touched: readonly TouchedRange[], nowMs
   return cells;
 }
 
+/**
+ * A cell's fill: the theme's colours (--heat-dirty, --heat-cached, --heat-empty in app.css, so projector mode
+ * recolours the map), stronger the more of the cell the cache holds. Dirty wins over cached: it is what a crash
+ * would lose.
+ */
+export function heatFill(c: Pick<HeatCell, 'cached' | 'dirty'>): string {
+  const mix = (v: string, f: number): string => `color-mix(in srgb, var(${v}) ${Math.round(f * 100)}%, var(--heat-empty))`;
+  if (c.dirty > 0) return mix('--heat-dirty', 0.35 + 0.65 * c.dirty);
+  if (c.cached > 0) return mix('--heat-cached', 0.25 + 0.75 * c.cached);
+  return 'var(--heat-empty)';
+}
+
 /** One sample of a LUN's counters; hit rate over time is the change between two samples. */
 export interface CacheSample {
   readonly t: number;

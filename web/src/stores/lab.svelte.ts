@@ -20,6 +20,8 @@ import {
 import { getStatus, getStep, type LabStatus, type TraceStats } from '../lib/api.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
+import type { SampleState } from './trace-sample.ts';
+import { AfterInput } from './after-input.ts';
 
 /** Named caps: what the browser keeps. Past MAX_PDUS the oldest TRIM_PDUS are forgotten at once. */
 export const MAX_PDUS = 200_000;
@@ -28,6 +30,8 @@ export const TRIM_PDUS = 20_000;
 export const MAX_RAW_CACHED = 1024;
 export const MAX_SIDE_EVENTS = 20_000;
 const STATUS_EVERY_MS = 2_000;
+/** A batch arriving this soon after a click or key waits that long (after-input.ts): the click renders first. */
+const INPUT_QUIET_MS = 200;
 
 /** One SCSI task (or Login/Text/NOP/TMF exchange): its PDUs in order. */
 export interface TaskInfo {
@@ -96,6 +100,12 @@ export class Lab {
   offline = $state.raw<OfflineTrace | null>(null);
   /** Step mode as the gateway reports it (every browser sees the same stage). */
   step = $state.raw<StepState | null>(null);
+  /**
+   * The worker's sampling (trace-sample.ts): `every` 1 means the page gets every event; above, one task in
+   * `every`, because events arrive faster than the page can show them. `showing` is the overall ratio (1 in N),
+   * counting what the hub dropped for this page too.
+   */
+  sampling = $state.raw<SampleState & { showing: number }>({ sampled: false, every: 1, arrivedPerSecond: 0, shownPerSecond: 0, showing: 1 });
   /** Live events not shown because the page was offline (the gateway's ring still has them). */
   liveSkipped = $state(0);
 
@@ -115,6 +125,7 @@ export class Lab {
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private rateCount = 0;
   private stopped = false;
+  private readonly batches = new AfterInput<{ json: string; dropped: number }>(INPUT_QUIET_MS, (b) => this.onBatch(b.json, b.dropped));
 
   constructor(private readonly url = Lab.defaultUrl()) {}
 
@@ -125,6 +136,7 @@ export class Lab {
 
   start(): () => void {
     this.stopped = false;
+    const stopInput = this.batches.listen();
     this.open();
     const rateTimer = setInterval(() => {
       this.rate = this.rateCount;
@@ -138,6 +150,7 @@ export class Lab {
       this.stopped = true;
       clearInterval(rateTimer);
       clearInterval(this.statusTimer);
+      stopInput();
       this.worker?.postMessage({ type: 'close' } satisfies ToWorker);
       this.worker?.terminate();
     };
@@ -311,14 +324,21 @@ export class Lab {
         this.connectionError = m.message;
         break;
       case 'snapshot':
+        this.batches.drain(true); // what came before the snapshot goes in before it (seq order)
         this.onSnapshot(m.message as SnapshotMessage);
         break;
       case 'status':
         this.status = m.status as LabStatus;
         break;
       case 'batch':
-        this.onBatch(m.texts);
+        this.batches.push({ json: m.json, dropped: m.dropped });
         break;
+      case 'sample': {
+        const st = m.state;
+        const ratio = st.shownPerSecond > 0 ? Math.round(st.arrivedPerSecond / st.shownPerSecond) : st.every;
+        this.sampling = { ...st, showing: st.sampled ? Math.max(1, st.every, ratio) : 1 };
+        break;
+      }
       case 'raw':
         for (const f of m.frames) this.keepRaw(f);
         for (const seq of m.missing) {
@@ -330,23 +350,19 @@ export class Lab {
     }
   }
 
-  private onBatch(texts: readonly string[]): void {
+  private onBatch(json: string, dropped: number): void {
+    this.droppedByHub = dropped;
     if (this.offline) {
-      this.liveSkipped += texts.length;
+      this.liveSkipped++;
       return;
     }
-    const all: TraceEvent[] = [];
-    for (const t of texts) {
-      let msg: { events?: TraceEvent[]; dropped?: number };
-      try {
-        msg = JSON.parse(t) as typeof msg;
-      } catch {
-        continue;
-      }
-      if (typeof msg.dropped === 'number') this.droppedByHub = msg.dropped;
-      if (msg.events) for (const e of msg.events) all.push(e);
+    let events: TraceEvent[];
+    try {
+      events = JSON.parse(json) as TraceEvent[];
+    } catch {
+      return;
     }
-    if (all.length) this.ingest(all);
+    if (events.length) this.ingest(events);
   }
 
   private onSnapshot(s: SnapshotMessage): void {

@@ -6,6 +6,7 @@
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 import { parseNumber } from '../lib/format.ts';
 import { lab } from './lab.svelte.ts';
+import { ui } from './ui.svelte.ts';
 
 export interface Filters {
   /** Connection id, '' for all. */
@@ -17,7 +18,7 @@ export interface Filters {
   itt: string;
   /** Any PDU of a task whose LBA range holds this LBA. */
   lba: string;
-  /** Hide NOP-Out/NOP-In pings. */
+  /** Hide NOP-Out/NOP-In pings (on by default in projector mode: keep-alives are noise to a room). */
   hideNops: boolean;
 }
 
@@ -30,7 +31,7 @@ const EMPTY: Filters = { conn: '', lun: '', opcode: '', itt: '', lba: '', hideNo
 type Predicate = (e: PduTraceEvent) => boolean;
 
 export class Timeline {
-  filters = $state<Filters>({ ...EMPTY });
+  filters = $state<Filters>({ ...EMPTY, hideNops: ui.projector });
   paused = $state(false);
   /** What the list shows. */
   view = $state.raw<PduTraceEvent[]>([]);
@@ -40,6 +41,8 @@ export class Timeline {
   follow = $state(true);
   /** A filter text that does not parse (shown beside the filters). */
   filterError = $state<string | null>(null);
+  /** The filters the list now shows (set when a change has been applied, after the typing pause). */
+  applied = $state.raw<Filters>({ ...EMPTY, hideNops: ui.projector });
 
   private predicate: Predicate | null = null;
   private queued: PduTraceEvent[] = [];
@@ -48,6 +51,14 @@ export class Timeline {
   constructor() {
     lab.onAppend((added) => this.append(added));
     lab.onReset(() => this.recompute());
+    this.predicate = this.buildPredicate();
+  }
+
+  /** Projector mode on: NOPs go (the presenter can show them again); off: they come back. */
+  projectorChanged(on: boolean): void {
+    if (this.filters.hideNops === on) return;
+    this.filters.hideNops = on;
+    this.recompute();
   }
 
   get active(): boolean {
@@ -74,6 +85,7 @@ export class Timeline {
     this.pending = 0;
     const p = this.predicate;
     this.view = p ? lab.pdus.filter(p) : lab.pdus;
+    this.applied = { ...this.filters };
   }
 
   private append(added: readonly PduTraceEvent[]): void {

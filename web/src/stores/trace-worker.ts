@@ -4,9 +4,15 @@
  * main thread, where each message is a task that delays clicks and rendering. This worker owns the /ws connection, posts the page a few coalesced
  * batches a second (the hub's JSON text as it came: parsing once on the page is cheaper than cloning objects), and
  * keeps the raw PDU bytes itself, bounded, handing over the few the page asks for (the inspected PDU, the stepper's).
+ *
+ * Sampling: when events arrive faster than a page can show them (SAMPLE_ABOVE a second, counting those the hub
+ * already dropped for this page), the worker forwards whole tasks only, one task in N (trace-sample.ts), and tells
+ * the page N: the timeline then says so ("showing 1 in N; full trace in the capture") instead of freezing. It goes
+ * back to every event once the rate stays below SAMPLE_BELOW. The parsing and the choice happen here, off the page.
  */
 import type { RawPduFrame } from '../../../shared/trace/schema.ts';
 import { decodeRawMessage } from '../../../shared/trace/raw-batch.ts';
+import { Sampler, type SampleState } from './trace-sample.ts';
 
 export type ToWorker =
   | { type: 'connect'; url: string }
@@ -27,8 +33,10 @@ export type FromWorker =
   | { type: 'status'; status: unknown }
   /** Messages outside the trace (step mode, follow mode), parsed, for the page's own handlers. */
   | { type: 'message'; message: { type: string; [k: string]: unknown } }
-  /** JSON texts of the hub's 'events' messages, in order. */
-  | { type: 'batch'; texts: string[]; rawCount: number }
+  /** The events to show, as one JSON array text (the page parses it once), and the hub's dropped count. */
+  | { type: 'batch'; json: string; count: number; dropped: number }
+  /** The sampling state changed (or its figures moved): see trace-sample.ts. */
+  | { type: 'sample'; state: SampleState }
   | { type: 'raw'; frames: RawPduFrame[]; missing: number[] };
 
 /** Raw bytes kept in the worker (the page asks for the few it shows). */
@@ -36,6 +44,8 @@ export const MAX_RAW_BYTES = 64 * 1024 * 1024;
 
 /** How often the page hears from the worker while traffic flows. */
 const FLUSH_MS = 250;
+/** ...and while it shows a sample: each batch costs the page a render, and a sample need not be fresher. */
+const SAMPLED_FLUSH_MS = 1_000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5_000;
 
@@ -45,8 +55,13 @@ let url = '';
 let ws: WebSocket | undefined;
 let stopped = false;
 let reconnectMs = RECONNECT_MIN_MS;
-let texts: string[] = [];
-let rawCount = 0;
+/** Events kept for the page since the last flush. */
+let pending: unknown[] = [];
+/** The hub's running count of events it dropped for this page. */
+let hubDropped = 0;
+/** The hub's running count of events its sampling left out. */
+let hubSampled = 0;
+const sampler = new Sampler();
 const raw = new Map<number, RawPduFrame>();
 let rawBytes = 0;
 
@@ -54,17 +69,44 @@ function post(m: FromWorker, transfer?: Transferable[]): void {
   scope.postMessage(m, transfer);
 }
 
-function flush(): void {
-  if (!texts.length && !rawCount) return;
-  post({ type: 'batch', texts, rawCount });
-  texts = [];
-  rawCount = 0;
+let lastFlush = 0;
+
+function flush(force = false): void {
+  if (!pending.length) return;
+  const now = Date.now();
+  if (!force && sampler.state.sampled && now - lastFlush < SAMPLED_FLUSH_MS) return;
+  lastFlush = now;
+  post({ type: 'batch', json: JSON.stringify(pending), count: pending.length, dropped: hubDropped });
+  pending = [];
+}
+
+/** One hub 'events' message: counted for the rate, sampled, queued for the page. */
+function onEvents(text: string): void {
+  let msg: { events?: { seq: number; taskId?: number; type: string }[]; dropped?: number; sampled?: number };
+  try {
+    msg = JSON.parse(text) as typeof msg;
+  } catch {
+    return;
+  }
+  const events = msg.events ?? [];
+  const dropped = typeof msg.dropped === 'number' ? msg.dropped : hubDropped;
+  // the hub's own sampling (ws-hub.ts sampleEvents): events it left out for everyone, counted like drops here
+  const sampled = typeof msg.sampled === 'number' ? msg.sampled : hubSampled;
+  sampler.arrived(events.length, Math.max(0, dropped - hubDropped) + Math.max(0, sampled - hubSampled));
+  hubDropped = dropped;
+  hubSampled = sampled;
+  for (const e of events) if (sampler.keep(e)) pending.push(e);
+}
+
+/** Once a second: the arrival rate decides whether the page gets everything or a sample. */
+function tickRate(): void {
+  const changed = sampler.tick();
+  if (changed) post({ type: 'sample', state: sampler.state });
 }
 
 function keep(frame: RawPduFrame): void {
   raw.set(frame.seq, frame);
   rawBytes += frame.bytes.length;
-  rawCount++;
   while (rawBytes > MAX_RAW_BYTES && raw.size > 1) {
     const [seq, old] = raw.entries().next().value!;
     raw.delete(seq);
@@ -97,11 +139,13 @@ function open(): void {
   ws = sock;
   sock.onopen = () => {
     reconnectMs = RECONNECT_MIN_MS;
+    hubDropped = 0; // the hub counts drops (and sampled-out events) per connection
+    hubSampled = 0;
     post({ type: 'open' });
   };
   sock.onclose = () => {
     if (ws !== sock) return;
-    flush();
+    flush(true);
     post({ type: 'closed' });
     retry();
   };
@@ -118,10 +162,9 @@ function open(): void {
       return;
     }
     if (typeof m.data !== 'string') return;
-    // Only the message type is looked at here; the page parses the events.
     const head = m.data.slice(0, 24);
     if (head.startsWith('{"type":"events"')) {
-      texts.push(m.data);
+      onEvents(m.data);
       return;
     }
     let msg: { type?: string; status?: unknown };
@@ -130,9 +173,9 @@ function open(): void {
     } catch {
       return;
     }
-    if (msg.type === 'events') texts.push(m.data);
+    if (msg.type === 'events') onEvents(m.data);
     else if (msg.type === 'snapshot') {
-      flush();
+      flush(true);
       // A snapshot starts the raw bytes over: the frames that follow it are the ones its events need (and seqs of
       // an earlier trace, before a gateway restart, would collide).
       raw.clear();
@@ -152,7 +195,8 @@ function retry(): void {
   reconnectMs = Math.min(reconnectMs * 2, RECONNECT_MAX_MS);
 }
 
-setInterval(flush, FLUSH_MS);
+setInterval(() => flush(), FLUSH_MS);
+setInterval(tickRate, 1000);
 
 scope.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
@@ -171,8 +215,9 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
     const old = ws;
     ws = undefined;
     old?.close();
-    texts = [];
-    rawCount = 0;
+    pending = [];
+    hubDropped = 0;
+    hubSampled = 0;
     raw.clear();
     rawBytes = 0;
     open();
