@@ -8,7 +8,9 @@
  * status rides on a Data-In whose standard INQUIRY data was cut short by the command's allocation length (libiscsi
  * asks for 64 bytes first; the lab's answer holds 74), Wireshark's INQUIRY dissector stops with "SCSI transfer limited
  * due to allocation_length too small" before it reads the status, and the call never reaches its SRT table. Such
- * calls are counted apart (`tsharkSkips`) when the raw bytes are at hand.
+ * calls are counted apart (`tsharkSkips`) when the raw bytes are at hand. Likewise a SCSI Response that carries
+ * sense data (a CHECK CONDITION, e.g. the unit attention a new nexus gets): Wireshark 4.0's iSCSI dissector decodes
+ * the sense itself and never hands that response to the SCSI layer, so no SRT is recorded for it.
  */
 import type { PduTraceEvent } from './schema.ts';
 
@@ -54,7 +56,7 @@ export interface SrtOptions {
 
 export interface SrtTable {
   readonly rows: SrtRow[];
-  /** Calls tshark's table leaves out (see above), by opcode. */
+  /** Calls tshark's table leaves out (see above). */
   readonly tsharkSkips: number;
 }
 
@@ -96,6 +98,10 @@ export function scsiSrt(pdus: Iterable<PduTraceEvent>, opts: SrtOptions = {}): S
       if (!cmd) continue;
       open.delete(key);
       if (cmd.timeNs < sinceNs) continue;
+      if (p.opcode === OP_SCSI_RESPONSE && p.lengths.data > 0) {
+        tsharkSkips++;
+        continue;
+      }
       if (cmd.opcode === OP_INQUIRY && opts.raw && truncatedInquiry(opts.raw(cmd.seq), p, opts.raw(p.seq))) {
         tsharkSkips++;
         continue;

@@ -34,6 +34,11 @@ describe('SCSI SRT', () => {
     expect(scsiSrt(pdus, { sinceNs: 5 }).rows.map((r) => r.opcode)).toEqual([0x8a]);
   });
 
+  it('leaves out, as tshark does, a call whose SCSI Response carries sense data', () => {
+    const withSense = pdu(9, { opcode: 0x21, direction: 't2i', opcodeName: 'SCSI Response', fields: { InitiatorTaskTag: 3 } }, 20);
+    expect(scsiSrt([cmd(0, 3, 0x00, 'TEST UNIT READY'), withSense])).toMatchObject({ rows: [], tsharkSkips: 1 });
+  });
+
   it('nearest-rank percentiles', () => {
     const v = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     expect([percentile(v, 50), percentile(v, 90), percentile(v, 99)]).toEqual([5, 9, 10]);
