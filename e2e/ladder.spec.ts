@@ -67,6 +67,7 @@ test('ladder of a 1 MiB WRITE with InitialR2T=Yes: SCSI Command, R2Ts, Data-Outs
     expect(sent, 'no Data-Out before its R2T').toBeLessThanOrEqual(seenR2t);
   }
   expect(sent).toBe(BYTES);
+  test.info().annotations.push({ type: 'ladder', description: rows.map((r) => `${r.name}${r.range ? ` ${r.range}` : ''}`).join(' | ') });
   await page.setViewportSize({ width: 1440, height: 900 });
   await shot(page, '70-ladder-1mib-write-initial-r2t');
 
