@@ -25,6 +25,7 @@ for tool in tshark; do command -v "$tool" >/dev/null 2>&1 || need tshark "$tool"
 for tool in editcap dumpcap; do command -v "$tool" >/dev/null 2>&1 || need tshark "$tool"; done # wireshark-common, a tshark dependency
 for tool in tgtd tgtadm; do command -v "$tool" >/dev/null 2>&1 || need tgt "$tool"; done
 command -v python3 >/dev/null 2>&1 || need python3 python3
+for tool in mke2fs debugfs; do command -v "$tool" >/dev/null 2>&1 || need e2fsprogs "$tool"; done # the file-system stage
 chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
 [[ -x $chromium ]] || need chromium "$chromium"
 iscsi_driver=""

@@ -12,6 +12,9 @@ import { cacheRoutes } from './gateway/cache-routes.ts';
 import { uploadRoutes } from './gateway/upload-routes.ts';
 import { describeResidency, stepRoutes } from './gateway/step-routes.ts';
 import { scsiRoutes } from './gateway/scsi-routes.ts';
+import { lessonRoutes } from './gateway/lesson-routes.ts';
+import { cpuRoutes } from './gateway/cpu-routes.ts';
+import { fsRoutes } from './gateway/fs-routes.ts';
 import { faultRoutes } from './gateway/fault-routes.ts';
 import type { LabInitiator } from './gateway/lab-io.ts';
 import { stepGate } from './trace/step-gate.ts';
@@ -165,7 +168,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
     target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
     routes: [
       captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config),
-      configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), faultRoutes(running.faults),
+      configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config), faultRoutes(running.faults),
       sourceRoute(proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' }),
     ],
     log: (m) => process.stderr.write(`${m}\n`),

@@ -16,7 +16,7 @@ interface Flags {
 }
 
 const VALUE_FLAGS = new Set(['--lba', '--blocks', '--hex', '--text', '--file', '--initiator-name', '--mutual-chap', '--evpd', '--if', '--of', '--count', '--out']);
-const SWITCH_FLAGS = new Set(['--fua', '--header-digest', '--data-digest', '--raw']);
+const SWITCH_FLAGS = new Set(['--fua', '--header-digest', '--data-digest', '--raw', '--initial-r2t', '--no-immediate-data']);
 
 function parseFlags(argv: readonly string[]): Flags {
   const f: Flags = { positional: [], values: new Map(), switches: new Set() };
@@ -48,6 +48,7 @@ function loginOptions(url: IscsiUrl, f: Flags, discovery = false): LoginOptions 
     initiatorName: f.values.get('--initiator-name') ?? DEFAULT_INITIATOR,
     chap: url.user !== undefined ? { user: url.user, secret: url.secret ?? '' } : undefined,
     mutualChap, headerDigest: f.switches.has('--header-digest'), dataDigest: f.switches.has('--data-digest'),
+    initialR2T: f.switches.has('--initial-r2t'), immediateData: !f.switches.has('--no-immediate-data'),
   };
 }
 

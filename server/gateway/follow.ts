@@ -34,8 +34,10 @@ export function parseFollowState(v: unknown): FollowState | undefined {
   if (o.console !== undefined && typeof o.console !== 'string') return undefined;
   const composer = o.composer === undefined || o.composer === null ? null : parseComposer(o.composer);
   if (composer === undefined) return undefined;
+  const lesson = parseLesson(o.lesson);
+  if (lesson === undefined) return undefined;
   return {
-    tab: o.tab, selectedSeq, stepTaskId, stepIndex, name,
+    tab: o.tab, selectedSeq, stepTaskId, stepIndex, name, lesson,
     ...(typeof o.console === 'string' ? { console: o.console.slice(-FOLLOW_CONSOLE_CHARS) } : {}),
     composer,
   };
@@ -70,6 +72,19 @@ function parseComposer(v: unknown): FollowComposer | undefined {
     };
   }
   return { version: o.version, op: o.op, lun: o.lun, lba: o.lba, blocks: o.blocks, error: o.error === null ? null : String(o.error).slice(0, MAX_TEXT), result, taskId };
+}
+
+const MAX_LESSON_ID = 40;
+const MAX_LESSON_STEP = 99;
+
+/** `{id, step}` of the presenter's lesson, null for none, undefined if malformed. */
+function parseLesson(v: unknown): { id: string; step: number } | null | undefined {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'object') return undefined;
+  const { id, step } = v as Record<string, unknown>;
+  if (typeof id !== 'string' || id.length > MAX_LESSON_ID || !/^[a-z0-9-]+$/.test(id)) return undefined;
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_LESSON_STEP) return undefined;
+  return { id, step };
 }
 
 /** Who presents, and what. `T` is the hub's client handle. */

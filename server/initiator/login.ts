@@ -18,6 +18,10 @@ export interface LoginOptions {
   mutualChap?: { user: string; secret: string };
   headerDigest?: boolean;
   dataDigest?: boolean;
+  /** Offer InitialR2T=Yes: no unsolicited Data-Out, every byte past immediate data waits for an R2T (RFC 7143 13.10). */
+  initialR2T?: boolean;
+  /** false: offer ImmediateData=No, so write data never rides in the SCSI Command (RFC 7143 13.11). */
+  immediateData?: boolean;
 }
 
 /** Why a login failed: the Login Response status class/detail, with the RFC 7143 11.13.5 meaning. */
@@ -128,7 +132,7 @@ export async function login(conn: InitiatorConnection, opts: LoginOptions): Prom
     ];
     if (!discovery) {
       offer.push(
-        ['MaxConnections', '1'], ['InitialR2T', 'No'], ['ImmediateData', 'Yes'], ['MaxBurstLength', '262144'],
+        ['MaxConnections', '1'], ['InitialR2T', opts.initialR2T ? 'Yes' : 'No'], ['ImmediateData', opts.immediateData === false ? 'No' : 'Yes'], ['MaxBurstLength', '262144'],
         ['FirstBurstLength', '65536'], ['DefaultTime2Wait', '2'], ['DefaultTime2Retain', '0'], ['MaxOutstandingR2T', '1'],
         ['DataPDUInOrder', 'Yes'], ['DataSequenceInOrder', 'Yes'], ['ErrorRecoveryLevel', '0'],
       );

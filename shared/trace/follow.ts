@@ -35,6 +35,8 @@ export interface FollowState {
   readonly stepIndex: number;
   /** The presenter's label ("Presenter" unless it names itself). */
   readonly name: string;
+  /** The lesson the presenter runs and its step (0-based); absent or null: none. */
+  readonly lesson?: { readonly id: string; readonly step: number } | null;
   /** The presenter's console screen, newest lines last (at most FOLLOW_CONSOLE_CHARS). */
   readonly console?: string;
   readonly composer?: FollowComposer | null;

@@ -11,6 +11,7 @@ import { composer } from './composer.svelte.ts';
 import { TABS, ui, type Tab } from './ui.svelte.ts';
 import { hexToBytes } from '../lib/bytes.ts';
 import { FOLLOW_CONSOLE_CHARS, FOLLOW_DATA_HEX_CHARS, type FollowComposer, type FollowState } from '../../../shared/trace/follow.ts';
+import { lessons } from './lessons.svelte.ts';
 
 const STORE_KEY = 'iscsi-lab.follow';
 
@@ -88,6 +89,7 @@ export class Follow {
         const state: FollowState = {
           tab: ui.tab, selectedSeq: ui.selectedSeq, stepTaskId: ui.stepTaskId, stepIndex: stepper.index, name: this.name,
           console: this.consoleText.slice(-FOLLOW_CONSOLE_CHARS), composer: this.composerView(),
+          lesson: lessons.lesson ? { id: lessons.lesson.id, step: lessons.stepIndex } : null,
         };
         this.persist(state);
         if (lab.connected) lab.send({ type: 'present', state, token: this.token });
@@ -152,6 +154,9 @@ export class Follow {
     }
     ui.selectedSeq = s.selectedSeq;
     stepper.go(s.stepIndex);
+    // The presenter's lesson and step (a follower's own progress in it starts fresh at that step).
+    if (!s.lesson) lessons.close();
+    else if (s.lesson.id !== lessons.lessonId || s.lesson.step !== lessons.stepIndex) lessons.open(s.lesson.id, s.lesson.step);
   }
 
   /** Shows the presenter's composer request and result in this page's composer (once per result). */

@@ -2,7 +2,7 @@
 import { lab, type TaskInfo } from './lab.svelte.ts';
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 
-export type Tab = 'inspector' | 'stepper' | 'composer' | 'console' | 'capture' | 'cache' | 'faults';
+export type Tab = 'inspector' | 'stepper' | 'composer' | 'console' | 'capture' | 'cache' | 'lessons' | 'ladder' | 'waterfall' | 'overhead' | 'fs' | 'faults';
 export const TABS: readonly { id: Tab; label: string; key: string }[] = [
   { id: 'composer', label: 'I/O composer', key: '1' },
   { id: 'inspector', label: 'PDU inspector', key: '2' },
@@ -10,7 +10,12 @@ export const TABS: readonly { id: Tab; label: string; key: string }[] = [
   { id: 'console', label: 'Console', key: '4' },
   { id: 'capture', label: 'Capture', key: '5' },
   { id: 'cache', label: 'Cache', key: '6' },
-  { id: 'faults', label: 'Faults', key: '7' },
+  { id: 'lessons', label: 'Lessons', key: '7' },
+  { id: 'ladder', label: 'Ladder', key: '8' },
+  { id: 'waterfall', label: 'Waterfall', key: '9' },
+  { id: 'overhead', label: 'Overhead', key: '0' },
+  { id: 'fs', label: 'File system', key: '-' },
+  { id: 'faults', label: 'Faults', key: '=' },
 ];
 
 const PROJECTOR_KEY = 'iscsi-lab.projector';
