@@ -22,6 +22,8 @@ const PROBE_ITT_BASE = 0x7e000000;
 export interface LiveTarget {
   port: number;
   iqn: string;
+  /** Fault rules are active (--faults): the target may answer the fuzz sessions' own logins with garbage on purpose. */
+  faultsActive?: boolean;
 }
 
 export interface Worker {
@@ -155,7 +157,7 @@ export async function fuzzLive(t: LiveTarget, cases: number, workers: Worker[], 
         // the health check after the batch decides. Here it just costs a reconnect.
         w.session?.close();
         w.session = undefined;
-        if (!/login failed|ECONNRESET|EPIPE|no Login Response/.test(String(err))) throw err;
+        if (!t.faultsActive && !/login failed|ECONNRESET|EPIPE|no Login Response/.test(String(err))) throw err;
       }
     }
   }));

@@ -15,6 +15,7 @@ import { scsiRoutes } from './gateway/scsi-routes.ts';
 import { lessonRoutes } from './gateway/lesson-routes.ts';
 import { cpuRoutes } from './gateway/cpu-routes.ts';
 import { fsRoutes } from './gateway/fs-routes.ts';
+import { faultRoutes } from './gateway/fault-routes.ts';
 import type { LabInitiator } from './gateway/lab-io.ts';
 import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
@@ -44,6 +45,7 @@ const USAGE = `usage: iscsi-lab serve [--http HOST:PORT] [--allow-host NAME ...]
                         [--readahead on|off[,WINDOW]] [--cache-flush-interval MS]
                         [--max-sessions N] [--max-connections N] [--max-commands N] [--max-data-in-flight SIZE]
                         [--allow-target-reset]
+                        [--fault ACTION[:key=value,...] ...]   inject faults, e.g. kill-connection:pdu=Data-Out,count=1
        iscsi-lab ls URL                     discover targets and their LUNs
        iscsi-lab inq URL [--evpd PAGE]      INQUIRY (standard, or a VPD page in hex)
        iscsi-lab readcap URL                READ CAPACITY(16)
@@ -157,7 +159,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   const proxy = proxyArgs ? await IscsiProxy.start({ listen: proxyArgs.listen, target: proxyArgs.target }) : undefined;
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
   const recorder = new TraceRecorder({
-    iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
+    iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, faults: running.faults, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
   });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
@@ -166,7 +168,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
     target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
     routes: [
       captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config),
-      configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config),
+      configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config), faultRoutes(running.faults),
       sourceRoute(proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' }),
     ],
     log: (m) => process.stderr.write(`${m}\n`),

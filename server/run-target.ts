@@ -14,6 +14,8 @@ export interface RunningScsiTarget {
   stores: BlockStore[];
   caches: (BlockCache | undefined)[];
 }
+import { FaultEngine } from './faults/engine.ts';
+import { FaultyStore } from './faults/faulty-store.ts';
 
 export interface RunningTarget {
   iscsi: IscsiTarget;
@@ -23,6 +25,8 @@ export interface RunningTarget {
   stores: BlockStore[];
   /** Each LUN's block cache (stats, map, POST /api/cache), undefined without `--cache`. */
   caches: (BlockCache | undefined)[];
+  /** Fault rules (`--fault`, /api/faults): empty unless set, and then free. */
+  faults: FaultEngine;
   /** Every target, the first one first (`--iqn` ... `--iqn` ...). */
   targets: RunningScsiTarget[];
   /** iscsi://HOST:PORT/IQN/0 for the first portal and target. */
@@ -32,7 +36,7 @@ export interface RunningTarget {
 }
 
 /** Opens one target's LUN files and builds its SCSI target device on them. */
-export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig): Promise<RunningScsiTarget> {
+export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig, faults?: FaultEngine): Promise<RunningScsiTarget> {
   const files: BlockStore[] = [];
   try {
     for (const l of spec.luns) files.push(await openFileStore({ path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, readOnly: l.readOnly }));
@@ -40,9 +44,10 @@ export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig): P
     await Promise.all(files.map((s) => s.close()));
     throw err;
   }
-  // The block cache (step 2 of the read path, "cache scheduling") sits between SCSI and each file store.
-  const cached = files.map((f, i) => withCache(f, config.cache, { readOnly: spec.luns[i]!.readOnly }));
-  const stores = cached.map((c) => c.store);
+  // The block cache (step 2 of the read path, "cache scheduling") sits between SCSI and each file store. Store
+  // faults wrap both sides of it: slow-store below (the cache can hide a slow disk), errors above (always seen).
+  const cached = files.map((f, i) => withCache(faults ? new FaultyStore(f, i, faults, 'latency') : f, config.cache, { readOnly: spec.luns[i]!.readOnly }));
+  const stores = cached.map((c, i) => (faults ? new FaultyStore(c.store, i, faults, 'errors') : c.store));
   const caches = cached.map((c) => c.cache);
   // Reservations raise unit attentions on the LU, which exists only once the SCSI target does: late-bound.
   let scsiRef: ScsiTarget | undefined;
@@ -69,9 +74,11 @@ export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig): P
 
 /** Opens the LUN files, builds SCSI and iSCSI on top of them and starts listening on every portal. */
 export async function startTarget(config: TargetConfig, log?: (m: string) => void): Promise<RunningTarget> {
+  const faults = new FaultEngine();
+  for (const rule of config.faults ?? []) faults.add(rule);
   const targets: RunningScsiTarget[] = [];
   try {
-    for (const spec of [config, ...(config.moreTargets ?? [])]) targets.push(await buildScsiTarget(spec, config));
+    for (const spec of [config, ...(config.moreTargets ?? [])]) targets.push(await buildScsiTarget(spec, config, faults));
   } catch (err) {
     await Promise.all(targets.map((t) => t.scsi.close()));
     throw err;
@@ -91,6 +98,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     })),
     limits: config.limits,
     allowTargetReset: config.allowTargetReset ?? false,
+    faults,
     log,
   });
   const closeAll = async (): Promise<void> => {
@@ -112,6 +120,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     scsi,
     stores,
     caches,
+    faults,
     targets,
     url: `iscsi://${host}:${firstPortal.port}/${config.iqn}/0`,
     async stop() {

@@ -88,7 +88,7 @@ export class TargetAdmin {
     if (specs.some((t) => t.iqn === spec.iqn)) throw new AdminError(409, `target ${spec.iqn} exists already`);
     const paths = new Set(specs.flatMap((t) => t.luns.map((l) => l.path)));
     for (const l of spec.luns) if (paths.has(l.path)) throw new AdminError(409, `${l.path} is a LUN already`);
-    const built = await buildScsiTarget(spec, this.config).catch((err: unknown) => {
+    const built = await buildScsiTarget(spec, this.config, this.running.faults).catch((err: unknown) => {
       throw new AdminError(400, `target ${spec.iqn}: ${(err as Error).message}`);
     });
     this.running.iscsi.addTarget({ targetName: spec.iqn, scsi: built.scsi, chap: spec.chap, mutualChap: spec.mutualChap, acl: [...spec.acl] });

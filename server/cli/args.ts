@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { totalmem } from 'node:os';
 import { LIMITS } from '../iscsi/constants.ts';
 import type { TargetLimits } from '../iscsi/target.ts';
+import { FaultRuleError, parseFaultSpec, type FaultRuleInput } from '../../shared/api/faults.ts';
 import { CACHE_FLAGS, CacheFlagError, applyCacheFlag, defaultCacheConfig, type CacheConfig } from '../store/cache/config.ts';
 
 export class UsageError extends Error {}
@@ -38,6 +39,8 @@ export interface TargetConfig extends TargetSpec {
   cache?: CacheConfig;
   /** `--max-sessions`, `--max-connections`, `--max-commands`; unset ones keep the target's defaults. */
   limits?: Partial<TargetLimits>;
+  /** `--fault ACTION[:key=value,...]`, repeatable: rules active from the start (shared/api/faults.ts). */
+  faults?: FaultRuleInput[];
   /**
    * `--allow-target-reset`: carry out TARGET WARM / COLD RESET from any initiator. Without it they are refused with
    * "function rejected" (LIO's default), so one initiator cannot drop every other's commands and sessions.
@@ -179,6 +182,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
   const cacheFlags: [string, string][] = [];
   let allowTargetReset = false;
   const limits: Partial<TargetLimits> = {};
+  const faults: FaultRuleInput[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -215,6 +219,15 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       case '--chap': current.chap = parseCredentials(flag, value()); break;
       case '--mutual-chap': current.mutualChap = parseCredentials(flag, value()); break;
       case '--acl': current.acl.push(value()); break;
+      case '--fault': {
+        const spec = value();
+        try {
+          faults.push(parseFaultSpec(spec));
+        } catch (err) {
+          throw err instanceof FaultRuleError ? new UsageError(`bad --fault ${JSON.stringify(spec)}: ${err.message}`) : err;
+        }
+        break;
+      }
       default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -240,7 +253,7 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
     }
   }
   const [first, ...more] = targets;
-  return { portals, ...first!, limits, allowTargetReset, ...(more.length > 0 ? { moreTargets: more } : {}), ...(cache ? { cache } : {}) };
+  return { portals, ...first!, limits, allowTargetReset, ...(more.length > 0 ? { moreTargets: more } : {}), ...(cache ? { cache } : {}), ...(faults.length ? { faults } : {}) };
 }
 
 /** One target's flags, checked: a valid name, at least one LUN (the first target may take them from `defaults`). */

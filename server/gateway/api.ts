@@ -84,6 +84,7 @@ export async function io(lab: LabInitiator, target: RunningTarget, config: Targe
   const lba = intField(body, 'lba', 0, store.blockCount - 1);
   if (lba + blocks > store.blockCount) throw new HttpError(400, `LBA ${lba} + ${blocks} blocks runs past the end of LUN ${lun} (${store.blockCount} blocks)`);
   const req: IoRequest = { lun, op, lba, blocks, fua: body.fua === true };
+  if (body.timeoutMs !== undefined) req.timeoutMs = intField(body, 'timeoutMs', 100, 60_000);
   if (body.step !== undefined && typeof body.step !== 'boolean') throw new HttpError(400, 'step must be true or false');
   if (body.step === true) {
     req.step = true;

@@ -12,7 +12,7 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
     if (req.method !== 'GET') return false;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     if (url.pathname === '/api/capture.pcapng') {
-      const body = recordedToPcapng(recorder.recent(), recorder.startWallMs);
+      const body = recordedToPcapng(recorder.recent(), recorder.startWallMs, {}, recorder.faultNotes());
       res.writeHead(200, {
         'content-type': 'application/vnd.tcpdump.pcap',
         'content-disposition': `attachment; filename="iscsi-lab-${stamp}.pcapng"`,

@@ -1,7 +1,7 @@
 import { InitiatorSession } from '../initiator/session.ts';
 import { clearUnitAttentions, describeStatus, inquiry, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
-import type { ScsiResult } from '../initiator/session.ts';
+import type { CommandOptions, ScsiResult } from '../initiator/session.ts';
 import { stepGate, type StepStageId } from '../trace/step-gate.ts';
 
 export interface IoRequest {
@@ -15,6 +15,8 @@ export interface IoRequest {
   /** Step mode: hold the I/O at each stage until Next (POST /api/step) or the timeout. */
   step?: boolean;
   stepTimeoutMs?: number;
+  /** How long to wait for the status before ABORT TASK and a retry (default DEFAULT_COMMAND_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 export interface IoResult {
@@ -29,7 +31,14 @@ export interface IoResult {
   durationMs: number;
   /** Step mode: the stages the I/O was held at, and whether a hold ran out of time. */
   stepped?: { id: number; passed: StepStageId[]; timedOut: boolean };
+  /** What the initiator did to get there when something went wrong: timeouts, aborts, reconnects, retries. */
+  recovery?: string[];
 }
+
+/** The lab initiator's command timeout: long enough for a slow disk, short enough to watch a recovery happen. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+/** Retries after a timeout, and logins again after a lost connection, per I/O. */
+const MAX_RETRIES = 2;
 
 /** Largest I/O the API runs in one request: big enough for a lesson, small enough to answer as JSON. */
 export const MAX_API_IO_BLOCKS = 2048;
@@ -45,14 +54,22 @@ export class LabInitiator {
   /** Stepped I/Os run on their own session (its own initiator name), so the target holds only those. */
   private stepper: LabInitiator | undefined;
 
-  constructor(private readonly login: LoginOptions) {}
+  constructor(
+    private readonly login: LoginOptions,
+    /** Time out, abort and retry commands (off for stepped I/O, which waits for Next as long as the user likes). */
+    private readonly recover = true,
+  ) {}
 
   private async get(): Promise<InitiatorSession> {
     if (this.session) {
       const s = await this.session.catch(() => undefined);
       if (s && !s.closed) return s;
     }
-    this.session = InitiatorSession.login(this.login);
+    // Every command of the lab's session, UNIT ATTENTION clearing included, survives a lost status.
+    this.session = InitiatorSession.login(this.login).then((s) => {
+      if (this.recover) s.recovery = { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS, retries: MAX_RETRIES };
+      return s;
+    });
     return this.session;
   }
 
@@ -88,15 +105,30 @@ export class LabInitiator {
 
   async io(req: IoRequest): Promise<IoResult> {
     if (req.step) {
-      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` });
+      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` }, false);
       return this.stepper.stepped(req);
     }
-    const s = await this.forLun(req.lun);
+    let s = await this.forLun(req.lun);
     const bs = await this.blockSize(req.lun);
     const started = performance.now();
     const data = this.payload(req, bs);
-    const r = await this.issue(s, req, bs, data);
-    return this.result(req, r, data, performance.now() - started);
+    const recovery: string[] = [];
+    const options = { recovery: { timeoutMs: req.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, retries: MAX_RETRIES, note: (m: string) => recovery.push(m) } };
+    let r: ScsiResult;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        r = await this.issue(s, req, bs, data, options);
+        break;
+      } catch (err) {
+        // ERL 0: a lost connection loses its tasks; log in again and issue the command anew (what libiscsi does).
+        if (!s.closed || attempt >= MAX_RETRIES) throw err;
+        recovery.push(`connection lost: ${err instanceof Error ? err.message : String(err)}`);
+        s = await this.forLun(req.lun);
+        recovery.push(`logged in again (TSIH ${s.info.tsih}), retrying the command`);
+      }
+    }
+    const result = this.result(req, r, data, performance.now() - started);
+    return recovery.length ? { ...result, recovery } : result;
   }
 
   /** One I/O held at each stage (server/trace/step-gate.ts); the session is ready before the gate is armed. */
@@ -136,10 +168,10 @@ export class LabInitiator {
     return data;
   }
 
-  private issue(s: InitiatorSession, req: IoRequest, bs: number, data: Buffer | undefined): Promise<ScsiResult> {
+  private issue(s: InitiatorSession, req: IoRequest, bs: number, data: Buffer | undefined, extra: CommandOptions = {}): Promise<ScsiResult> {
     return req.op === 'read'
-      ? read16(s, req.lun, BigInt(req.lba), req.blocks, bs)
-      : write16(s, req.lun, BigInt(req.lba), data!, bs, req.fua === true);
+      ? read16(s, req.lun, BigInt(req.lba), req.blocks, bs, extra)
+      : write16(s, req.lun, BigInt(req.lba), data!, bs, req.fua === true, extra);
   }
 
   private result(req: IoRequest, r: ScsiResult, data: Buffer | undefined, durationMs: number): IoResult {

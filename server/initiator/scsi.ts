@@ -1,4 +1,4 @@
-import type { InitiatorSession, ScsiResult } from './session.ts';
+import type { CommandOptions, InitiatorSession, ScsiResult } from './session.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
 import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 
@@ -61,21 +61,21 @@ export async function reportLuns(s: InitiatorSession): Promise<number[]> {
   return luns;
 }
 
-export function read16(s: InitiatorSession, lun: number, lba: bigint, blocks: number, blockSize: number): Promise<ScsiResult> {
+export function read16(s: InitiatorSession, lun: number, lba: bigint, blocks: number, blockSize: number, extra: CommandOptions = {}): Promise<ScsiResult> {
   const cdb = Buffer.alloc(16);
   cdb[0] = 0x88;
   cdb.writeBigUInt64BE(lba, 2);
   cdb.writeUInt32BE(blocks, 10);
-  return s.command(lun, cdb, { readLength: blocks * blockSize });
+  return s.command(lun, cdb, { ...extra, readLength: blocks * blockSize });
 }
 
-export function write16(s: InitiatorSession, lun: number, lba: bigint, data: Buffer, blockSize: number, fua = false): Promise<ScsiResult> {
+export function write16(s: InitiatorSession, lun: number, lba: bigint, data: Buffer, blockSize: number, fua = false, extra: CommandOptions = {}): Promise<ScsiResult> {
   const cdb = Buffer.alloc(16);
   cdb[0] = 0x8a;
   cdb[1] = fua ? 0x08 : 0;
   cdb.writeBigUInt64BE(lba, 2);
   cdb.writeUInt32BE(data.length / blockSize, 10);
-  return s.command(lun, cdb, { dataOut: data });
+  return s.command(lun, cdb, { ...extra, dataOut: data });
 }
 
 export function synchronizeCache10(s: InitiatorSession, lun: number): Promise<ScsiResult> {

@@ -31,7 +31,40 @@ export interface CommandOptions {
   dataOut?: Buffer;
   /** SAM task attribute, SIMPLE by default. */
   attribute?: number;
+  /** Give up waiting for the status after this long: the command rejects with CommandTimeout (see commandWithRecovery). */
+  timeoutMs?: number;
+  /** Time out, abort and retry instead of waiting forever (see commandWithRecovery). */
+  recovery?: CommandRecovery;
 }
+
+export interface CommandRecovery {
+  timeoutMs: number;
+  /** New attempts after the first. */
+  retries: number;
+  /** Hears each step: "timed out ...", "ABORT TASK ...", "retrying ...". */
+  note?: (step: string) => void;
+}
+
+/** A command whose status did not arrive in time; the task may still exist on the target (abort it by ITT). */
+export class CommandTimeout extends Error {
+  constructor(readonly itt: number, readonly cmdSN: number, ms: number) {
+    super(`no status for ITT 0x${itt.toString(16)} within ${ms} ms`);
+    this.name = 'CommandTimeout';
+  }
+}
+
+/** A read whose status came before all its data: the data cannot be trusted. */
+export class IncompleteData extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IncompleteData';
+  }
+}
+
+/** ABORT TASK (RFC 7143 11.5.1 function 1). */
+const TMF_ABORT_TASK = 1;
+/** Task Management responses (RFC 7143 11.6.1) a recovery note names. */
+const TMF_RESPONSES: Record<number, string> = { 0: 'Function complete', 1: 'Task does not exist', 5: 'Function rejected' };
 
 interface Pending {
   resolve(pdu: Pdu): void;
@@ -50,6 +83,8 @@ export class InitiatorSession {
   private maxCmdSN: number;
   private readonly pending = new Map<number, Pending>();
   private windowWaiters: (() => void)[] = [];
+  /** Applied to every command that brings none of its own (the lab initiator sets it). */
+  recovery: CommandRecovery | undefined;
 
   private constructor(private readonly conn: InitiatorConnection, readonly params: SessionParams, readonly info: LoginResult) {
     this.cmdSN = info.cmdSN;
@@ -146,7 +181,12 @@ export class InitiatorSession {
   }
 
   /** Runs one SCSI command and resolves with its status, sense and data (it never throws for CHECK CONDITION). */
-  async command(lun: number, cdb: Uint8Array, opts: CommandOptions = {}): Promise<ScsiResult> {
+  command(lun: number, cdb: Uint8Array, opts: CommandOptions = {}): Promise<ScsiResult> {
+    const recovery = opts.recovery ?? this.recovery;
+    return recovery ? this.commandWithRecovery(lun, cdb, opts, recovery) : this.commandOnce(lun, cdb, opts);
+  }
+
+  private async commandOnce(lun: number, cdb: Uint8Array, opts: CommandOptions): Promise<ScsiResult> {
     const dataOut = opts.dataOut;
     const readLength = opts.readLength ?? 0;
     const edtl = dataOut ? dataOut.length : readLength;
@@ -157,6 +197,8 @@ export class InitiatorSession {
     cdbBuf.set(cdb);
     const readBuf = readLength > 0 ? Buffer.alloc(readLength) : undefined;
     let received = 0;
+    /** Data-In payload bytes that arrived, to tell a complete read from one whose status overtook its data. */
+    let delivered = 0;
     let immediate = 0;
     let unsolicitedEnd = 0;
     if (dataOut) {
@@ -164,7 +206,16 @@ export class InitiatorSession {
       immediate = p.immediateData ? Math.min(firstBurst, p.maxSendDataSegmentLength) : 0;
       unsolicitedEnd = p.initialR2T ? immediate : firstBurst;
     }
+    let timer: NodeJS.Timeout | undefined;
     const result = new Promise<Pdu>((resolve, reject) => {
+      if (opts.timeoutMs !== undefined) {
+        const ms = opts.timeoutMs;
+        timer = setTimeout(() => {
+          // Forget the task here; its late PDUs, if any, find no one waiting and are ignored.
+          this.pending.delete(itt);
+          reject(new CommandTimeout(itt, cmdSN, ms));
+        }, ms);
+      }
       this.pending.set(itt, {
         resolve, reject,
         onPdu: (pdu) => {
@@ -173,6 +224,7 @@ export class InitiatorSession {
             const d = decodeDataIn(pdu);
             if (readBuf && d.bufferOffset + d.data.length <= readBuf.length) d.data.copy(readBuf, d.bufferOffset);
             received = Math.max(received, d.bufferOffset + d.data.length);
+            delivered += d.data.length;
             return d.status !== undefined;
           }
           if (op === Opcode.R2T && dataOut) {
@@ -192,10 +244,16 @@ export class InitiatorSession {
       dataOut && immediate > 0 ? dataOut.subarray(0, immediate) : undefined,
     ));
     if (dataOut && unsolicitedEnd > immediate) this.sendData(lun, itt, RESERVED_TAG, dataOut, immediate, unsolicitedEnd);
-    const last = await result;
+    const last = await result.finally(() => clearTimeout(timer));
     if (opcodeOf(last.bhs) === Opcode.ScsiDataIn) {
       const d = decodeDataIn(last);
       this.noteStatSN(d.statSN);
+      // RFC 7143 11.7.4: status rides on the last Data-In, after all the data. If bytes are missing (a lost or
+      // reordered Data-In), the read did not succeed, whatever the status says.
+      const expected = d.underflow ? readLength - d.residualCount : readLength;
+      if (d.status === 0 && delivered < expected) {
+        throw new IncompleteData(`READ status GOOD arrived with ${delivered} of ${expected} bytes of Data-In (ITT 0x${itt.toString(16)}): data lost or out of order`);
+      }
       return { status: d.status!, data: readBuf?.subarray(0, received), residual: d.residualCount, overflow: d.overflow, underflow: d.underflow };
     }
     const r = decodeScsiResponse(last);
@@ -252,11 +310,37 @@ export class InitiatorSession {
     return out;
   }
 
-  async taskManagement(fn: number, lun: number, referencedTaskTag = RESERVED_TAG): Promise<number> {
+  async taskManagement(fn: number, lun: number, referencedTaskTag = RESERVED_TAG, refCmdSN?: number): Promise<number> {
     const pdu = await this.request((itt, sn) => encodeTaskManagementRequest({
-      immediate: true, function: fn, lun, itt, referencedTaskTag, cmdSN: sn, expStatSN: this.expStatSN, refCmdSN: sn, expDataSN: 0,
+      immediate: true, function: fn, lun, itt, referencedTaskTag, cmdSN: sn, expStatSN: this.expStatSN, refCmdSN: refCmdSN ?? sn, expDataSN: 0,
     }), true);
     return decodeTaskManagementResponse(pdu).response;
+  }
+
+  /**
+   * A command that survives a lost status the way an initiator's SCSI layer does it (Linux's eh_abort_handler,
+   * libiscsi's task timeout): wait `timeoutMs`, send ABORT TASK for it (RFC 7143 11.5.1, RefCmdSN = its CmdSN),
+   * then issue it again with a new ITT, up to `retries` times. `note` hears each step.
+   */
+  private async commandWithRecovery(lun: number, cdb: Uint8Array, opts: CommandOptions, recovery: CommandRecovery): Promise<ScsiResult> {
+    const { retries, timeoutMs } = recovery;
+    const note = recovery.note ?? (() => undefined);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.commandOnce(lun, cdb, { ...opts, timeoutMs });
+      } catch (err) {
+        if (err instanceof IncompleteData && attempt < retries && !this.closed) {
+          // What a careful initiator does with a read it cannot trust: read again.
+          note(`${err.message}; retrying the command (attempt ${attempt + 2})`);
+          continue;
+        }
+        if (!(err instanceof CommandTimeout) || attempt >= retries || this.closed) throw err;
+        note(`timed out: ${err.message}`);
+        const r = await this.taskManagement(TMF_ABORT_TASK, lun, err.itt, err.cmdSN);
+        note(`ABORT TASK for ITT 0x${err.itt.toString(16)}: ${TMF_RESPONSES[r] ?? `response ${r}`}`);
+        note(`retrying the command (attempt ${attempt + 2})`);
+      }
+    }
   }
 
   async logout(): Promise<void> {

@@ -15,6 +15,7 @@ import type { ConnectionAddress } from './events.ts';
 import type { TargetContext } from './target-context.ts';
 import { ScsiTaskHandler } from './scsi-tasks.ts';
 import { handleTaskManagement } from './task-management.ts';
+import { ConnectionFaults, corruptDigest, type DigestCorruption, type FaultPort } from '../faults/pdu-path.ts';
 
 let nextConnectionId = 1;
 /** Delay before answering a failed authentication, so guessing secrets over the network is slow. */
@@ -24,7 +25,7 @@ const AUTH_FAILURE_DELAY_MS = 1000;
  * One TCP connection to the target: framing in, PDUs out, the login phase, then Full Feature Phase dispatch
  * (RFC 7143 6, 11). SCSI tasks and task management live in their own modules; this file owns the socket.
  */
-export class Connection {
+export class Connection implements FaultPort {
   readonly id = nextConnectionId++;
   readonly address: ConnectionAddress;
   state: 'login' | 'full' | 'closed' = 'login';
@@ -52,6 +53,8 @@ export class Connection {
   private textRequest: Buffer[] = [];
   private textRequestBytes = 0;
   private closeWaiters: (() => void)[] = [];
+  /** Fault injection on this connection's PDUs (server/faults), when the target was given a fault engine. */
+  private readonly faults: ConnectionFaults | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -69,6 +72,7 @@ export class Connection {
       chapRefusal: (name) => ctx.authThrottle.refusal(name, this.address.remoteAddress),
     });
     this.tasks = new ScsiTaskHandler(this);
+    this.faults = ctx.faults && new ConnectionFaults(ctx.faults, this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
       error: (err) => this.framingError(err),
@@ -114,9 +118,21 @@ export class Connection {
 
   /**
    * Queues a PDU. `onFlushed` runs once its bytes have left for the kernel, or once they never will (the socket
-   * was destroyed, or the connection had closed already): the data budget (data-budget.ts) is released there.
+   * was destroyed, the connection had closed already, or a fault rule dropped it): the data budget
+   * (data-budget.ts) is released there.
    */
   send(pdu: Pdu, onFlushed?: () => void): void {
+    if (this.state === 'closed') {
+      onFlushed?.();
+      return;
+    }
+    // One property read when no fault rule exists.
+    if (this.ctx.faults?.active && this.faults!.out(pdu, onFlushed)) return;
+    this.transmit(pdu, onFlushed);
+  }
+
+  /** Writes the PDU (FaultPort: `corrupt` makes one digest wrong on the wire, for fault injection). */
+  transmit(pdu: Pdu, onFlushed?: () => void, corrupt?: DigestCorruption): void {
     if (this.state === 'closed') {
       onFlushed?.();
       return;
@@ -131,6 +147,7 @@ export class Connection {
     }
     let ok = true;
     const parts = serializePdu(pdu, this.headerDigest, this.dataDigest);
+    if (corrupt) corruptDigest(parts, corrupt);
     for (let i = 0; i < parts.length; i++) ok = i === parts.length - 1 && onFlushed ? this.socket.write(parts[i]!, () => onFlushed()) : this.socket.write(parts[i]!);
     // A slow reader must not make us buffer without bound: stop reading its commands until it drains.
     if (!ok) this.socket.pause();
@@ -162,6 +179,7 @@ export class Connection {
     clearTimeout(this.idleTimer);
     this.reader.stop();
     this.tasks.abortAll();
+    this.faults?.close();
     this.socket.destroySoon();
     this.ctx.connectionClosed(this, why);
     for (const w of this.closeWaiters) w();
@@ -197,6 +215,33 @@ export class Connection {
 
   private receive(pdu: Pdu): void {
     this.ctx.pduEvent(this, 'in', pdu);
+    if (this.ctx.faults?.active && this.faults!.in(pdu)) return;
+    this.dispatch(pdu);
+  }
+
+  // ---- FaultPort (server/faults/pdu-path.ts) ----
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  commandOf(itt: number): { lun: number; cdb: Uint8Array } | undefined {
+    return this.tasks.get(itt)?.cmd;
+  }
+
+  digestFailed(kind: DigestCorruption, pdu: Pdu): void {
+    this.reader.stop();
+    this.framingError(kind === 'header' ? { kind: 'header-digest', bhs: pdu.bhs } : { kind: 'data-digest', pdu });
+  }
+
+  kill(how: 'reset' | 'fin', why: string): void {
+    if (how === 'reset') this.socket.resetAndDestroy();
+    else this.socket.end();
+    this.close(why);
+  }
+
+  /** Handles a received PDU (already in the trace). */
+  dispatch(pdu: Pdu): void {
     try {
       if (this.state === 'login') this.receiveLogin(pdu);
       else if (this.state === 'full') this.receiveFull(pdu);

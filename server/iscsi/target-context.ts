@@ -6,6 +6,7 @@ import type { Session } from './session.ts';
 import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
+import type { FaultEngine } from '../faults/engine.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
 import type { DataBudget } from './data-budget.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
@@ -30,6 +31,8 @@ export interface IscsiTargetEntry extends TargetAccess {
 
 /** What a connection needs from the instance that owns it: policy, session registry, targets, taps. */
 export interface TargetContext {
+  /** Fault rules to apply to PDUs (server/faults), when fault injection is wired in. */
+  readonly faults?: FaultEngine;
   /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused with "function rejected". */
   readonly allowTargetReset: boolean;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;

@@ -10,6 +10,7 @@ import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
 import { Tap } from '../trace/tap.ts';
+import type { FaultEngine } from '../faults/engine.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { DataBudget, defaultDataInFlight } from './data-budget.ts';
 
@@ -38,6 +39,8 @@ export interface IscsiTargetOptions {
   allowTargetReset?: boolean;
   /** Caps on what initiators may hold open; defaults in TARGET_LIMITS. */
   limits?: Partial<TargetLimits>;
+  /** Fault rules applied to every connection's PDUs (server/faults/engine.ts). */
+  faults?: FaultEngine;
   log?: (message: string) => void;
 }
 
@@ -75,6 +78,7 @@ export class IscsiTarget implements TargetContext {
   readonly targets = new Map<string, IscsiTargetEntry>();
   readonly allowTargetReset: boolean;
   readonly limits: TargetLimits;
+  readonly faults: FaultEngine | undefined;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session>();
   private readonly live = new Set<Connection>();
@@ -91,6 +95,7 @@ export class IscsiTarget implements TargetContext {
     }
     this.allowTargetReset = opts.allowTargetReset ?? false;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
+    this.faults = opts.faults;
     this.dataBudget = new DataBudget(this.limits.maxDataInFlight, (m) => this.log(m));
   }
 

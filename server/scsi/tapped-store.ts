@@ -37,7 +37,7 @@ export class TappedStore implements BlockStore {
     const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, blocks) : undefined;
     if (held) return held.then(() => this.read(lba, blocks, io));
     if (!this.tap.active) return this.inner.read(lba, blocks);
-    const trace: IoTrace = {};
+    const trace: IoTrace = below(io);
     return this.traced('read', lba, blocks, false, this.inner.read(lba, blocks, trace), trace, io);
   }
 
@@ -45,19 +45,19 @@ export class TappedStore implements BlockStore {
     const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, data.length / this.inner.blockSize) : undefined;
     if (held) return held.then(() => this.write(lba, data, fua, io));
     if (!this.tap.active) return this.inner.write(lba, data, fua);
-    const trace: IoTrace = {};
+    const trace: IoTrace = below(io);
     return this.traced('write', lba, data.length / this.inner.blockSize, fua, this.inner.write(lba, data, fua, trace), trace, io);
   }
 
   flush(io?: IoTrace): Promise<void> {
     if (!this.tap.active) return this.inner.flush();
-    const trace: IoTrace = {};
+    const trace: IoTrace = below(io);
     return this.traced('flush', 0, 0, false, this.inner.flush(trace), trace, io);
   }
 
   unmap(lba: number, blocks: number, io?: IoTrace): Promise<void> {
     if (!this.tap.active) return this.inner.unmap(lba, blocks);
-    const trace: IoTrace = {};
+    const trace: IoTrace = below(io);
     return this.traced('unmap', lba, blocks, false, this.inner.unmap(lba, blocks, trace), trace, io);
   }
 
@@ -85,4 +85,9 @@ export class TappedStore implements BlockStore {
       throw err;
     }
   }
+}
+
+/** What the layers below get: a fresh report for the cache to fill, naming the task (fault rules tie to it). */
+function below(io: IoTrace | undefined): IoTrace {
+  return io?.task ? { task: io.task } : {};
 }

@@ -7,7 +7,7 @@
  * REQUEST SENSE) -> operation code known -> reservation conflict -> sanitize in progress (SBC-4 4.11.3) -> medium
  * present -> sanitize failure mode -> the command's own checks.
  */
-import type { BlockStore } from '../store/types.ts';
+import { StoreMediumError, type BlockStore } from '../store/types.ts';
 import { Tap } from '../trace/tap.ts';
 import type { CommandContext, Handler, TargetInfo } from './context.ts';
 import type { ScsiEvent, StoreEvent } from './events.ts';
@@ -269,6 +269,11 @@ export class ScsiTarget {
     const descriptor = lu?.mode.dSense ?? false;
     if (err instanceof CheckCondition) {
       return { status: ScsiStatus.CheckCondition, sense: buildSense(err.reason, err.details, descriptor) };
+    }
+    if (err instanceof StoreMediumError) {
+      // SBC-4 4.18.1: the medium could not be read (03/11/00) or written (03/0C/00); INFORMATION holds the LBA.
+      const reason = err.op === 'read' ? Sense.UnrecoveredReadError : Sense.WriteError;
+      return { status: ScsiStatus.CheckCondition, sense: buildSense(reason, { information: err.lba }, descriptor) };
     }
     // Our bug or an I/O error: HARDWARE ERROR, never ILLEGAL REQUEST (which would blame the initiator).
     const cdbHex = Buffer.from(cmd.cdb).toString('hex');

@@ -91,3 +91,19 @@ export interface WriteCacheControl {
   setWriteBack(on: boolean): Promise<void>;
 }
 
+
+/**
+ * The medium failed this access (a bad sector, a failed write, a failed cache flush): SCSI reports it as MEDIUM
+ * ERROR (SBC-4 4.18: UNRECOVERED READ ERROR for reads, WRITE ERROR for writes and flushes), not as a target bug.
+ */
+export class StoreMediumError extends Error {
+  constructor(
+    readonly op: 'read' | 'write' | 'flush',
+    /** First LBA of the failed access (the sense INFORMATION field). */
+    readonly lba: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreMediumError';
+  }
+}

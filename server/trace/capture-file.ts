@@ -21,6 +21,11 @@ export class CaptureFile {
   private constructor(private readonly fh: FileHandle, recorder: TraceRecorder) {
     const base = BigInt(Math.round(recorder.startWallMs)) * 1_000_000n;
     this.unsubscribe = recorder.subscribe(({ event, raw }) => {
+      // An injected fault comes after the PDU it acted on was written: it becomes a comment packet of its own.
+      if (event.type === 'fault' && event.connectionId !== undefined) {
+        this.writer.addNote(event.connectionId, base + BigInt(Math.round(event.timeNs)), `fault (rule ${event.ruleId}, ${event.action}): ${event.detail}`);
+        return;
+      }
       if (event.type !== 'pdu' || !raw || raw.length !== event.lengths.total) return;
       this.writer.addPdu({
         direction: event.direction, connectionId: event.connectionId, tcp: event.tcp,

@@ -111,6 +111,17 @@ export class PcapngWriter {
     }
   }
 
+  /**
+   * A comment-only packet (a bare ACK from the target, no payload) on a connection already written: for notes that
+   * arrive after their PDU, such as injected faults. False when the connection has no packets yet.
+   */
+  addNote(connectionId: number, timeNs: bigint, comment: string): boolean {
+    const c = this.conns.get(connectionId);
+    if (!c) return false;
+    this.segment(c, false, timeNs, TCP_ACK, EMPTY, comment);
+    return true;
+  }
+
   /** Closes a connection with FIN from the initiator and the target's FIN/ACK (optional, for tidy streams). */
   closeConnection(connectionId: number, timeNs: bigint): void {
     const c = this.conns.get(connectionId);
@@ -260,7 +271,13 @@ export function pduComment(e: PduTraceEvent): string {
 }
 
 /** The recorder's ring (or any recorded PDUs) as a pcapng file. PDUs without raw bytes are skipped. */
-export function recordedToPcapng(pdus: readonly RecordedPdu[], startWallMs: number, opts: PcapngWriterOptions = {}): Uint8Array {
+export function recordedToPcapng(
+  pdus: readonly RecordedPdu[],
+  startWallMs: number,
+  opts: PcapngWriterOptions = {},
+  /** Extra comments by PDU seq (injected faults, see TraceRecorder.faultNotes). */
+  notes?: ReadonlyMap<number, string>,
+): Uint8Array {
   const w = new PcapngWriter(opts);
   const base = BigInt(Math.round(startWallMs)) * 1_000_000n;
   for (const p of pdus) {
@@ -271,7 +288,7 @@ export function recordedToPcapng(pdus: readonly RecordedPdu[], startWallMs: numb
       tcp: p.event.tcp,
       timeNs: base + BigInt(Math.round(p.event.timeNs)),
       bytes: p.raw,
-      comment: pduComment(p.event),
+      comment: notes?.has(p.event.seq) ? `${pduComment(p.event)} | ${notes.get(p.event.seq)!}` : pduComment(p.event),
     });
   }
   return w.toBytes();

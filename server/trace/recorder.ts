@@ -14,6 +14,7 @@ import { crc32c, crc32cParts } from '../iscsi/crc32c.ts';
 import { padOf } from '../iscsi/pdu.ts';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
+import type { FaultEvent } from '../faults/engine.ts';
 import type { Tap } from './tap.ts';
 import { EventRing } from './event-ring.ts';
 import { FLAG_DATA_DIGEST, FLAG_ENDING, FLAG_HEADER_DIGEST, FLAG_T2I, FLAG_WIRE, PduRing } from './pdu-ring.ts';
@@ -25,6 +26,7 @@ import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 import { ascAscqText, senseKeyName } from '../../shared/protocol/sense.ts';
 import {
   TRACE_SCHEMA_VERSION,
+  type FaultTraceEvent,
   type PduTraceEvent,
   type ScsiTraceEvent,
   type SessionTraceEvent,
@@ -43,9 +45,15 @@ export interface ScsiTapSource {
   readonly taps: { readonly scsi: Tap<ScsiEvent>; readonly store: Tap<StoreEvent> };
 }
 
+/** The fault engine (server/faults/engine.ts): its tap reports every injected fault. */
+export interface FaultTapSource {
+  readonly tap: Tap<FaultEvent>;
+}
+
 export interface TraceRecorderOptions {
   iscsi?: IscsiTapSource;
   scsi?: ScsiTapSource;
+  faults?: FaultTapSource;
   /** Cap on PDUs kept in the ring (with their raw bytes). */
   ringPdus?: number;
   /** Cap on raw bytes kept in the ring. */
@@ -101,7 +109,9 @@ export class TraceRecorder {
   readonly startNs: bigint;
   private readonly startPerfMs: number;
   readonly startWallMs: number;
-  private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi'>;
+  private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi' | 'faults'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi' | 'faults'>;
+  /** The latest injected faults, for pcapng comments on the PDUs they hit (few: faults are rare by nature). */
+  private faultEvents: FaultTraceEvent[] = [];
   private readonly pduRing: PduRing;
   private readonly eventRing: EventRing;
   /** Reused for every correlation: recording a PDU allocates no objects of its own. */
@@ -121,6 +131,7 @@ export class TraceRecorder {
     this.opts = {
       iscsi: options.iscsi,
       scsi: options.scsi,
+      faults: options.faults,
       ringPdus: options.ringPdus ?? DEFAULT_RING_PDUS,
       ringBytes: options.ringBytes ?? DEFAULT_RING_BYTES,
       ringEvents: options.ringEvents ?? DEFAULT_RING_EVENTS,
@@ -252,7 +263,8 @@ export class TraceRecorder {
   private update(): void {
     const want = this.consumers.length > 0 || this.holds > 0;
     if (want && !this.recording) {
-      const { iscsi, scsi } = this.opts;
+      const { iscsi, scsi, faults } = this.opts;
+      if (faults) this.unsubscribers.push(faults.tap.subscribe((e) => this.onFault(e)));
       if (iscsi) {
         this.unsubscribers.push(iscsi.taps.pdu.subscribe((e) => this.onPdu(e)));
         this.unsubscribers.push(iscsi.taps.session.subscribe((e) => this.onSession(e)));
@@ -390,6 +402,44 @@ export class TraceRecorder {
     this.other(event);
   }
 
+  /** A fault event, tied to the PDU it acted on (found by connection and ITT in the ring, newest first). */
+  private onFault(e: FaultEvent): void {
+    const ring = this.pduRing;
+    let pduSeq: number | undefined;
+    let taskId: number | undefined;
+    if (e.connectionId !== undefined) {
+      const stop = Math.max(ring.first, ring.next - FAULT_PDU_SEARCH);
+      for (let o = ring.next - 1; o >= stop; o--) {
+        const r = ring.row(o);
+        if (ring.connectionId[r] !== e.connectionId) continue;
+        const bytes = ring.bytes(o);
+        if (e.itt !== undefined && new DataView(bytes.buffer, bytes.byteOffset).getUint32(16) !== e.itt) continue;
+        pduSeq = ring.seq[r];
+        taskId = ring.taskId[r] || undefined;
+        break;
+      }
+    }
+    const event: FaultTraceEvent = {
+      type: 'fault', seq: this.seq++, ...this.now(e.timeNs), ruleId: e.ruleId, action: e.action, detail: e.detail,
+      connectionId: e.connectionId, tsih: e.tsih, itt: e.itt, taskId, pduSeq, lun: e.lun, lba: e.lba, blocks: e.blocks,
+    };
+    this.faultEvents.push(event);
+    if (this.faultEvents.length > MAX_FAULT_NOTES) this.faultEvents.shift();
+    this.other(event);
+  }
+
+  /** pcapng comments for injected faults, keyed by the seq of the PDU each acted on. */
+  faultNotes(): Map<number, string> {
+    const notes = new Map<number, string>();
+    for (const f of this.faultEvents) {
+      if (f.pduSeq === undefined) continue;
+      const note = `fault (rule ${f.ruleId}, ${f.action}): ${f.detail}`;
+      const before = notes.get(f.pduSeq);
+      notes.set(f.pduSeq, before ? `${before}; ${note}` : note);
+    }
+    return notes;
+  }
+
   private onStore(e: StoreEvent): void {
     this.eventCount++;
     // Joined to its task by identity; stamped no earlier than the task's SCSI Command (causal order, whatever
@@ -425,6 +475,10 @@ export class TraceRecorder {
 }
 
 const EMPTY = new Uint8Array(0);
+/** How far back (PDUs) a fault looks for the PDU it acted on. */
+const FAULT_PDU_SEARCH = 4096;
+/** Fault events kept for pcapng comments. */
+const MAX_FAULT_NOTES = 1000;
 /** Without raw capture, data segments up to this size are still kept for describing (login keys, sense). */
 const DESCRIBE_DATA_MAX = 8192;
 

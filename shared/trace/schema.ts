@@ -153,6 +153,29 @@ export interface StoreTraceEvent extends TraceEventBase {
   readonly taskId?: number;
 }
 
+/**
+ * A fault injected on purpose (server/faults, /api/faults): which rule, what it did, and what it hit. Additive:
+ * consumers that do not know 'fault' skip it.
+ */
+export interface FaultTraceEvent extends TraceEventBase {
+  readonly type: 'fault';
+  readonly ruleId: number;
+  /** "drop", "kill-connection", "store-error", ... (shared/api/faults.ts FAULT_ACTIONS) */
+  readonly action: string;
+  /** "SCSI Response ITT 0x12 dropped by the target (never sent)" */
+  readonly detail: string;
+  readonly connectionId?: number;
+  readonly tsih?: number;
+  readonly itt?: number;
+  /** The task of the PDU it acted on (same id as that task's PDU events). */
+  readonly taskId?: number;
+  /** seq of the PDU it acted on; for a PDU never sent, the last PDU before it on that connection. */
+  readonly pduSeq?: number;
+  readonly lun?: number;
+  readonly lba?: number;
+  readonly blocks?: number;
+}
+
 /** Recorder bookkeeping: events lost because a consumer lagged or the ring overflowed. */
 export interface DropTraceEvent extends TraceEventBase {
   readonly type: 'drop';
@@ -160,7 +183,7 @@ export interface DropTraceEvent extends TraceEventBase {
   readonly reason: string;
 }
 
-export type TraceEvent = PduTraceEvent | SessionTraceEvent | ScsiTraceEvent | StoreTraceEvent | DropTraceEvent;
+export type TraceEvent = PduTraceEvent | SessionTraceEvent | ScsiTraceEvent | StoreTraceEvent | FaultTraceEvent | DropTraceEvent;
 
 /** First record of a JSON Lines file and of a WebSocket snapshot. */
 export interface TraceHeader {
@@ -174,7 +197,7 @@ export interface TraceHeader {
 export function isTraceEvent(x: unknown): x is TraceEvent {
   if (typeof x !== 'object' || x === null) return false;
   const t = (x as { type?: unknown }).type;
-  return (t === 'pdu' || t === 'session' || t === 'scsi' || t === 'store' || t === 'drop') && typeof (x as { seq?: unknown }).seq === 'number';
+  return (t === 'pdu' || t === 'session' || t === 'scsi' || t === 'store' || t === 'fault' || t === 'drop') && typeof (x as { seq?: unknown }).seq === 'number';
 }
 
 // ---- binary frames: raw PDU bytes over WebSocket -------------------------------------------------------------

@@ -19,4 +19,14 @@ describe('fuzzing (npm run fuzz -- --cases 5000)', () => {
     // Flat: warm-up growth (JIT, heap sizing) happens in the first batch; later ones stay within noise of it.
     expect(Math.max(...r.rssByBatch.slice(1)) - r.rssByBatch[0]!, line).toBeLessThan(48);
   }, 120_000);
+
+  it('with 10 random fault rules active (npm run fuzz -- --faults 10): 0 crashes, 0 internal errors, fresh sessions served', async () => {
+    const r = await runFuzz({ cases: 2000, seed: 20261202, batch: 1000, workers: 6, faults: 10 });
+    const line = summary(r);
+    expect(r.faultRules).toHaveLength(10);
+    expect(line).toContain('10 fault rules active');
+    expect(r.findings.map((f) => `${f.kind}: ${f.detail}\n${f.hex.slice(0, 600)}`), line).toEqual([]);
+    expect(r.healthChecks).toBe(2);
+    expect(r.cleanExit).toBe(true);
+  }, 120_000);
 });

@@ -4,6 +4,7 @@
  */
 import type { TraceEvent, TraceHeader, TraceStats } from '../../../shared/trace/schema.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
+import type { FaultList, FaultRuleInput } from '../../../shared/api/faults.ts';
 
 export interface LabLun {
   readonly lun: number;
@@ -52,6 +53,8 @@ export interface IoRequest {
   readonly fua?: boolean;
   /** Step mode: the gateway holds the I/O at each stage until Next (the request answers when it is done). */
   readonly step?: boolean;
+  /** How long the lab initiator waits for the status before ABORT TASK and a retry. */
+  readonly timeoutMs?: number;
 }
 
 export interface IoResult {
@@ -63,6 +66,8 @@ export interface IoResult {
   readonly bytes: number;
   readonly durationMs: number;
   readonly stepped?: { readonly id: number; readonly passed: readonly string[]; readonly timedOut: boolean };
+  /** What the lab initiator did to get there: timeouts, ABORT TASK, new logins, retries. */
+  readonly recovery?: readonly string[];
 }
 
 export type { TraceStats };
@@ -119,6 +124,19 @@ export async function getCacheStats(): Promise<{ luns: { lun: number; cache: Rec
     throw err;
   }
 }
+
+// ---- fault rules (server/gateway/fault-routes.ts, contract in shared/api/faults.ts) ----------------------------
+
+export const getFaults = (): Promise<FaultList> => call<FaultList>('/api/faults');
+
+export function addFault(rule: FaultRuleInput): Promise<{ id: number }> {
+  return call('/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+}
+
+// The gateway's cross-site check (server/gateway/request-guard.ts) wants a JSON content type on every state change.
+const JSON_DELETE: RequestInit = { method: 'DELETE', headers: { 'content-type': 'application/json' } };
+export const deleteFault = (id: number): Promise<{ deleted: number }> => call(`/api/faults/${id}`, JSON_DELETE);
+export const clearFaults = (): Promise<{ deleted: number }> => call('/api/faults', JSON_DELETE);
 
 export const CAPTURE_PCAPNG_URL = '/api/capture.pcapng';
 export const CAPTURE_JSONL_URL = '/api/capture.jsonl';

@@ -1,5 +1,5 @@
 /** What the console's commands may do in this page: the API, the trace, the stepper. */
-import { getCacheStats, getInquiry, getReadCapacity, getStatus, getStep, getTraceStats, getVpd, postCache, postIo, postStep, resetCacheStats } from '../lib/api.ts';
+import { addFault, clearFaults, deleteFault, getCacheStats, getFaults, getInquiry, getReadCapacity, getStatus, getStep, getTraceStats, getVpd, postCache, postIo, postStep, resetCacheStats } from '../lib/api.ts';
 import { offline } from './offline.svelte.ts';
 import type { ConsoleHost } from '../lib/console/commands.ts';
 import { scsiCommandText } from '../lib/pdu-summary.ts';
@@ -58,6 +58,9 @@ export const consoleHost: ConsoleHost = {
     return st;
   },
   stepState: getStep,
+  faults: async () => (await getFaults()).faults,
+  addFault: async (rule) => (await addFault(rule)).id,
+  deleteFaults: async (id) => (id === undefined ? (await clearFaults()).deleted : (await deleteFault(id), 1)),
   step(which) {
     const t = which === 'last' ? stepper.latest() : lab.tasks.get(which);
     if (!t) return { ok: false, text: which === 'last' ? 'step: no READ or WRITE in the trace yet — try: write 0 hello' : `step: no task ${which} in this page's trace` };

@@ -9,6 +9,7 @@
  */
 import {
   TRACE_SCHEMA_VERSION,
+  type FaultTraceEvent,
   type PduTraceEvent,
   type RawPduFrame,
   type ScsiSummary,
@@ -90,6 +91,9 @@ export class Lab {
   pdus = $state.raw<PduTraceEvent[]>([]);
   storeEvents = $state.raw<StoreTraceEvent[]>([]);
   sessionEvents = $state.raw<SessionTraceEvent[]>([]);
+  /** Injected faults (server/faults), newest last; `faultMarks` finds them by the seq of the PDU they acted on. */
+  faultEvents = $state.raw<FaultTraceEvent[]>([]);
+  faultMarks = $state.raw<ReadonlyMap<number, FaultTraceEvent>>(new Map());
   connections = $state.raw<ConnectionInfo[]>([]);
   /** PDUs received per second (updated each second). */
   rate = $state(0);
@@ -261,6 +265,8 @@ export class Lab {
     this.pdus = [];
     this.storeEvents = [];
     this.sessionEvents = [];
+    this.faultEvents = [];
+    this.faultMarks = new Map();
     this.tasks.clear();
     this.raw.clear();
     this.requestedRaw.clear();
@@ -401,6 +407,7 @@ export class Lab {
     const added: PduTraceEvent[] = [];
     const store: StoreTraceEvent[] = [];
     const sessions: SessionTraceEvent[] = [];
+    const faults: FaultTraceEvent[] = [];
     let connectionsChanged = false;
     for (const e of events) {
       switch (e.type) {
@@ -442,6 +449,9 @@ export class Lab {
           }
           break;
         }
+        case 'fault':
+          faults.push(e);
+          break;
         case 'drop':
           this.droppedByRecorder += e.dropped;
           break;
@@ -451,6 +461,12 @@ export class Lab {
     }
     if (store.length) this.storeEvents = capped(this.storeEvents, store, MAX_SIDE_EVENTS);
     if (sessions.length) this.sessionEvents = capped(this.sessionEvents, sessions, MAX_SIDE_EVENTS);
+    if (faults.length) {
+      this.faultEvents = capped(this.faultEvents, faults, MAX_SIDE_EVENTS);
+      const marks = new Map(this.faultMarks);
+      for (const f of faults) if (f.pduSeq !== undefined) marks.set(f.pduSeq, f);
+      this.faultMarks = marks;
+    }
     if (connectionsChanged) this.connections = [...this.connMap.values()];
     if (!added.length) return;
     this.rateCount += added.length;

@@ -2,7 +2,7 @@
 import { lab, type TaskInfo } from './lab.svelte.ts';
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 
-export type Tab = 'inspector' | 'stepper' | 'composer' | 'console' | 'capture' | 'cache' | 'lessons' | 'ladder' | 'waterfall' | 'overhead' | 'fs';
+export type Tab = 'inspector' | 'stepper' | 'composer' | 'console' | 'capture' | 'cache' | 'lessons' | 'ladder' | 'waterfall' | 'overhead' | 'fs' | 'faults';
 export const TABS: readonly { id: Tab; label: string; key: string }[] = [
   { id: 'composer', label: 'I/O composer', key: '1' },
   { id: 'inspector', label: 'PDU inspector', key: '2' },
@@ -15,6 +15,7 @@ export const TABS: readonly { id: Tab; label: string; key: string }[] = [
   { id: 'waterfall', label: 'Waterfall', key: '9' },
   { id: 'overhead', label: 'Overhead', key: '0' },
   { id: 'fs', label: 'File system', key: '-' },
+  { id: 'faults', label: 'Faults', key: '=' },
 ];
 
 const PROJECTOR_KEY = 'iscsi-lab.projector';

@@ -18,6 +18,7 @@ import {
   type VpdPage,
 } from '../api.ts';
 import { stepStageName, type StepState } from '../../../../shared/trace/step.ts';
+import { FaultRuleError, describeFaultRule, parseFaultSpec, type FaultRuleInfo, type FaultRuleInput } from '../../../../shared/api/faults.ts';
 import { hexToBytes } from '../bytes.ts';
 import { asciiOf, fmtBytes, hex2, parseNumber, percent } from '../format.ts';
 
@@ -49,6 +50,11 @@ export interface ConsoleHost {
   stepIo(req: IoRequest): Promise<IoResult>;
   stepAction(action: 'next' | 'continue'): Promise<StepState>;
   stepState(): Promise<StepState>;
+  /** The target's fault rules (/api/faults). */
+  faults(): Promise<FaultRuleInfo[]>;
+  addFault(rule: FaultRuleInput): Promise<number>;
+  /** Deletes one rule, or every rule without an id; resolves with how many went. */
+  deleteFaults(id?: number): Promise<number>;
 }
 
 export interface Out {
@@ -324,6 +330,46 @@ const COMMANDS: readonly Command[] = [
       const r = host.step(which);
       if (r.ok) out.line(r.text);
       else out.error(r.text);
+    },
+  },
+  {
+    name: 'fault', usage: 'fault [list] | fault add ACTION[:key=value,...] | fault del ID | fault clear',
+    summary: 'fault rules of the target: add one (the text --fault takes, e.g. drop:pdu=R2T), list them, delete one or all',
+    args: ['list', 'add', 'del', 'clear'],
+    async run(args, out, host) {
+      const sub = args[0] ?? 'list';
+      if (sub === 'add') {
+        const spec = args.slice(1).join(' ');
+        if (!spec) throw new UsageError('fault add needs a rule, e.g. fault add drop:pdu=SCSI Response,count=1');
+        let rule: FaultRuleInput;
+        try {
+          rule = parseFaultSpec(spec);
+        } catch (err) {
+          throw err instanceof FaultRuleError ? new UsageError(err.message) : err;
+        }
+        const id = await host.addFault(rule);
+        out.line(`rule ${id}: ${describeFaultRule(rule)}`);
+        return;
+      }
+      if (sub === 'del') {
+        const id = parseNumber(args[1] ?? '');
+        if (id === undefined) throw new UsageError('fault del needs a rule id (fault list shows them)');
+        await host.deleteFaults(id);
+        out.line(`rule ${id} deleted`);
+        return;
+      }
+      if (sub === 'clear') {
+        out.line(`${await host.deleteFaults()} rules deleted: the target runs clean`);
+        return;
+      }
+      if (sub !== 'list') throw new UsageError(`fault ${sub}: expected list, add, del or clear`);
+      const rules = await host.faults();
+      if (!rules.length) {
+        out.line('no fault rules (add one: fault add drop:pdu=SCSI Response,count=1)');
+        return;
+      }
+      out.heading('fault rules');
+      for (const r of rules) out.line(`  ${String(r.id).padStart(3)}  ${describeFaultRule(r)}`);
     },
   },
   { name: 'history', usage: 'history', summary: 'commands typed so far', run() {} },
