@@ -42,6 +42,12 @@ const UPLOAD_PATHS = new Set(['/api/capture/upload']);
 const UPLOAD_TYPES = new Set(['application/octet-stream', 'application/vnd.tcpdump.pcap', 'application/x-pcapng', 'application/x-ndjson']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** True when the request says it carries a body (a Content-Length above 0, or chunked). */
+function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
 function normalizeName(name: string): string {
   return name.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
 }
@@ -88,7 +94,11 @@ export function requestGuard(opts: RequestGuardOptions): RequestGuard {
       if (SAFE_METHODS.has(req.method ?? 'GET')) return undefined;
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const upload = UPLOAD_PATHS.has(url.pathname);
-      if (type !== 'application/json' && !(upload && UPLOAD_TYPES.has(type))) {
+      // A DELETE with no body (`curl -X DELETE /api/faults/1`) carries no content to type; no form or no-cors fetch
+      // can send DELETE, and a cross-origin fetch of it needs a preflight the gateway never grants. The origin
+      // checks below still apply.
+      const bodyless = req.method === 'DELETE' && type === '' && !hasBody(req);
+      if (!bodyless && type !== 'application/json' && !(upload && UPLOAD_TYPES.has(type))) {
         const want = upload ? `application/octet-stream (or ${[...UPLOAD_TYPES].slice(1).join(', ')}, application/json)` : 'application/json';
         return `${req.method} ${url.pathname} needs content-type ${want}, got ${type ? JSON.stringify(type) : 'none'}: ` +
           'the lab refuses bodies a page from another site could send (cross-site request forgery)';

@@ -155,3 +155,24 @@ describe('DNS rebinding', () => {
     expect((await rawRequest(s.http, 'GET', `/api/status?token=${token}`, { host: `127.0.0.1:${s.http}` })).status).toBe(200);
   });
 });
+
+describe('a DELETE without a body', () => {
+  it('passes without a content type (curl -X DELETE), but not from a foreign origin', async () => {
+    const s = await startServe('127.0.0.1', ['--lun', '$DIR/lun0.img:8M']);
+    running.push(s);
+    const rule = json({ action: 'delay', match: { pdu: 'NOP-In' }, delayMs: 1 });
+    const add = async (): Promise<number> => {
+      const r = await rawRequest(s.http, 'POST', '/api/faults', { 'content-type': 'application/json' }, rule);
+      expect(r.status, r.body).toBe(201);
+      return (JSON.parse(r.body) as { id: number }).id;
+    };
+    const listed = async (): Promise<number> => (JSON.parse((await rawRequest(s.http, 'GET', '/api/faults')).body) as { faults: unknown[] }).faults.length;
+    const id = await add();
+    const other = await freePort();
+    expectRefused(await rawRequest(s.http, 'DELETE', `/api/faults/${id}`, { origin: `http://127.0.0.1:${other}`, 'sec-fetch-site': 'same-site' }), 'bodyless DELETE from another port');
+    expect(await listed()).toBe(1);
+    const del = await rawRequest(s.http, 'DELETE', `/api/faults/${id}`);
+    expect(del.status, del.body).toBe(200);
+    expect(await listed()).toBe(0);
+  });
+});
