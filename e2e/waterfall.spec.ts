@@ -15,6 +15,12 @@ const LBA = 50_000;
 
 test('waterfall: an uncached READ has a store segment, the cached one does not', async ({ page }) => {
   await openLab(page);
+  // Earlier specs (a random-read flood, readahead) may have cached LBA's block: empty the cache, then restore its size.
+  const before = (await (await page.request.get('/api/stats')).json()) as { luns: { cache: { sizeBytes: number } }[] };
+  for (const sizeBytes of [0, before.luns[0]!.cache.sizeBytes]) {
+    const r = await page.request.post('/api/cache', { data: { lun: 0, sizeBytes } });
+    expect(r.ok(), await r.text()).toBe(true);
+  }
   await composerIo(page, 'read', LBA, 8);
   await composerIo(page, 'read', LBA, 8);
   await page.getByRole('tab', { name: 'Waterfall' }).click();
