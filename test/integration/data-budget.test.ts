@@ -21,6 +21,12 @@ const MiB = 1 << 20;
 const BUDGET = 512 * MiB;
 const BLOCK = 512;
 const CHUNK = 8 * MiB;
+/**
+ * The non-readers' READs and the budget probe: the largest a command is charged (LIMITS.maxWriteBytes). A READ this
+ * large never completes into the kernel's socket buffers of a peer that does not read, so what the hogs hold never
+ * shrinks, and once one of them was refused the budget has less than this left: the probe's BUSY is certain.
+ */
+const READ_CHUNK = 32 * MiB;
 let target: RunningTarget | undefined;
 const hogs: RawSession[] = [];
 
@@ -50,14 +56,14 @@ async function hog(port: number, i: number): Promise<RawSession> {
   return s;
 }
 
-/** 16 READs of 8 MiB in one go, then never a byte read. */
+/** 16 READs of 32 MiB in one go, then never a byte read. */
 async function nonReader(port: number, i: number): Promise<void> {
   const s = await hog(port, i);
   s.socket.pause();
   for (let n = 0; n < 16; n++) {
     s.send(encodeScsiCommand({
-      immediate: false, final: true, read: true, write: false, attribute: 1, lun: 0, itt: 0x100 + n, expectedDataTransferLength: CHUNK,
-      cmdSN: s.cmdSN++, expStatSN: s.expStatSN, cdb: cdb16(0x88, (n % 8) * (CHUNK / BLOCK), CHUNK / BLOCK),
+      immediate: false, final: true, read: true, write: false, attribute: 1, lun: 0, itt: 0x100 + n, expectedDataTransferLength: READ_CHUNK,
+      cmdSN: s.cmdSN++, expStatSN: s.expStatSN, cdb: cdb16(0x88, (n % 2) * (READ_CHUNK / BLOCK), READ_CHUNK / BLOCK),
     }));
   }
 }
@@ -107,7 +113,7 @@ describe('data in flight across the whole target', () => {
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, rss(t.proc.pid!))), 50);
     try {
-      // Asked for: 16 x 128 MiB of reads and 8 x 32 MiB of writes, 2.25 GiB against a 512 MiB budget.
+      // Asked for: 16 x 512 MiB of reads and 8 x 32 MiB of writes, 8.25 GiB against a 512 MiB budget.
       await Promise.all([...Array.from({ length: 8 }, (_, i) => withholder(t.port, i)), ...Array.from({ length: 16 }, (_, i) => nonReader(t.port, i))]);
       await sleep(1500);
       // Meanwhile the well-behaved initiator reads and writes as usual.
@@ -120,7 +126,7 @@ describe('data in flight across the whole target', () => {
       }
       expect(peak, `peak RSS ${peak >> 20} MiB (from ${baseline >> 20} MiB)`).toBeLessThan(BUDGET + 200 * MiB);
       // A large command while the hogs hold the budget: BUSY (nothing else outstanding on its connection).
-      expect((await read16(good, 0, 0n, CHUNK / BLOCK, BLOCK)).status).toBe(0x08);
+      expect((await read16(good, 0, 0n, READ_CHUNK / BLOCK, BLOCK)).status).toBe(0x08);
       // The hogs made no progress for STALL_MS while the budget was under pressure: cut, and the budget is free.
       const cuts = () => t.stderr().match(/without progress while the data-in-flight budget is under pressure/g)?.length ?? 0;
       // Cut until the budget is out of pressure (hogs that were refused everything hold nothing and stay).
@@ -136,7 +142,7 @@ describe('data in flight across the whole target', () => {
       expect(big.status).toBe(0);
       expect(big.data?.length).toBe(CHUNK);
       expect(peak, `peak RSS ${peak >> 20} MiB`).toBeLessThan(BUDGET + 200 * MiB);
-      console.log(`data budget ${BUDGET >> 20} MiB: peak RSS ${peak >> 20} MiB (from ${baseline >> 20} MiB) with 2304 MiB asked for; ${cuts()} stalled connections cut`);
+      console.log(`data budget ${BUDGET >> 20} MiB: peak RSS ${peak >> 20} MiB (from ${baseline >> 20} MiB) with 8448 MiB asked for; ${cuts()} stalled connections cut`);
     } finally {
       clearInterval(sampler);
     }
