@@ -6,11 +6,9 @@
 // - POST /api/io cannot write a read-only LUN, and writes nothing when it refuses;
 // - replay uploads are capped (the limit the upload endpoint uses).
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { InitiatorSession } from '../../server/initiator/session.ts';
@@ -20,64 +18,26 @@ import { HttpError } from '../../server/gateway/api.ts';
 import { isLoopback } from '../../server/gateway/access-token.ts';
 import { DEFAULT_HTTP, parsePortal } from '../../server/cli/args.ts';
 import { RawSession } from '../helpers/raw-session.ts';
-import { CLI, freePort } from '../helpers/target.ts';
+import { rawRequest, startServe, type Serve } from '../helpers/serve.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:lab';
 const SECRET = 'chap-secret-8f3a9c71';
 const TARGET_SECRET = 'mutual-secret-d41e07b2';
 
-interface Serve {
-  proc: ChildProcess;
-  http: number;
-  port: number;
-  labUrl: string;
-  dir: string;
-  out(): string;
-}
 const running: Serve[] = [];
 
 async function serve(httpHost: string, extra: string[]): Promise<Serve> {
-  const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-sec-'));
-  const http = await freePort();
-  const port = await freePort();
-  const proc = spawn(CLI, ['serve', '--http', `${httpHost}:${http}`, '--portal', `127.0.0.1:${port}`, ...extra.map((a) => a.replace('$DIR', dir))], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
-    proc.stdout!.on('data', () => {
-      if (/^ready /m.test(out)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  const s: Serve = { proc, http, port, dir, labUrl: /^lab (\S+)$/m.exec(out)![1]!, out: () => out };
+  const s = await startServe(httpHost, extra);
   running.push(s);
   return s;
 }
 
 afterAll(async () => {
-  for (const s of running) {
-    const exited = new Promise((r) => s.proc.once('exit', (code) => r(code)));
-    s.proc.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    rmSync(s.dir, { recursive: true, force: true });
-  }
+  for (const s of running) expect(await s.stop()).toBe(0);
 });
 
 /** A GET with the path sent exactly as given (fetch would normalise `..` away). */
-function rawGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const rawGet = (port: number, path: string, headers: Record<string, string> = {}) => rawRequest(port, 'GET', path, headers);
 
 function wsOutcome(url: string, headers: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve) => {
