@@ -148,7 +148,10 @@ export class Connection implements FaultPort {
     let ok = true;
     const parts = serializePdu(pdu, this.headerDigest, this.dataDigest);
     if (corrupt) corruptDigest(parts, corrupt);
-    for (let i = 0; i < parts.length; i++) ok = i === parts.length - 1 && onFlushed ? this.socket.write(parts[i]!, () => onFlushed()) : this.socket.write(parts[i]!);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) ok = this.socket.write(parts[i]!);
+    // The callback on the last part only: it runs once every byte of the PDU has reached the kernel.
+    ok = this.socket.write(parts[last]!, onFlushed);
     // A slow reader must not make us buffer without bound: stop reading its commands until it drains.
     if (!ok) this.socket.pause();
   }
@@ -160,7 +163,6 @@ export class Connection implements FaultPort {
     }));
   }
 
-  /** Closes the connection; tasks on it are dropped, the session ends with its last connection (ERL 0). */
   /** Bytes the socket has handed to the kernel so far (queued ones not counted): a peer that reads makes it grow. */
   get flushedBytes(): number {
     return this.socket.bytesWritten - this.socket.writableLength;
@@ -172,6 +174,7 @@ export class Connection implements FaultPort {
     this.socket.destroy();
   }
 
+  /** Closes the connection; tasks on it are dropped, the session ends with its last connection (ERL 0). */
   close(why: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';

@@ -95,7 +95,9 @@ export class ScsiTaskHandler implements BudgetHolder {
   private readBytes = 0;
   private writeBytes = 0;
   /** Bytes this connection holds against the target's data-in-flight budget (data-budget.ts): the two above. */
-  heldBytes = 0;
+  get heldBytes(): number {
+    return this.readBytes + this.writeBytes;
+  }
   /** Data-Out bytes accepted so far: progress, for the budget's stall check. */
   private dataOutBytes = 0;
 
@@ -176,15 +178,14 @@ export class ScsiTaskHandler implements BudgetHolder {
     return this.byItt.size > 0 ? ScsiStatus.TaskSetFull : ScsiStatus.Busy;
   }
 
+  /** Called after readBytes / writeBytes grew by `bytes` (heldBytes is their sum). */
   private hold(bytes: number): void {
-    this.heldBytes += bytes;
     this.conn.ctx.dataBudget.charge(this, bytes);
   }
 
+  /** Called after readBytes / writeBytes shrank by `bytes`. */
   private unhold(bytes: number): void {
-    if (bytes === 0) return;
-    this.heldBytes -= bytes;
-    this.conn.ctx.dataBudget.release(this, bytes);
+    if (bytes !== 0) this.conn.ctx.dataBudget.release(this, bytes);
   }
 
   progressBytes(): number {
