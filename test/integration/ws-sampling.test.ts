@@ -3,46 +3,25 @@
  * each message (`every`, `sampled`), and goes back to everything when the flood ends. Real traffic: iscsi-perf.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CLI, freePort } from '../helpers/target.ts';
+import { startServe, type Serve } from '../helpers/serve.ts';
 import { requireTools, run } from '../helpers/exec.ts';
 import type { PduTraceEvent, TraceEvent } from '../../shared/trace/schema.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:lab';
-let dir: string;
-let proc: ChildProcess;
+let lab: Serve;
 let http: number;
 let url: string;
 
 beforeAll(async () => {
   requireTools('iscsi-perf', 'qemu-io');
-  dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-wss-'));
-  http = await freePort();
-  const port = await freePort();
-  proc = spawn(CLI, ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
-    proc.stdout!.on('data', () => {
-      if (/^ready /m.test(out)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  url = `iscsi://127.0.0.1:${port}/${IQN}/0`;
+  lab = await startServe('127.0.0.1', ['--lun', '$DIR/lun0.img:32M']);
+  http = lab.http;
+  url = `iscsi://127.0.0.1:${lab.port}/${IQN}/0`;
 });
 
 afterAll(async () => {
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  await exited;
-  rmSync(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 interface Batch {
