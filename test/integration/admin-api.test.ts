@@ -1,44 +1,25 @@
 // The management API (POST /api/admin) against a running `serve`: a LUN added and removed at run time is seen by
 // Debian's iscsi-ls; CHAP and ACL changes apply to the next logins; GET /api/config follows every change.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI, freePort } from '../helpers/target.ts';
+import { startServe, type Serve } from '../helpers/serve.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import { InitiatorSession } from '../../server/initiator/session.ts';
 import { LoginError } from '../../server/initiator/login.ts';
 import { clearUnitAttentions, parseSense, read16, readCapacity16, write16 } from '../../server/initiator/scsi.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:admin';
-const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-admin-'));
-let proc: ChildProcess;
+let lab: Serve;
 let http: number;
 let port: number;
 
 beforeAll(async () => {
   requireTools('iscsi-ls');
-  [http, port] = [await freePort(), await freePort()];
-  proc = spawn(CLI, ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--iqn', IQN, '--lun', 'lun0.img:16M'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (/^ready /m.test(out)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
+  lab = await startServe('127.0.0.1', ['--iqn', IQN, '--lun', 'lun0.img:16M']);
+  [http, port] = [lab.http, lab.port];
 });
 
 afterAll(async () => {
-  const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
-  proc.kill('SIGTERM');
-  expect(await exited).toBe(0);
-  rmSync(dir, { recursive: true, force: true });
+  expect(await lab.stop()).toBe(0);
 });
 
 const admin = async (body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
