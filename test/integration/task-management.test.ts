@@ -2,14 +2,10 @@
 // another nexus's CLEAR TASK SET / LOGICAL UNIT RESET / TARGET WARM RESET ends this nexus's pending commands with
 // TASK ABORTED status, while the requester's own aborted commands get no status; and TARGET WARM / COLD RESET are
 // refused ("function rejected") unless the target runs with --allow-target-reset, which `serve` does not by default.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RawSession } from '../helpers/raw-session.ts';
 import { useInProcessTarget } from '../helpers/in-process-target.ts';
-import { CLI, freePort } from '../helpers/target.ts';
+import { startServe } from '../helpers/serve.ts';
 import { write10 } from '../helpers/cdb.ts';
 import { encodeScsiCommand } from '../../server/iscsi/pdu/scsi-command.ts';
 import { decodeScsiResponse } from '../../server/iscsi/pdu/scsi-response.ts';
@@ -79,25 +75,9 @@ describe('TAS: another nexus aborting this nexus\'s tasks', () => {
 
 describe('TARGET WARM / COLD RESET policy', () => {
   it('`serve` refuses TARGET COLD RESET by default ("function rejected") and the sessions go on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-tmf-serve-'));
-    const [http, port] = [await freePort(), await freePort()];
-    const proc = spawn(CLI, ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:16M`], {
-      cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const lab = await startServe('127.0.0.1', ['--lun', '$DIR/lun0.img:16M']);
+    const port = lab.port;
     try {
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
-        proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (/^ready /m.test(out)) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
       const iqn = 'iqn.2026-11.org.iscsi-lab:lab';
       const a = await login(port, iqn, 'cold-a');
       const b = await login(port, iqn, 'cold-b');
@@ -108,14 +88,11 @@ describe('TARGET WARM / COLD RESET policy', () => {
       a.send(encodeDataOut({ final: true, lun: 0, itt: 0x300, ttt, expStatSN: a.expStatSN, dataSN: 0, bufferOffset: 0, data: Buffer.alloc(BLOCKS * 512, 7) }));
       expect(await statusOf(a, 0x300)).toBe(0);
       expect(a.closed || b.closed).toBe(false);
-      expect(err).toMatch(/TARGET COLD RESET from iqn\.2026-11\.org\.iscsi-lab:cold-b refused/);
+      expect(lab.out()).toMatch(/TARGET COLD RESET from iqn\.2026-11\.org\.iscsi-lab:cold-b refused/);
       a.close();
       b.close();
     } finally {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
+      await lab.stop();
     }
   });
 });
