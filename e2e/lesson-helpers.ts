@@ -1,11 +1,11 @@
 /** Doing what lesson steps ask, the way a student would: the composer, the timeline, the inspector, the stepper. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { expect } from './fixtures.ts';
+import { freePort } from '../test/helpers/target.ts';
 
 export async function composerIo(page: Page, op: 'read' | 'write', lba: number, blocks: number, opts: { text?: string; pattern?: boolean; fua?: boolean } = {}): Promise<void> {
   await page.getByRole('tab', { name: 'I/O composer' }).click();
@@ -62,17 +62,6 @@ export interface ExtraLab {
   portal: string;
   iqn: string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A second lab with its own flags (e.g. --chap), on free ports, for the lessons the shared lab cannot show. */

@@ -18,26 +18,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from '@playwright/test';
+import { freePort } from '../test/helpers/target.ts';
 
 const SECONDS = Number(process.env.BENCH_UI_SECONDS ?? 60);
 const ACTIONS = Number(process.env.BENCH_UI_ACTIONS ?? 50);
 const P95_LIMIT_MS = 300;
 const root = new URL('..', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children = new Set<ChildProcess>();
 function start(cmd: string, args: string[]): ChildProcess {
