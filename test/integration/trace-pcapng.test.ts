@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTarget, type RunningTarget } from '../../server/run-target.ts';
 import { TraceRecorder, type RecordedPdu } from '../../server/trace/recorder.ts';
-import { readCapture, recordedToPcapng } from '../../server/trace/pcapng.ts';
+import { recordedToPcapng } from '../../server/trace/pcapng.ts';
+import { readCapture } from '../../server/capture/read-capture.ts';
 import { parseJsonl, snapshotToJsonl } from '../../server/trace/jsonl.ts';
 import { u16 } from '../../shared/protocol/bytes.ts';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PcapngWriter, readCapture, readPackets, type PcapPdu } from '../../server/trace/pcapng.ts';
+import { PcapngWriter, type PcapPdu } from '../../server/trace/pcapng.ts';
+import { readCapture } from '../../server/capture/read-capture.ts';
+import { packetsOf } from '../../server/capture/packet-file.ts';
 import { buildTcpFrame, checksumsOk, LINKTYPE_ETHERNET, parseTcpFrame, TCP_ACK, TCP_PSH } from '../../server/trace/packets.ts';
 import { wireBytes } from '../../server/trace/recorder.ts';
 import { encodeLoginRequest, encodeLoginResponse } from '../../server/iscsi/pdu/login.ts';
@@ -43,7 +45,7 @@ describe('pcapng writer -> reader', () => {
         expect(p.timeNs).toBe(i * 1000);
       });
       // Target port rewritten to 3260; IPv4 and TCP checksums valid; sequence numbers advance by payload.
-      const frames = [...readPackets(file)];
+      const frames = [...packetsOf([file])];
       let expectedSeq: number | undefined;
       for (const f of frames) {
         expect(checksumsOk(f.data)).toEqual({ ip: true, tcp: true });
@@ -110,7 +112,7 @@ describe('the one TCP/IP framing model (shared/protocol/tcp-framing.ts)', () => 
     const { pdus } = session(true);
     const w = new PcapngWriter();
     for (const p of pdus) w.addPdu(p);
-    const frames = [...readPackets(w.toBytes())].map((p) => ({ p, tcp: parseTcpFrame(p.data, LINKTYPE_ETHERNET)! })).filter((f) => f.tcp.payload.length > 0);
+    const frames = [...packetsOf([w.toBytes()])].map((p) => ({ p, tcp: parseTcpFrame(p.data, LINKTYPE_ETHERNET)! })).filter((f) => f.tcp.payload.length > 0);
     for (const dir of ['i2t', 't2i'] as const) {
       const model = frameTrip(pdus.filter((p) => p.direction === dir).map((p) => p.bytes.length));
       const written = frames.filter((f) => (f.tcp.dstPort === ISCSI_PORT) === (dir === 'i2t'));
