@@ -50,8 +50,7 @@ test('waterfall: an uncached READ has a store segment, the cached one does not',
   await shot(page, '73-waterfall-projector');
 });
 
-// fixme: uploads are now paged (issue 19), so the Waterfall's SRT of an upload counts only the first page; it must come from /api/capture/upload/ID/stats.
-test.fixme('SRT table of a capture: the same calls per opcode as tshark -q -z scsi,srt,0', async ({ page }) => {
+test('SRT table of a capture: the same calls per opcode as tshark -q -z scsi,srt,0', async ({ page }) => {
   await openLab(page);
   // Several opcodes from two initiators: qemu-io (READ(10)/WRITE(10)/SYNCHRONIZE CACHE, INQUIRY...) and the lab's.
   await qemuIo('write -P 7 1M 64k');

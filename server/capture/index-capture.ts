@@ -155,7 +155,7 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
       const dataLength = (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
       const dataStart = 48 + ahs + (hd ? 4 : 0);
       const direction: Direction = f & DIR_T2I ? 't2i' : 'i2t';
-      stats.add({ connectionId: conn, bhs, timeNs: times.a[i]! });
+      stats.add({ connectionId: conn, bhs, timeNs: times.a[i]!, dataHead: bytes.subarray(dataStart, dataStart + dataLength) });
       if ((bhs[0]! & 0x3f) === 0x01) stats.addImmediate(times.a[i]!, dataLength);
       const event = describer.describe({
         seq, timeNs: times.a[i]!, wallMs: walls.a[i]!, direction, connectionId: conn, tsih: tsih.get(conn) ?? 0,

@@ -2,10 +2,15 @@
  * Service response time per SCSI opcode, as `tshark -z scsi,srt,0` reports it: from the SCSI Command PDU to the PDU
  * that carries its status (SCSI Response, or a Data-In with the S bit, RFC 7143 11.7.3), tasks matched by
  * connection and Initiator Task Tag. Plus throughput and IOPS per time bucket (data bytes each way, commands
- * completed), and CSV for a spreadsheet. Like tshark, a command answered with sense data (a SCSI Response with a
- * data segment: CHECK CONDITION) is left out of the response times; it is counted apart, as `withSense`. Fed PDU by PDU in capture order, so it runs inside the capture indexer.
+ * completed), and CSV for a spreadsheet. What counts as a call, and what tshark leaves out (sense data, cut INQUIRY
+ * data), is shared/trace/scsi-srt.ts's. Fed PDU by PDU in capture order, so it runs inside the capture indexer.
  */
 import { scsiOpcodeName } from '../../shared/protocol/scsi-opcodes.ts';
+import { SrtAccumulator } from '../../shared/trace/scsi-srt.ts';
+import type { CaptureStats, RateBucket } from '../../shared/api/capture-stats.ts';
+import type { SrtRow } from '../../shared/trace/scsi-srt.ts';
+
+export type { CaptureStats, RateBucket, SrtRow };
 
 const OP_SCSI_COMMAND = 0x01;
 const OP_DATA_OUT = 0x05;
@@ -14,65 +19,28 @@ const OP_DATA_IN = 0x25;
 const DATA_IN_STATUS = 0x01;
 const CDB_OFFSET = 32;
 const ITT_OFFSET = 16;
-/** Response times kept per opcode for percentiles; beyond it, a uniform sample (reservoir) stands in. */
-const SAMPLE_CAP = 100_000;
 export const DEFAULT_BUCKET_NS = 1_000_000_000;
-
-export interface SrtRow {
-  readonly opcode: number;
-  readonly name: string;
-  readonly calls: number;
-  /** Commands answered with sense data, not in `calls` (tshark leaves them out too). */
-  readonly withSense: number;
-  readonly minNs: number;
-  readonly maxNs: number;
-  readonly avgNs: number;
-  readonly sumNs: number;
-  readonly p50Ns: number;
-  readonly p90Ns: number;
-  readonly p99Ns: number;
-}
-
-export interface RateBucket {
-  /** Bucket start, ns since the capture's first packet. */
-  readonly startNs: number;
-  readonly readBytes: number;
-  readonly writeBytes: number;
-  /** Commands whose status arrived in the bucket. */
-  readonly commands: number;
-}
-
-export interface CaptureStats {
-  readonly srt: SrtRow[];
-  readonly buckets: RateBucket[];
-  readonly bucketNs: number;
-}
+const NO_DATA = new Uint8Array(0);
 
 interface StatsPdu {
   readonly connectionId: number;
+  /** The BHS; a SCSI Command's is kept (as a view) until its status arrives. */
   readonly bhs: Uint8Array;
   readonly timeNs: number;
-}
-
-interface Acc {
-  calls: number;
-  withSense: number;
-  min: number;
-  max: number;
-  sum: number;
-  samples: number[];
+  /** The start of the data segment (5 bytes suffice), for a SCSI Data-In: the INQUIRY rule of scsi-srt.ts. */
+  readonly dataHead?: Uint8Array;
 }
 
 /** Rows are per opcode, as tshark's are: service-action opcodes (SERVICE ACTION IN(16), ...) keep one row. */
-const opcodeName = (opcode: number): string => scsiOpcodeName(Uint8Array.of(opcode)).replace(/ SA 0x00$/, '');
+const names: string[] = [];
+const opcodeName = (opcode: number): string => (names[opcode] ??= scsiOpcodeName(Uint8Array.of(opcode)).replace(/ SA 0x00$/, ''));
 const itt = (bhs: Uint8Array): number => ((bhs[ITT_OFFSET]! << 24) | (bhs[ITT_OFFSET + 1]! << 16) | (bhs[ITT_OFFSET + 2]! << 8) | bhs[ITT_OFFSET + 3]!) >>> 0;
 const dataLength = (bhs: Uint8Array): number => (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
 
+/** SRT (by shared/trace/scsi-srt.ts's rules) plus throughput and IOPS per time bucket. */
 export class StatsCollector {
-  private readonly open = new Map<string, { opcode: number; timeNs: number }>();
-  private readonly byOpcode = new Map<number, Acc>();
+  private readonly srt = new SrtAccumulator();
   private readonly buckets = new Map<number, { readBytes: number; writeBytes: number; commands: number }>();
-  private seen = 0;
 
   constructor(private readonly bucketNs = DEFAULT_BUCKET_NS) {}
 
@@ -80,35 +48,19 @@ export class StatsCollector {
     const op = p.bhs[0]! & 0x3f;
     const key = `${p.connectionId}:${itt(p.bhs)}`;
     if (op === OP_SCSI_COMMAND) {
-      this.open.set(key, { opcode: p.bhs[CDB_OFFSET]!, timeNs: p.timeNs });
+      this.srt.command(key, p.bhs.subarray(CDB_OFFSET, CDB_OFFSET + 2), opcodeName(p.bhs[CDB_OFFSET]!), p.timeNs);
       return;
     }
     if (op === OP_DATA_OUT) this.bucket(p.timeNs).writeBytes += dataLength(p.bhs);
     if (op === OP_DATA_IN) this.bucket(p.timeNs).readBytes += dataLength(p.bhs);
     const done = op === OP_SCSI_RESPONSE || (op === OP_DATA_IN && (p.bhs[1]! & DATA_IN_STATUS) !== 0);
     if (!done) return;
-    const cmd = this.open.get(key);
-    if (!cmd) return;
-    this.open.delete(key);
-    this.bucket(p.timeNs).commands++;
-    const srt = p.timeNs - cmd.timeNs;
-    let a = this.byOpcode.get(cmd.opcode);
-    if (!a) this.byOpcode.set(cmd.opcode, (a = { calls: 0, withSense: 0, min: Infinity, max: 0, sum: 0, samples: [] }));
-    if (op === OP_SCSI_RESPONSE && dataLength(p.bhs) > 0) {
-      a.withSense++;
-      return;
-    }
-    a.calls++;
-    a.min = Math.min(a.min, srt);
-    a.max = Math.max(a.max, srt);
-    a.sum += srt;
-    this.seen++;
-    if (a.samples.length < SAMPLE_CAP) a.samples.push(srt);
-    else {
-      // Reservoir sampling: every response time so far has the same chance to be in the sample.
-      const j = Math.floor(Math.random() * a.calls);
-      if (j < SAMPLE_CAP) a.samples[j] = srt;
-    }
+    const status = {
+      timeNs: p.timeNs,
+      withSense: op === OP_SCSI_RESPONSE && dataLength(p.bhs) > 0,
+      dataIn: op === OP_DATA_IN ? { length: dataLength(p.bhs), head: p.dataHead ?? NO_DATA } : undefined,
+    };
+    if (this.srt.status(key, status)) this.bucket(p.timeNs).commands++;
   }
 
   /** Immediate data of a SCSI Command counts as written bytes too. */
@@ -117,13 +69,8 @@ export class StatsCollector {
   }
 
   result(): CaptureStats {
-    const srt = [...this.byOpcode.entries()].sort((x, y) => x[0] - y[0]).map(([opcode, a]): SrtRow => {
-      const s = a.samples.slice().sort((x, y) => x - y);
-      const q = (f: number): number => (s.length ? s[Math.min(s.length - 1, Math.floor(f * s.length))]! : 0);
-      return { opcode, name: opcodeName(opcode), calls: a.calls, withSense: a.withSense, minNs: a.calls ? a.min : 0, maxNs: a.max, avgNs: a.calls ? a.sum / a.calls : 0, sumNs: a.sum, p50Ns: q(0.5), p90Ns: q(0.9), p99Ns: q(0.99) };
-    });
     const buckets = [...this.buckets.entries()].sort((x, y) => x[0] - y[0]).map(([i, b]) => ({ startNs: i * this.bucketNs, ...b }));
-    return { srt, buckets, bucketNs: this.bucketNs };
+    return { srt: this.srt.rows(), buckets, bucketNs: this.bucketNs };
   }
 
   private bucket(timeNs: number): { readBytes: number; writeBytes: number; commands: number } {

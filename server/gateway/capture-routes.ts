@@ -32,7 +32,9 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
       const c = new StatsCollector();
       for (const p of recorder.recent()) {
         if (p.raw.length < 48) continue;
-        c.add({ connectionId: p.event.connectionId, bhs: p.raw.subarray(0, 48), timeNs: p.event.timeNs });
+        const l = p.event.lengths;
+        const dataStart = l.bhs + l.ahs + l.headerDigest;
+        c.add({ connectionId: p.event.connectionId, bhs: p.raw.subarray(0, 48), timeNs: p.event.timeNs, dataHead: p.raw.subarray(dataStart, dataStart + l.data) });
         if (p.event.opcode === 0x01) c.addImmediate(p.event.timeNs, p.event.lengths.data);
       }
       sendStats(res, c.result(), url.searchParams.get('format'));

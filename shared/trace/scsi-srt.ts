@@ -4,13 +4,16 @@
  * identity (connection + Initiator Task Tag, RFC 7143 11.2.1.8), never by time; its SRT is the time between the two.
  * Commands without a status in the window, and statuses whose command fell out of it, are not calls.
  *
- * One Wireshark behaviour is reproduced on purpose, so the counts equal tshark's for the same capture: when the
- * status rides on a Data-In whose standard INQUIRY data was cut short by the command's allocation length (libiscsi
- * asks for 64 bytes first; the lab's answer holds 74), Wireshark's INQUIRY dissector stops with "SCSI transfer limited
- * due to allocation_length too small" before it reads the status, and the call never reaches its SRT table. Such
- * calls are counted apart (`tsharkSkips`) when the raw bytes are at hand. Likewise a SCSI Response that carries
- * sense data (a CHECK CONDITION, e.g. the unit attention a new nexus gets): Wireshark 4.0's iSCSI dissector decodes
- * the sense itself and never hands that response to the SCSI layer, so no SRT is recorded for it.
+ * The one place for these rules: `SrtAccumulator` works on bytes (the capture indexer and the live ring's
+ * /api/trace/srt feed it, server/capture/srt.ts), `scsiSrt` on trace events (the UI's table of what it holds).
+ *
+ * Two Wireshark behaviours are reproduced on purpose, so the counts equal tshark's for the same capture, and the
+ * calls they leave out are counted apart:
+ * - a SCSI Response that carries sense data (a CHECK CONDITION, e.g. the unit attention a new nexus gets):
+ *   Wireshark 4.0's iSCSI dissector decodes the sense itself and never hands that response to the SCSI layer;
+ * - a status riding on a Data-In whose standard INQUIRY data was cut short by the command's allocation length
+ *   (libiscsi asks for 64 bytes first; the lab's answer holds 74): Wireshark's INQUIRY dissector stops with "SCSI
+ *   transfer limited due to allocation_length too small" before it reads the status.
  */
 import type { PduTraceEvent } from './schema.ts';
 
@@ -24,6 +27,10 @@ export interface SrtRow {
   /** T10 name: "READ(16)". */
   readonly name: string;
   readonly calls: number;
+  /** Commands answered with sense data: not in `calls` (tshark leaves them out too). */
+  readonly withSense: number;
+  /** INQUIRYs whose status came on standard data cut by the allocation length: not in `calls` either. */
+  readonly truncatedInquiry: number;
   readonly minNs: number;
   readonly maxNs: number;
   readonly avgNs: number;
@@ -42,10 +49,109 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 const OP_INQUIRY = 0x12;
-const CDB_OFFSET = 32;
 const EVPD_BIT = 0x01;
 /** Standard INQUIRY data: byte 4 is the ADDITIONAL LENGTH (n - 4), SPC-4 6.6.2. */
 const INQUIRY_ADDITIONAL_LENGTH = 4;
+/** Response times kept per opcode for percentiles; beyond it, a uniform sample (reservoir) stands in. */
+const SAMPLE_CAP = 100_000;
+
+/**
+ * The status came on a Data-In holding standard INQUIRY data shorter than its own ADDITIONAL LENGTH says.
+ * `cdb`: the command's CDB (its first two bytes suffice); `dataLength`: the Data-In's DataSegmentLength;
+ * `data`: the start of its data segment (5 bytes suffice).
+ */
+export function truncatedStandardInquiry(cdb: Uint8Array, dataLength: number, data: Uint8Array): boolean {
+  if (cdb.length < 2 || cdb[0] !== OP_INQUIRY || (cdb[1]! & EVPD_BIT) !== 0) return false;
+  if (dataLength <= INQUIRY_ADDITIONAL_LENGTH || data.length <= INQUIRY_ADDITIONAL_LENGTH) return false;
+  return dataLength < INQUIRY_ADDITIONAL_LENGTH + 1 + data[INQUIRY_ADDITIONAL_LENGTH]!;
+}
+
+/** How a task ended, as the accumulator needs it. */
+export interface SrtStatus {
+  readonly timeNs: number;
+  /** A SCSI Response with a data segment (sense data). */
+  readonly withSense: boolean;
+  /** For a status on a Data-In: its DataSegmentLength and the first bytes of its data (for the INQUIRY rule). */
+  readonly dataIn?: { readonly length: number; readonly head: Uint8Array };
+}
+
+interface Acc {
+  name: string;
+  calls: number;
+  withSense: number;
+  truncatedInquiry: number;
+  min: number;
+  max: number;
+  sum: number;
+  samples: number[];
+}
+
+/** Commands and statuses in, one row per opcode out. Keys name a task: connection + ITT. */
+export class SrtAccumulator {
+  private readonly open = new Map<string, { cdb: Uint8Array; name: string; timeNs: number }>();
+  private readonly byOpcode = new Map<number, Acc>();
+
+  /** `cdb` is kept (a view is fine only if its bytes outlive the command: pass a copy of the first 2 bytes otherwise). */
+  command(key: string, cdb: Uint8Array, name: string, timeNs: number): void {
+    // A reused tag replaces the older, unanswered command (as a dissector matching the newest request would).
+    this.open.set(key, { cdb, name, timeNs });
+  }
+
+  /** The task's status; false when no command of this key is open (not a call). `sinceNs` drops older commands. */
+  status(key: string, s: SrtStatus, sinceNs = -Infinity): boolean {
+    const cmd = this.open.get(key);
+    if (!cmd) return false;
+    this.open.delete(key);
+    if (cmd.timeNs < sinceNs) return true;
+    const opcode = cmd.cdb[0]!;
+    let a = this.byOpcode.get(opcode);
+    if (!a) this.byOpcode.set(opcode, (a = { name: cmd.name, calls: 0, withSense: 0, truncatedInquiry: 0, min: Infinity, max: 0, sum: 0, samples: [] }));
+    if (s.withSense) {
+      a.withSense++;
+      return true;
+    }
+    if (s.dataIn && truncatedStandardInquiry(cmd.cdb, s.dataIn.length, s.dataIn.head)) {
+      a.truncatedInquiry++;
+      return true;
+    }
+    const srt = Math.max(0, s.timeNs - cmd.timeNs);
+    a.calls++;
+    a.min = Math.min(a.min, srt);
+    a.max = Math.max(a.max, srt);
+    a.sum += srt;
+    if (a.samples.length < SAMPLE_CAP) a.samples.push(srt);
+    else {
+      // Reservoir sampling: every response time so far has the same chance to be in the sample.
+      const j = Math.floor(Math.random() * a.calls);
+      if (j < SAMPLE_CAP) a.samples[j] = srt;
+    }
+    return true;
+  }
+
+  /** One row per opcode seen with a status (rows of only left-out calls included), ordered by opcode as tshark prints. */
+  rows(): SrtRow[] {
+    return [...this.byOpcode.entries()].sort((x, y) => x[0] - y[0]).map(([opcode, a]): SrtRow => {
+      const s = a.samples.slice().sort((x, y) => x - y);
+      return {
+        opcode, name: a.name, calls: a.calls, withSense: a.withSense, truncatedInquiry: a.truncatedInquiry,
+        minNs: a.calls ? a.min : 0, maxNs: a.max, avgNs: a.calls ? a.sum / a.calls : 0, sumNs: a.sum,
+        p50Ns: percentile(s, 50), p90Ns: percentile(s, 90), p99Ns: percentile(s, 99),
+      };
+    });
+  }
+}
+
+export interface SrtTable {
+  /** Opcodes with at least one call (tshark lists no others). */
+  readonly rows: SrtRow[];
+  /** Calls tshark's table leaves out (see above). */
+  readonly tsharkSkips: number;
+}
+
+/** The table tshark would print for these rows, with what it leaves out summed. */
+export function asTsharkTable(rows: readonly SrtRow[]): SrtTable {
+  return { rows: rows.filter((r) => r.calls > 0), tsharkSkips: rows.reduce((n, r) => n + r.withSense + r.truncatedInquiry, 0) };
+}
 
 export interface SrtOptions {
   /** Only commands sent at or after this time (ns, trace clock). */
@@ -54,21 +160,7 @@ export interface SrtOptions {
   readonly raw?: (seq: number) => Uint8Array | undefined;
 }
 
-export interface SrtTable {
-  readonly rows: SrtRow[];
-  /** Calls tshark's table leaves out (see above). */
-  readonly tsharkSkips: number;
-}
-
-/** The status came on a Data-In holding standard INQUIRY data shorter than its own ADDITIONAL LENGTH says. */
-function truncatedInquiry(cmd: Uint8Array | undefined, status: PduTraceEvent, raw: Uint8Array | undefined): boolean {
-  if (!cmd || !raw || status.opcode !== OP_SCSI_DATA_IN || cmd.length <= CDB_OFFSET + 1) return false;
-  if (cmd[CDB_OFFSET] !== OP_INQUIRY || (cmd[CDB_OFFSET + 1]! & EVPD_BIT) !== 0) return false;
-  const start = status.lengths.bhs + status.lengths.ahs + status.lengths.headerDigest;
-  const data = status.lengths.data;
-  if (data <= INQUIRY_ADDITIONAL_LENGTH || raw.length < start + INQUIRY_ADDITIONAL_LENGTH + 1) return false;
-  return data < INQUIRY_ADDITIONAL_LENGTH + 1 + raw[start + INQUIRY_ADDITIONAL_LENGTH]!;
-}
+const CDB_OFFSET = 32;
 
 function itt(p: PduTraceEvent): number | undefined {
   const v = p.fields.InitiatorTaskTag;
@@ -80,46 +172,30 @@ export function carriesStatus(p: PduTraceEvent): boolean {
   return p.direction === 't2i' && (p.opcode === OP_SCSI_RESPONSE || (p.opcode === OP_SCSI_DATA_IN && p.fields.S === true));
 }
 
-/** The SRT table of these PDUs (in seq order), one row per opcode, ordered by opcode as tshark prints it. */
+/** The SRT table of these PDU events (in seq order). The INQUIRY rule applies where `raw` has both PDUs' bytes. */
 export function scsiSrt(pdus: Iterable<PduTraceEvent>, opts: SrtOptions = {}): SrtTable {
-  const sinceNs = opts.sinceNs ?? -Infinity;
-  let tsharkSkips = 0;
-  const open = new Map<string, { opcode: number; name: string; timeNs: number; seq: number }>();
-  const times = new Map<number, { name: string; ns: number[] }>();
+  const acc = new SrtAccumulator();
+  // Raw bytes are asked only for INQUIRY commands and their answers (the UI fetches them on demand).
+  const inquiries = new Set<string>();
   for (const p of pdus) {
     const tag = itt(p);
     if (tag === undefined) continue;
     const key = `${p.connectionId}:${tag}`;
     if (p.opcode === OP_SCSI_COMMAND && p.direction === 'i2t' && p.scsi) {
-      // A reused tag replaces the older, unanswered command (as a dissector matching the newest request would).
-      open.set(key, { opcode: p.scsi.opcode, name: p.scsi.opcodeName, timeNs: p.timeNs, seq: p.seq });
+      // The event names only the opcode; an INQUIRY's EVPD bit comes from its raw bytes. A one-byte CDB turns the
+      // INQUIRY rule off when they are not at hand.
+      const raw = p.scsi.opcode === OP_INQUIRY ? opts.raw?.(p.seq) : undefined;
+      if (p.scsi.opcode === OP_INQUIRY) inquiries.add(key);
+      else inquiries.delete(key);
+      const cdb = raw && raw.length > CDB_OFFSET + 1 ? raw.subarray(CDB_OFFSET, CDB_OFFSET + 2) : Uint8Array.of(p.scsi.opcode);
+      acc.command(key, cdb, p.scsi.opcodeName, p.timeNs);
     } else if (carriesStatus(p)) {
-      const cmd = open.get(key);
-      if (!cmd) continue;
-      open.delete(key);
-      if (cmd.timeNs < sinceNs) continue;
-      if (p.opcode === OP_SCSI_RESPONSE && p.lengths.data > 0) {
-        tsharkSkips++;
-        continue;
-      }
-      if (cmd.opcode === OP_INQUIRY && opts.raw && truncatedInquiry(opts.raw(cmd.seq), p, opts.raw(p.seq))) {
-        tsharkSkips++;
-        continue;
-      }
-      let t = times.get(cmd.opcode);
-      if (!t) times.set(cmd.opcode, (t = { name: cmd.name, ns: [] }));
-      t.ns.push(Math.max(0, p.timeNs - cmd.timeNs));
+      const withSense = p.opcode === OP_SCSI_RESPONSE && p.lengths.data > 0;
+      const raw = p.opcode === OP_SCSI_DATA_IN && inquiries.delete(key) ? opts.raw?.(p.seq) : undefined;
+      const start = p.lengths.bhs + p.lengths.ahs + p.lengths.headerDigest;
+      const dataIn = raw ? { length: p.lengths.data, head: raw.subarray(start, start + INQUIRY_ADDITIONAL_LENGTH + 1) } : undefined;
+      acc.status(key, { timeNs: p.timeNs, withSense, dataIn }, opts.sinceNs);
     }
   }
-  const rows = [...times.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([opcode, { name, ns }]) => {
-      const sorted = ns.slice().sort((a, b) => a - b);
-      const sum = sorted.reduce((a, b) => a + b, 0);
-      return {
-        opcode, name, calls: sorted.length, minNs: sorted[0]!, maxNs: sorted.at(-1)!, avgNs: sum / sorted.length, sumNs: sum,
-        p50Ns: percentile(sorted, 50), p90Ns: percentile(sorted, 90), p99Ns: percentile(sorted, 99),
-      };
-    });
-  return { rows, tsharkSkips };
+  return asTsharkTable(acc.rows());
 }

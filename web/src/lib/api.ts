@@ -5,6 +5,7 @@
 import type { TraceEvent, TraceHeader, TraceStats } from '../../../shared/trace/schema.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
 import type { FaultList, FaultRuleInput } from '../../../shared/api/faults.ts';
+import type { CaptureStats } from '../../../shared/api/capture-stats.ts';
 
 export interface LabLun {
   readonly lun: number;
@@ -230,25 +231,7 @@ export interface UploadedPage {
   readonly events: (TraceEvent & { rawBase64?: string })[];
 }
 
-/** Service response times of one SCSI opcode (server/capture/srt.ts), times in ns. */
-export interface SrtRow {
-  readonly opcode: number;
-  readonly name: string;
-  readonly calls: number;
-  readonly withSense: number;
-  readonly minNs: number;
-  readonly maxNs: number;
-  readonly avgNs: number;
-  readonly p50Ns: number;
-  readonly p90Ns: number;
-  readonly p99Ns: number;
-}
-
-export interface CaptureStats {
-  readonly srt: readonly SrtRow[];
-  readonly buckets: readonly { readonly startNs: number; readonly readBytes: number; readonly writeBytes: number; readonly commands: number }[];
-  readonly bucketNs: number;
-}
+export type { CaptureStats, SrtRow } from '../../../shared/api/capture-stats.ts';
 
 /** Statistics of an upload (`id`) or of the live trace (no id); `csv` gives the address of a CSV download. */
 export const statsPath = (id: string | null, csv?: 'csv' | 'rates-csv'): string =>

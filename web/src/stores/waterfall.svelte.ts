@@ -1,5 +1,6 @@
 /** The waterfall view: the latest data-moving I/Os broken into segments, and the SRT table over a time window. */
-import { scsiSrt, type SrtTable } from '../../../shared/trace/scsi-srt.ts';
+import { asTsharkTable, scsiSrt, type SrtTable } from '../../../shared/trace/scsi-srt.ts';
+import { getStats } from '../lib/api.ts';
 import type { StoreTraceEvent } from '../../../shared/trace/schema.ts';
 import { waterfallRow, type WaterfallRow } from '../lib/waterfall.ts';
 import { lab } from './lab.svelte.ts';
@@ -39,7 +40,30 @@ export class WaterfallView {
     return out;
   });
 
+  /**
+   * An uploaded capture's table comes from the server, which indexed the whole file (the page holds one page of its
+   * events); same rules (shared/trace/scsi-srt.ts), whole capture, no window.
+   */
+  private upload = $state.raw<{ id: string; table: SrtTable } | null>(null);
+  uploadError = $state<string | null>(null);
+
+  /** Fetches the table of the upload on show, once per upload (SrtTable.svelte asks whenever it is shown). */
+  async loadUploadSrt(): Promise<void> {
+    const id = lab.offline?.id;
+    if (!id || this.upload?.id === id) return;
+    try {
+      this.upload = { id, table: asTsharkTable((await getStats(id)).srt) };
+      this.uploadError = null;
+    } catch (err) {
+      this.uploadError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** True while the table shows an uploaded capture (from the server) rather than the events on this page. */
+  readonly ofUpload = $derived(lab.offline !== null);
+
   readonly srt: SrtTable = $derived.by(() => {
+    if (lab.offline) return this.upload?.id === lab.offline.id ? this.upload.table : { rows: [], tsharkSkips: 0 };
     const pdus = lab.pdus;
     void lab.rawTick;
     const newest = pdus.at(-1)?.timeNs ?? 0;
