@@ -9,6 +9,24 @@ import { buildScsiTarget, type RunningScsiTarget, type RunningTarget } from './r
 import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 
+/** Targets one instance serves at most, and LUNs per target, through the API: each opens files and a cache. */
+export const MAX_TARGETS = 16;
+export const MAX_LUNS_PER_TARGET = 64;
+
+/**
+ * What a LUN path given over HTTP may be. Anyone who may use the lab's page may call the API (in a classroom: every
+ * student with the lab URL), and a LUN path is a file the target creates, resizes and serves: over the API it is
+ * a plain `NAME.img` in the lab's working folder, never an absolute path, a parent folder, a device or another
+ * kind of file. The command line (the machine's owner) keeps every path.
+ */
+const API_LUN_PATH = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.img$/;
+
+function checkApiPath(path: string): void {
+  if (!API_LUN_PATH.test(path)) {
+    throw new AdminError(400, `LUN path ${JSON.stringify(path.slice(0, 120))}: over the API only a plain NAME.img in the lab's folder (no folder, no device)`);
+  }
+}
+
 export class AdminError extends Error {
   constructor(
     readonly status: number,
@@ -41,6 +59,8 @@ export class TargetAdmin {
   /** Adds `lun` as the target's next LUN; returns its number. Initiators see it after REPORTED LUNS DATA HAS CHANGED. */
   async addLun(iqn: string, lun: LunSpec): Promise<number> {
     const { spec, built } = this.find(iqn);
+    checkApiPath(lun.path);
+    if (spec.luns.length >= MAX_LUNS_PER_TARGET) throw new AdminError(409, `${iqn} has ${spec.luns.length} LUNs: at most ${MAX_LUNS_PER_TARGET} through the API`);
     const all = [this.config, ...(this.config.moreTargets ?? [])].flatMap((t) => t.luns);
     if (all.some((l) => l.path === lun.path)) throw new AdminError(409, `${lun.path} is a LUN already`);
     const file = await openFileStore({ path: lun.path, sizeBytes: lun.sizeBytes, thin: lun.thin, readOnly: lun.readOnly }).catch((err: unknown) => {
@@ -86,6 +106,9 @@ export class TargetAdmin {
   async addTarget(spec: TargetSpec): Promise<void> {
     const specs = [this.config, ...(this.config.moreTargets ?? [])];
     if (specs.some((t) => t.iqn === spec.iqn)) throw new AdminError(409, `target ${spec.iqn} exists already`);
+    if (specs.length >= MAX_TARGETS) throw new AdminError(409, `${specs.length} targets already: at most ${MAX_TARGETS}`);
+    if (spec.luns.length > MAX_LUNS_PER_TARGET) throw new AdminError(400, `target ${spec.iqn}: at most ${MAX_LUNS_PER_TARGET} LUNs`);
+    for (const l of spec.luns) checkApiPath(l.path);
     const paths = new Set(specs.flatMap((t) => t.luns.map((l) => l.path)));
     for (const l of spec.luns) if (paths.has(l.path)) throw new AdminError(409, `${l.path} is a LUN already`);
     const built = await buildScsiTarget(spec, this.config, this.running.faults).catch((err: unknown) => {

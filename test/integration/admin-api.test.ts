@@ -97,7 +97,10 @@ describe('management API', () => {
     await (await login({ name: 'iqn.2026-11.org.iscsi-lab:only-me' })).logout();
     expect((await admin({ action: 'set-acl', acl: [] })).status).toBe(200);
     await (await login()).logout();
-    for (const bad of [{ action: 'add-lun', lun: 'x.img:1' }, { action: 'set-acl', acl: ['not an iqn'] }, { action: 'explode' }, { action: 'add-lun', target: 'iqn.2026-11.x:none', lun: 'y.img:8M' }]) {
+    for (const bad of [{ action: 'add-lun', lun: 'x.img:1' }, { action: 'set-acl', acl: ['not an iqn'] }, { action: 'explode' }, { action: 'add-lun', target: 'iqn.2026-11.x:none', lun: 'y.img:8M' },
+      // Over HTTP a LUN is a plain NAME.img in the lab's folder: no other file of the machine can be served or resized.
+      { action: 'add-lun', lun: '/etc/passwd:1M' }, { action: 'add-lun', lun: '../up.img:8M' }, { action: 'add-lun', lun: 'notes.txt:1M' },
+      { action: 'add-target', spec: { iqn: 'iqn.2026-11.org.iscsi-lab:sneaky', luns: [{ path: '/tmp/sneaky.img', sizeBytes: 8 << 20 }] } }]) {
       const r = await admin(bad);
       expect(r.status, JSON.stringify(bad)).toBeGreaterThanOrEqual(400);
       expect(typeof r.json.error).toBe('string');
