@@ -114,31 +114,25 @@ export class CacheInspector {
       this.errorFromRefresh = false;
       return;
     }
-    this.busy = true;
-    try {
-      const r = await postCache({ ...c, lun: this.lun });
-      this.stats = r.luns[0]?.cache ?? this.stats;
-      this.lastChange = what;
-      this.error = null;
-      this.errorFromRefresh = false;
-      await this.refresh();
-    } catch (err) {
-      this.error = err instanceof Error ? err.message : String(err);
-      this.errorFromRefresh = false;
-    } finally {
-      this.busy = false;
-    }
+    await this.post(() => postCache({ ...c, lun: this.lun }), what);
   }
 
   /** Zeroes the LUN's counters on the target (POST /api/cache/reset-stats); the chart starts over with them. */
   async resetStats(): Promise<void> {
-    this.busy = true;
-    try {
-      const r = await resetCacheStats(this.lun);
-      this.stats = r.luns[0]?.cache ?? this.stats;
+    await this.post(() => resetCacheStats(this.lun), 'counters reset', () => {
       this.samples = [];
       this.resetAt = Date.now();
-      this.lastChange = 'counters reset';
+    });
+  }
+
+  /** One change on the target: its answer becomes the stats on show, its error the message, then a fresh poll. */
+  private async post(call: () => ReturnType<typeof postCache>, what: string, done?: () => void): Promise<void> {
+    this.busy = true;
+    try {
+      const r = await call();
+      this.stats = r.luns[0]?.cache ?? this.stats;
+      done?.();
+      this.lastChange = what;
       this.error = null;
       this.errorFromRefresh = false;
       await this.refresh();

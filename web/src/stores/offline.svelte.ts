@@ -55,7 +55,7 @@ export class OfflineCaptures {
       const total = u.total ?? events.length;
       const pdus = total === events.length ? events.filter((e) => e.type === 'pdu').length : total;
       this.last = { id: u.id, name: u.name, format: u.format, pdus, warnings: u.warnings };
-      lab.loadOffline({ id: u.id, name: u.name, format: u.format, pdus, warnings: u.warnings }, events, raw);
+      lab.loadOffline(this.last, events, raw);
       this.page = { from: 0, to: events.length, total };
       this.starts = [];
       this.report = null;
@@ -83,7 +83,7 @@ export class OfflineCaptures {
       const { events, raw } = framesOf(got);
       if (step > 0) this.starts.push(p.from);
       else this.starts.pop();
-      lab.loadOffline({ id: last.id, name: last.name, format: last.format, pdus: last.pdus, warnings: last.warnings }, events, raw);
+      lab.loadOffline(last, events, raw);
       this.page = { from, to: from + events.length, total: got.total };
       ui.select(null);
       ui.stepTaskId = null;
@@ -107,7 +107,7 @@ export class OfflineCaptures {
         const got = await uploadedPage(last.id, seq, PAGE_EVENTS);
         const { events, raw } = framesOf(got);
         this.starts = seq > 0 ? [0] : [];
-        lab.loadOffline({ id: last.id, name: last.name, format: last.format, pdus: last.pdus, warnings: last.warnings }, events, raw);
+        lab.loadOffline(last, events, raw);
         this.page = { from: seq, to: seq + events.length, total: got.total };
       } catch (err) {
         this.error = err instanceof Error ? err.message : String(err);
