@@ -3,7 +3,6 @@
  * response or throw a CheckCondition; they never build sense bytes themselves.
  */
 import type { LogicalUnit } from './logical-unit.ts';
-import type { OpcodeEntry } from './opcodes.ts';
 import type { IoTrace } from '../store/types.ts';
 import { ScsiStatus, type ScsiCommand, type ScsiResponse } from './types.ts';
 
@@ -61,4 +60,25 @@ export function withAllocation(data: Uint8Array, allocationLength: number): Scsi
     status: ScsiStatus.Good,
     dataIn: data.length > allocationLength ? data.subarray(0, allocationLength) : data,
   };
+}
+
+/** One row of the target's opcode table (server/scsi/opcodes.ts), which REPORT SUPPORTED OPERATION CODES reads. */
+export interface OpcodeEntry {
+  readonly opcode: number;
+  /** For commands selected by opcode + service action (byte 1 bits 4-0). */
+  readonly serviceAction?: number;
+  /** T10 name, e.g. "READ(10)". */
+  readonly name: string;
+  readonly cdbLength: number;
+  readonly handler: Handler;
+  /** Needs the medium: NOT READY / MEDIUM NOT PRESENT while a removable LUN's medium is ejected. */
+  readonly mediaAccess?: boolean;
+  /** Reported even with a unit attention pending (SPC-4 / SAM-5 5.14: INQUIRY, REPORT LUNS, REQUEST SENSE). */
+  readonly ignoresUnitAttention?: boolean;
+  /** Exact CDB usage data for REPORT SUPPORTED OPERATION CODES; generated when absent. */
+  readonly usage?: readonly number[];
+  /** Still processed while a sanitize is in progress (SBC-4 4.11.3); everything else gets SANITIZE IN PROGRESS. */
+  readonly duringSanitize?: boolean;
+  /** Whether REPORT SUPPORTED OPERATION CODES lists it for this LU (default: always). */
+  readonly supported?: (lu: LogicalUnit) => boolean;
 }

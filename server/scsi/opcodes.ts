@@ -3,7 +3,9 @@
  * needs to know about each: CDB length, handler, whether it touches the medium, whether it is exempt from unit
  * attentions. REPORT SUPPORTED OPERATION CODES reports exactly this table.
  */
-import type { Handler } from './context.ts';
+import type { Handler, OpcodeEntry } from './context.ts';
+
+export type { OpcodeEntry } from './context.ts';
 import type { LogicalUnit } from './logical-unit.ts';
 import { compareAndWrite } from './sbc/compare-and-write.ts';
 import { getLbaStatus } from './sbc/get-lba-status.ts';
@@ -33,25 +35,6 @@ import { requestSense } from './spc/request-sense.ts';
 import { testUnitReady } from './spc/test-unit-ready.ts';
 import { reportLuns } from './spc/report-luns.ts';
 
-export interface OpcodeEntry {
-  readonly opcode: number;
-  /** For commands selected by opcode + service action (byte 1 bits 4-0). */
-  readonly serviceAction?: number;
-  /** T10 name, e.g. "READ(10)". */
-  readonly name: string;
-  readonly cdbLength: number;
-  readonly handler: Handler;
-  /** Needs the medium: NOT READY / MEDIUM NOT PRESENT while a removable LUN's medium is ejected. */
-  readonly mediaAccess?: boolean;
-  /** Reported even with a unit attention pending (SPC-4 / SAM-5 5.14: INQUIRY, REPORT LUNS, REQUEST SENSE). */
-  readonly ignoresUnitAttention?: boolean;
-  /** Exact CDB usage data for REPORT SUPPORTED OPERATION CODES; generated when absent. */
-  readonly usage?: readonly number[];
-  /** Still processed while a sanitize is in progress (SBC-4 4.11.3); everything else gets SANITIZE IN PROGRESS. */
-  readonly duringSanitize?: boolean;
-  /** Whether REPORT SUPPORTED OPERATION CODES lists it for this LU (default: always). */
-  readonly supported?: (lu: LogicalUnit) => boolean;
-}
 
 const reportLunsHandler: Handler = (ctx) => reportLuns(ctx.cdb, ctx.target);
 

@@ -5,7 +5,7 @@
 import { be16, be32, put16, put32 } from '../cdb.ts';
 import type { CommandContext } from '../context.ts';
 import { withAllocation } from '../context.ts';
-import type { OpcodeEntry } from '../opcodes.ts';
+import type { OpcodeEntry } from '../context.ts';
 import { invalidField } from '../sense.ts';
 import type { ScsiResponse } from '../types.ts';
 
