@@ -9,7 +9,7 @@ import { test as base, expect, type Page } from '@playwright/test';
 
 const run = promisify(execFile);
 
-export const SCREENSHOTS = 'test-results/screenshots';
+const SCREENSHOTS = 'test-results/screenshots';
 
 /** iscsi://127.0.0.1:PORT/IQN/LUN of the lab under test. */
 export function iscsiUrl(lun = 0): string {

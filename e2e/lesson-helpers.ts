@@ -57,7 +57,7 @@ export async function stepperTo(page: Page, stage: string): Promise<void> {
   throw new Error(`the stepper never reached stage ${stage}`);
 }
 
-export interface ExtraLab {
+interface ExtraLab {
   url: string;
   portal: string;
   iqn: string;

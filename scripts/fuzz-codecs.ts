@@ -70,7 +70,7 @@ function chapMachine(): LoginMachine {
 }
 
 /** One PDU through every codec that applies; throws what the codecs throw. */
-export function exercise(pdu: Pdu): string | undefined {
+function exercise(pdu: Pdu): string | undefined {
   const op = opcodeOf(pdu.bhs);
   if (op === Opcode.LoginRequest || op === Opcode.LoginResponse || op === Opcode.TextRequest || op === Opcode.TextResponse) {
     try {

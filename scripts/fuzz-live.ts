@@ -19,14 +19,14 @@ import { CAPTURED_I2T, dataOutFor, loginSeed, sessionSeed, type JoinTarget, type
 const HANG_MS = 4000;
 const PROBE_ITT_BASE = 0x7e000000;
 
-export interface LiveTarget {
+interface LiveTarget {
   port: number;
   iqn: string;
   /** Fault rules are active (--faults): the target may answer the fuzz sessions' own logins with garbage on purpose. */
   faultsActive?: boolean;
 }
 
-export interface Worker {
+interface Worker {
   id: number;
   rng: Rng;
   session?: RawSession;

@@ -54,7 +54,7 @@ const TEXT_KEYS = ['InitiatorName', 'TargetName', 'SessionType', 'AuthMethod', '
   'CHAP_A', 'CHAP_N', 'CHAP_R', 'CHAP_I', 'CHAP_C', 'X-vendor.key', 'TaskReporting', 'iSCSIProtocolLevel', 'k'.repeat(70)];
 
 /** How long the frame starting at `at` says it is (header + data + padding), or undefined if its BHS is cut. */
-export function frameLength(buf: Buffer, at = 0): number | undefined {
+function frameLength(buf: Buffer, at = 0): number | undefined {
   if (buf.length - at < BHS_LENGTH) return undefined;
   const dsl = buf.readUIntBE(at + Bhs.DataSegmentLength, 3);
   return BHS_LENGTH + buf[at + Bhs.TotalAhsLength]! * 4 + dsl + padOf(dsl);

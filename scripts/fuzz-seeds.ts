@@ -16,7 +16,7 @@ import { encodeKeys, type KeyValue } from '../server/iscsi/text-keys.ts';
 import { pdus } from '../test/fixtures/pdus.ts';
 import type { Rng } from './fuzz-mutate.ts';
 
-export const wire = (pdu: Pdu): Buffer => Buffer.concat(serializePdu(pdu, false, false));
+const wire = (pdu: Pdu): Buffer => Buffer.concat(serializePdu(pdu, false, false));
 
 /** Captured PDUs without digests (the live sessions negotiate none), initiator-to-target ones first. */
 export const CAPTURED_I2T: readonly Buffer[] = pdus.filter((p) => p.dir === 'i2t' && !p.headerDigest && !p.dataDigest).map((p) => Buffer.from(p.hex, 'hex'));
@@ -53,7 +53,7 @@ export function loginSeed(rng: Rng, targetName: string, initiatorName: string, j
 }
 
 /** What a live session's seeds need: where its command window is. */
-export interface SessionPoint {
+interface SessionPoint {
   cmdSN: number;
   expStatSN: number;
   itt: number;

@@ -309,7 +309,7 @@ export const {const}: PduFixture[] = [
 import type {{ PduFixture }} from './pdus/fixture.ts';
 {imports}
 
-export type {{ PduDirection, PduFixture }} from './pdus/fixture.ts';
+export type {{ PduFixture }} from './pdus/fixture.ts';
 
 /** The SELECT table's order, capture by capture: the fuzzer's seeds (scripts/fuzz-seeds.ts) follow it. */
 const CAPTURE_ORDER: readonly string[] = [

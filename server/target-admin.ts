@@ -10,8 +10,8 @@ import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 
 /** Targets one instance serves at most, and LUNs per target, through the API: each opens files and a cache. */
-export const MAX_TARGETS = 16;
-export const MAX_LUNS_PER_TARGET = 64;
+const MAX_TARGETS = 16;
+const MAX_LUNS_PER_TARGET = 64;
 
 /**
  * What a LUN path given over HTTP may be. Anyone who may use the lab's page may call the API (in a classroom: every

@@ -54,7 +54,7 @@ interface Rule {
   timer: NodeJS.Timeout | undefined;
 }
 
-export type Random = () => number;
+type Random = () => number;
 
 /** Rules at once: each PDU is checked against every live rule, so the set stays small. */
 export const MAX_FAULT_RULES = 256;

@@ -7,7 +7,7 @@
 import { StoreMediumError, type BlockStore, type IoTrace, type WriteCacheControl } from '../store/types.ts';
 import type { FaultEngine } from './engine.ts';
 
-export type FaultLayer = 'errors' | 'latency';
+type FaultLayer = 'errors' | 'latency';
 
 export class FaultyStore implements BlockStore {
   constructor(

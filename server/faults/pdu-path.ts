@@ -22,7 +22,7 @@ const DATA_PDUS = new Set([0x05, 0x25, 0x31]); // SCSI Data-Out, SCSI Data-In, R
 /** A held PDU (reorder) goes out on its own if no later PDU of its task comes within this time. */
 const REORDER_MAX_HOLD_MS = 1000;
 /** Bytes of delayed PDUs one connection may hold; past it, matching PDUs pass undelayed (a flood must not grow memory). */
-export const MAX_DELAYED_BYTES = 64 * 1024 * 1024;
+const MAX_DELAYED_BYTES = 64 * 1024 * 1024;
 
 export type DigestCorruption = 'header' | 'data';
 

@@ -15,10 +15,10 @@ import type { FsBlockKind, FsStatus, FsWrite, FsWriteResult } from '../../shared
 const run = promisify(execFile);
 
 /** ext2 block size the volume is made with: small, so one short file touches few LBAs. */
-export const FS_BLOCK = 1024;
+const FS_BLOCK = 1024;
 /** The volume: 4 MiB at the start of the LUN (where a real initiator would find it). */
-export const FS_REGION_BYTES = 4 * 1024 * 1024;
-export const FS_REGION_LBA = 0;
+const FS_REGION_BYTES = 4 * 1024 * 1024;
+const FS_REGION_LBA = 0;
 /** Names the stage accepts: one path component, no surprises for debugfs's command line. */
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_FILE_BYTES = 256 * 1024;
@@ -28,7 +28,7 @@ const MAX_RUN_BLOCKS = 2048;
 export class FsStageError extends Error {}
 
 /** Writes `data` at `lba` of `lun` (the lab's initiator, POST /api/io's path). */
-export type BlockWriter = (lun: number, lba: number, data: Uint8Array) => Promise<void>;
+type BlockWriter = (lun: number, lba: number, data: Uint8Array) => Promise<void>;
 
 interface Volume {
   image: Uint8Array;

@@ -37,7 +37,7 @@ export interface CommandOptions {
   recovery?: CommandRecovery;
 }
 
-export interface CommandRecovery {
+interface CommandRecovery {
   timeoutMs: number;
   /** New attempts after the first. */
   retries: number;
@@ -46,7 +46,7 @@ export interface CommandRecovery {
 }
 
 /** A command whose status did not arrive in time; the task may still exist on the target (abort it by ITT). */
-export class CommandTimeout extends Error {
+class CommandTimeout extends Error {
   constructor(readonly itt: number, readonly cmdSN: number, ms: number) {
     super(`no status for ITT 0x${itt.toString(16)} within ${ms} ms`);
     this.name = 'CommandTimeout';
@@ -54,7 +54,7 @@ export class CommandTimeout extends Error {
 }
 
 /** A read whose status came before all its data: the data cannot be trusted. */
-export class IncompleteData extends Error {
+class IncompleteData extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'IncompleteData';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** CHAP_A algorithm numbers (RFC 7143 12.1.3; 7 SHA-256 and 8 SHA3-256 from the IANA registry). */
-export const CHAP_ALGORITHMS: Readonly<Record<number, string>> = { 5: 'md5', 6: 'sha1', 7: 'sha256', 8: 'sha3-256' };
+const CHAP_ALGORITHMS: Readonly<Record<number, string>> = { 5: 'md5', 6: 'sha1', 7: 'sha256', 8: 'sha3-256' };
 
 export interface ChapCredentials {
   user: string;
@@ -51,7 +51,7 @@ export function chapResponse(algorithm: number, id: number, secret: string, chal
   return createHash(CHAP_ALGORITHMS[algorithm]!).update(Buffer.from([id])).update(secret, 'utf8').update(challenge).digest();
 }
 
-export const digestLength = (algorithm: number): number => createHash(CHAP_ALGORITHMS[algorithm]!).digest().length;
+const digestLength = (algorithm: number): number => createHash(CHAP_ALGORITHMS[algorithm]!).digest().length;
 
 export function newChallenge(algorithm: number): { id: number; challenge: Buffer } {
   // A challenge at least as long as the digest, so guessing it is no easier than inverting the hash.

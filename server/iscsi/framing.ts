@@ -9,7 +9,7 @@ export type FramingError =
   | { kind: 'data-too-long'; bhs: Buffer; length: number; limit: number }
   | { kind: 'ahs-too-long'; bhs: Buffer; length: number };
 
-export interface FramingSink {
+interface FramingSink {
   pdu(pdu: Pdu, rawLength: number): void;
   /**
    * Where a large data segment that arrived across several received chunks should be gathered: exactly

@@ -1,4 +1,4 @@
-import { type ChapCredentials, CHAP_ALGORITHMS, chapResponse, decodeBinary, decodeIdentifier, encodeHex, newChallenge, pickAlgorithm, responsesEqual } from './chap.ts';
+import { type ChapCredentials, chapResponse, decodeBinary, decodeIdentifier, encodeHex, newChallenge, pickAlgorithm, responsesEqual } from './chap.ts';
 import { DEFAULT_PARAMS, negotiate, type SessionParams } from './negotiation.ts';
 import { LoginStatus, Stage, type LoginRequestPdu } from './pdu/login.ts';
 import { LIMITS } from './constants.ts';
@@ -28,7 +28,7 @@ export interface LoginPolicy extends TargetAccess {
 }
 
 /** The answer to one Login Request. `status` non-zero ends the login with that Login Response status. */
-export interface LoginStep {
+interface LoginStep {
   status: number;
   /** Human-readable reason for a failed status, for logs and the trace. */
   reason?: string;
@@ -232,4 +232,3 @@ export class LoginMachine {
   }
 }
 
-export { CHAP_ALGORITHMS };

@@ -38,7 +38,7 @@ export const DEFAULT_PARAMS: Readonly<SessionParams> = {
 };
 
 /** What this target is willing to do; each negotiated result is computed against these. */
-export const TARGET_OFFER = {
+const TARGET_OFFER = {
   digests: ['CRC32C', 'None'],
   maxConnections: 1,
   initialR2T: false,
@@ -56,7 +56,7 @@ type Numeric = { min: number; max: number };
 const U24: Numeric = { min: 512, max: 16777215 };
 const TIME: Numeric = { min: 0, max: 3600 };
 
-export type NegotiationOutcome =
+type NegotiationOutcome =
   | { ok: true; answers: KeyValue[]; declared: Map<string, string> }
   | { ok: false; status: number; reason: string };
 

@@ -7,7 +7,7 @@
 const MIN_POOLED_BYTES = 64 * 1024;
 const MAX_KEPT_BYTES = 64 * 1024 * 1024;
 
-export class WriteBufferPool {
+class WriteBufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private kept = 0;
 

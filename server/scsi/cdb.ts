@@ -8,10 +8,6 @@ export function be16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
 
-export function be24(b: Uint8Array, o: number): number {
-  return (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
-}
-
 export function be32(b: Uint8Array, o: number): number {
   return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 }
@@ -38,16 +34,14 @@ export function put64(b: Uint8Array, o: number, v: number): void {
 }
 
 /** The fields every READ/WRITE/VERIFY-family CDB carries, decoded by CDB size. */
-export interface BlockCdb {
+interface BlockCdb {
   readonly lba: number;
   readonly blocks: number;
   /** Byte 1 of 10/12/16-byte CDBs: RDPROTECT/WRPROTECT/VRPROTECT (bits 7-5), DPO (4), FUA (3), BYTCHK (2-1). */
   readonly flags: number;
 }
 
-export const FLAG_DPO = 0x10;
 export const FLAG_FUA = 0x08;
-export const PROTECT_SHIFT = 5;
 
 /** SBC-3 5.x: READ(6)/WRITE(6) carry a 21-bit LBA and an 8-bit length where 0 means 256 blocks. */
 export function decodeBlockCdb(cdb: Uint8Array): BlockCdb {
@@ -64,7 +58,7 @@ export function decodeBlockCdb(cdb: Uint8Array): BlockCdb {
 }
 
 /** CDB length by operation code group (SPC-4 4.2.5.1): 0 -> 6, 1/2 -> 10, 4 -> 16, 5 -> 12. */
-export function groupLength(opcode: number): number {
+function groupLength(opcode: number): number {
   switch (opcode >> 5) {
     case 0:
       return 6;

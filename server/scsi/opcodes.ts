@@ -6,7 +6,6 @@
 import type { Handler, OpcodeEntry } from './context.ts';
 
 export type { OpcodeEntry } from './context.ts';
-import type { LogicalUnit } from './logical-unit.ts';
 import { compareAndWrite } from './sbc/compare-and-write.ts';
 import { getLbaStatus } from './sbc/get-lba-status.ts';
 import { orWrite } from './sbc/orwrite.ts';
@@ -134,7 +133,7 @@ export function reservationCatchAll(handler: Handler): OpcodeEntry[] {
 }
 
 /** Service action field (byte 1 bits 4-0) for opcodes that have one. */
-export function serviceActionOf(cdb: Uint8Array): number {
+function serviceActionOf(cdb: Uint8Array): number {
   return cdb[1]! & 0x1f;
 }
 

@@ -79,7 +79,7 @@ export const Sense = {
 } as const;
 
 /** Which byte (and optionally bit) of the CDB or parameter list was wrong: SPC-4 4.5.2.4.2 field pointer. */
-export interface FieldPointer {
+interface FieldPointer {
   /** true: the error is in the CDB (C/D = 1); false: in the parameter data. */
   readonly cdb: boolean;
   readonly byte: number;

@@ -38,7 +38,7 @@ export interface LunOptions {
   physicalBlockExponent?: number;
 }
 
-export interface ScsiTargetOptions {
+interface ScsiTargetOptions {
   /** iSCSI target name (IQN): used for VPD page 83 designators and unit serial numbers. */
   targetName: string;
   /** LUN n is luns[n]. */

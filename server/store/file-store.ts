@@ -12,7 +12,7 @@ import { datasyncThread } from './datasync-thread.ts';
 import { AllocationMap } from './allocation-map.ts';
 import type { BlockStore } from './types.ts';
 
-export interface FileStoreOptions {
+interface FileStoreOptions {
   path: string;
   sizeBytes: number;
   /** Logical block size in bytes (default 512). */
@@ -23,7 +23,7 @@ export interface FileStoreOptions {
 }
 
 /** Counters for tests and the UI: how often the store touched stable storage. */
-export interface FileStoreStats {
+interface FileStoreStats {
   reads: number;
   writes: number;
   datasyncs: number;

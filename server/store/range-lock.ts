@@ -13,7 +13,7 @@ interface Holder {
   wake?: () => void;
 }
 
-export type Release = () => void;
+type Release = () => void;
 
 export class RangeLock {
   /** Holders and waiters in arrival order. */

@@ -8,9 +8,9 @@
  */
 
 /** SCSI direction of a data-moving command (READ(10)/(16), WRITE(10)/(16)...). */
-export type IoOp = 'read' | 'write';
+type IoOp = 'read' | 'write';
 
-export type CacheOutcome = 'hit' | 'readahead-hit' | 'miss' | 'partial' | 'write-hit' | 'write-allocate' | 'bypass';
+type CacheOutcome = 'hit' | 'readahead-hit' | 'miss' | 'partial' | 'write-hit' | 'write-allocate' | 'bypass';
 
 export type LessonCheck =
   /** A READ or WRITE finished with GOOD status (SCSI Response seen), optionally at this LBA / at least this many blocks. */

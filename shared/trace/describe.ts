@@ -2,7 +2,7 @@
  * Raw PDU bytes -> PduTraceEvent, with task correlation. Shared so the server's recorder, the pcap replay and
  * the browser (re-decoding a loaded capture) all describe PDUs the same way.
  */
-import { u24, u32 } from '../protocol/bytes.ts';
+import { u32 } from '../protocol/bytes.ts';
 import { decodeCdb } from '../protocol/cdb.ts';
 import {
   BHS_LENGTH,
@@ -45,7 +45,7 @@ interface OpenTask {
 }
 
 /** Named cap: open tasks remembered across all connections; the oldest are forgotten beyond it. */
-export const MAX_OPEN_TASKS = 8192;
+const MAX_OPEN_TASKS = 8192;
 
 const OP_NOP_OUT = 0x00;
 const OP_SCSI_COMMAND = 0x01;
@@ -252,12 +252,4 @@ function stripUndefined<T extends object>(o: T): T {
   const out = {} as T;
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
-}
-
-/** Login/Text helpers for readers of a byte stream: the data segment's start within a wire PDU. */
-export function dataSegmentOf(raw: Uint8Array, headerDigest: boolean): Uint8Array {
-  const ahs = (raw[4] ?? 0) * 4;
-  const start = BHS_LENGTH + ahs + (headerDigest ? 4 : 0);
-  const len = u24(raw, 5);
-  return raw.subarray(start, start + len);
 }

@@ -12,8 +12,8 @@
  */
 import { decodeRawFrame, encodeRawFrame, RAW_FRAME_MAGIC, type RawPduFrame } from './schema.ts';
 
-export const RAW_BATCH_MAGIC = 0x62;
-export const RAW_BATCH_VERSION = 1;
+const RAW_BATCH_MAGIC = 0x62;
+const RAW_BATCH_VERSION = 1;
 const HEADER = 8;
 
 export class RawBatchError extends Error {}

@@ -91,7 +91,7 @@ export interface PduTraceEvent extends TraceEventBase {
   readonly rawLength: number;
 }
 
-export type SessionEventKind = 'connected' | 'login' | 'login-failed' | 'logout' | 'closed' | 'reinstated' | 'task-management' | 'protocol-error';
+type SessionEventKind = 'connected' | 'login' | 'login-failed' | 'logout' | 'closed' | 'reinstated' | 'task-management' | 'protocol-error';
 
 export interface SessionTraceEvent extends TraceEventBase {
   readonly type: 'session';
@@ -177,7 +177,7 @@ export interface FaultTraceEvent extends TraceEventBase {
 }
 
 /** Recorder bookkeeping: events lost because a consumer lagged or the ring overflowed. */
-export interface DropTraceEvent extends TraceEventBase {
+interface DropTraceEvent extends TraceEventBase {
   readonly type: 'drop';
   readonly dropped: number;
   readonly reason: string;
@@ -216,8 +216,8 @@ export function isTraceEvent(x: unknown): x is TraceEvent {
  * Big-endian, as the protocol itself.
  */
 export const RAW_FRAME_MAGIC = 0x69;
-export const RAW_FRAME_VERSION = 1;
-export const RAW_FRAME_HEADER_LENGTH = 12;
+const RAW_FRAME_VERSION = 1;
+const RAW_FRAME_HEADER_LENGTH = 12;
 const FLAG_TRUNCATED = 0x01;
 const FLAG_T2I = 0x02;
 const FLAG_HEADER_DIGEST = 0x04;

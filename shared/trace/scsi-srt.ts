@@ -60,14 +60,14 @@ const SAMPLE_CAP = 100_000;
  * `cdb`: the command's CDB (its first two bytes suffice); `dataLength`: the Data-In's DataSegmentLength;
  * `data`: the start of its data segment (5 bytes suffice).
  */
-export function truncatedStandardInquiry(cdb: Uint8Array, dataLength: number, data: Uint8Array): boolean {
+function truncatedStandardInquiry(cdb: Uint8Array, dataLength: number, data: Uint8Array): boolean {
   if (cdb.length < 2 || cdb[0] !== OP_INQUIRY || (cdb[1]! & EVPD_BIT) !== 0) return false;
   if (dataLength <= INQUIRY_ADDITIONAL_LENGTH || data.length <= INQUIRY_ADDITIONAL_LENGTH) return false;
   return dataLength < INQUIRY_ADDITIONAL_LENGTH + 1 + data[INQUIRY_ADDITIONAL_LENGTH]!;
 }
 
 /** How a task ended, as the accumulator needs it. */
-export interface SrtStatus {
+interface SrtStatus {
   readonly timeNs: number;
   /** A SCSI Response with a data segment (sense data). */
   readonly withSense: boolean;
@@ -153,7 +153,7 @@ export function asTsharkTable(rows: readonly SrtRow[]): SrtTable {
   return { rows: rows.filter((r) => r.calls > 0), tsharkSkips: rows.reduce((n, r) => n + r.withSense + r.truncatedInquiry, 0) };
 }
 
-export interface SrtOptions {
+interface SrtOptions {
   /** Only commands sent at or after this time (ns, trace clock). */
   readonly sinceNs?: number;
   /** A PDU's wire bytes by seq (BHS first), when kept: lets the table skip what tshark cannot count. */

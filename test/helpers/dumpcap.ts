@@ -2,12 +2,12 @@
 import { spawn } from 'node:child_process';
 import { requireTools, run, explain } from './exec.ts';
 
-export interface Dumpcap {
+interface Dumpcap {
   /** Stops capturing; resolves once the file is complete. */
   stop(): Promise<void>;
 }
 
-export interface DumpcapOptions {
+interface DumpcapOptions {
   /** Interface (default lo; `any` gives Linux cooked headers). */
   iface?: string;
   /** dumpcap -y: LINUX_SLL or LINUX_SLL2 on `any`. */

@@ -2,7 +2,7 @@
 // exit codes and output alike.
 import { execFile, execFileSync } from 'node:child_process';
 
-export interface RunResult {
+interface RunResult {
   /** exit code; null when killed by a signal (timeout) */
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -48,7 +48,7 @@ export function explain(r: RunResult): string {
 }
 
 /** Whether a program is on PATH. */
-export function haveTool(name: string): boolean {
+function haveTool(name: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
     return true;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startTarget, type RunningTarget } from '../../server/run-target.ts';
 import type { TargetConfig } from '../../server/cli/args.ts';
 
-export interface InProcessTarget {
+interface InProcessTarget {
   readonly iqn: string;
   /** Valid once the suite's beforeAll has run. */
   port: number;

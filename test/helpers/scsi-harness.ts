@@ -15,9 +15,9 @@ export const TARGET_NAME = 'iqn.2026-11.org.iscsi-lab:test';
 export const nexusA: ItNexus = { id: 'iqn.a,i,0x1,t,0x1', initiatorName: 'iqn.a', initiatorPort: 'iqn.a,i,0x1', relativeTargetPort: 1 };
 export const nexusB: ItNexus = { id: 'iqn.b,i,0x2,t,0x1', initiatorName: 'iqn.b', initiatorPort: 'iqn.b,i,0x2', relativeTargetPort: 1 };
 
-export type HarnessLun = Omit<LunOptions, 'store'> & { thin?: boolean; blocks?: number };
+type HarnessLun = Omit<LunOptions, 'store'> & { thin?: boolean; blocks?: number };
 
-export interface RunOptions {
+interface RunOptions {
   lun?: number;
   data?: Uint8Array;
   nexus?: ItNexus;

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO_ROOT, 'bin', 'iscsi-lab.cjs');
-export const HOST = '127.0.0.1';
+const HOST = '127.0.0.1';
 
-export interface LunOptions {
+interface LunOptions {
   /** e.g. '64M' */
   size: string;
   thin?: boolean;
@@ -22,7 +22,7 @@ export interface LunOptions {
   path?: string;
 }
 
-export interface TargetOptions {
+interface TargetOptions {
   iqn?: string;
   luns?: LunOptions[];
   /** how many portals (each on its own free port); default 1 */
@@ -38,7 +38,7 @@ export interface TargetOptions {
   readyTimeoutMs?: number;
 }
 
-export interface Exit {
+interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }

@@ -41,7 +41,7 @@ export const Op = {
 } as const;
 
 /** What a non-holder gets for one command, before the reservation type is taken into account. */
-export const enum Access {
+const enum Access {
   /** Allowed under every reservation type. */
   Allowed,
   /** Reads the medium: allowed through the Write Exclusive family, conflicts under Exclusive Access. */
@@ -89,7 +89,7 @@ const SA_READ_MEDIA_SERIAL_NUMBER = 0x01;
 const SA_READ_32 = 0x0009;
 const SA_VERIFY_32 = 0x000a;
 
-export function classify(cdb: Uint8Array): Access {
+function classify(cdb: Uint8Array): Access {
   const op = cdb[0] ?? 0;
   if (ALWAYS_ALLOWED.has(op)) return Access.Allowed;
   if (READS.has(op)) return Access.ReadOnly;

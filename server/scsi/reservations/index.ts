@@ -15,8 +15,6 @@ import { executeProut } from './prout.ts';
 import { executeSpc2 } from './spc2.ts';
 import { admitsRegistrants, emptyState, isHolder, registrationFor, type LuState, type Registration } from './state.ts';
 
-export { UnitAttention, unitAttentionReason } from './outcomes.ts';
-export type { ReservationsHook } from './hook.ts';
 
 /**
  * Asks the SCSI target to establish a unit attention condition (SAM-5 5.14) on logical unit `lun` for the I_T
@@ -30,7 +28,7 @@ export type { ReservationsHook } from './hook.ts';
  * The nexus may not be logged in right now (registrations outlive I_T nexus loss): keep the condition until a
  * nexus with that id shows up, or drop it if the target does not keep state for absent nexuses.
  */
-export type UnitAttentionCallback = (
+type UnitAttentionCallback = (
   lun: number,
   nexusId: string | 'all-but',
   asc: number,
@@ -38,7 +36,7 @@ export type UnitAttentionCallback = (
   except?: string,
 ) => void;
 
-export interface ReservationsOptions {
+interface ReservationsOptions {
   /** Logical units 0 .. lunCount-1 get independent reservation state. */
   readonly lunCount: number;
   /**

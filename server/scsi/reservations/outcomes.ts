@@ -22,20 +22,6 @@ export const UnitAttention = {
 
 export type UnitAttentionCode = (typeof UnitAttention)[keyof typeof UnitAttention];
 
-const UA_REASONS: readonly SenseReason[] = [
-  { key: SenseKey.UnitAttention, asc: 0x2a, ascq: 0x03, name: 'RESERVATIONS PREEMPTED' },
-  { key: SenseKey.UnitAttention, asc: 0x2a, ascq: 0x04, name: 'RESERVATIONS RELEASED' },
-  { key: SenseKey.UnitAttention, asc: 0x2a, ascq: 0x05, name: 'REGISTRATIONS PREEMPTED' },
-];
-
-/**
- * The sense reason for a unit attention this engine establishes, as one shared object per code, so a target that
- * de-duplicates queued unit attentions by identity sees repeats as repeats. Undefined for codes it never uses.
- */
-export function unitAttentionReason(asc: number, ascq: number): SenseReason | undefined {
-  return UA_REASONS.find((r) => r.asc === asc && r.ascq === ascq);
-}
-
 export const good = (dataIn?: Uint8Array): ScsiResponse =>
   dataIn ? { status: ScsiStatus.Good, dataIn } : { status: ScsiStatus.Good };
 

@@ -16,7 +16,7 @@ const enum PrinAction {
 }
 
 /** What REPORT CAPABILITIES advertises; it depends on how the engine was configured. */
-export interface Capabilities {
+interface Capabilities {
   /** PTPL_C: APTPL can be honoured, i.e. the engine has somewhere to persist state. */
   readonly persistThroughPowerLoss: boolean;
 }
@@ -133,7 +133,7 @@ const ISCSI_PROTOCOL = 0x5;
 const FORMAT_PORT = 0x40; // FORMAT CODE 01b: iSCSI name + ",i,0x" + ISID (SPC-4 7.6.4.6)
 
 /** An iSCSI initiator-port TransportID, NUL-terminated and padded to a multiple of 4, at least 24 bytes long. */
-export function iscsiTransportId(initiatorPort: string): Uint8Array {
+function iscsiTransportId(initiatorPort: string): Uint8Array {
   const name = new TextEncoder().encode(initiatorPort);
   const padded = Math.max(20, Math.ceil((name.length + 1) / 4) * 4);
   const out = new Uint8Array(4 + padded);

@@ -36,7 +36,7 @@ const enum ProutAction {
   RegisterAndMove = 0x07,
 }
 
-export interface ProutContext {
+interface ProutContext {
   readonly state: LuState;
   readonly nexus: ItNexus;
   /** APTPL = 1 is only accepted when state can be persisted (REPORT CAPABILITIES PTPL_C). */

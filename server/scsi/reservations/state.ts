@@ -49,7 +49,7 @@ export interface Registration {
   readonly allTgPt: boolean;
 }
 
-export interface PersistentReservation {
+interface PersistentReservation {
   readonly type: PrType;
   /** The holding registration's nexus id; for all-registrants types the nexus that created it (informational). */
   holder: string;

@@ -11,16 +11,16 @@ import type { LogicalUnit } from '../logical-unit.ts';
 export const MAX_TRANSFER_BLOCKS = 65536;
 /** The NUMBER OF LOGICAL BLOCKS field of COMPARE AND WRITE is one byte. */
 export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
-export const MAX_UNMAP_BLOCKS = 1024 * 1024;
-export const MAX_UNMAP_DESCRIPTORS = 256;
+const MAX_UNMAP_BLOCKS = 1024 * 1024;
+const MAX_UNMAP_DESCRIPTORS = 256;
 /**
  * Blocks per WRITE ATOMIC(16) (4 MiB at 512-byte blocks): the whole write is held in one buffer and done in one
  * store call under the range lock, so this bounds what one atomic command pins; libiscsi's WriteAtomic16 tests
  * write up to 256 blocks.
  */
-export const MAX_ATOMIC_TRANSFER_BLOCKS = 8192;
+const MAX_ATOMIC_TRANSFER_BLOCKS = 8192;
 
-export interface BlockLimits {
+interface BlockLimits {
   maxCompareAndWrite: number;
   optimalGranularity: number;
   maxTransfer: number;

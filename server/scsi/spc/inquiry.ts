@@ -30,7 +30,7 @@ const RMB = 0x80;
 /** Version descriptors (SPC-4 table 147): SAM-5, SPC-4, SBC-3, iSCSI (RFC 7143 has no code; 0x0960 is iSCSI). */
 const VERSION_DESCRIPTORS = [0x00a0, 0x0460, 0x04c0, 0x0960];
 
-export const VPD_PAGES = [0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2] as const;
+const VPD_PAGES = [0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2] as const;
 
 export function inquiry(ctx: CommandContext): ScsiResponse {
   const { cdb } = ctx;

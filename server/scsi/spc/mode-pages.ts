@@ -12,9 +12,9 @@ export const enum PageControl {
   Saved = 3,
 }
 
-export const PAGE_RW_ERROR_RECOVERY = 0x01;
-export const PAGE_CACHING = 0x08;
-export const PAGE_CONTROL = 0x0a;
+const PAGE_RW_ERROR_RECOVERY = 0x01;
+const PAGE_CACHING = 0x08;
+const PAGE_CONTROL = 0x0a;
 export const PAGE_ALL = 0x3f;
 
 // Caching page (SBC-3 6.4.5), byte 2
@@ -118,4 +118,3 @@ export function currentPage(def: PageDef, values: ModeParameters): Uint8Array {
   return page;
 }
 
-export type { PageDef };

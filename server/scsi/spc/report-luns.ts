@@ -23,7 +23,7 @@ export function reportLuns(cdb: Uint8Array, target: TargetInfo): ScsiResponse {
   return withAllocation(d, allocation);
 }
 
-export function encodeLun(d: Uint8Array, offset: number, lun: number): void {
+function encodeLun(d: Uint8Array, offset: number, lun: number): void {
   if (lun < 256) {
     d[offset + 1] = lun;
   } else {

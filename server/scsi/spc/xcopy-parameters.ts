@@ -51,7 +51,7 @@ export interface BlockSegment {
   readonly destinationLba: number;
 }
 
-export interface CopyParameters {
+interface CopyParameters {
   readonly listId: number;
   /** The list identifier names this copy (LIST ID USAGE 00b or 10b): RECEIVE COPY RESULTS can ask about it. */
   readonly identified: boolean;

@@ -40,8 +40,8 @@ import { DEFAULT_CACHE_BLOCK_BYTES, DEFAULT_READAHEAD_WINDOW_BYTES, type BlockCa
 import { WriteBack } from './write-back.ts';
 import { WritePath } from './write-path.ts';
 
-export type { BlockCacheOptions, CacheMap, CacheMode, CacheSettings, CacheStats, ReadaheadSettings } from './types.ts';
-export { DEFAULT_CACHE_BLOCK_BYTES, DEFAULT_READAHEAD_WINDOW_BYTES } from './types.ts';
+export type { BlockCacheOptions, CacheMode, CacheSettings, CacheStats, ReadaheadSettings } from './types.ts';
+export { DEFAULT_READAHEAD_WINDOW_BYTES } from './types.ts';
 
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 const DEFAULT_HIGH_WATER = 0.5;

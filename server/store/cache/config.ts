@@ -36,7 +36,7 @@ export function defaultCacheConfig(): CacheConfig {
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
 /** The cache lives in this process's memory: a cache (or readahead window) larger than the machine's is a mistake. */
-export const MAX_CACHE_BYTES = totalmem();
+const MAX_CACHE_BYTES = totalmem();
 
 /** A byte count for the cache from the API or a flag: a whole number from 0 to MAX_CACHE_BYTES. */
 export function checkCacheBytes(bytes: number, what: string): number {

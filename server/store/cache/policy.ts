@@ -47,7 +47,7 @@ function trimGhosts(ghosts: Map<number, true>, max: number): void {
   }
 }
 
-export class LruPolicy implements ReplacementPolicy {
+class LruPolicy implements ReplacementPolicy {
   readonly name = 'lru';
   private readonly order = new Map<number, true>();
 
@@ -79,7 +79,7 @@ export class LruPolicy implements ReplacementPolicy {
 const TWOQ_IN_FRACTION = 0.25;
 const TWOQ_OUT_FRACTION = 0.5;
 
-export class TwoQPolicy implements ReplacementPolicy {
+class TwoQPolicy implements ReplacementPolicy {
   readonly name = '2q';
   private readonly a1in = new Map<number, true>();
   private readonly am = new Map<number, true>();
@@ -136,7 +136,7 @@ export class TwoQPolicy implements ReplacementPolicy {
   }
 }
 
-export class ArcPolicy implements ReplacementPolicy {
+class ArcPolicy implements ReplacementPolicy {
   readonly name = 'arc';
   private readonly t1 = new Map<number, true>();
   private readonly t2 = new Map<number, true>();

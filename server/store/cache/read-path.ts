@@ -11,7 +11,7 @@ import type { StoreOrder } from './store-order.ts';
 import type { ReadaheadSettings } from './types.ts';
 
 /** Readahead never asks for more than this share of the cache at once. */
-export const READAHEAD_MAX_SHARE = 0.25;
+const READAHEAD_MAX_SHARE = 0.25;
 
 export class ReadPath {
   /** Store reads in flight by cache block: concurrent misses of one block wait for one read. */

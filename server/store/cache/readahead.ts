@@ -7,7 +7,7 @@
  */
 
 /** Streams tracked at once; the least recently continued one is replaced. */
-export const MAX_STREAMS = 8;
+const MAX_STREAMS = 8;
 /** A read continues a stream from its second request on. */
 const SEQUENTIAL_AFTER = 2;
 

@@ -7,7 +7,7 @@
 import { RangeLock } from '../range-lock.ts';
 
 /** A store read in flight whose result may be installed. */
-export interface Fill {
+interface Fill {
   readonly first: number;
   readonly last: number;
   /** 1 per cache block (from `first`) that a mutation touched while the read was in flight. */

@@ -24,7 +24,6 @@ export function fmtBytes(n: number): string {
 
 export const hex2 = (n: number): string => (n & 0xff).toString(16).padStart(2, '0');
 export const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
-export const tag = (n: unknown): string => (typeof n === 'number' ? (n === 0xffffffff ? 'ffffffff' : `0x${hex8(n)}`) : '');
 
 /** Printable ASCII or a dot, as hex editors show it. */
 export const asciiOf = (b: number): string => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.');

@@ -24,7 +24,7 @@ export interface TouchedRange {
 }
 
 /** Most cells a map draws: enough to see a 4 KiB write on a small LUN, few enough to redraw each second. */
-export const MAX_CELLS = 2048;
+const MAX_CELLS = 2048;
 
 /** Cell size in LBAs: a whole number of cache blocks, so a cell is never split across one. */
 export function cellLbas(lunBlocks: number, lbasPerCacheBlock: number, maxCells = MAX_CELLS): number {

@@ -82,14 +82,14 @@ export function breakdownOf(pdus: readonly PduTraceEvent[], mss: number): Breakd
 }
 
 /** What the lab's initiator and target negotiate (server/initiator/login.ts): the model's PDU sizes follow it. */
-export interface SessionModel {
+interface SessionModel {
   readonly maxRecvDataSegmentLength: number;
   readonly firstBurstLength: number;
   readonly maxBurstLength: number;
   readonly immediateData: boolean;
 }
 
-export const LAB_SESSION: SessionModel = { maxRecvDataSegmentLength: 262_144, firstBurstLength: 65_536, maxBurstLength: 262_144, immediateData: true };
+const LAB_SESSION: SessionModel = { maxRecvDataSegmentLength: 262_144, firstBurstLength: 65_536, maxBurstLength: 262_144, immediateData: true };
 
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 const pduShape = (opcode: number, direction: 'i2t' | 't2i', data: number): PduShape => ({

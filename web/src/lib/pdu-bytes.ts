@@ -53,7 +53,7 @@ export function pathForByte(nodes: readonly FieldNode[], off: number, prefix = '
   return undefined;
 }
 
-export type ByteSection = 'bhs' | 'ahs' | 'hdigest' | 'data' | 'pad' | 'ddigest' | 'beyond';
+type ByteSection = 'bhs' | 'ahs' | 'hdigest' | 'data' | 'pad' | 'ddigest' | 'beyond';
 
 export interface PduLayout {
   readonly bhs: [number, number];

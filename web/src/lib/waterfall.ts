@@ -14,7 +14,7 @@
 import type { PduTraceEvent, StoreTraceEvent } from '../../../shared/trace/schema.ts';
 import { carriesStatus } from '../../../shared/trace/scsi-srt.ts';
 
-export type SegmentId = 'request' | 'queue' | 'lookup' | 'store' | 'sync' | 'cache' | 'answer';
+type SegmentId = 'request' | 'queue' | 'lookup' | 'store' | 'sync' | 'cache' | 'answer';
 
 export const SEGMENTS: readonly { id: SegmentId; label: string; colour: string }[] = [
   { id: 'request', label: 'request in (network)', colour: '#5b9bd5' },
