@@ -36,7 +36,16 @@ import { BlockTable, MAX_SECTORS_PER_BLOCK, zeroCounters } from './block-table.t
 import { ReadPath } from './read-path.ts';
 import { DEFAULT_MAP_RANGES, ReportBuilder, cacheMap, cacheStats, timed } from './report.ts';
 import { StoreOrder } from './store-order.ts';
-import { DEFAULT_CACHE_BLOCK_BYTES, DEFAULT_READAHEAD_WINDOW_BYTES, type BlockCacheOptions, type CacheMap, type CacheMode, type CacheSettings, type CacheStats, type ReadaheadSettings } from './types.ts';
+import {
+  DEFAULT_CACHE_BLOCK_BYTES,
+  DEFAULT_READAHEAD_WINDOW_BYTES,
+  type BlockCacheOptions,
+  type CacheMap,
+  type CacheMode,
+  type CacheSettings,
+  type CacheStats,
+  type ReadaheadSettings,
+} from './types.ts';
 import { WriteBack } from './write-back.ts';
 import { WritePath } from './write-path.ts';
 

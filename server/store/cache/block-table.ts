@@ -127,7 +127,7 @@ export class BlockTable {
   /** Copies the sectors of `mask` within [from, to) of a cache block's bytes into `out` at `outBase` + sector offset. */
   copySectors(src: Uint8Array, mask: number, from: number, to: number, out: Uint8Array, outBase: number): void {
     const bs = this.blockSize;
-    for (let s = from; s < to; ) {
+    for (let s = from; s < to;) {
       if (((mask >>> s) & 1) === 0) {
         s++;
         continue;

@@ -99,7 +99,7 @@ export class ReadPath {
     if (missKeys.length === 0) return;
     // One store read per run of consecutive missing cache blocks.
     const reads: Promise<void>[] = [];
-    for (let i = 0; i < missKeys.length; ) {
+    for (let i = 0; i < missKeys.length;) {
       let j = i;
       while (j + 1 < missKeys.length && missKeys[j + 1] === missKeys[j]! + 1) j++;
       const first = missKeys[i]!;

@@ -68,7 +68,7 @@ export class WriteBack {
     if (keys.length === 0) return;
     const sorted = [...new Set(keys)].sort((a, b) => a - b);
     const runs: Promise<void>[] = [];
-    for (let i = 0; i < sorted.length; ) {
+    for (let i = 0; i < sorted.length;) {
       let j = i;
       while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
       runs.push(this.writeBackRun(sorted[i]!, sorted[j]!));

@@ -59,7 +59,7 @@ export class WritePath {
       table.counters.bypasses += bypass.length;
       this.writeBack.kick(); // make clean room for the next writes
       const writes: Promise<void>[] = [];
-      for (let i = 0; i < bypass.length; ) {
+      for (let i = 0; i < bypass.length;) {
         let j = i;
         while (j + 1 < bypass.length && bypass[j + 1]!.k === bypass[j]!.k + 1) j++;
         const a = bypass[i]!;
@@ -110,7 +110,15 @@ export class WritePath {
    * new entry when `allocate` and there is free or clean room. Returns the entry, or undefined when the sectors
    * bypass the cache (reported as such).
    */
-  private copyIntoCache(k: number, from: number, to: number, data: Uint8Array, dataOff: number, allocate: boolean, report: ReportBuilder | undefined): Entry | undefined {
+  private copyIntoCache(
+    k: number,
+    from: number,
+    to: number,
+    data: Uint8Array,
+    dataOff: number,
+    allocate: boolean,
+    report: ReportBuilder | undefined,
+  ): Entry | undefined {
     const table = this.table;
     let e = table.entries.get(k);
     if (!e) {
