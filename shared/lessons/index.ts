@@ -11,7 +11,7 @@ import { START_HERE } from './start-here.ts';
 import type { Lesson, LessonsResponse } from './types.ts';
 import { WRITE_R2T } from './write-r2t.ts';
 
-export type { Lesson, LessonStep, LessonsResponse } from './types.ts';
+export type { Lesson, LessonStep } from './types.ts';
 export { GLOSSARY };
 
 export const LESSONS: readonly Lesson[] = [START_HERE, LOGIN_CHAP, WRITE_R2T, CACHE, ENCAPSULATION_COST, SEQUENCE_NUMBERS];
