@@ -56,7 +56,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const lab = new LabInitiator({
     host: target.iscsi.listening[0]!.host, port: target.iscsi.listening[0]!.port, targetName: config.iqn,
     initiatorName: 'iqn.2026-11.org.iscsi-lab:gateway', chap: config.chap, mutualChap: config.mutualChap,
-  });
+  }, target.stepGate);
   const root = resolve(opts.webRoot);
   const access = accessToken(opts.host, opts.token);
   // Made once the real port is known (listen below), before any request can arrive.

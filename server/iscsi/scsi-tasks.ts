@@ -10,7 +10,6 @@ import { RejectReason } from './pdu/reject.ts';
 import type { Pdu } from './pdu.ts';
 import type { Connection } from './connection.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
-import { stepGate } from '../trace/step-gate.ts';
 import type { TaskIdentity } from '../store/types.ts';
 import type { BudgetHolder } from './data-budget.ts';
 
@@ -265,7 +264,8 @@ export class ScsiTaskHandler implements BudgetHolder {
   }
 
   private execute(task: ScsiTask): void {
-    if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-received', () => this.execute(task))) return;
+    const hold = this.conn.ctx.stepHold;
+    if (hold.armed && hold.holdTask(this.conn.initiatorName, task.itt, 'target-received', () => this.execute(task))) return;
     const conn = this.conn;
     const cmd = task.cmd;
     const collector = task.collector;
@@ -296,7 +296,8 @@ export class ScsiTaskHandler implements BudgetHolder {
 
   /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
   private respond(task: ScsiTask, res: ScsiResponse): void {
-    if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
+    const hold = this.conn.ctx.stepHold;
+    if (hold.armed && hold.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
     if (task.aborted || this.conn.state !== 'full') {
       this.sendTaskAborted(task);
       return this.finish(task);

@@ -7,6 +7,7 @@ import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { FaultEngine } from '../faults/engine.ts';
+import type { StepHold } from '../taps/step-hold.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
 import type { DataBudget } from './data-budget.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
@@ -33,6 +34,8 @@ export interface IscsiTargetEntry extends TargetAccess {
 export interface TargetContext {
   /** Fault rules to apply to PDUs (server/faults), when fault injection is wired in. */
   readonly faults?: FaultEngine;
+  /** Step mode: holds the stepped task before it runs and before it answers (never armed unless a stepped I/O runs). */
+  readonly stepHold: StepHold;
   /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused with "function rejected". */
   readonly allowTargetReset: boolean;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;

@@ -9,7 +9,8 @@ import type { IscsiTargetEntry, ScsiBackend, TargetContext } from './target-cont
 import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
-import { Tap } from '../trace/tap.ts';
+import { Tap } from '../taps/tap.ts';
+import { NO_STEP_HOLD, type StepHold } from '../taps/step-hold.ts';
 import type { FaultEngine } from '../faults/engine.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { DataBudget, defaultDataInFlight } from './data-budget.ts';
@@ -41,6 +42,8 @@ export interface IscsiTargetOptions {
   limits?: Partial<TargetLimits>;
   /** Fault rules applied to every connection's PDUs (server/faults/engine.ts). */
   faults?: FaultEngine;
+  /** Step mode's holds of a task (server/taps/step-gate.ts), made by whoever runs the target; default: never held. */
+  stepHold?: StepHold;
   log?: (message: string) => void;
 }
 
@@ -79,6 +82,7 @@ export class IscsiTarget implements TargetContext {
   readonly allowTargetReset: boolean;
   readonly limits: TargetLimits;
   readonly faults: FaultEngine | undefined;
+  readonly stepHold: StepHold;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session>();
   private readonly live = new Set<Connection>();
@@ -96,6 +100,7 @@ export class IscsiTarget implements TargetContext {
     this.allowTargetReset = opts.allowTargetReset ?? false;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
     this.faults = opts.faults;
+    this.stepHold = opts.stepHold ?? NO_STEP_HOLD;
     this.dataBudget = new DataBudget(this.limits.maxDataInFlight, (m) => this.log(m));
   }
 

@@ -15,7 +15,7 @@ import { padOf } from '../iscsi/pdu.ts';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
 import type { FaultEvent } from '../faults/engine.ts';
-import type { Tap } from './tap.ts';
+import type { Tap } from '../taps/tap.ts';
 import { EventRing } from './event-ring.ts';
 import { FLAG_DATA_DIGEST, FLAG_ENDING, FLAG_HEADER_DIGEST, FLAG_T2I, FLAG_WIRE, PduRing } from './pdu-ring.ts';
 import { PduDescriber, scsiSummaryOf, type Correlation, type CorrelationInput } from '../../shared/trace/describe.ts';
