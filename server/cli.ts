@@ -1,6 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { configWarnings, DEFAULT_HTTP, parseHostName, parsePortal, parseTargetArgs, UsageError, type TargetConfig } from './cli/args.ts';
-import { loadConfigFile } from './cli/config-file.ts';
+import { DEFAULT_HTTP, parseHostName } from './cli/args.ts';
+import { loadConfigFile } from './config/config-file.ts';
+import { configWarnings, parseTargetArgs } from './config/target-flags.ts';
+import type { TargetConfig } from './config/target-config.ts';
+import { UsageError } from './config/usage-error.ts';
+import { parsePortal } from './config/values.ts';
 import { configRoutes } from './gateway/config-routes.ts';
 import { adminRoutes } from './gateway/admin-routes.ts';
 import { TargetAdmin } from './target-admin.ts';

@@ -5,7 +5,7 @@ import type { BlockCache } from './store/cache/block-cache.ts';
 import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 import type { BlockStore } from './store/types.ts';
-import type { TargetConfig, TargetSpec } from './cli/args.ts';
+import type { TargetConfig, TargetSpec } from './config/target-config.ts';
 
 /** One target of the instance, built: its SCSI target device and what each LUN serves. */
 export interface RunningScsiTarget {

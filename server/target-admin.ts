@@ -3,7 +3,7 @@
  * removed, ACLs and CHAP changed at run time, as targetcli and SPDK's RPCs do. Each change is made to the running
  * target and to its configuration, so GET /api/config saves what runs.
  */
-import type { LunSpec, TargetConfig, TargetSpec } from './cli/args.ts';
+import type { LunSpec, TargetConfig, TargetSpec } from './config/target-config.ts';
 import type { IscsiTargetEntry } from './iscsi/target-context.ts';
 import { buildScsiTarget, type RunningScsiTarget, type RunningTarget } from './run-target.ts';
 import { withCache } from './store/cache/config.ts';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { RunningTarget } from '../run-target.ts';
-import type { TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
 import { accessToken, type AccessToken } from './access-token.ts';
 import { HttpError, io, readJson, sendJson, status } from './api.ts';
 import { LabInitiator } from './lab-io.ts';
