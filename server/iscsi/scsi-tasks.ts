@@ -8,7 +8,7 @@ import { encodeR2T } from './pdu/r2t.ts';
 import { encodeScsiResponse } from './pdu/scsi-response.ts';
 import { RejectReason } from './pdu/reject.ts';
 import type { Pdu } from './pdu.ts';
-import type { Connection } from './connection.ts';
+import type { TaskConnection } from './full-feature.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
 import type { TaskIdentity } from '../store/types.ts';
 import type { BudgetHolder } from './data-budget.ts';
@@ -100,7 +100,7 @@ export class ScsiTaskHandler implements BudgetHolder {
   /** Data-Out bytes accepted so far: progress, for the budget's stall check. */
   private dataOutBytes = 0;
 
-  constructor(private readonly conn: Connection) {}
+  constructor(private readonly conn: TaskConnection) {}
 
   get size(): number {
     return this.byItt.size;

@@ -73,7 +73,7 @@ export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 25
  * The iSCSI target: portals listening, the session registry (reinstatement, RFC 7143 6.3.5), SendTargets,
  * and the taps through which every PDU and session event leaves sideways.
  */
-export class IscsiTarget implements TargetContext {
+export class IscsiTarget implements TargetContext<Connection, Session<Connection>> {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
   readonly authThrottle = new AuthThrottle();
   readonly dataBudget: DataBudget;
@@ -84,7 +84,7 @@ export class IscsiTarget implements TargetContext {
   readonly faults: FaultEngine | undefined;
   readonly stepHold: StepHold;
   private readonly servers: Server[] = [];
-  private readonly sessions = new Map<number, Session>();
+  private readonly sessions = new Map<number, Session<Connection>>();
   private readonly live = new Set<Connection>();
   private readonly sockets = new Set<Socket>();
   private nextTsih = 1;
@@ -170,7 +170,7 @@ export class IscsiTarget implements TargetContext {
     clearTimeout(timer);
   }
 
-  get sessionList(): readonly Session[] {
+  get sessionList(): readonly Session<Connection>[] {
     return [...this.sessions.values()];
   }
 
@@ -192,7 +192,7 @@ export class IscsiTarget implements TargetContext {
     return this.sessions.has(tsih);
   }
 
-  bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session | number {
+  bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session<Connection> | number {
     if (req.tsih !== 0) {
       const existing = this.sessions.get(req.tsih);
       if (!existing || existing.initiatorName !== login.initiatorName || !existing.isid.equals(req.isid)) return LoginStatus.SessionDoesNotExist;
@@ -226,14 +226,14 @@ export class IscsiTarget implements TargetContext {
       initiatorPort: portName,
       relativeTargetPort: conn.portalGroupTag,
     };
-    const session = new Session(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, target, req.cmdSN, this.limits.maxCommands);
+    const session = new Session<Connection>(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, target, req.cmdSN, this.limits.maxCommands);
     session.connections.add(conn);
     this.sessions.set(tsih, session);
     return session;
   }
 
   /** `loss`: the session ends without a logout, an I_T nexus loss its initiator port is told of later (SAM-5 6.3.4). */
-  private endSession(s: Session, why: string, loss: boolean): void {
+  private endSession(s: Session<Connection>, why: string, loss: boolean): void {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.tsih);
