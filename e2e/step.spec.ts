@@ -1,6 +1,6 @@
 /**
  * Step mode: the gateway's initiator and the target really hold one I/O between stages until Next is pressed
- * (server/trace/step-gate.ts). Checked through the API and the trace, not only the page.
+ * (server/taps/step-gate.ts). Checked through the API and the trace, not only the page.
  */
 import type { APIRequestContext } from '@playwright/test';
 import { expect, openLab, shot, test } from './fixtures.ts';

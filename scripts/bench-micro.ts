@@ -22,7 +22,7 @@ import { BlockCache } from '../server/store/cache/block-cache.ts';
 import { openFileStore } from '../server/store/file-store.ts';
 import { PduDescriber } from '../shared/trace/describe.ts';
 import { TraceRecorder } from '../server/trace/recorder.ts';
-import { Tap } from '../server/trace/tap.ts';
+import { Tap } from '../server/taps/tap.ts';
 import type { PduEvent, SessionEvent } from '../server/iscsi/events.ts';
 import type { Pdu } from '../server/iscsi/pdu.ts';
 

@@ -1,6 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { configWarnings, DEFAULT_HTTP, parseHostName, parsePortal, parseTargetArgs, UsageError, type TargetConfig } from './cli/args.ts';
-import { loadConfigFile } from './cli/config-file.ts';
+import { DEFAULT_HTTP, parseHostName } from './cli/args.ts';
+import { loadConfigFile } from './config/config-file.ts';
+import { configWarnings, parseTargetArgs } from './config/target-flags.ts';
+import type { TargetConfig } from './config/target-config.ts';
+import { UsageError } from './config/usage-error.ts';
+import { parsePortal } from './config/values.ts';
 import { configRoutes } from './gateway/config-routes.ts';
 import { adminRoutes } from './gateway/admin-routes.ts';
 import { TargetAdmin } from './target-admin.ts';
@@ -17,7 +21,6 @@ import { cpuRoutes } from './gateway/cpu-routes.ts';
 import { fsRoutes } from './gateway/fs-routes.ts';
 import { faultRoutes } from './gateway/fault-routes.ts';
 import type { LabInitiator } from './gateway/lab-io.ts';
-import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
 import { CaptureFile } from './trace/capture-file.ts';
@@ -167,7 +170,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
     routes: [
-      captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(stepGate), scsiRoutes(() => labInitiator, config),
+      captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(running.stepGate), scsiRoutes(() => labInitiator, config),
       configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config), faultRoutes(running.faults),
       sourceRoute(proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' }),
     ],
@@ -177,6 +180,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url),
     hostRefusal: (req) => gateway.guard.hostRefusal(req),
   });
+  const { stepGate } = running;
   stepGate.describeStore = (lun, lba, blocks) => describeResidency(running.caches[lun], lba, blocks);
   const stopStepBroadcast = stepGate.onChange((step) => hub.broadcast({ type: 'step', step }));
   const done = untilSignal(async () => {

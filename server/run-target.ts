@@ -5,7 +5,7 @@ import type { BlockCache } from './store/cache/block-cache.ts';
 import { withCache } from './store/cache/config.ts';
 import { openFileStore } from './store/file-store.ts';
 import type { BlockStore } from './store/types.ts';
-import type { TargetConfig, TargetSpec } from './cli/args.ts';
+import type { TargetConfig, TargetSpec } from './config/target-config.ts';
 
 /** One target of the instance, built: its SCSI target device and what each LUN serves. */
 export interface RunningScsiTarget {
@@ -16,6 +16,7 @@ export interface RunningScsiTarget {
 }
 import { FaultEngine } from './faults/engine.ts';
 import { FaultyStore } from './faults/faulty-store.ts';
+import { StepGate } from './taps/step-gate.ts';
 
 export interface RunningTarget {
   iscsi: IscsiTarget;
@@ -27,6 +28,8 @@ export interface RunningTarget {
   caches: (BlockCache | undefined)[];
   /** Fault rules (`--fault`, /api/faults): empty unless set, and then free. */
   faults: FaultEngine;
+  /** Step mode (POST /api/io with step): this target's own gate, handed to its iSCSI and SCSI layers. */
+  stepGate: StepGate;
   /** Every target, the first one first (`--iqn` ... `--iqn` ...). */
   targets: RunningScsiTarget[];
   /** iscsi://HOST:PORT/IQN/0 for the first portal and target. */
@@ -36,7 +39,7 @@ export interface RunningTarget {
 }
 
 /** Opens one target's LUN files and builds its SCSI target device on them. */
-export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig, faults?: FaultEngine): Promise<RunningScsiTarget> {
+export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig, faults?: FaultEngine, stepGate?: StepGate): Promise<RunningScsiTarget> {
   const files: BlockStore[] = [];
   try {
     for (const l of spec.luns) files.push(await openFileStore({ path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, readOnly: l.readOnly }));
@@ -67,6 +70,7 @@ export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig, fa
     })),
     reservations,
     targetPorts: config.portals.length,
+    stepHold: stepGate,
   });
   scsiRef = scsi;
   return { iqn: spec.iqn, scsi, stores, caches };
@@ -76,9 +80,10 @@ export async function buildScsiTarget(spec: TargetSpec, config: TargetConfig, fa
 export async function startTarget(config: TargetConfig, log?: (m: string) => void): Promise<RunningTarget> {
   const faults = new FaultEngine();
   for (const rule of config.faults ?? []) faults.add(rule);
+  const stepGate = new StepGate();
   const targets: RunningScsiTarget[] = [];
   try {
-    for (const spec of [config, ...(config.moreTargets ?? [])]) targets.push(await buildScsiTarget(spec, config, faults));
+    for (const spec of [config, ...(config.moreTargets ?? [])]) targets.push(await buildScsiTarget(spec, config, faults, stepGate));
   } catch (err) {
     await Promise.all(targets.map((t) => t.scsi.close()));
     throw err;
@@ -99,6 +104,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     limits: config.limits,
     allowTargetReset: config.allowTargetReset ?? false,
     faults,
+    stepHold: stepGate,
     log,
   });
   const closeAll = async (): Promise<void> => {
@@ -121,6 +127,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     stores,
     caches,
     faults,
+    stepGate,
     targets,
     url: `iscsi://${host}:${firstPortal.port}/${config.iqn}/0`,
     async stop() {

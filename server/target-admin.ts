@@ -3,7 +3,7 @@
  * removed, ACLs and CHAP changed at run time, as targetcli and SPDK's RPCs do. Each change is made to the running
  * target and to its configuration, so GET /api/config saves what runs.
  */
-import type { LunSpec, TargetConfig, TargetSpec } from './cli/args.ts';
+import type { LunSpec, TargetConfig, TargetSpec } from './config/target-config.ts';
 import type { IscsiTargetEntry } from './iscsi/target-context.ts';
 import { buildScsiTarget, type RunningScsiTarget, type RunningTarget } from './run-target.ts';
 import { withCache } from './store/cache/config.ts';
@@ -111,7 +111,7 @@ export class TargetAdmin {
     for (const l of spec.luns) checkApiPath(l.path);
     const paths = new Set(specs.flatMap((t) => t.luns.map((l) => l.path)));
     for (const l of spec.luns) if (paths.has(l.path)) throw new AdminError(409, `${l.path} is a LUN already`);
-    const built = await buildScsiTarget(spec, this.config, this.running.faults).catch((err: unknown) => {
+    const built = await buildScsiTarget(spec, this.config, this.running.faults, this.running.stepGate).catch((err: unknown) => {
       throw new AdminError(400, `target ${spec.iqn}: ${(err as Error).message}`);
     });
     this.running.iscsi.addTarget({ targetName: spec.iqn, scsi: built.scsi, chap: spec.chap, mutualChap: spec.mutualChap, acl: [...spec.acl] });

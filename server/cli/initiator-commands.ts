@@ -3,7 +3,7 @@ import { InitiatorSession } from '../initiator/session.ts';
 import { parseIscsiUrl, type IscsiUrl } from '../initiator/url.ts';
 import { clearUnitAttentions, expectGood, inquiry, read16, readCapacity16, reportLuns, synchronizeCache10, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
-import { UsageError } from './args.ts';
+import { UsageError } from '../config/usage-error.ts';
 
 /** `iscsi-lab ls|inq|readcap|read|write|dd`: the gateway's TypeScript initiator, mirroring libiscsi's tools. */
 

@@ -17,7 +17,7 @@ import {
   type FaultRuleInput,
   type StoreFaultAction,
 } from '../../shared/api/faults.ts';
-import { Tap } from '../trace/tap.ts';
+import { Tap } from '../taps/tap.ts';
 
 /** A fault that was injected: what the trace records (server/trace/recorder.ts turns it into a 'fault' event). */
 export interface FaultEvent {

@@ -11,9 +11,11 @@
  * with `{error}` and change nothing. GET /api/config shows the result (and saves it).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseLun, parseSize, UsageError, type TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
+import { UsageError } from '../config/usage-error.ts';
+import { parseLun, parseSize } from '../config/values.ts';
 import { AdminError, type TargetAdmin } from '../target-admin.ts';
-import { parseTargetDocument } from '../cli/config-file.ts';
+import { parseTargetDocument } from '../config/config-file.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 

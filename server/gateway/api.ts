@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeDataTooLong } from '../../shared/api/io.ts';
 import type { RunningTarget } from '../run-target.ts';
-import type { TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
 import { type IoRequest, LabInitiator, MAX_API_IO_BLOCKS } from './lab-io.ts';
-import { DEFAULT_STEP_TIMEOUT_MS, StepBusyError } from '../trace/step-gate.ts';
+import { DEFAULT_STEP_TIMEOUT_MS, StepBusyError } from '../taps/step-gate.ts';
 
 /** Thrown by handlers for a request the client got wrong: becomes a 4xx with a readable message. */
 export class HttpError extends Error {

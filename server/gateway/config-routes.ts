@@ -1,11 +1,11 @@
 /**
  * GET /api/config: the running target's whole configuration as the JSON document `iscsi-lab target|serve --config
- * FILE` starts from (server/cli/config-file.ts), to save it and restore it later. CHAP secrets are left out unless
+ * FILE` starts from (server/config/config-file.ts), to save it and restore it later. CHAP secrets are left out unless
  * asked for with `?secrets=true` (a restore needs them; a look at the configuration does not).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TargetConfig } from '../cli/args.ts';
-import { configDocument } from '../cli/config-file.ts';
+import type { TargetConfig } from '../config/target-config.ts';
+import { configDocument } from '../config/config-file.ts';
 import { HttpError, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 

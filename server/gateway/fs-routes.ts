@@ -3,7 +3,7 @@
  * {lun}, POST /api/fs/write {lun, name, text}. Writes go through the lab's initiator: they are in the trace.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
 import { Ext2Stage, FsStageError } from '../fs-stage/ext2-stage.ts';
 import type { LabInitiator } from './lab-io.ts';
 import { HttpError, readJson, sendJson } from './api.ts';

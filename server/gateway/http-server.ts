@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { RunningTarget } from '../run-target.ts';
-import type { TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
 import { accessToken, type AccessToken } from './access-token.ts';
 import { HttpError, io, readJson, sendJson, status } from './api.ts';
 import { LabInitiator } from './lab-io.ts';
@@ -56,7 +56,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const lab = new LabInitiator({
     host: target.iscsi.listening[0]!.host, port: target.iscsi.listening[0]!.port, targetName: config.iqn,
     initiatorName: 'iqn.2026-11.org.iscsi-lab:gateway', chap: config.chap, mutualChap: config.mutualChap,
-  });
+  }, target.stepGate);
   const root = resolve(opts.webRoot);
   const access = accessToken(opts.host, opts.token);
   // Made once the real port is known (listen below), before any request can arrive.

@@ -2,7 +2,7 @@ import { InitiatorSession } from '../initiator/session.ts';
 import { clearUnitAttentions, describeStatus, inquiry, parseSense, read16, readCapacity16, write16 } from '../initiator/scsi.ts';
 import type { LoginOptions } from '../initiator/login.ts';
 import type { CommandOptions, ScsiResult } from '../initiator/session.ts';
-import { stepGate, type StepStageId } from '../trace/step-gate.ts';
+import type { StepGate, StepStageId } from '../taps/step-gate.ts';
 
 export interface IoRequest {
   lun: number;
@@ -56,6 +56,8 @@ export class LabInitiator {
 
   constructor(
     private readonly login: LoginOptions,
+    /** The running target's step gate (server/run-target.ts): stepped I/Os arm it, the target holds at it. */
+    private readonly stepGate: StepGate,
     /** Time out, abort and retry commands (off for stepped I/O, which waits for Next as long as the user likes). */
     private readonly recover = true,
   ) {}
@@ -105,7 +107,7 @@ export class LabInitiator {
 
   async io(req: IoRequest): Promise<IoResult> {
     if (req.step) {
-      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` }, false);
+      this.stepper ??= new LabInitiator({ ...this.login, initiatorName: `${this.login.initiatorName}-step` }, this.stepGate, false);
       return this.stepper.stepped(req);
     }
     let s = await this.forLun(req.lun);
@@ -131,7 +133,7 @@ export class LabInitiator {
     return recovery.length ? { ...result, recovery } : result;
   }
 
-  /** One I/O held at each stage (server/trace/step-gate.ts); the session is ready before the gate is armed. */
+  /** One I/O held at each stage (server/taps/step-gate.ts); the session is ready before the gate is armed. */
   private async stepped(req: IoRequest): Promise<IoResult> {
     const s = await this.forLun(req.lun);
     const bs = await this.blockSize(req.lun);
@@ -139,13 +141,13 @@ export class LabInitiator {
     const io = `${req.op === 'read' ? 'READ(16)' : 'WRITE(16)'} LBA ${req.lba} ×${req.blocks} on LUN ${req.lun}`;
     let passed: StepStageId[] = [];
     let timedOut = false;
-    const off = stepGate.onChange((st) => {
+    const off = this.stepGate.onChange((st) => {
       passed = st.passed;
       timedOut = st.timedOut;
     });
     const started = performance.now();
     try {
-      const r = await stepGate.step(
+      const r = await this.stepGate.step(
         { initiatorName: this.login.initiatorName, io, lun: req.lun, lba: req.lba, blocks: req.blocks, timeoutMs: req.stepTimeoutMs },
         async (pause) => {
           await pause('initiator-send', `CDB ${req.op === 'read' ? '88' : '8a'}…, ${req.blocks * bs} bytes ${req.op === 'read' ? 'to read' : 'to write'}`);
@@ -155,7 +157,7 @@ export class LabInitiator {
         },
         (res) => describeStatus(res),
       );
-      return { ...this.result(req, r, data, performance.now() - started), stepped: { id: stepGate.state().id, passed, timedOut } };
+      return { ...this.result(req, r, data, performance.now() - started), stepped: { id: this.stepGate.state().id, passed, timedOut } };
     } finally {
       off();
     }

@@ -6,7 +6,7 @@
  * A CHECK CONDITION is a 422 whose error names the sense ("INQUIRY: CHECK CONDITION, ILLEGAL REQUEST: ...").
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
 import { ScsiError } from '../initiator/scsi.ts';
 import type { LabInitiator } from './lab-io.ts';
 import { HttpError, sendJson } from './api.ts';

@@ -1,10 +1,10 @@
 /**
- * Step mode's controls: GET /api/step (where the stepped I/O is held, see server/trace/step-gate.ts) and
+ * Step mode's controls: GET /api/step (where the stepped I/O is held, see server/taps/step-gate.ts) and
  * POST /api/step `{action: "next" | "continue"}`. The same state reaches every browser as the /ws `step` message.
  * A stepped I/O itself is started with POST /api/io `{..., step: true}`, which answers when the I/O is done.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StepGate } from '../trace/step-gate.ts';
+import type { StepGate } from '../taps/step-gate.ts';
 import type { BlockCache } from '../store/cache/block-cache.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';

@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunningTarget } from '../run-target.ts';
-import type { TargetConfig } from '../cli/args.ts';
+import type { TargetConfig } from '../config/target-config.ts';
 import { replayCapture, ReplayEmptyError, ReplayUsageError } from '../replay/replay.ts';
 import { describeCdb, describeOutcome } from '../replay/extract.ts';
 import { HttpError, readJson, sendJson } from './api.ts';

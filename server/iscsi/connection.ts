@@ -6,15 +6,14 @@ import { LoginMachine } from './login.ts';
 import { decodeLoginRequest, encodeLoginResponse, LoginStatus, Stage, type LoginRequestPdu } from './pdu/login.ts';
 import { encodeReject, RejectReason } from './pdu/reject.ts';
 import { decodeNop, encodeNopIn } from './pdu/nop.ts';
-import { decodeText, encodeTextResponse } from './pdu/text.ts';
 import { decodeLogoutRequest, encodeLogoutResponse } from './pdu/logout.ts';
-import { encodeKeys, parseKeys, type KeyValue } from './text-keys.ts';
-import { negotiate } from './negotiation.ts';
+import { encodeKeys, type KeyValue } from './text-keys.ts';
+import { TextRequests } from './text-requests.ts';
 import type { Session } from './session.ts';
 import type { ConnectionAddress } from './events.ts';
 import type { TargetContext } from './target-context.ts';
 import { ScsiTaskHandler } from './scsi-tasks.ts';
-import { handleTaskManagement } from './task-management.ts';
+import { handleTaskManagement, type TmfConnection } from './task-management.ts';
 import { ConnectionFaults, corruptDigest, type DigestCorruption, type FaultPort } from '../faults/pdu-path.ts';
 
 let nextConnectionId = 1;
@@ -23,13 +22,14 @@ const AUTH_FAILURE_DELAY_MS = 1000;
 
 /**
  * One TCP connection to the target: framing in, PDUs out, the login phase, then Full Feature Phase dispatch
- * (RFC 7143 6, 11). SCSI tasks and task management live in their own modules; this file owns the socket.
+ * (RFC 7143 6, 11). SCSI tasks (behind full-feature.ts), task management and Text Requests live in their own
+ * modules; this file owns the socket.
  */
-export class Connection implements FaultPort {
+export class Connection implements FaultPort, TmfConnection {
   readonly id = nextConnectionId++;
   readonly address: ConnectionAddress;
   state: 'login' | 'full' | 'closed' = 'login';
-  session: Session | undefined;
+  session: Session<Connection> | undefined;
   cid = 0;
   /** Next StatSN to hand out (RFC 7143 4.2.2.2). */
   statSN = 0;
@@ -49,16 +49,14 @@ export class Connection implements FaultPort {
   private idleTimer: NodeJS.Timeout | undefined;
   private pingTtt = 0;
   private nextTtt = 1;
-  private textPending: { ttt: number; rest: Buffer } | undefined;
-  private textRequest: Buffer[] = [];
-  private textRequestBytes = 0;
+  private readonly textRequests: TextRequests;
   private closeWaiters: (() => void)[] = [];
   /** Fault injection on this connection's PDUs (server/faults), when the target was given a fault engine. */
   private readonly faults: ConnectionFaults | undefined;
 
   constructor(
     private readonly socket: Socket,
-    readonly ctx: TargetContext,
+    readonly ctx: TargetContext<Connection, Session<Connection>>,
     readonly portalGroupTag: number,
   ) {
     this.address = {
@@ -72,6 +70,7 @@ export class Connection implements FaultPort {
       chapRefusal: (name) => ctx.authThrottle.refusal(name, this.address.remoteAddress),
     });
     this.tasks = new ScsiTaskHandler(this);
+    this.textRequests = new TextRequests(this);
     this.faults = ctx.faults && new ConnectionFaults(ctx.faults, this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
@@ -360,7 +359,7 @@ export class Connection implements FaultPort {
       case Opcode.NopOut:
         return this.nopOut(pdu);
       case Opcode.TextRequest:
-        return this.text(pdu);
+        return this.textRequests.receive(pdu);
       case Opcode.TaskManagementRequest:
         if (session.type === 'Discovery') return this.sendReject(RejectReason.ProtocolError, pdu.bhs, 'Task Management in a discovery session');
         return handleTaskManagement(this, pdu);
@@ -399,63 +398,6 @@ export class Connection implements FaultPort {
     });
   }
 
-  private text(pdu: Pdu): void {
-    const t = decodeText(pdu);
-    const maxSeg = this.login.params.maxSendDataSegmentLength;
-    const sendPart = (itt: number, lun: number, body: Buffer): void => {
-      const last = body.length <= maxSeg;
-      const part = last ? body : body.subarray(0, maxSeg);
-      const ttt = last ? RESERVED_TAG : this.allocTtt();
-      this.textPending = last ? undefined : { ttt, rest: body.subarray(maxSeg) };
-      this.send(encodeTextResponse({
-        immediate: false, final: last, continue: !last, lun, itt, ttt, sn: this.takeStatSN(), expSN: this.expCmdSN, maxCmdSN: this.maxCmdSN, data: part,
-      }));
-    };
-    this.admit(t.sn, t.immediate, () => {
-      if (!t.immediate) this.session!.release();
-      if (t.ttt !== RESERVED_TAG) {
-        // The initiator asks for the rest of a long answer (RFC 7143 11.10.4).
-        const pending = this.textPending;
-        if (!pending || pending.ttt !== t.ttt) return this.sendReject(RejectReason.ProtocolError, pdu.bhs, 'Text Request with unknown TTT');
-        return sendPart(t.itt, t.lun, pending.rest);
-      }
-      this.textRequest.push(Buffer.from(t.data));
-      this.textRequestBytes += t.data.length;
-      // Continued text is gathered up to the same cap as login text (RFC 7143 11.10.2), never without bound.
-      if (this.textRequestBytes > LIMITS.maxTextBytes) {
-        this.textRequest = [];
-        this.textRequestBytes = 0;
-        return this.sendReject(RejectReason.ProtocolError, pdu.bhs, `Text Request over ${LIMITS.maxTextBytes} bytes`);
-      }
-      if (t.continue) return sendPart(t.itt, t.lun, Buffer.alloc(0));
-      const data = Buffer.concat(this.textRequest);
-      this.textRequest = [];
-      this.textRequestBytes = 0;
-      let pairs: KeyValue[];
-      try {
-        pairs = parseKeys(data);
-      } catch (err) {
-        return this.sendReject(RejectReason.ProtocolError, pdu.bhs, String(err));
-      }
-      const refusal = refuseFullFeatureText(pairs);
-      if (refusal) return this.sendReject(RejectReason.ProtocolError, pdu.bhs, refusal);
-      const answers: KeyValue[] = [];
-      const others: KeyValue[] = [];
-      for (const kv of pairs) {
-        if (kv[0] === 'SendTargets') answers.push(...this.ctx.sendTargets(kv[1], this.session!.type, this.portalGroupTag, this.session!.target.targetName));
-        else others.push(kv);
-      }
-      // Only the declarative MaxRecvDataSegmentLength may change in Full Feature Phase; others are answered and ignored.
-      const scratch = { ...this.login.params };
-      const r = negotiate(others, scratch);
-      if (r.ok) {
-        answers.push(...r.answers);
-        this.login.params.maxSendDataSegmentLength = scratch.maxSendDataSegmentLength;
-      }
-      sendPart(t.itt, t.lun, encodeKeys(answers));
-    });
-  }
-
   private logout(pdu: Pdu): void {
     const l = decodeLogoutRequest(pdu);
     this.admit(l.cmdSN, l.immediate, () => {
@@ -486,27 +428,6 @@ export class Connection implements FaultPort {
   get initiatorName(): string {
     return this.login.initiatorName;
   }
-}
-
-/** An iSCSI name (RFC 7143 4.2.7.2): iqn., eui. or naa. form; what a SendTargets value other than All may be. */
-const ISCSI_NAME = /^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[^\s]*)?|eui\.[0-9a-f]{16}|naa\.[0-9a-f]{16}([0-9a-f]{16})?)$/i;
-
-/**
- * Why a Full Feature Phase Text Request cannot be answered with keys, or undefined when it can. Only SendTargets
- * (value All, an iSCSI name or empty: RFC 7143 13.3, Appendix C), the declarative MaxRecvDataSegmentLength and
- * vendor-specific X- / X# keys (answered NotUnderstood) belong there; anything else (a misspelt or mis-cased key,
- * an operational key that is only negotiated at login) is a protocol error, refused with Reject as LIO does: an
- * initiator waiting for SendTargets gets a clear failure, where a reply with NotUnderstood would not parse as one.
- */
-function refuseFullFeatureText(pairs: readonly KeyValue[]): string | undefined {
-  for (const [key, value] of pairs) {
-    if (key === 'SendTargets') {
-      if (value !== 'All' && value !== '' && !ISCSI_NAME.test(value)) return `SendTargets=${value}: not All, an iSCSI name or empty`;
-    } else if (key !== 'MaxRecvDataSegmentLength' && !key.startsWith('X-') && !key.startsWith('X#')) {
-      return `key ${key} is not valid in a Full Feature Phase Text Request`;
-    }
-  }
-  return undefined;
 }
 
 export { LoginStatus, Stage };

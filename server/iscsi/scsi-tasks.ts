@@ -8,9 +8,8 @@ import { encodeR2T } from './pdu/r2t.ts';
 import { encodeScsiResponse } from './pdu/scsi-response.ts';
 import { RejectReason } from './pdu/reject.ts';
 import type { Pdu } from './pdu.ts';
-import type { Connection } from './connection.ts';
+import type { TaskConnection } from './full-feature.ts';
 import { ScsiStatus, type AbortWatch, type ScsiResponse, type TaskAttribute } from '../scsi/types.ts';
-import { stepGate } from '../trace/step-gate.ts';
 import type { TaskIdentity } from '../store/types.ts';
 import type { BudgetHolder } from './data-budget.ts';
 
@@ -101,7 +100,7 @@ export class ScsiTaskHandler implements BudgetHolder {
   /** Data-Out bytes accepted so far: progress, for the budget's stall check. */
   private dataOutBytes = 0;
 
-  constructor(private readonly conn: Connection) {}
+  constructor(private readonly conn: TaskConnection) {}
 
   get size(): number {
     return this.byItt.size;
@@ -265,7 +264,8 @@ export class ScsiTaskHandler implements BudgetHolder {
   }
 
   private execute(task: ScsiTask): void {
-    if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-received', () => this.execute(task))) return;
+    const hold = this.conn.ctx.stepHold;
+    if (hold.armed && hold.holdTask(this.conn.initiatorName, task.itt, 'target-received', () => this.execute(task))) return;
     const conn = this.conn;
     const cmd = task.cmd;
     const collector = task.collector;
@@ -296,7 +296,8 @@ export class ScsiTaskHandler implements BudgetHolder {
 
   /** Sends the command's data and status, with residuals computed from what the command produced or wanted. */
   private respond(task: ScsiTask, res: ScsiResponse): void {
-    if (stepGate.armed && stepGate.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
+    const hold = this.conn.ctx.stepHold;
+    if (hold.armed && hold.holdTask(this.conn.initiatorName, task.itt, 'target-respond', () => this.respond(task, res))) return;
     if (task.aborted || this.conn.state !== 'full') {
       this.sendTaskAborted(task);
       return this.finish(task);

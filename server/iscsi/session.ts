@@ -2,18 +2,18 @@ import { LIMITS } from './constants.ts';
 import type { SessionParams } from './negotiation.ts';
 import { snAdd, snLessThan } from './pdu.ts';
 import type { ItNexus } from '../scsi/types.ts';
-import type { Connection } from './connection.ts';
 import type { IscsiTargetEntry } from './target-context.ts';
 
 /**
  * An iSCSI session (RFC 7143 4.1): the I_T nexus, the negotiated parameters and the command window
- * (CmdSN ordering, 4.2.2.1), shared by its connections (ERL 0 with MaxConnections=1: usually one).
+ * (CmdSN ordering, 4.2.2.1), shared by its connections (ERL 0 with MaxConnections=1: usually one). `C` is the
+ * connection type (connection.ts), a parameter so the session does not import the connection that holds it.
  */
-export class Session {
+export class Session<C = unknown> {
   expCmdSN: number;
   /** Non-immediate commands admitted and not yet answered: they narrow the window. */
   active = 0;
-  readonly connections = new Set<Connection>();
+  readonly connections = new Set<C>();
   /** Commands that arrived ahead of ExpCmdSN, waiting for the gap to fill. */
   private held = new Map<number, () => void>();
   closed = false;

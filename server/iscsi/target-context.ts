@@ -1,14 +1,13 @@
-import type { Connection } from './connection.ts';
 import type { LoginMachine } from './login.ts';
 import type { LoginPolicy, TargetAccess } from './login.ts';
 import type { LoginRequestPdu } from './pdu/login.ts';
-import type { Session } from './session.ts';
 import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { FaultEngine } from '../faults/engine.ts';
-import type { AuthThrottle } from './auth-throttle.ts';
+import type { StepHold } from '../taps/step-hold.ts';
 import type { DataBudget } from './data-budget.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
 import type { ItNexus, ScsiCommand, ScsiResponse, TaskManagementFunction } from '../scsi/types.ts';
 
 /** What the iSCSI layer needs from the SCSI target below it. */
@@ -29,8 +28,11 @@ export interface IscsiTargetEntry extends TargetAccess {
   readonly scsi: ScsiBackend;
 }
 
-/** What a connection needs from the instance that owns it: policy, session registry, targets, taps. */
-export interface TargetContext {
+/**
+ * What a connection needs from the instance that owns it: policy, session registry, targets, taps. `C` and `S` are
+ * the connection and session types (connection.ts, session.ts), parameters so this file imports neither.
+ */
+export interface TargetContext<C, S> {
   /** Fault rules to apply to PDUs (server/faults), when fault injection is wired in. */
   readonly faults?: FaultEngine;
   /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused with "function rejected". */
@@ -40,17 +42,19 @@ export interface TargetContext {
   readonly authThrottle: AuthThrottle;
   /** The target-wide budget for the data of commands in flight, read and write (`--max-data-in-flight`). */
   readonly dataBudget: DataBudget;
+  /** Step mode: holds the stepped task before it runs and before it answers (never armed unless a stepped I/O runs). */
+  readonly stepHold: StepHold;
   sessionExists(tsih: number): boolean;
   /** Creates, joins or reinstates the session at the end of login; a number is a login status refusing it. */
-  bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session | number;
-  connectionClosed(conn: Connection, why: string): void;
+  bindSession(conn: C, login: LoginMachine, req: LoginRequestPdu): S | number;
+  connectionClosed(conn: C, why: string): void;
   /** SendTargets answer (RFC 7143 13.3, Appendix C); `own`: the session's target (a normal session's empty value). */
   sendTargets(value: string, sessionType: 'Normal' | 'Discovery', portalGroupTag: number, own: string): KeyValue[];
   /** Every connection of every session, for task management that reaches across sessions. */
-  connections(): Iterable<Connection>;
+  connections(): Iterable<C>;
   /** TARGET COLD RESET of `target`: drop its sessions' connections after the response has gone. */
   coldReset(target: IscsiTargetEntry): void;
-  pduEvent(conn: Connection, direction: 'in' | 'out', pdu: Pdu): void;
-  sessionEvent(conn: Connection, kind: SessionEventKind, detail: string, initiatorName?: string): void;
+  pduEvent(conn: C, direction: 'in' | 'out', pdu: Pdu): void;
+  sessionEvent(conn: C, kind: SessionEventKind, detail: string, initiatorName?: string): void;
   log(message: string): void;
 }

@@ -9,7 +9,8 @@ import type { IscsiTargetEntry, ScsiBackend, TargetContext } from './target-cont
 import type { PduEvent, SessionEvent, SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
-import { Tap } from '../trace/tap.ts';
+import { Tap } from '../taps/tap.ts';
+import { NO_STEP_HOLD, type StepHold } from '../taps/step-hold.ts';
 import type { FaultEngine } from '../faults/engine.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { DataBudget, defaultDataInFlight } from './data-budget.ts';
@@ -41,6 +42,8 @@ export interface IscsiTargetOptions {
   limits?: Partial<TargetLimits>;
   /** Fault rules applied to every connection's PDUs (server/faults/engine.ts). */
   faults?: FaultEngine;
+  /** Step mode's holds of a task (server/taps/step-gate.ts), made by whoever runs the target; default: never held. */
+  stepHold?: StepHold;
   log?: (message: string) => void;
 }
 
@@ -70,7 +73,7 @@ export const TARGET_LIMITS: TargetLimits = { maxSessions: 64, maxConnections: 25
  * The iSCSI target: portals listening, the session registry (reinstatement, RFC 7143 6.3.5), SendTargets,
  * and the taps through which every PDU and session event leaves sideways.
  */
-export class IscsiTarget implements TargetContext {
+export class IscsiTarget implements TargetContext<Connection, Session<Connection>> {
   readonly taps = { pdu: new Tap<PduEvent>('iscsi.pdu'), session: new Tap<SessionEvent>('iscsi.session') };
   readonly authThrottle = new AuthThrottle();
   readonly dataBudget: DataBudget;
@@ -79,8 +82,9 @@ export class IscsiTarget implements TargetContext {
   readonly allowTargetReset: boolean;
   readonly limits: TargetLimits;
   readonly faults: FaultEngine | undefined;
+  readonly stepHold: StepHold;
   private readonly servers: Server[] = [];
-  private readonly sessions = new Map<number, Session>();
+  private readonly sessions = new Map<number, Session<Connection>>();
   private readonly live = new Set<Connection>();
   private readonly sockets = new Set<Socket>();
   private nextTsih = 1;
@@ -96,6 +100,7 @@ export class IscsiTarget implements TargetContext {
     this.allowTargetReset = opts.allowTargetReset ?? false;
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
     this.faults = opts.faults;
+    this.stepHold = opts.stepHold ?? NO_STEP_HOLD;
     this.dataBudget = new DataBudget(this.limits.maxDataInFlight, (m) => this.log(m));
   }
 
@@ -165,7 +170,7 @@ export class IscsiTarget implements TargetContext {
     clearTimeout(timer);
   }
 
-  get sessionList(): readonly Session[] {
+  get sessionList(): readonly Session<Connection>[] {
     return [...this.sessions.values()];
   }
 
@@ -187,7 +192,7 @@ export class IscsiTarget implements TargetContext {
     return this.sessions.has(tsih);
   }
 
-  bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session | number {
+  bindSession(conn: Connection, login: LoginMachine, req: LoginRequestPdu): Session<Connection> | number {
     if (req.tsih !== 0) {
       const existing = this.sessions.get(req.tsih);
       if (!existing || existing.initiatorName !== login.initiatorName || !existing.isid.equals(req.isid)) return LoginStatus.SessionDoesNotExist;
@@ -221,14 +226,14 @@ export class IscsiTarget implements TargetContext {
       initiatorPort: portName,
       relativeTargetPort: conn.portalGroupTag,
     };
-    const session = new Session(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, target, req.cmdSN, this.limits.maxCommands);
+    const session = new Session<Connection>(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, target, req.cmdSN, this.limits.maxCommands);
     session.connections.add(conn);
     this.sessions.set(tsih, session);
     return session;
   }
 
   /** `loss`: the session ends without a logout, an I_T nexus loss its initiator port is told of later (SAM-5 6.3.4). */
-  private endSession(s: Session, why: string, loss: boolean): void {
+  private endSession(s: Session<Connection>, why: string, loss: boolean): void {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.tsih);

@@ -1,16 +1,39 @@
-import type { Connection } from './connection.ts';
+import type { TaskConnection, TaskContext, TaskSession } from './full-feature.ts';
+import type { ScsiTaskHandler } from './scsi-tasks.ts';
+import type { IscsiTargetEntry } from './target-context.ts';
+import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
 import { decodeTaskManagementRequest, encodeTaskManagementResponse, TmfResponse } from './pdu/task-management.ts';
 import { TMF_FUNCTION_NAMES as TMF_NAMES } from '../../shared/protocol/iscsi.ts';
 import { snLessThan } from './pdu.ts';
 import { TaskManagementFunction, type ItNexus } from '../scsi/types.ts';
 
+/** A connection as task management sees it: its tasks, its session's other connections, the instance's reach. */
+export interface TmfConnection extends TaskConnection {
+  readonly tasks: ScsiTaskHandler;
+  readonly session: TmfSession | undefined;
+  readonly ctx: TmfContext;
+}
+
+interface TmfSession extends TaskSession {
+  readonly connections: ReadonlySet<TmfConnection>;
+}
+
+interface TmfContext extends TaskContext {
+  /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused. */
+  readonly allowTargetReset: boolean;
+  /** Every connection of every session: CLEAR TASK SET and the resets reach other nexuses' tasks. */
+  connections(): Iterable<TmfConnection>;
+  coldReset(target: IscsiTargetEntry): void;
+  sessionEvent(conn: TmfConnection, kind: SessionEventKind, detail: string): void;
+}
+
 /**
  * Task Management Function Request handling (RFC 7143 11.5, SAM-5 7). The requester's own aborted tasks get no
  * response; other nexuses' tasks aborted by CLEAR TASK SET or a reset get TASK ABORTED status (TAS=1). The TMF
  * response leaves only after SCSI has let go of every affected task, so no write lands after a reset's answer.
  */
-export function handleTaskManagement(conn: Connection, pdu: Pdu): void {
+export function handleTaskManagement(conn: TmfConnection, pdu: Pdu): void {
   const req = decodeTaskManagementRequest(pdu);
   conn.admit(req.cmdSN, req.immediate, () => {
     void run(conn, req.function, req.lun, req.referencedTaskTag, req.refCmdSN, req.cmdSN).then(
@@ -30,13 +53,13 @@ export function handleTaskManagement(conn: Connection, pdu: Pdu): void {
   }
 }
 
-async function run(conn: Connection, fn: number, lun: number, refItt: number, refCmdSN: number, cmdSN: number): Promise<number> {
+async function run(conn: TmfConnection, fn: number, lun: number, refItt: number, refCmdSN: number, cmdSN: number): Promise<number> {
   const ctx = conn.ctx;
   const nexus = conn.session!.nexus;
   // Task management reaches this session's SCSI target device only (SAM-5 7: the LUs of one target).
   const target = conn.session!.target;
   const lunExists = target.scsi.hasLun(lun);
-  const sameTarget = (c: Connection): boolean => c.session?.target === target;
+  const sameTarget = (c: TmfConnection): boolean => c.session?.target === target;
   switch (fn) {
     case TaskManagementFunction.AbortTask: {
       const task = conn.tasks.get(refItt);
@@ -85,10 +108,10 @@ async function run(conn: Connection, fn: number, lun: number, refItt: number, re
 }
 
 /** Tasks on `c` belong to another I_T nexus than the TMF's: with TAS=1 they end with TASK ABORTED status (SAM-5 5.3.3). */
-function otherNexus(c: Connection, nexus: ItNexus): boolean {
+function otherNexus(c: TmfConnection, nexus: ItNexus): boolean {
   return c.session !== undefined && c.session.nexus.id !== nexus.id;
 }
 
-function sessionConnections(conn: Connection): Connection[] {
+function sessionConnections(conn: TmfConnection): TmfConnection[] {
   return conn.session ? [...conn.session.connections] : [conn];
 }

@@ -4,7 +4,7 @@
  * range so the two never share an id (task correlation keys on it).
  */
 import type { PduEvent, SessionEvent } from '../iscsi/events.ts';
-import { Tap, type Listener } from '../trace/tap.ts';
+import { Tap, type Listener } from '../taps/tap.ts';
 import type { IscsiTapSource } from '../trace/recorder.ts';
 
 /** Connection ids of proxied connections start here. */

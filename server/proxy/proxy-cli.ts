@@ -4,7 +4,8 @@
  * TraceRecorder on the proxy's taps, server/trace/capture-file.ts). Prints `ready proxy LISTEN -> TARGET`;
  * SIGTERM/SIGINT stop it. With --http, server/cli.ts runs the proxy inside a lab instead (UI, /ws, statistics).
  */
-import { parsePortal, UsageError } from '../cli/args.ts';
+import { UsageError } from '../config/usage-error.ts';
+import { parsePortal } from '../config/values.ts';
 import { TraceRecorder } from '../trace/recorder.ts';
 import { CaptureFile } from '../trace/capture-file.ts';
 import { IscsiProxy, type Endpoint } from './proxy.ts';

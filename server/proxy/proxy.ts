@@ -7,7 +7,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
-import { Tap } from '../trace/tap.ts';
+import { Tap } from '../taps/tap.ts';
 import type { IscsiTapSource } from '../trace/recorder.ts';
 import { PduSplitter } from '../capture/pdu-splitter.ts';
 import { negotiateDigests, type DigestNegotiation } from '../capture/read-capture.ts';

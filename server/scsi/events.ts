@@ -1,5 +1,5 @@
 /**
- * What the SCSI layer tells the trace taps. Built only when a tap is active (see server/trace/tap.ts).
+ * What the SCSI layer tells the trace taps. Built only when a tap is active (see server/taps/tap.ts).
  */
 import type { CacheIoReport, TaskIdentity } from '../store/types.ts';
 import type { ScsiStatus, TaskManagementFunction } from './types.ts';

@@ -1,18 +1,19 @@
 /**
  * Wraps a LUN's BlockStore so every call can be reported on the store tap, and a stepped I/O held before it reaches
- * the cache and store (server/trace/step-gate.ts). With no listener and no stepping the wrapper costs two property
+ * the cache and store (the step hold handed in by whoever runs the target, server/taps/step-hold.ts). With no listener and no stepping the wrapper costs two property
  * reads per call.
  */
-import type { Tap } from '../trace/tap.ts';
+import type { Tap } from '../taps/tap.ts';
+import type { StepHold } from '../taps/step-hold.ts';
 import type { BlockStore, IoTrace, WriteCacheControl } from '../store/types.ts';
 import type { StoreEvent } from './events.ts';
-import { stepGate } from '../trace/step-gate.ts';
 
 export class TappedStore implements BlockStore {
   constructor(
     private readonly inner: BlockStore,
     private readonly lun: number,
     private readonly tap: Tap<StoreEvent>,
+    private readonly stepHold: StepHold,
   ) {}
 
   get blockSize(): number {
@@ -34,7 +35,7 @@ export class TappedStore implements BlockStore {
   }
 
   read(lba: number, blocks: number, io?: IoTrace): Promise<Uint8Array> {
-    const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, blocks) : undefined;
+    const held = this.stepHold.armed ? this.stepHold.beforeStore(this.lun, lba, blocks) : undefined;
     if (held) return held.then(() => this.read(lba, blocks, io));
     if (!this.tap.active) return this.inner.read(lba, blocks);
     const trace: IoTrace = below(io);
@@ -42,7 +43,7 @@ export class TappedStore implements BlockStore {
   }
 
   write(lba: number, data: Uint8Array, fua: boolean, io?: IoTrace): Promise<void> {
-    const held = stepGate.armed ? stepGate.beforeStore(this.lun, lba, data.length / this.inner.blockSize) : undefined;
+    const held = this.stepHold.armed ? this.stepHold.beforeStore(this.lun, lba, data.length / this.inner.blockSize) : undefined;
     if (held) return held.then(() => this.write(lba, data, fua, io));
     if (!this.tap.active) return this.inner.write(lba, data, fua);
     const trace: IoTrace = below(io);

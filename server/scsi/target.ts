@@ -8,7 +8,8 @@
  * present -> sanitize failure mode -> the command's own checks.
  */
 import { StoreMediumError, type BlockStore } from '../store/types.ts';
-import { Tap } from '../trace/tap.ts';
+import { Tap } from '../taps/tap.ts';
+import { NO_STEP_HOLD, type StepHold } from '../taps/step-hold.ts';
 import type { CommandContext, Handler, TargetInfo } from './context.ts';
 import type { ScsiEvent, StoreEvent } from './events.ts';
 import { LogicalUnit } from './logical-unit.ts';
@@ -57,6 +58,8 @@ interface ScsiTargetOptions {
    * operation still running seconds after it started). 0 runs it at store speed.
    */
   sanitizeMinDurationMs?: number;
+  /** Step mode's hold before each LUN's cache and store (server/taps/step-gate.ts); default: never held. */
+  stepHold?: StepHold;
 }
 
 const DEFAULT_SANITIZE_MIN_DURATION_MS = 10_000;
@@ -75,10 +78,12 @@ export class ScsiTarget {
   private info: TargetInfo;
   private readonly reservations: ReservationsHook | undefined;
   private readonly sanitizeMinDurationMs: number;
+  private readonly stepHold: StepHold;
 
   constructor(opts: ScsiTargetOptions) {
     this.reservations = opts.reservations;
     this.sanitizeMinDurationMs = opts.sanitizeMinDurationMs ?? DEFAULT_SANITIZE_MIN_DURATION_MS;
+    this.stepHold = opts.stepHold ?? NO_STEP_HOLD;
     opts.luns.forEach((l, lun) => this.units.set(lun, this.makeUnit(lun, l)));
     // Without a reservations engine, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT are simply not implemented.
     const entries: OpcodeEntry[] = [...OPCODES];
@@ -111,7 +116,7 @@ export class ScsiTarget {
   }
 
   private makeUnit(lun: number, l: LunOptions): LogicalUnit {
-    const store = new TappedStore(l.store, lun, this.taps.store);
+    const store = new TappedStore(l.store, lun, this.taps.store, this.stepHold);
     const lu = new LogicalUnit(lun, store, l.removable ?? false, l.readOnly ?? false, l.physicalBlockExponent ?? 0);
     configureSanitize(lu, { minDurationMs: this.sanitizeMinDurationMs });
     return lu;

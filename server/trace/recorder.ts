@@ -10,24 +10,19 @@
  * someone reads it: the WebSocket hub pulls the newest events a few times a second (collect), a capture download
  * reads the ring (recent).
  */
-import { crc32c, crc32cParts } from '../iscsi/crc32c.ts';
-import { padOf } from '../iscsi/pdu.ts';
 import type { ConnectionAddress, PduEvent, SessionEvent } from '../iscsi/events.ts';
 import type { ScsiEvent, StoreEvent } from '../scsi/events.ts';
 import type { FaultEvent } from '../faults/engine.ts';
-import type { Tap } from './tap.ts';
+import type { Tap } from '../taps/tap.ts';
 import { EventRing } from './event-ring.ts';
 import { FLAG_DATA_DIGEST, FLAG_ENDING, FLAG_HEADER_DIGEST, FLAG_T2I, FLAG_WIRE, PduRing } from './pdu-ring.ts';
-import { PduDescriber, scsiSummaryOf, type Correlation, type CorrelationInput } from '../../shared/trace/describe.ts';
-import { RecordedPdu } from './recorded-pdu.ts';
-import { u24 } from '../../shared/protocol/bytes.ts';
-import { BHS_LENGTH, TMF_FUNCTION_NAMES } from '../../shared/protocol/iscsi.ts';
-import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
-import { ascAscqText, senseKeyName } from '../../shared/protocol/sense.ts';
+import { PduDescriber, type Correlation, type CorrelationInput } from '../../shared/trace/describe.ts';
+import { RecordedPdu, recordedPdu } from './recorded-pdu.ts';
+import { FaultNotes, faultTraceEvent } from './fault-notes.ts';
+import { wireLength, writeWire } from './wire-form.ts';
+import { TMF_FUNCTION_NAMES } from '../../shared/protocol/iscsi.ts';
 import {
   TRACE_SCHEMA_VERSION,
-  type FaultTraceEvent,
-  type PduTraceEvent,
   type ScsiTraceEvent,
   type SessionTraceEvent,
   type StoreTraceEvent,
@@ -71,6 +66,7 @@ export const DEFAULT_RING_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_RING_EVENTS = 20_000;
 
 export { RecordedPdu };
+export { wireBytes, wireLength } from './wire-form.ts';
 
 /**
  * What a consumer is handed: the event and, for PDUs, the wire form: a view into the ring, valid only until the
@@ -110,8 +106,8 @@ export class TraceRecorder {
   private readonly startPerfMs: number;
   readonly startWallMs: number;
   private readonly opts: Required<Omit<TraceRecorderOptions, 'iscsi' | 'scsi' | 'faults'>> & Pick<TraceRecorderOptions, 'iscsi' | 'scsi' | 'faults'>;
-  /** The latest injected faults, for pcapng comments on the PDUs they hit (few: faults are rare by nature). */
-  private faultEvents: FaultTraceEvent[] = [];
+  /** The latest injected faults, for pcapng comments on the PDUs they hit. */
+  private readonly faults = new FaultNotes();
   private readonly pduRing: PduRing;
   private readonly eventRing: EventRing;
   /** Reused for every correlation: recording a PDU allocates no objects of its own. */
@@ -187,7 +183,7 @@ export class TraceRecorder {
   /** The last `n` PDUs (all the ring holds by default), oldest first, each with its own copy of its wire bytes. */
   recent(n = this.pduRing.count): RecordedPdu[] {
     const out: RecordedPdu[] = [];
-    for (let o = Math.max(this.pduRing.first, this.pduRing.next - n); o < this.pduRing.next; o++) out.push(this.recorded(o, true));
+    for (let o = Math.max(this.pduRing.first, this.pduRing.next - n); o < this.pduRing.next; o++) out.push(recordedPdu(this.pduRing, this.startWallMs, o, true));
     return out;
   }
 
@@ -214,7 +210,7 @@ export class TraceRecorder {
         if (every > 1 && (task !== 0 ? task % every : ps % every) !== 0) {
           p--;
           sampledOut++;
-        } else picked.push(this.recorded(p--, false));
+        } else picked.push(recordedPdu(this.pduRing, this.startWallMs, p--, false));
       } else if (every > 1 && os % every !== 0) {
         o--;
         sampledOut++;
@@ -331,38 +327,10 @@ export class TraceRecorder {
       (c.ending ? FLAG_ENDING : 0) | (whole ? FLAG_WIRE : 0);
     this.pduCount++;
     if (this.consumers.length > 0) {
-      const item = this.recorded(ordinal, false);
+      const item = recordedPdu(this.pduRing, this.startWallMs, ordinal, false);
       void item.event; // built now, while the bytes it reads are still in the ring
       this.deliver(item);
     }
-  }
-
-  /** A PDU row as an object; with `copy`, its bytes are its own, else views into the ring (see collect). */
-  private recorded(ordinal: number, copy: boolean): RecordedPdu {
-    const ring = this.pduRing;
-    const r = ring.row(ordinal);
-    const flags = ring.flags[r]!;
-    const stored = ring.bytes(ordinal);
-    const bytes = copy ? stored.slice() : stored;
-    const wire = (flags & FLAG_WIRE) !== 0;
-    const headerDigest = (flags & FLAG_HEADER_DIGEST) !== 0;
-    const at = wire ? BHS_LENGTH + bytes[4]! * 4 + (headerDigest ? 4 : 0) : BHS_LENGTH;
-    const pdu = new RecordedPdu(
-      ring.seq[r]!, ring.timeNs[r]!, this.startWallMs, flags & FLAG_T2I ? 't2i' : 'i2t', ring.connectionId[r]!, ring.tsih[r]!,
-      ring.address[r]!, headerDigest, (flags & FLAG_DATA_DIGEST) !== 0, bytes.subarray(0, BHS_LENGTH),
-      bytes.subarray(at, Math.min(bytes.length, at + u24(bytes, 5))), wire ? bytes : EMPTY,
-    );
-    const taskId = ring.taskId[r]!;
-    if (taskId !== 0) pdu.taskId = taskId;
-    const latency = ring.latencyNs[r]!;
-    if (!Number.isNaN(latency)) pdu.latencyNs = latency;
-    const ref = ring.taskRef[r]!;
-    // The task's SCSI Command, decoded now; a command already evicted leaves its later PDUs without a summary.
-    if (ref >= 0 && ring.has(ref)) {
-      pdu.taskScsi = scsiSummaryOf(ring.bytes(ref).subarray(0, BHS_LENGTH));
-      if (flags & FLAG_ENDING) pdu.ending = true;
-    }
-    return pdu;
   }
 
   private onSession(e: SessionEvent): void {
@@ -404,40 +372,14 @@ export class TraceRecorder {
 
   /** A fault event, tied to the PDU it acted on (found by connection and ITT in the ring, newest first). */
   private onFault(e: FaultEvent): void {
-    const ring = this.pduRing;
-    let pduSeq: number | undefined;
-    let taskId: number | undefined;
-    if (e.connectionId !== undefined) {
-      const stop = Math.max(ring.first, ring.next - FAULT_PDU_SEARCH);
-      for (let o = ring.next - 1; o >= stop; o--) {
-        const r = ring.row(o);
-        if (ring.connectionId[r] !== e.connectionId) continue;
-        const bytes = ring.bytes(o);
-        if (e.itt !== undefined && new DataView(bytes.buffer, bytes.byteOffset).getUint32(16) !== e.itt) continue;
-        pduSeq = ring.seq[r];
-        taskId = ring.taskId[r] || undefined;
-        break;
-      }
-    }
-    const event: FaultTraceEvent = {
-      type: 'fault', seq: this.seq++, ...this.now(e.timeNs), ruleId: e.ruleId, action: e.action, detail: e.detail,
-      connectionId: e.connectionId, tsih: e.tsih, itt: e.itt, taskId, pduSeq, lun: e.lun, lba: e.lba, blocks: e.blocks,
-    };
-    this.faultEvents.push(event);
-    if (this.faultEvents.length > MAX_FAULT_NOTES) this.faultEvents.shift();
+    const event = faultTraceEvent(e, this.seq++, this.now(e.timeNs), this.pduRing);
+    this.faults.add(event);
     this.other(event);
   }
 
   /** pcapng comments for injected faults, keyed by the seq of the PDU each acted on. */
   faultNotes(): Map<number, string> {
-    const notes = new Map<number, string>();
-    for (const f of this.faultEvents) {
-      if (f.pduSeq === undefined) continue;
-      const note = `fault (rule ${f.ruleId}, ${f.action}): ${f.detail}`;
-      const before = notes.get(f.pduSeq);
-      notes.set(f.pduSeq, before ? `${before}; ${note}` : note);
-    }
-    return notes;
+    return this.faults.notes();
   }
 
   private onStore(e: StoreEvent): void {
@@ -475,10 +417,6 @@ export class TraceRecorder {
 }
 
 const EMPTY = new Uint8Array(0);
-/** How far back (PDUs) a fault looks for the PDU it acted on. */
-const FAULT_PDU_SEARCH = 4096;
-/** Fault events kept for pcapng comments. */
-const MAX_FAULT_NOTES = 1000;
 /** Without raw capture, data segments up to this size are still kept for describing (login keys, sense). */
 const DESCRIBE_DATA_MAX = 8192;
 
@@ -488,36 +426,3 @@ function tuple(a: ConnectionAddress, fromInitiator: boolean): TcpTuple {
     : { src: a.localAddress, srcPort: a.localPort, dst: a.remoteAddress, dstPort: a.remotePort };
 }
 
-type WireInput = Pick<PduEvent, 'pdu' | 'headerDigest' | 'dataDigest'>;
-
-/** Bytes of the PDU's wire form. */
-export function wireLength(e: WireInput): number {
-  const { bhs, ahs, data } = e.pdu;
-  return bhs.length + ahs.length + (e.headerDigest ? 4 : 0) + data.length + padOf(data.length) + (e.dataDigest && data.length > 0 ? 4 : 0);
-}
-
-/** One copy of the PDU in wire form, digests computed as the connection sends or checked them (RFC 7143 11.1). */
-export function wireBytes(e: WireInput): Uint8Array {
-  const out = new Uint8Array(wireLength(e));
-  writeWire(e, out);
-  return out;
-}
-
-/** Writes the wire form into `out` (exactly wireLength(e) bytes; `out` may hold old bytes: every one is written). */
-function writeWire(e: WireInput, out: Uint8Array): void {
-  const { bhs, ahs, data } = e.pdu;
-  const headerLength = bhs.length + ahs.length;
-  out.set(bhs, 0);
-  if (ahs.length) out.set(ahs, bhs.length);
-  let o = headerLength;
-  if (e.headerDigest) {
-    new DataView(out.buffer, out.byteOffset).setUint32(o, crc32c(out.subarray(0, headerLength)), true);
-    o += 4;
-  }
-  if (data.length) {
-    out.set(data, o);
-    const end = o + data.length + padOf(data.length);
-    if (end > o + data.length) out.fill(0, o + data.length, end); // the arena is not zeroed
-    if (e.dataDigest) new DataView(out.buffer, out.byteOffset).setUint32(end, crc32cParts([out.subarray(o, end)]), true);
-  }
-}

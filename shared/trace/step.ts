@@ -1,4 +1,4 @@
-/** Step mode's stages and state, as the gateway (server/trace/step-gate.ts) and the UI both know them. */
+/** Step mode's stages and state, as the gateway (server/taps/step-gate.ts) and the UI both know them. */
 
 /**
  * The five steps of the read path as the lab teaches them (command, cache scheduling, read, encapsulation,

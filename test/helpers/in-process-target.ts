@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTarget, type RunningTarget } from '../../server/run-target.ts';
-import type { TargetConfig } from '../../server/cli/args.ts';
+import type { TargetConfig } from '../../server/config/target-config.ts';
 
 interface InProcessTarget {
   readonly iqn: string;

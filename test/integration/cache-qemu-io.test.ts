@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTargetArgs } from '../../server/cli/args.ts';
+import { parseTargetArgs } from '../../server/config/target-flags.ts';
 import { cacheRoutes } from '../../server/gateway/cache-routes.ts';
 import { startTarget, type RunningTarget } from '../../server/run-target.ts';
 import type { StoreEvent } from '../../server/scsi/events.ts';

@@ -26,7 +26,8 @@ import { encodeKeys } from '../../server/iscsi/text-keys.ts';
 import { read10, write10 } from '../helpers/cdb.ts';
 import { RawSession } from '../helpers/raw-session.ts';
 import { startTarget, type RunningTarget } from '../helpers/target.ts';
-import { parseTargetArgs, UsageError } from '../../server/cli/args.ts';
+import { parseTargetArgs } from '../../server/config/target-flags.ts';
+import { UsageError } from '../../server/config/usage-error.ts';
 import { TARGET_LIMITS } from '../../server/iscsi/target.ts';
 import { defaultDataInFlight } from '../../server/iscsi/data-budget.ts';
 

@@ -6,7 +6,8 @@ import { CacheFlagError, applyCacheFlag, defaultCacheConfig, parseCacheArgs, par
 import { createPolicy, type PolicyName } from '../../server/store/cache/policy.ts';
 import { SequentialDetector } from '../../server/store/cache/readahead.ts';
 import type { BlockStore } from '../../server/store/types.ts';
-import { UsageError, parseTargetArgs } from '../../server/cli/args.ts';
+import { parseTargetArgs } from '../../server/config/target-flags.ts';
+import { UsageError } from '../../server/config/usage-error.ts';
 
 /** Runs keys through a policy with `capacity` slots, evicting the first victim; returns hits per key list. */
 function simulate(name: PolicyName, capacity: number, keys: number[]): { hits: number; resident: Set<number> } {

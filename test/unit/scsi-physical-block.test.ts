@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UsageError, parseLun } from '../../server/cli/args.ts';
+import { UsageError } from '../../server/config/usage-error.ts';
+import { parseLun } from '../../server/config/values.ts';
 import { ScsiStatus } from '../../server/scsi/types.ts';
 import { be, cdb, read10 } from '../helpers/cdb.ts';
 import { BS, fill, makeHarness, type Harness } from '../helpers/scsi-harness.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StepBusyError, StepGate } from '../../server/trace/step-gate.ts';
+import { StepBusyError, StepGate } from '../../server/taps/step-gate.ts';
 
 const io = { initiatorName: 'iqn.2026-11.test:step', io: 'READ(16) LBA 8 ×1 on LUN 0', lun: 0, lba: 8, blocks: 1 };
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Tap } from '../../server/trace/tap.ts';
+import { Tap } from '../../server/taps/tap.ts';
 import { TraceRecorder } from '../../server/trace/recorder.ts';
 import { PduRing } from '../../server/trace/pdu-ring.ts';
 import type { PduEvent, SessionEvent } from '../../server/iscsi/events.ts';

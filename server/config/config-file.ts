@@ -14,7 +14,9 @@
 import { readFile } from 'node:fs/promises';
 import type { TargetLimits } from '../iscsi/target.ts';
 import type { CacheConfig } from '../store/cache/config.ts';
-import { parseTargetArgs, UsageError, type LunSpec, type TargetConfig, type TargetSpec } from './args.ts';
+import type { LunSpec, TargetConfig, TargetSpec } from './target-config.ts';
+import { parseTargetArgs } from './target-flags.ts';
+import { UsageError } from './usage-error.ts';
 
 export const CONFIG_VERSION = 1;
 
@@ -134,7 +136,7 @@ function lunArg(raw: unknown, where: string): string {
   flag('removable', 'removable');
   flag('readOnly', 'readonly');
   if (l.physicalBlockSize !== undefined) opts.push(`physical=${integer(l.physicalBlockSize, `${where}.physicalBlockSize`)}`);
-  // A block device without a size is served at the device's size (args.ts parseLun).
+  // A block device without a size is served at the device's size (values.ts parseLun).
   const head = size > 0 ? `${path}:${size}` : path;
   return [head, ...opts].join(',');
 }

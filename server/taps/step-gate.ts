@@ -9,6 +9,7 @@
  */
 
 import type { StepStageId, StepState } from '../../shared/trace/step.ts';
+import type { StepHold } from './step-hold.ts';
 
 export { DEFAULT_STEP_TIMEOUT_MS, STEP_STAGES, type StepStageId, type StepState } from '../../shared/trace/step.ts';
 import { DEFAULT_STEP_TIMEOUT_MS, STEP_STAGES } from '../../shared/trace/step.ts';
@@ -42,7 +43,8 @@ interface Run {
   timer?: NodeJS.Timeout;
 }
 
-export class StepGate {
+/** One per running target: created where the target is started and passed in to its layers (never a global). */
+export class StepGate implements StepHold {
   /** The data path's only check: true while a stepped I/O is in flight. */
   armed = false;
   /** Describes what the cache holds of a range, for the store stage (set by the gateway, which owns the caches). */
@@ -211,6 +213,3 @@ export class StepGate {
     }
   }
 }
-
-/** The process's one gate: the lab's initiator arms it, the target consults it. */
-export const stepGate = new StepGate();
