@@ -67,11 +67,14 @@ export interface CacheStatsAnswer {
   readonly luns: readonly { readonly lun: number; readonly cache: CacheStats | null }[];
 }
 
-/** POST /api/cache body: `size` as "64M" or bytes (`sizeBytes`), readahead as "on,128K", a boolean or an object. */
+/**
+ * POST /api/cache body: `size` as "64M" (or `sizeBytes` in bytes; the gateway also takes bytes in `size`), readahead
+ * as "on,128K", a boolean or {enabled?, windowBytes?}.
+ */
 export interface CacheChange {
   readonly lun?: number;
   readonly policy?: CachePolicyName;
-  readonly size?: string | number;
+  readonly size?: string;
   readonly sizeBytes?: number;
   readonly mode?: CacheModeName;
   readonly readahead?: string | boolean | { readonly enabled?: boolean; readonly windowBytes?: number };

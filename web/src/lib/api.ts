@@ -18,7 +18,7 @@ export type { LabConnectionInfo, LabLun, LabSession, LabStatus } from '../../../
 export type { IoData, IoResult } from '../../../shared/api/io.ts';
 export type { IoRequestBody as IoRequest } from '../../../shared/api/io.ts';
 export type { TraceSource, TraceStats };
-export type { CacheChange, CacheMapRange, CacheModeName, CachePolicyName, CacheStats } from '../../../shared/api/cache.ts';
+export type { CacheChange, CacheChangeAnswer, CacheMapRange, CacheModeName, CachePolicyName, CacheStats, CacheStatsAnswer } from '../../../shared/api/cache.ts';
 export type { CacheMapAnswer as CacheMap } from '../../../shared/api/cache.ts';
 export type { ReplayCommandResult, UploadedCapture, UploadedPage } from '../../../shared/api/capture.ts';
 export type { ReplayAnswer as ReplayReport } from '../../../shared/api/capture.ts';
