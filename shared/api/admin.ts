@@ -13,6 +13,13 @@ export interface AdminTargetSpec {
   readonly acl?: readonly string[];
 }
 
+/**
+ * GET /api/config answer: the document `iscsi-lab target|serve --config FILE` starts from ({version, portals,
+ * allowTargetReset, limits, cache?, targets}). Its keys are the config file's format (server/cli/config-file.ts),
+ * which checks them as it reads a file; here it is an object of JSON values.
+ */
+export type ConfigDocument = Readonly<Record<string, unknown>>;
+
 export type AdminRequest =
   /** `lun`: "PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]", checked exactly as `--lun` is. */
   | { readonly action: 'add-lun'; readonly target?: string; readonly lun: string }
