@@ -26,8 +26,9 @@ import { RangeLock } from '../range-lock.ts';
 import type { BlockStore, CacheIoReport, CacheRangeOutcome, IoTrace, WriteCacheControl } from '../types.ts';
 import { createPolicy, type PolicyName, type ReplacementPolicy } from './policy.ts';
 import { SequentialDetector, type PrefetchRange } from './readahead.ts';
+import type { CacheMap, CacheMapRange, CacheModeName, CacheStats } from '../../../shared/api/cache.ts';
 
-export type CacheMode = 'write-back' | 'write-through';
+export type CacheMode = CacheModeName;
 
 export interface ReadaheadSettings {
   enabled: boolean;
@@ -51,45 +52,8 @@ export interface BlockCacheOptions {
   readOnly?: boolean;
 }
 
-/** GET /api/stats' `cache`. hits, misses and readaheadHits count cache blocks; readaheadHits are part of hits. */
-export interface CacheStats {
-  policy: PolicyName;
-  mode: CacheMode;
-  sizeBytes: number;
-  usedBytes: number;
-  dirtyBytes: number;
-  hits: number;
-  misses: number;
-  readaheadHits: number;
-  evictions: number;
-  /** Write-back rounds that reached the store (background, flush(), FUA, close). */
-  flushes: number;
-  /** Cache block size in bytes (the unit of hits and misses). */
-  blockBytes: number;
-  /** Of misses: blocks that were partly cached. */
-  partial: number;
-  /** Cache blocks written back to the store. */
-  writebacks: number;
-  /** Cache blocks that bypassed a full cache on write. */
-  bypasses: number;
-  /** Cache blocks readahead fetched. */
-  readaheadBlocks: number;
-  readahead: ReadaheadSettings;
-}
-
-/** GET /api/cache/map: resident and dirty ranges, run-length encoded, at most `maxRanges` long. */
-export interface CacheMap {
-  policy: PolicyName;
-  mode: CacheMode;
-  blockBytes: number;
-  /** LBA size in bytes; ranges are in LBAs. */
-  lbaBytes: number;
-  lunBlocks: number;
-  /** True: each range is one run of same-state cache blocks. False: the LUN was cut in equal buckets. */
-  exact: boolean;
-  /** `cached`/`dirty`: how many cache blocks of the range are resident / dirty (or being written back). */
-  ranges: { lba: number; blocks: number; cached: number; dirty: number }[];
-}
+// What the cache reports (GET /api/stats' `cache`, GET /api/cache/map) is the API contract's: the UI reads the same types.
+export type { CacheMap, CacheStats };
 
 export interface CacheSettings {
   sizeBytes?: number;
@@ -451,7 +415,7 @@ export class BlockCache implements BlockStore, WriteCacheControl {
       return (e.dirty | e.flushing) !== 0;
     };
     const base = { policy: this.policy.name, mode: this.mode, blockBytes: this.blockBytes, lbaBytes: this.blockSize, lunBlocks: this.blockCount };
-    const runs: CacheMap['ranges'] = [];
+    const runs: { -readonly [K in keyof CacheMapRange]: CacheMapRange[K] }[] = [];
     let prevKey = -2;
     let prevDirty = false;
     for (const k of keys) {
