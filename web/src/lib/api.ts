@@ -1,6 +1,7 @@
 /**
- * The gateway's JSON API (server/gateway/api.ts) as the browser sees it: typed fetch wrappers whose errors carry
- * the gateway's readable `{error}` text, never a stack.
+ * The gateway's JSON API as the browser sees it: fetch wrappers typed by the contract in shared/api (the types the
+ * gateway's handlers answer with, server/gateway/lab-routes.ts), whose errors carry the gateway's readable
+ * `{error}` text, never a stack.
  */
 import type { StepRequest, StepState } from '../../../shared/api/step.ts';
 import type { FaultCreated, FaultList, FaultRuleInput, FaultsDeleted } from '../../../shared/api/faults.ts';
