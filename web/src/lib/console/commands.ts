@@ -230,13 +230,12 @@ const COMMANDS: readonly Command[] = [
         out.error('cache: this gateway has no /api/stats');
         return;
       }
-      for (const { lun: l, cache } of stats.luns) {
+      for (const { lun: l, cache: c } of stats.luns) {
         if (lun !== undefined && l !== lun) continue;
-        if (!cache) {
+        if (!c) {
           out.line(`LUN ${l}: no cache (start the lab with --cache SIZE)`);
           continue;
         }
-        const c = cache;
         out.heading(`LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`);
         out.line(`  in ${fmtBytes(c.blockBytes)} cache blocks: hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
         out.line(`  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`);
