@@ -5,22 +5,12 @@ import { configWarnings, parseTargetArgs } from './config/target-flags.ts';
 import type { TargetConfig } from './config/target-config.ts';
 import { UsageError } from './config/usage-error.ts';
 import { parsePortal } from './config/values.ts';
-import { configRoutes } from './gateway/config-routes.ts';
-import { adminRoutes } from './gateway/admin-routes.ts';
 import { TargetAdmin } from './target-admin.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';
 import { WsHub } from './gateway/ws-hub.ts';
-import { captureRoutes } from './gateway/capture-routes.ts';
-import { cacheRoutes } from './gateway/cache-routes.ts';
-import { uploadRoutes } from './gateway/upload-routes.ts';
-import { describeResidency, stepRoutes } from './gateway/step-routes.ts';
-import { scsiRoutes } from './gateway/scsi-routes.ts';
-import { lessonRoutes } from './gateway/lesson-routes.ts';
-import { cpuRoutes } from './gateway/cpu-routes.ts';
-import { fsRoutes } from './gateway/fs-routes.ts';
-import { faultRoutes } from './gateway/fault-routes.ts';
-import type { LabInitiator } from './gateway/lab-io.ts';
+import { describeResidency } from './gateway/step-routes.ts';
+import { labInitiatorFor, labRoutes } from './gateway/lab-routes.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
 import { CaptureFile } from './trace/capture-file.ts';
@@ -31,7 +21,7 @@ import { ScsiError } from './initiator/scsi.ts';
 import { UrlError } from './initiator/url.ts';
 import { replayMain, ReplayUsageError } from './replay/replay.ts';
 import { statsMain, StatsUsageError } from './capture/stats-cli.ts';
-import { endpointText, parseProxyArgs, proxyMain, sourceRoute, type ProxyArgs } from './proxy/proxy-cli.ts';
+import { endpointText, parseProxyArgs, proxyMain, type ProxyArgs } from './proxy/proxy-cli.ts';
 import { IscsiProxy } from './proxy/proxy.ts';
 import { mergeTaps } from './proxy/merged-taps.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -166,17 +156,17 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
-  let labInitiator: LabInitiator | undefined;
+  // Everything a route needs exists before the gateway listens: the lab's own initiator (it logs in on first use)
+  // first, then the one route table, then the server.
+  const lab = labInitiatorFor(running, config);
+  const routes = labRoutes({
+    target: running, config, recorder, lab, admin: new TargetAdmin(running, config),
+    source: proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' },
+  });
   const gateway = await startGateway({
-    target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    routes: [
-      captureRoutes(recorder), cacheRoutes(running.caches), uploadRoutes(running, config), stepRoutes(running.stepGate), scsiRoutes(() => labInitiator, config),
-      configRoutes(config), adminRoutes(new TargetAdmin(running, config), config), lessonRoutes(), cpuRoutes(), fsRoutes(() => labInitiator, config), faultRoutes(running.faults),
-      sourceRoute(proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' }),
-    ],
+    iscsiUrl: running.url, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)), routes,
     log: (m) => process.stderr.write(`${m}\n`),
   });
-  labInitiator = gateway.lab;
   const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url),
     hostRefusal: (req) => gateway.guard.hostRefusal(req),
   });
@@ -187,6 +177,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
     stopStepBroadcast();
     stepGate.continue();
     hub.close();
+    await lab.close();
     await gateway.close();
     await proxy?.close();
     await running.stop();

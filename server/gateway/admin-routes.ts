@@ -16,6 +16,7 @@ import { UsageError } from '../config/usage-error.ts';
 import { parseLun, parseSize } from '../config/values.ts';
 import { AdminError, type TargetAdmin } from '../target-admin.ts';
 import { parseTargetDocument } from '../config/config-file.ts';
+import type { AdminAnswer } from '../../shared/api/admin.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
@@ -29,7 +30,7 @@ export function adminRoutes(admin: TargetAdmin, config: TargetConfig): RouteHand
     const target = body.target === undefined ? config.iqn : body.target;
     if (typeof target !== 'string') throw new HttpError(400, 'target must be a target IQN');
     try {
-      sendJson(res, 200, await apply(admin, target, body));
+      sendJson<AdminAnswer>(res, 200, await apply(admin, target, body));
     } catch (err) {
       if (err instanceof AdminError) throw new HttpError(err.status, err.message);
       if (err instanceof UsageError) throw new HttpError(400, err.message);
@@ -39,7 +40,7 @@ export function adminRoutes(admin: TargetAdmin, config: TargetConfig): RouteHand
   };
 }
 
-async function apply(admin: TargetAdmin, target: string, body: Record<string, unknown>): Promise<unknown> {
+async function apply(admin: TargetAdmin, target: string, body: Record<string, unknown>): Promise<AdminAnswer> {
   switch (body.action) {
     case 'add-lun': {
       if (typeof body.lun !== 'string') throw new HttpError(400, 'lun must be "PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES]"');

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { writeDataTooLong } from '../../shared/api/io.ts';
+import { writeDataTooLong, type IoResult } from '../../shared/api/io.ts';
+import type { ApiErrorAnswer, LabStatus } from '../../shared/api/status.ts';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../config/target-config.ts';
 import { type IoRequest, LabInitiator, MAX_API_IO_BLOCKS } from './lab-io.ts';
@@ -36,14 +37,18 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+/**
+ * Every JSON answer goes out here. `T` names the answer's type in shared/api (`sendJson<FaultList>(...)`), so a
+ * handler whose answer drifts from the contract fails to compile (without `T` nothing can be sent); errors are ApiErrorAnswer.
+ */
+export function sendJson<T = never>(res: ServerResponse, status: number, value: NoInfer<T>): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(body);
 }
 
 /** The lab's status: target, portals, LUNs with sizes and options, sessions. No secrets. */
-export function status(target: RunningTarget, config: TargetConfig): unknown {
+export function status(target: RunningTarget, config: TargetConfig): LabStatus {
   return {
     target: { iqn: config.iqn, url: target.url, chap: config.chap !== undefined, mutualChap: config.mutualChap !== undefined, acl: config.acl },
     portals: target.iscsi.listening.map((p, i) => ({ host: p.host, port: p.port, portalGroupTag: i + 1 })),
@@ -75,7 +80,7 @@ function intField(body: Record<string, unknown>, name: string, min: number, max:
 }
 
 /** POST /api/io: one read or write through the lab's own initiator (`step: true`: held at each stage, see step-gate.ts). */
-export async function io(lab: LabInitiator, target: RunningTarget, config: TargetConfig, body: Record<string, unknown>): Promise<unknown> {
+export async function io(lab: LabInitiator, target: RunningTarget, config: TargetConfig, body: Record<string, unknown>): Promise<IoResult> {
   const lun = intField(body, 'lun', 0, config.luns.length - 1);
   const op = body.op;
   if (op !== 'read' && op !== 'write') throw new HttpError(400, 'op must be "read" or "write"');

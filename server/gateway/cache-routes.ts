@@ -2,16 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockCache, CacheSettings } from '../store/cache/block-cache.ts';
 import { CacheFlagError, checkCacheBytes, parseCacheMode, parseCachePolicy, parseCacheSize, parseReadahead } from '../store/cache/config.ts';
 import type { RouteHandler } from './http-server.ts';
+import { sendJson } from './api.ts';
+import { MAX_CACHE_MAP_RANGES as MAX_MAP_RANGES, type CacheChangeAnswer, type CacheMapAnswer, type CacheStatsAnswer } from '../../shared/api/cache.ts';
+import type { ApiErrorAnswer } from '../../shared/api/status.ts';
 
 /** Largest POST /api/cache body. */
 const MAX_BODY_BYTES = 16 * 1024;
-/** Ranges GET /api/cache/map returns at most (`max` may ask for fewer). */
-const MAX_MAP_RANGES = 4096;
 
-function send(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(value));
-}
+const sendError = (res: ServerResponse, status: number, error: string): void => sendJson<ApiErrorAnswer>(res, status, { error });
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
@@ -64,7 +62,7 @@ function settings(b: Record<string, unknown>): CacheSettings {
 }
 
 /**
- * The block cache's API, one cache per LUN (undefined for a LUN served without one):
+ * The block cache's API (contract: shared/api/cache.ts), one cache per LUN (undefined for a LUN served without one):
  * - GET /api/stats: `{luns: [{lun, cache: {policy, mode, sizeBytes, usedBytes, dirtyBytes, hits, misses,
  *   readaheadHits, evictions, flushes, ...} | null}]}`
  * - GET /api/cache/map?lun=N[&max=R]: resident and dirty block ranges (CacheMap) for the heat map
@@ -86,19 +84,19 @@ export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): Rout
     if (path !== '/api/stats' && path !== '/api/cache/map' && path !== '/api/cache' && path !== '/api/cache/reset-stats') return false;
     try {
       if (path === '/api/stats' && req.method === 'GET') {
-        send(res, 200, { luns: caches.map((c, lun) => ({ lun, cache: c ? c.stats() : null })) });
+        sendJson<CacheStatsAnswer>(res, 200, { luns: caches.map((c, lun) => ({ lun, cache: c ? c.stats() : null })) });
         return true;
       }
       if (path === '/api/cache/map' && req.method === 'GET') {
         const lun = lunParam(url.searchParams.get('lun'));
         const cache = caches[lun];
         if (!cache) {
-          send(res, 404, { error: `LUN ${lun} has no cache` });
+          sendError(res, 404, `LUN ${lun} has no cache`);
           return true;
         }
         const max = url.searchParams.has('max') ? Number(url.searchParams.get('max')) : MAX_MAP_RANGES;
         if (!Number.isInteger(max) || max < 1) throw new CacheFlagError('max must be a positive integer');
-        send(res, 200, { lun, ...cache.map(Math.min(max, MAX_MAP_RANGES)) });
+        sendJson<CacheMapAnswer>(res, 200, { lun, ...cache.map(Math.min(max, MAX_MAP_RANGES)) });
         return true;
       }
       if (path === '/api/cache' && req.method === 'POST') {
@@ -107,29 +105,29 @@ export function cacheRoutes(caches: ReadonlyArray<BlockCache | undefined>): Rout
         if (b.lun !== undefined && typeof b.lun !== 'number') throw new CacheFlagError(`lun must be an integer from 0 to ${caches.length - 1}`);
         const targets = b.lun === undefined ? caches.map((_, i) => i) : [lunParam(String(b.lun))];
         if (targets.some((l) => !caches[l])) {
-          send(res, 404, { error: 'no cache on that LUN (start with --cache SIZE)' });
+          sendError(res, 404, 'no cache on that LUN (start with --cache SIZE)');
           return true;
         }
         const luns = [];
         for (const lun of targets) luns.push({ lun, cache: await caches[lun]!.configure(s) });
-        send(res, 200, { luns });
+        sendJson<CacheChangeAnswer>(res, 200, { luns });
         return true;
       }
       if (path === '/api/cache/reset-stats' && req.method === 'POST') {
         const b = await body(req);
         const targets = b.lun === undefined ? caches.map((_, i) => i).filter((l) => caches[l]) : [lunParam(String(b.lun))];
         if (targets.length === 0 || targets.some((l) => !caches[l])) {
-          send(res, 404, { error: 'no cache on that LUN (start with --cache SIZE)' });
+          sendError(res, 404, 'no cache on that LUN (start with --cache SIZE)');
           return true;
         }
-        send(res, 200, { luns: targets.map((lun) => ({ lun, cache: caches[lun]!.resetStats() })) });
+        sendJson<CacheChangeAnswer>(res, 200, { luns: targets.map((lun) => ({ lun, cache: caches[lun]!.resetStats() })) });
         return true;
       }
-      send(res, 405, { error: `${req.method} not allowed on ${path}` });
+      sendError(res, 405, `${req.method} not allowed on ${path}`);
       return true;
     } catch (err) {
-      if (err instanceof CacheFlagError || err instanceof SyntaxError) send(res, 400, { error: err.message });
-      else send(res, 500, { error: String(err) });
+      if (err instanceof CacheFlagError || err instanceof SyntaxError) sendError(res, 400, err.message);
+      else sendError(res, 500, String(err));
       return true;
     }
   };

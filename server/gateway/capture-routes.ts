@@ -5,13 +5,15 @@ import { snapshotToJsonl } from '../trace/jsonl.ts';
 import type { RouteHandler } from './http-server.ts';
 import { StatsCollector } from '../capture/srt.ts';
 import { sendStats } from './upload-routes.ts';
+import type { TraceStats } from '../../shared/api/trace.ts';
+import { CAPTURE_JSONL_PATH, CAPTURE_PCAPNG_PATH } from '../../shared/api/trace.ts';
 
 /** GET /api/capture.pcapng (Wireshark) and /api/capture.jsonl (everything pcapng cannot carry) from the gateway's ring. */
 export function captureRoutes(recorder: TraceRecorder): RouteHandler {
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (req.method !== 'GET') return false;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    if (url.pathname === '/api/capture.pcapng') {
+    if (url.pathname === CAPTURE_PCAPNG_PATH) {
       const body = recordedToPcapng(recorder.recent(), recorder.startWallMs, {}, recorder.faultNotes());
       res.writeHead(200, {
         'content-type': 'application/vnd.tcpdump.pcap',
@@ -21,7 +23,7 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
       res.end(body);
       return true;
     }
-    if (url.pathname === '/api/capture.jsonl') {
+    if (url.pathname === CAPTURE_JSONL_PATH) {
       const body = snapshotToJsonl(recorder.snapshot(), recorder.recent());
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="iscsi-lab-${stamp}.jsonl"` });
       res.end(body);
@@ -42,7 +44,7 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
     }
     if (url.pathname === '/api/trace/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(recorder.stats()));
+      res.end(JSON.stringify(recorder.stats() satisfies TraceStats));
       return true;
     }
     return false;

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TargetConfig } from '../config/target-config.ts';
 import { configDocument } from '../config/config-file.ts';
+import type { ConfigDocument } from '../../shared/api/admin.ts';
 import { HttpError, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
@@ -15,7 +16,7 @@ export function configRoutes(config: TargetConfig): RouteHandler {
     if (req.method !== 'GET') throw new HttpError(405, 'GET the configuration; start a target from it with --config FILE');
     const secrets = url.searchParams.get('secrets');
     if (secrets !== null && secrets !== 'true' && secrets !== 'false') throw new HttpError(400, 'secrets must be true or false');
-    sendJson(res, 200, configDocument(config, { secrets: secrets === 'true' }));
+    sendJson<ConfigDocument>(res, 200, configDocument(config, { secrets: secrets === 'true' }));
     return true;
   };
 }

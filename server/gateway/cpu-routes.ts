@@ -13,7 +13,7 @@ export function cpuRoutes(): RouteHandler {
     if (url.pathname !== '/api/cpu') return false;
     if (req.method !== 'GET') throw new HttpError(405, 'GET only');
     const u = process.cpuUsage();
-    sendJson(res, 200, { userUs: u.user, systemUs: u.system } satisfies CpuSample);
+    sendJson<CpuSample>(res, 200, { userUs: u.user, systemUs: u.system });
     return true;
   };
 }

@@ -6,7 +6,7 @@
  *   DELETE /api/faults/ID   -> 200 {deleted: ID}, 404 when there is no such rule
  *   DELETE /api/faults      -> 200 {deleted: N} (every rule)
  */
-import { FaultRuleError, validateFaultRule, type FaultList } from '../../shared/api/faults.ts';
+import { FaultRuleError, validateFaultRule, type FaultCreated, type FaultList, type FaultsDeleted } from '../../shared/api/faults.ts';
 import type { FaultEngine } from '../faults/engine.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
@@ -15,15 +15,14 @@ export function faultRoutes(engine: FaultEngine): RouteHandler {
   return async (req, res, url) => {
     if (url.pathname === '/api/faults') {
       if (req.method === 'GET') {
-        const list: FaultList = { faults: engine.list() };
-        sendJson(res, 200, list);
+        sendJson<FaultList>(res, 200, { faults: engine.list() });
         return true;
       }
       if (req.method === 'POST') {
         const body = await readJson(req);
         try {
           const id = engine.add(validateFaultRule(body));
-          sendJson(res, 201, { id });
+          sendJson<FaultCreated>(res, 201, { id });
         } catch (err) {
           if (err instanceof FaultRuleError) throw new HttpError(400, `bad fault rule: ${err.message}`);
           throw err;
@@ -33,7 +32,7 @@ export function faultRoutes(engine: FaultEngine): RouteHandler {
       if (req.method === 'DELETE') {
         const n = engine.list().length;
         engine.clear();
-        sendJson(res, 200, { deleted: n });
+        sendJson<FaultsDeleted>(res, 200, { deleted: n });
         return true;
       }
       throw new HttpError(405, 'GET, POST or DELETE');
@@ -43,7 +42,7 @@ export function faultRoutes(engine: FaultEngine): RouteHandler {
     if (req.method !== 'DELETE') throw new HttpError(405, 'DELETE only');
     const id = /^\d+$/.test(m[1]!) ? Number(m[1]) : NaN;
     if (!engine.remove(id)) throw new HttpError(404, `no fault rule ${decodeURIComponent(m[1]!)}`);
-    sendJson(res, 200, { deleted: id });
+    sendJson<FaultsDeleted>(res, 200, { deleted: id });
     return true;
   };
 }

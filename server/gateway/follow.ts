@@ -8,6 +8,8 @@
  */
 import { FOLLOW_CONSOLE_CHARS, FOLLOW_DATA_HEX_CHARS, type FollowComposer, type FollowState } from '../../shared/trace/follow.ts';
 
+import type { WsPresenterMessage } from '../../shared/api/ws.ts';
+
 export type { FollowState };
 
 /** How long a presentation outlives its presenter's socket, waiting for the same page to reconnect. */
@@ -95,8 +97,8 @@ export class Presentation<T> {
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly broadcast: (message: unknown, except?: T) => void,
-    private readonly send: (to: T, message: unknown) => void,
+    private readonly broadcast: (message: WsPresenterMessage, except?: T) => void,
+    private readonly send: (to: T, message: WsPresenterMessage) => void,
     private readonly graceMs = RECONNECT_GRACE_MS,
   ) {}
 

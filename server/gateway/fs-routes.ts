@@ -6,24 +6,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TargetConfig } from '../config/target-config.ts';
 import { Ext2Stage, FsStageError } from '../fs-stage/ext2-stage.ts';
 import type { LabInitiator } from './lab-io.ts';
+import type { FsFormatResult, FsStatus, FsWriteRequest, FsWriteResult } from '../../shared/api/fs.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
-/** `lab` is a getter: the gateway creates its initiator after the routes are built. */
-export function fsRoutes(lab: () => LabInitiator | undefined, config: TargetConfig): RouteHandler {
-  const need = (): LabInitiator => {
-    const l = lab();
-    if (!l) throw new HttpError(503, 'the gateway is still starting');
-    return l;
-  };
+export function fsRoutes(lab: LabInitiator, config: TargetConfig): RouteHandler {
   const stage = new Ext2Stage(
     async (lun, lba, data) => {
-      const l = need();
-      const bs = await l.blockSize(lun);
-      const r = await l.io({ lun, op: 'write', lba, blocks: data.length / bs, data: Buffer.from(data) });
+      const bs = await lab.blockSize(lun);
+      const r = await lab.io({ lun, op: 'write', lba, blocks: data.length / bs, data: Buffer.from(data) });
       if (!r.ok) throw new FsStageError(`WRITE(16) LBA ${lba} answered ${r.statusText}`);
     },
-    (lun) => need().blockSize(lun),
+    (lun) => lab.blockSize(lun),
   );
   const lunOf = (v: unknown): number => {
     const lun = v === undefined ? 0 : v;
@@ -35,17 +29,18 @@ export function fsRoutes(lab: () => LabInitiator | undefined, config: TargetConf
     if (url.pathname !== '/api/fs' && url.pathname !== '/api/fs/format' && url.pathname !== '/api/fs/write') return false;
     if (url.pathname === '/api/fs') {
       if (req.method !== 'GET') throw new HttpError(405, 'GET only');
-      sendJson(res, 200, stage.status(lunOf(Number(url.searchParams.get('lun') ?? '0'))));
+      sendJson<FsStatus>(res, 200, stage.status(lunOf(Number(url.searchParams.get('lun') ?? '0'))));
       return true;
     }
     if (req.method !== 'POST') throw new HttpError(405, 'POST only');
-    const body = (await readJson(req)) as { lun?: unknown; name?: unknown; text?: unknown };
+    // Checked field by field below: the contract is FsWriteRequest, the body is whatever arrived.
+    const body: { [K in keyof FsWriteRequest]?: unknown } = await readJson(req);
     const lun = lunOf(body.lun);
     try {
-      if (url.pathname === '/api/fs/format') sendJson(res, 200, { writes: await stage.format(lun), status: stage.status(lun) });
+      if (url.pathname === '/api/fs/format') sendJson<FsFormatResult>(res, 200, { writes: await stage.format(lun), status: stage.status(lun) });
       else {
         if (typeof body.name !== 'string' || typeof body.text !== 'string') throw new HttpError(400, 'POST /api/fs/write takes {lun, name, text}');
-        sendJson(res, 200, await stage.writeFile(lun, body.name, new TextEncoder().encode(body.text)));
+        sendJson<FsWriteResult>(res, 200, await stage.writeFile(lun, body.name, new TextEncoder().encode(body.text)));
       }
     } catch (err) {
       if (err instanceof FsStageError) throw new HttpError(400, err.message);

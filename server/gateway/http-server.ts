@@ -1,24 +1,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import type { RunningTarget } from '../run-target.ts';
-import type { TargetConfig } from '../config/target-config.ts';
+import type { ApiErrorAnswer } from '../../shared/api/status.ts';
 import { accessToken, type AccessToken } from './access-token.ts';
-import { HttpError, io, readJson, sendJson, status } from './api.ts';
-import { LabInitiator } from './lab-io.ts';
+import { HttpError, sendJson } from './api.ts';
 import { requestGuard, type RequestGuard } from './request-guard.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 export interface GatewayOptions {
-  target: RunningTarget;
-  config: TargetConfig;
+  /** The iSCSI target's URL, for the page served while the UI is not built. */
+  iscsiUrl: string;
   host: string;
   port: number;
   /** Built UI (Vite output); a placeholder page is served when it does not exist. */
   webRoot: string;
-  /** Extra routes (capture, trace) tried before the built-in ones. */
-  routes?: RouteHandler[];
+  /**
+   * The route table (lab-routes.ts), tried in order after the guard; every dependency a route needs exists before
+   * the gateway starts. An /api path no route takes is a 404; anything else is the UI.
+   */
+  routes: readonly RouteHandler[];
   /** Required on every request when set; default: a fresh one when `host` is not a loopback address, else none. */
   token?: string;
   /** Host names accepted besides the bound address and localhost (see request-guard.ts). */
@@ -36,7 +37,6 @@ export interface Gateway {
   access: AccessToken;
   /** The Host and cross-origin checks every request passes first; the /ws upgrade uses the Host one too. */
   guard: RequestGuard;
-  lab: LabInitiator;
   close(): Promise<void>;
 }
 
@@ -52,11 +52,6 @@ const PLACEHOLDER = (iscsiUrl: string) => `<!doctype html><html lang="en"><head>
 
 /** HTTP side of the gateway: the JSON API and the built UI. The WebSocket hub attaches to `server`. */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  const { target, config } = opts;
-  const lab = new LabInitiator({
-    host: target.iscsi.listening[0]!.host, port: target.iscsi.listening[0]!.port, targetName: config.iqn,
-    initiatorName: 'iqn.2026-11.org.iscsi-lab:gateway', chap: config.chap, mutualChap: config.mutualChap,
-  }, target.stepGate);
   const root = resolve(opts.webRoot);
   const access = accessToken(opts.host, opts.token);
   // Made once the real port is known (listen below), before any request can arrive.
@@ -72,15 +67,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (forged) throw new HttpError(403, forged);
     // The page was opened with ?token=: a cookie carries it on the UI's own fetches and /ws from then on.
     if (access.required && url.searchParams.has('token')) res.setHeader('set-cookie', access.cookie());
-    for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
-    if (url.pathname === '/api/status' && req.method === 'GET') return sendJson(res, 200, status(target, config));
-    if (url.pathname === '/api/io') {
-      if (req.method !== 'POST') throw new HttpError(405, 'POST only');
-      return sendJson(res, 200, await io(lab, target, config, await readJson(req)));
-    }
+    for (const route of opts.routes) if (await route(req, res, url)) return;
     if (url.pathname.startsWith('/api/')) throw new HttpError(404, `no API route ${url.pathname}`);
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'GET only');
-    await serveStatic(root, url.pathname, res, target.url);
+    await serveStatic(root, url.pathname, res, opts.iscsiUrl);
   };
 
   const server = createServer((req, res) => {
@@ -88,7 +78,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       if (status === 500) opts.log?.(`gateway ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? message) : message}`);
-      if (!res.headersSent) sendJson(res, status, { error: message });
+      if (!res.headersSent) sendJson<ApiErrorAnswer>(res, status, { error: message });
       else res.end();
     });
   });
@@ -108,9 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     url: `http://${host}:${port}/${access.required ? `?token=${access.token}` : ''}`,
     access,
     guard,
-    lab,
     async close() {
-      await lab.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },

@@ -3,6 +3,7 @@ import { clearUnitAttentions, describeStatus, inquiry, parseSense, read16, readC
 import type { LoginOptions } from '../initiator/login.ts';
 import type { CommandOptions, ScsiResult } from '../initiator/session.ts';
 import type { StepGate, StepStageId } from '../taps/step-gate.ts';
+import type { IoResult } from '../../shared/api/io.ts';
 
 export interface IoRequest {
   lun: number;
@@ -19,21 +20,7 @@ export interface IoRequest {
   timeoutMs?: number;
 }
 
-export interface IoResult {
-  ok: boolean;
-  status: number;
-  /** "GOOD", or "CHECK CONDITION, ILLEGAL REQUEST: ..." */
-  statusText: string;
-  sense?: { key: number; asc: number; ascq: number };
-  /** Read data as hex (reads only). */
-  dataHex?: string;
-  bytes: number;
-  durationMs: number;
-  /** Step mode: the stages the I/O was held at, and whether a hold ran out of time. */
-  stepped?: { id: number; passed: StepStageId[]; timedOut: boolean };
-  /** What the initiator did to get there when something went wrong: timeouts, aborts, reconnects, retries. */
-  recovery?: string[];
-}
+export type { IoResult };
 
 /** The lab initiator's command timeout: long enough for a slow disk, short enough to watch a recovery happen. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TargetConfig } from '../config/target-config.ts';
 import { ScsiError } from '../initiator/scsi.ts';
 import type { LabInitiator } from './lab-io.ts';
+import type { InquiryData, ReadCapacity, VpdPage } from '../../shared/api/scsi.ts';
 import { HttpError, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
@@ -29,29 +30,26 @@ function pageOf(url: URL): number | undefined {
   return page;
 }
 
-/** `lab` is a getter: the gateway creates its initiator after the routes are built. */
-export function scsiRoutes(lab: () => LabInitiator | undefined, config: TargetConfig): RouteHandler {
+export function scsiRoutes(lab: LabInitiator, config: TargetConfig): RouteHandler {
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (url.pathname !== '/api/inquiry' && url.pathname !== '/api/readcap') return false;
     if (req.method !== 'GET') throw new HttpError(405, 'GET only');
-    const l = lab();
-    if (!l) throw new HttpError(503, 'the gateway is still starting');
     const lun = lunOf(url, config);
     try {
       if (url.pathname === '/api/readcap') {
-        const c = await l.readCapacity(lun);
-        sendJson(res, 200, { lun, lastLba: Number(c.blocks - 1n), blocks: Number(c.blocks), blockSize: c.blockSize, thin: c.thin });
+        const c = await lab.readCapacity(lun);
+        sendJson<ReadCapacity>(res, 200, { lun, lastLba: Number(c.blocks - 1n), blocks: Number(c.blocks), blockSize: c.blockSize, thin: c.thin });
         return true;
       }
       const page = pageOf(url);
-      const d = await l.inquiry(lun, page);
+      const d = await lab.inquiry(lun, page);
       if (page !== undefined) {
-        sendJson(res, 200, { lun, page, length: d.length, hex: d.toString('hex') });
+        sendJson<VpdPage>(res, 200, { lun, page, length: d.length, hex: d.toString('hex') });
         return true;
       }
       const text = (a: number, b: number): string => d.subarray(a, b).toString('latin1').trim();
       const type = d[0]! & 0x1f;
-      sendJson(res, 200, {
+      sendJson<InquiryData>(res, 200, {
         lun, peripheralDeviceType: type, deviceType: DEVICE_TYPES[type] ?? `type 0x${type.toString(16)}`, removable: (d[1]! & 0x80) !== 0,
         version: d[2]!, vendor: text(8, 16), product: text(16, 32), revision: text(32, 36), hex: d.toString('hex'),
       });

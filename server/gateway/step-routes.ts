@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StepGate } from '../taps/step-gate.ts';
 import type { BlockCache } from '../store/cache/block-cache.ts';
+import type { StepState } from '../../shared/api/step.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
@@ -13,7 +14,7 @@ export function stepRoutes(gate: StepGate): RouteHandler {
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (url.pathname !== '/api/step') return false;
     if (req.method === 'GET') {
-      sendJson(res, 200, gate.state());
+      sendJson<StepState>(res, 200, gate.state());
       return true;
     }
     if (req.method !== 'POST') throw new HttpError(405, 'GET the step state, or POST {action: "next" | "continue"}');
@@ -21,7 +22,7 @@ export function stepRoutes(gate: StepGate): RouteHandler {
     if (action !== 'next' && action !== 'continue') throw new HttpError(400, 'action must be "next" or "continue"');
     const ok = action === 'next' ? gate.next() : gate.continue();
     if (!ok) throw new HttpError(409, gate.state().active ? 'the stepped I/O is between stages; try again in a moment' : 'no stepped I/O is in progress: start one with step mode on');
-    sendJson(res, 200, gate.state());
+    sendJson<StepState>(res, 200, gate.state());
     return true;
   };
 }

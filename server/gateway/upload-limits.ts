@@ -1,12 +1,14 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './api.ts';
+import { MAX_JSONL_UPLOAD_BYTES } from '../../shared/api/capture.ts';
 
 /**
- * Largest capture (pcapng, pcap, JSON Lines) the gateway takes in one upload. Captures from the lab's own ring are
- * a few MiB; 64 MiB leaves room for outside captures without letting one request fill the process.
+ * Largest body read whole into memory (a JSON Lines trace): the contract's cap (shared/api/capture.ts), the one the
+ * UI names. Captures from the lab's own ring are a few MiB; 64 MiB leaves room without letting one request fill the
+ * process. pcap/pcapng uploads stream to disk instead (upload-store.ts, MAX_CAPTURE_UPLOAD_BYTES).
  */
-export const MAX_REPLAY_UPLOAD_BYTES = 64 * 1024 * 1024;
+export const MAX_REPLAY_UPLOAD_BYTES = MAX_JSONL_UPLOAD_BYTES;
 /** How long an over-limit body is drained before the 413 goes out anyway. */
 const DRAIN_MS = 10_000;
 

@@ -20,6 +20,7 @@ import { replayCapture, ReplayEmptyError, ReplayUsageError } from '../replay/rep
 import { describeCdb, describeOutcome } from '../replay/extract.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
+import type { ReplayAnswer, ReplayCommandResult, UploadedCapture, UploadedPage } from '../../shared/api/capture.ts';
 import { ratesCsv, srtCsv, type CaptureStats } from '../capture/srt.ts';
 import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, UploadStore, type UploadSummary } from './upload-store.ts';
 
@@ -35,7 +36,7 @@ export function sendStats(res: ServerResponse, stats: CaptureStats, format: stri
     return;
   }
   if (format !== null && format !== 'json') throw new HttpError(400, 'format must be json, csv or rates-csv');
-  sendJson(res, 200, stats);
+  sendJson<CaptureStats>(res, 200, stats);
 }
 
 /** The lab target as an iscsi:// URL replay can log in to; the lab's CHAP credentials go beside it as values. */
@@ -58,13 +59,13 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig, store 
       throw err;
     }
     const first = await store.page(summary.id, 0, DEFAULT_PAGE);
-    sendJson(res, 200, { ...summary, events: first.events });
+    sendJson<UploadedCapture>(res, 200, { ...summary, events: first.events });
   };
 
   const page = async (res: ServerResponse, id: string, url: URL): Promise<void> => {
     const from = Number(url.searchParams.get('from') ?? 0);
     const count = Number(url.searchParams.get('count') ?? DEFAULT_PAGE);
-    sendJson(res, 200, await store.page(id, from, count));
+    sendJson<UploadedPage>(res, 200, await store.page(id, from, count));
   };
 
   const replay = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -79,7 +80,7 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig, store 
     replaying = true;
     try {
       const u = await store.forReplay(b.id);
-      const results: unknown[] = [];
+      const results: ReplayCommandResult[] = [];
       let cut = 0;
       // Captures from elsewhere may name LUNs this lab lacks: those commands then get the target's own answer.
       const report = await replayCapture(u.capture, labUrl(target, config, lun), {
@@ -100,7 +101,7 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig, store 
           });
         },
       });
-      sendJson(res, 200, { id: b.id, name: u.name, ...report, results, resultsCut: cut });
+      sendJson<ReplayAnswer>(res, 200, { id: b.id, name: u.name, ...report, results, resultsCut: cut });
     } catch (err) {
       if (err instanceof HttpError) throw err;
       if (err instanceof ReplayUsageError) throw new HttpError(400, err.message);

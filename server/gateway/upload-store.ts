@@ -19,15 +19,17 @@ import { pduFromWire, type ExtractPdu } from '../replay/extract.ts';
 import { TRACE_SCHEMA_VERSION, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError } from './api.ts';
 import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
-import type { TraceEvent } from '../../shared/trace/schema.ts';
+import {
+  MAX_CAPTURE_UPLOAD_BYTES,
+  MAX_JSONL_UPLOAD_BYTES,
+  type UploadedEvent,
+  type UploadedPage as EventPage,
+  type UploadSummary,
+} from '../../shared/api/capture.ts';
 
-/** A trace event as uploads answer it: PDU events carry their wire bytes. */
-export type UploadedEvent = TraceEvent & { rawBase64?: string };
-
-/** Largest pcap/pcapng upload: it is streamed to disk and indexed off the event loop. */
-export const MAX_CAPTURE_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
-/** JSON Lines traces are parsed whole, in memory. */
-export const MAX_JSONL_UPLOAD_BYTES = 64 * 1024 * 1024;
+// The caps and the answers' types are the API contract's (shared/api/capture.ts): the UI checks the same caps.
+export { MAX_CAPTURE_UPLOAD_BYTES, MAX_JSONL_UPLOAD_BYTES };
+export type { EventPage, UploadedEvent, UploadSummary };
 /** Events per page when the caller does not say (and at most this many times four). */
 export const DEFAULT_PAGE = 2000;
 const MAX_PAGE = 4 * DEFAULT_PAGE;
@@ -52,23 +54,6 @@ interface Stored {
   readonly spool?: string;
   readonly events?: UploadedEvent[];
   readonly jsonlBytes?: Uint8Array;
-}
-
-export interface UploadSummary {
-  readonly id: string;
-  readonly name: string;
-  readonly bytes: number;
-  readonly format: CaptureFormat;
-  readonly header: TraceHeader;
-  readonly warnings: string[];
-  /** Trace events in the whole upload. */
-  readonly total: number;
-}
-
-export interface EventPage {
-  readonly from: number;
-  readonly total: number;
-  readonly events: UploadedEvent[];
 }
 
 export class UploadStore {

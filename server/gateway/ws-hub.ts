@@ -5,11 +5,13 @@ import type { TraceItem, TraceRecorder } from '../trace/recorder.ts';
 import { TRACE_SCHEMA_VERSION } from '../../shared/trace/schema.ts';
 import { encodeRawBatch, type RawFrameInput } from '../../shared/trace/raw-batch.ts';
 import { Presentation } from './follow.ts';
+import type { LabStatus } from '../../shared/api/status.ts';
+import { encodeWsEventsParts, encodeWsMessage, type WsServerMessage } from '../../shared/api/ws.ts';
 
 export interface WsHubOptions {
   server: Server;
   recorder: TraceRecorder;
-  status: () => unknown;
+  status: () => LabStatus;
   /** How often queued events go out (a few frames a second even at 10k PDUs/s). */
   batchMs?: number;
   /** Live raw frames keep at most this many bytes of each PDU; captures keep everything. */
@@ -76,9 +78,7 @@ export class WsHub {
   /** Follow mode: which browser presents, relayed to the others. */
   private readonly presentation = new Presentation<WebSocket>(
     (m, except) => this.broadcast(m, except),
-    (to, m) => {
-      if (to.readyState === to.OPEN) to.send(JSON.stringify(m));
-    },
+    (to, m) => this.send(to, m),
   );
 
   constructor(options: WsHubOptions) {
@@ -126,7 +126,7 @@ export class WsHub {
     const { items } = recorder.collect(-1, this.cursor, this.opts.snapshotEvents);
     const events = items.map((i) => i.event);
     const stats = recorder.stats();
-    ws.send(JSON.stringify({ type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: recorder.header, status: this.opts.status(), events, stats }));
+    this.send(ws, { type: 'snapshot', schema: TRACE_SCHEMA_VERSION, header: recorder.header, status: this.opts.status(), events, stats });
     for (const raw of this.rawBatches(items)) ws.send(raw);
     const client: Client = { ws, droppedTotal: 0, sampledTotal: 0 };
     this.clients.add(client);
@@ -138,23 +138,28 @@ export class WsHub {
       try {
         msg = JSON.parse(String(data));
       } catch {
-        ws.send(JSON.stringify({ type: 'error', error: 'messages must be JSON' }));
+        this.send(ws, { type: 'error', error: 'messages must be JSON' });
         return;
       }
       const type = (msg as { type?: unknown }).type;
-      if (type === 'status') ws.send(JSON.stringify({ type: 'status', status: this.opts.status() }));
+      if (type === 'status') this.send(ws, { type: 'status', status: this.opts.status() });
       else if (type === 'present') {
         const m = msg as { state?: unknown; token?: unknown };
         const error = this.presentation.present(ws, m.state ?? null, m.token);
-        if (error) ws.send(JSON.stringify({ type: 'error', error }));
+        if (error) this.send(ws, { type: 'error', error });
       }
     });
     this.presentation.welcome(ws);
   }
 
+  /** One message to one browser, if its socket is still open (shared/api/ws.ts encodes it). */
+  private send(to: WebSocket, message: WsServerMessage): void {
+    if (to.readyState === to.OPEN) to.send(encodeWsMessage(message));
+  }
+
   /** One JSON message to every browser (step state, follow mode), outside the trace batches. */
-  broadcast(message: unknown, except?: WebSocket): void {
-    const text = JSON.stringify(message);
+  broadcast(message: WsServerMessage, except?: WebSocket): void {
+    const text = encodeWsMessage(message);
     for (const c of this.clients) if (c.ws !== except && c.ws.readyState === c.ws.OPEN) c.ws.send(text);
   }
 
@@ -197,7 +202,8 @@ export class WsHub {
     this.cursor = upTo;
     // Encoded once for everyone; each browser's message differs only in its own dropped count, sent as the first
     // fragment of the message so the shared part is not copied per browser.
-    const shared = Buffer.from(`,"events":${JSON.stringify(items.map((i) => i.event))}}`);
+    const parts = encodeWsEventsParts(items.map((i) => i.event));
+    const shared = Buffer.from(parts.tail);
     const raws = this.rawBatches(items);
     for (const c of this.clients) {
       if (c.ws.readyState !== c.ws.OPEN) continue;
@@ -208,7 +214,7 @@ export class WsHub {
         continue;
       }
       c.droppedTotal += skipped;
-      c.ws.send(`{"type":"events","dropped":${c.droppedTotal},"sampled":${c.sampledTotal},"every":${this.every}`, { binary: false, fin: false });
+      c.ws.send(parts.head({ dropped: c.droppedTotal, sampled: c.sampledTotal, every: this.every }), { binary: false, fin: false });
       c.ws.send(shared, { binary: false, fin: true });
       for (const raw of raws) c.ws.send(raw);
     }

@@ -9,9 +9,6 @@ import { parsePortal } from '../config/values.ts';
 import { TraceRecorder } from '../trace/recorder.ts';
 import { CaptureFile } from '../trace/capture-file.ts';
 import { IscsiProxy, type Endpoint } from './proxy.ts';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson } from '../gateway/api.ts';
-import type { RouteHandler } from '../gateway/http-server.ts';
 
 export const PROXY_USAGE = 'iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--http HOST:PORT] [--capture FILE]';
 
@@ -24,17 +21,6 @@ export interface ProxyArgs {
 }
 
 export const endpointText = (e: Endpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
-
-/** What the lab's trace shows: its own target, or a proxy in front of another target (GET /api/source). */
-export type TraceSource = { kind: 'target' } | { kind: 'proxy'; listen: string; target: string };
-
-export function sourceRoute(source: TraceSource): RouteHandler {
-  return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    if (url.pathname !== '/api/source' || req.method !== 'GET') return false;
-    sendJson(res, 200, source);
-    return true;
-  };
-}
 
 export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
   let listen: Endpoint | undefined;

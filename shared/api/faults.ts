@@ -231,3 +231,13 @@ export function describeFaultRule(r: FaultRuleInput & { hits?: number }): string
   const hits = r.hits !== undefined ? ` (hits ${r.hits} of ${count === 0 ? 'unlimited' : count})` : '';
   return `${r.action}${parts.length ? ' ' + parts.join(' ') : ''}${hits}`;
 }
+
+/** POST /api/faults answer (201). */
+export interface FaultCreated {
+  id: number;
+}
+
+/** DELETE /api/faults/ID answer (the rule's id) and DELETE /api/faults answer (how many rules went). */
+export interface FaultsDeleted {
+  deleted: number;
+}

@@ -8,13 +8,12 @@
  *   4  u32  number of frames
  *   8  ...  per frame: u32 length, then the frame exactly as encodeRawFrame writes it (schema.ts)
  *
- * Big-endian. A single frame (magic 0x69) is still valid on its own; readers accept both.
+ * Big-endian; the numbers live in shared/api/ws-frames.ts. A single frame (magic 0x69) is still valid on its own; readers accept both.
  */
-import { decodeRawFrame, encodeRawFrame, RAW_FRAME_MAGIC, type RawPduFrame } from './schema.ts';
+import { decodeRawFrame, encodeRawFrame, type RawPduFrame } from './schema.ts';
+import { RAW_BATCH_FRAME_PREFIX as LENGTH, RAW_BATCH_HEADER_LENGTH as HEADER, RAW_BATCH_MAGIC, RAW_BATCH_VERSION, RAW_FRAME_MAGIC } from '../api/ws-frames.ts';
 
-const RAW_BATCH_MAGIC = 0x62;
-const RAW_BATCH_VERSION = 1;
-const HEADER = 8;
+export { RAW_BATCH_MAGIC, RAW_BATCH_VERSION };
 
 export class RawBatchError extends Error {}
 
@@ -24,7 +23,7 @@ export type RawFrameInput = Parameters<typeof encodeRawFrame>[0];
 export function encodeRawBatch(frames: readonly RawFrameInput[], maxBytes = Number.MAX_SAFE_INTEGER): Uint8Array {
   const encoded = frames.map((f) => encodeRawFrame(f, maxBytes));
   let size = HEADER;
-  for (const e of encoded) size += 4 + e.length;
+  for (const e of encoded) size += LENGTH + e.length;
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
   out[0] = RAW_BATCH_MAGIC;
@@ -33,8 +32,8 @@ export function encodeRawBatch(frames: readonly RawFrameInput[], maxBytes = Numb
   let o = HEADER;
   for (const e of encoded) {
     dv.setUint32(o, e.length);
-    out.set(e, o + 4);
-    o += 4 + e.length;
+    out.set(e, o + LENGTH);
+    o += LENGTH + e.length;
   }
   return out;
 }
@@ -49,11 +48,11 @@ export function decodeRawMessage(message: Uint8Array): RawPduFrame[] {
   const frames: RawPduFrame[] = [];
   let o = HEADER;
   for (let i = 0; i < count; i++) {
-    if (o + 4 > message.length) throw new RawBatchError(`raw batch cut short at frame ${i} of ${count}`);
+    if (o + LENGTH > message.length) throw new RawBatchError(`raw batch cut short at frame ${i} of ${count}`);
     const len = dv.getUint32(o);
-    if (o + 4 + len > message.length) throw new RawBatchError(`raw batch frame ${i} runs past the end (${len} bytes)`);
-    frames.push(decodeRawFrame(message.subarray(o + 4, o + 4 + len)));
-    o += 4 + len;
+    if (o + LENGTH + len > message.length) throw new RawBatchError(`raw batch frame ${i} runs past the end (${len} bytes)`);
+    frames.push(decodeRawFrame(message.subarray(o + LENGTH, o + LENGTH + len)));
+    o += LENGTH + len;
   }
   return frames;
 }

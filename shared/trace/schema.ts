@@ -9,6 +9,15 @@
  * wall-clock milliseconds since the Unix epoch (Date.now() scale) for display.
  */
 import type { PduLengths } from '../protocol/iscsi.ts';
+import {
+  RAW_FRAME_FLAG_DATA_DIGEST as FLAG_DATA_DIGEST,
+  RAW_FRAME_FLAG_HEADER_DIGEST as FLAG_HEADER_DIGEST,
+  RAW_FRAME_FLAG_T2I as FLAG_T2I,
+  RAW_FRAME_FLAG_TRUNCATED as FLAG_TRUNCATED,
+  RAW_FRAME_HEADER_LENGTH,
+  RAW_FRAME_MAGIC,
+  RAW_FRAME_VERSION,
+} from '../api/ws-frames.ts';
 
 export const TRACE_SCHEMA_VERSION = 1;
 
@@ -213,15 +222,9 @@ export function isTraceEvent(x: unknown): x is TraceEvent {
  *   8  u32  original length of the PDU on the wire (the bytes that follow may be fewer if truncated)
  *  12  ...  bytes: BHS, AHS, header digest, data, padding, data digest
  *
- * Big-endian, as the protocol itself.
+ * Big-endian, as the protocol itself. The numbers live in shared/api/ws-frames.ts, the /ws contract.
  */
-export const RAW_FRAME_MAGIC = 0x69;
-const RAW_FRAME_VERSION = 1;
-const RAW_FRAME_HEADER_LENGTH = 12;
-const FLAG_TRUNCATED = 0x01;
-const FLAG_T2I = 0x02;
-const FLAG_HEADER_DIGEST = 0x04;
-const FLAG_DATA_DIGEST = 0x08;
+export { RAW_FRAME_HEADER_LENGTH, RAW_FRAME_MAGIC, RAW_FRAME_VERSION };
 
 export interface RawPduFrame {
   readonly seq: number;

@@ -49,7 +49,7 @@ import {
 import { WriteBack } from './write-back.ts';
 import { WritePath } from './write-path.ts';
 
-export type { BlockCacheOptions, CacheMode, CacheSettings, CacheStats, ReadaheadSettings } from './types.ts';
+export type { BlockCacheOptions, CacheMap, CacheMode, CacheSettings, CacheStats, ReadaheadSettings } from './types.ts';
 export { DEFAULT_READAHEAD_WINDOW_BYTES } from './types.ts';
 
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;

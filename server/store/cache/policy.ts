@@ -10,8 +10,10 @@
  * - ARC (Megiddo & Modha, FAST 2003): T1 (seen once) and T2 (seen twice or more) with ghosts B1/B2 steering the
  *   target size p of T1; scan resistant and self-tuning.
  */
+import type { CachePolicyName } from '../../../shared/api/cache.ts';
 
-export type PolicyName = 'lru' | '2q' | 'arc';
+/** The contract's names (shared/api/cache.ts): GET /api/stats reports them, POST /api/cache takes them. */
+export type PolicyName = CachePolicyName;
 export const POLICY_NAMES: readonly PolicyName[] = ['lru', '2q', 'arc'];
 
 export interface ReplacementPolicy {

@@ -4,6 +4,7 @@
  */
 import type { CacheIoReport, CacheRangeOutcome } from '../types.ts';
 import type { BlockTable } from './block-table.ts';
+import type { CacheMapRange } from '../../../shared/api/cache.ts';
 import type { CacheMap, CacheMode, CacheStats, ReadaheadSettings } from './types.ts';
 
 /** Ranges one trace report carries. */
@@ -74,7 +75,7 @@ export function cacheMap(table: BlockTable, mode: CacheMode, maxRanges: number):
     return (e.dirty | e.flushing) !== 0;
   };
   const base = { policy: table.policy.name, mode, blockBytes: table.blockBytes, lbaBytes: table.blockSize, lunBlocks: blockCount };
-  const runs: CacheMap['ranges'] = [];
+  const runs: { -readonly [K in keyof CacheMapRange]: CacheMapRange[K] }[] = [];
   let prevKey = -2;
   let prevDirty = false;
   for (const k of keys) {

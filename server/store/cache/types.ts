@@ -2,9 +2,13 @@
  * The block cache's public shapes: its options, its run-time settings, and what it reports (GET /api/stats'
  * `cache`, GET /api/cache/map). The class is in block-cache.ts, which re-exports these.
  */
+import type { CacheMap, CacheModeName, CacheStats } from '../../../shared/api/cache.ts';
 import type { PolicyName } from './policy.ts';
 
-export type CacheMode = 'write-back' | 'write-through';
+export type CacheMode = CacheModeName;
+
+// What the cache reports (GET /api/stats' `cache`, GET /api/cache/map) is the API contract's: the UI reads the same types.
+export type { CacheMap, CacheStats };
 
 export interface ReadaheadSettings {
   enabled: boolean;
@@ -44,32 +48,6 @@ export interface CacheCounters {
   bypasses: number;
   /** Cache blocks readahead fetched. */
   readaheadBlocks: number;
-}
-
-/** GET /api/stats' `cache`. hits, misses and readaheadHits count cache blocks; readaheadHits are part of hits. */
-export interface CacheStats extends CacheCounters {
-  policy: PolicyName;
-  mode: CacheMode;
-  sizeBytes: number;
-  usedBytes: number;
-  dirtyBytes: number;
-  /** Cache block size in bytes (the unit of hits and misses). */
-  blockBytes: number;
-  readahead: ReadaheadSettings;
-}
-
-/** GET /api/cache/map: resident and dirty ranges, run-length encoded, at most `maxRanges` long. */
-export interface CacheMap {
-  policy: PolicyName;
-  mode: CacheMode;
-  blockBytes: number;
-  /** LBA size in bytes; ranges are in LBAs. */
-  lbaBytes: number;
-  lunBlocks: number;
-  /** True: each range is one run of same-state cache blocks. False: the LUN was cut in equal buckets. */
-  exact: boolean;
-  /** `cached`/`dirty`: how many cache blocks of the range are resident / dirty (or being written back). */
-  ranges: { lba: number; blocks: number; cached: number; dirty: number }[];
 }
 
 export interface CacheSettings {

@@ -1,77 +1,29 @@
 /**
- * The gateway's JSON API (server/gateway/api.ts) as the browser sees it: typed fetch wrappers whose errors carry
- * the gateway's readable `{error}` text, never a stack.
+ * The gateway's JSON API as the browser sees it: fetch wrappers typed by the contract in shared/api (the types the
+ * gateway's handlers answer with, server/gateway/lab-routes.ts), whose errors carry the gateway's readable
+ * `{error}` text, never a stack.
  */
-import type { TraceEvent, TraceHeader, TraceStats } from '../../../shared/trace/schema.ts';
-import type { StepState } from '../../../shared/trace/step.ts';
-import type { FaultList, FaultRuleInput } from '../../../shared/api/faults.ts';
+import type { StepRequest, StepState } from '../../../shared/api/step.ts';
+import type { FaultCreated, FaultList, FaultRuleInput, FaultsDeleted } from '../../../shared/api/faults.ts';
 import type { CaptureStats } from '../../../shared/api/capture-stats.ts';
+import type { LabStatus } from '../../../shared/api/status.ts';
+import type { TraceSource, TraceStats } from '../../../shared/api/trace.ts';
+import { CAPTURE_JSONL_PATH, CAPTURE_PCAPNG_PATH } from '../../../shared/api/trace.ts';
+import type { IoRequestBody, IoResult } from '../../../shared/api/io.ts';
+import type { CacheChange, CacheChangeAnswer, CacheMapAnswer, CacheResetRequest, CacheStatsAnswer } from '../../../shared/api/cache.ts';
+import { describeUploadCap, MAX_CAPTURE_UPLOAD_BYTES, type ReplayAnswer, type ReplayRequest, type UploadedCapture, type UploadedPage } from '../../../shared/api/capture.ts';
+import type { InquiryData, ReadCapacity, VpdPage } from '../../../shared/api/scsi.ts';
 
-export interface LabLun {
-  readonly lun: number;
-  readonly path: string;
-  readonly sizeBytes: number;
-  readonly blockSize: number;
-  readonly blocks: number;
-  readonly thin: boolean;
-  readonly removable: boolean;
-  readonly readOnly: boolean;
-  /** `--lun ...,physical=BYTES`; the logical block size when not given. */
-  readonly physicalBlockSize: number;
-}
-
-export interface LabConnectionInfo {
-  readonly id: number;
-  readonly remote: string;
-  readonly local: string;
-}
-
-export interface LabSession {
-  readonly tsih: number;
-  readonly type: string;
-  readonly initiatorName: string;
-  readonly isid: string;
-  readonly connections: readonly LabConnectionInfo[];
-  readonly headerDigest: boolean | string;
-  readonly dataDigest: boolean | string;
-}
-
-export interface LabStatus {
-  readonly target: { readonly iqn: string; readonly url: string; readonly chap: boolean; readonly mutualChap: boolean; readonly acl?: readonly string[] };
-  readonly portals: readonly { readonly host: string; readonly port: number; readonly portalGroupTag: number }[];
-  readonly luns: readonly LabLun[];
-  readonly sessions: readonly LabSession[];
-}
-
-export type IoData = { readonly hex: string } | { readonly text: string } | { readonly pattern: number };
-
-export interface IoRequest {
-  readonly lun: number;
-  readonly op: 'read' | 'write';
-  readonly lba: number;
-  readonly blocks: number;
-  readonly data?: IoData;
-  readonly fua?: boolean;
-  /** Step mode: the gateway holds the I/O at each stage until Next (the request answers when it is done). */
-  readonly step?: boolean;
-  /** How long the lab initiator waits for the status before ABORT TASK and a retry. */
-  readonly timeoutMs?: number;
-}
-
-export interface IoResult {
-  readonly ok: boolean;
-  readonly status: number;
-  readonly statusText: string;
-  readonly sense?: { readonly key: number; readonly asc: number; readonly ascq: number };
-  readonly dataHex?: string;
-  readonly bytes: number;
-  readonly durationMs: number;
-  readonly stepped?: { readonly id: number; readonly passed: readonly string[]; readonly timedOut: boolean };
-  /** What the lab initiator did to get there: timeouts, ABORT TASK, new logins, retries. */
-  readonly recovery?: readonly string[];
-}
-
-export type { TraceStats };
+// The contract lives in shared/api (the gateway answers with the same types); these names are the UI's.
+export type { LabConnectionInfo, LabLun, LabSession, LabStatus } from '../../../shared/api/status.ts';
+export type { IoData, IoResult } from '../../../shared/api/io.ts';
+export type { IoRequestBody as IoRequest } from '../../../shared/api/io.ts';
+export type { TraceSource, TraceStats };
+export type { CacheChange, CacheChangeAnswer, CacheMapRange, CacheModeName, CachePolicyName, CacheStats, CacheStatsAnswer } from '../../../shared/api/cache.ts';
+export type { CacheMapAnswer as CacheMap } from '../../../shared/api/cache.ts';
+export type { ReplayCommandResult, UploadedCapture, UploadedPage } from '../../../shared/api/capture.ts';
+export type { ReplayAnswer as ReplayReport } from '../../../shared/api/capture.ts';
+export type { InquiryData, ReadCapacity, VpdPage } from '../../../shared/api/scsi.ts';
 
 /** A failed API call: `status` 0 means the gateway could not be reached at all. */
 export class ApiError extends Error {
@@ -106,20 +58,19 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export const getStatus = (): Promise<LabStatus> => call<LabStatus>('/api/status');
-
-/** What the live trace shows: the lab's own target, or `iscsi-lab proxy` relaying to another target. */
-export type TraceSource = { readonly kind: 'target' } | { readonly kind: 'proxy'; readonly listen: string; readonly target: string };
 export const getSource = (): Promise<TraceSource> => call<TraceSource>('/api/source');
 export const getTraceStats = (): Promise<TraceStats> => call<TraceStats>('/api/trace/stats');
 
-export function postIo(req: IoRequest): Promise<IoResult> {
-  return call<IoResult>('/api/io', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
-}
+const JSON_HEADERS = { 'content-type': 'application/json' };
+/** A POST whose body is typed by the contract. */
+const postJson = <Req, Ans>(path: string, body: Req): Promise<Ans> => call<Ans>(path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
+
+export const postIo = (req: IoRequestBody): Promise<IoResult> => postJson<IoRequestBody, IoResult>('/api/io', req);
 
 /** GET /api/stats: the block cache's counters per LUN (undefined while the gateway has no such route). */
-export async function getCacheStats(): Promise<{ luns: { lun: number; cache: Record<string, unknown> | null }[] } | undefined> {
+export async function getCacheStats(): Promise<CacheStatsAnswer | undefined> {
   try {
-    return await call<{ luns: { lun: number; cache: Record<string, unknown> | null }[] }>('/api/stats');
+    return await call<CacheStatsAnswer>('/api/stats');
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return undefined;
     throw err;
@@ -129,107 +80,29 @@ export async function getCacheStats(): Promise<{ luns: { lun: number; cache: Rec
 // ---- fault rules (server/gateway/fault-routes.ts, contract in shared/api/faults.ts) ----------------------------
 
 export const getFaults = (): Promise<FaultList> => call<FaultList>('/api/faults');
-
-export function addFault(rule: FaultRuleInput): Promise<{ id: number }> {
-  return call('/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
-}
+export const addFault = (rule: FaultRuleInput): Promise<FaultCreated> => postJson<FaultRuleInput, FaultCreated>('/api/faults', rule);
 
 // The gateway's cross-site check (server/gateway/request-guard.ts) wants a JSON content type on every state change.
-const JSON_DELETE: RequestInit = { method: 'DELETE', headers: { 'content-type': 'application/json' } };
-export const deleteFault = (id: number): Promise<{ deleted: number }> => call(`/api/faults/${id}`, JSON_DELETE);
-export const clearFaults = (): Promise<{ deleted: number }> => call('/api/faults', JSON_DELETE);
+const JSON_DELETE: RequestInit = { method: 'DELETE', headers: JSON_HEADERS };
+export const deleteFault = (id: number): Promise<FaultsDeleted> => call<FaultsDeleted>(`/api/faults/${id}`, JSON_DELETE);
+export const clearFaults = (): Promise<FaultsDeleted> => call<FaultsDeleted>('/api/faults', JSON_DELETE);
 
-export const CAPTURE_PCAPNG_URL = '/api/capture.pcapng';
-export const CAPTURE_JSONL_URL = '/api/capture.jsonl';
+export const CAPTURE_PCAPNG_URL = CAPTURE_PCAPNG_PATH;
+export const CAPTURE_JSONL_URL = CAPTURE_JSONL_PATH;
 
-// ---- the block cache (server/gateway/cache-routes.ts) ----------------------------------------------------------
+// ---- the block cache (server/gateway/cache-routes.ts, contract in shared/api/cache.ts) -------------------------
 
-export type CachePolicyName = 'lru' | '2q' | 'arc';
-export type CacheModeName = 'write-back' | 'write-through';
-
-/** One LUN's cache counters (server/store/cache/block-cache.ts CacheStats); hits and misses count cache blocks. */
-export interface CacheStats {
-  readonly policy: CachePolicyName;
-  readonly mode: CacheModeName;
-  readonly sizeBytes: number;
-  readonly usedBytes: number;
-  readonly dirtyBytes: number;
-  readonly hits: number;
-  readonly misses: number;
-  readonly readaheadHits: number;
-  readonly evictions: number;
-  readonly flushes: number;
-  readonly blockBytes: number;
-  readonly partial: number;
-  readonly writebacks: number;
-  readonly bypasses: number;
-  readonly readaheadBlocks: number;
-  readonly readahead: { readonly enabled: boolean; readonly windowBytes: number };
-}
-
-export interface CacheMapRange {
-  readonly lba: number;
-  readonly blocks: number;
-  readonly cached: number;
-  readonly dirty: number;
-}
-
-/** GET /api/cache/map: resident and dirty ranges of one LUN (in LBAs; `cached`/`dirty` count cache blocks). */
-export interface CacheMap {
-  readonly lun: number;
-  readonly policy: CachePolicyName;
-  readonly mode: CacheModeName;
-  readonly blockBytes: number;
-  readonly lbaBytes: number;
-  readonly lunBlocks: number;
-  readonly exact: boolean;
-  readonly ranges: readonly CacheMapRange[];
-}
-
-export interface CacheChange {
-  readonly lun?: number;
-  readonly policy?: CachePolicyName;
-  readonly size?: string;
-  readonly mode?: CacheModeName;
-  readonly readahead?: string | boolean;
-}
-
-export const getCacheStatsStrict = (): Promise<{ luns: { lun: number; cache: CacheStats | null }[] }> => call('/api/stats');
-export const getCacheMap = (lun: number, max = 4096): Promise<CacheMap> => call<CacheMap>(`/api/cache/map?lun=${lun}&max=${max}`);
-
-export function postCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }> {
-  return call('/api/cache', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
-}
+export const getCacheStatsStrict = (): Promise<CacheStatsAnswer> => call<CacheStatsAnswer>('/api/stats');
+export const getCacheMap = (lun: number, max = 4096): Promise<CacheMapAnswer> => call<CacheMapAnswer>(`/api/cache/map?lun=${lun}&max=${max}`);
+export const postCache = (change: CacheChange): Promise<CacheChangeAnswer> => postJson<CacheChange, CacheChangeAnswer>('/api/cache', change);
 
 /** POST /api/cache/reset-stats: zeroes the LUN's cache counters (hits, misses...), keeps what is cached. */
-export function resetCacheStats(lun: number): Promise<{ luns: { lun: number; cache: CacheStats }[] }> {
-  return call('/api/cache/reset-stats', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun }) });
-}
+export const resetCacheStats = (lun: number): Promise<CacheChangeAnswer> => postJson<CacheResetRequest, CacheChangeAnswer>('/api/cache/reset-stats', { lun });
 
-// ---- uploaded captures and replay (server/gateway/upload-routes.ts) --------------------------------------------
+// ---- uploaded captures and replay (server/gateway/upload-routes.ts, contract in shared/api/capture.ts) ---------
 
-/** Largest pcap/pcapng capture the gateway takes (it answers 413 beyond; JSON Lines traces: 64 MiB). */
-export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
-
-export interface UploadedCapture {
-  readonly id: string;
-  readonly name: string;
-  readonly bytes: number;
-  readonly format: 'pcapng' | 'pcap' | 'jsonl';
-  readonly header: TraceHeader;
-  /** Trace events in the whole upload; `events` is the first page of them. */
-  readonly total: number;
-  /** Trace events; PDU events carry their wire bytes as rawBase64. */
-  readonly events: (TraceEvent & { rawBase64?: string })[];
-  readonly warnings: string[];
-}
-
-/** A further page of an upload's events (a page ends early rather than carry more than 2 MiB of wire bytes). */
-export interface UploadedPage {
-  readonly from: number;
-  readonly total: number;
-  readonly events: (TraceEvent & { rawBase64?: string })[];
-}
+/** Largest pcap/pcapng capture the gateway takes (it answers 413 beyond; JSON Lines traces: MAX_JSONL_UPLOAD_BYTES). */
+export const MAX_UPLOAD_BYTES = MAX_CAPTURE_UPLOAD_BYTES;
 
 export type { CaptureStats, SrtRow } from '../../../shared/api/capture-stats.ts';
 
@@ -241,79 +114,25 @@ export const getStats = (id: string | null): Promise<CaptureStats> => call<Captu
 export const uploadedPage = (id: string, from: number, count: number): Promise<UploadedPage> =>
   call<UploadedPage>(`/api/capture/upload/${encodeURIComponent(id)}/events?from=${from}&count=${count}`);
 
-export interface ReplayCommandResult {
-  readonly number: number;
-  readonly command: string;
-  readonly lun: number;
-  readonly recorded: string;
-  readonly replayed: string;
-  /** Empty when the replay matched the recording. */
-  readonly differences: string[];
-  /** Capture event numbers of the recorded SCSI Command and of the PDU that carried its status. */
-  readonly pdus: readonly number[];
-}
-
-export interface ReplayReport {
-  readonly id: string;
-  readonly name: string;
-  readonly commands: number;
-  readonly differences: number;
-  readonly skipped: number;
-  readonly lines: string[];
-  readonly warnings: string[];
-  readonly results: ReplayCommandResult[];
-  readonly resultsCut: number;
-}
-
 export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture> {
   if (file.size > MAX_UPLOAD_BYTES) {
-    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to 2 GiB`));
+    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to ${describeUploadCap(MAX_UPLOAD_BYTES)}`));
   }
   return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
 }
 
 /** `lun` undefined: each command to the LUN the capture names; a number: every command to that lab LUN. */
-export function replayUpload(id: string, lun?: number): Promise<ReplayReport> {
-  const body = lun === undefined ? { id, lunMap: 'capture' } : { id, lunMap: 'url', lun };
-  return call<ReplayReport>('/api/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export function replayUpload(id: string, lun?: number): Promise<ReplayAnswer> {
+  const body: ReplayRequest = lun === undefined ? { id, lunMap: 'capture' } : { id, lunMap: 'url', lun };
+  return postJson<ReplayRequest, ReplayAnswer>('/api/replay', body);
 }
 
-// ---- step mode (server/gateway/step-routes.ts) -----------------------------------------------------------------
+// ---- step mode (server/gateway/step-routes.ts, contract in shared/api/step.ts) ---------------------------------
 
 export const getStep = (): Promise<StepState> => call<StepState>('/api/step');
+export const postStep = (action: StepRequest['action']): Promise<StepState> => postJson<StepRequest, StepState>('/api/step', { action });
 
-export function postStep(action: 'next' | 'continue'): Promise<StepState> {
-  return call<StepState>('/api/step', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action }) });
-}
-
-// ---- other SCSI commands through the lab's initiator (server/gateway/scsi-routes.ts) ---------------------------
-
-export interface InquiryData {
-  readonly lun: number;
-  readonly peripheralDeviceType: number;
-  readonly deviceType: string;
-  readonly removable: boolean;
-  readonly version: number;
-  readonly vendor: string;
-  readonly product: string;
-  readonly revision: string;
-  readonly hex: string;
-}
-
-export interface VpdPage {
-  readonly lun: number;
-  readonly page: number;
-  readonly length: number;
-  readonly hex: string;
-}
-
-export interface ReadCapacity {
-  readonly lun: number;
-  readonly lastLba: number;
-  readonly blocks: number;
-  readonly blockSize: number;
-  readonly thin: boolean;
-}
+// ---- other SCSI commands through the lab's initiator (server/gateway/scsi-routes.ts, shared/api/scsi.ts) --------
 
 export const getInquiry = (lun: number): Promise<InquiryData> => call<InquiryData>(`/api/inquiry?lun=${lun}`);
 export const getVpd = (lun: number, page: number): Promise<VpdPage> => call<VpdPage>(`/api/inquiry?lun=${lun}&page=${page}`);

@@ -21,6 +21,7 @@ import {
 import { getSource, getStatus, getStep, type LabStatus, type TraceSource, type TraceStats } from '../lib/api.ts';
 import type { StepState } from '../../../shared/trace/step.ts';
 import type { FromWorker, ToWorker } from './trace-worker.ts';
+import type { WsClientMessage, WsPresenterMessage, WsSnapshotMessage, WsStepMessage } from '../../../shared/api/ws.ts';
 import type { SampleState } from './trace-sample.ts';
 import { AfterInput } from './after-input.ts';
 
@@ -65,14 +66,9 @@ export interface OfflineTrace {
 
 type Listener = (added: readonly PduTraceEvent[]) => void;
 
-interface SnapshotMessage {
-  type: 'snapshot';
-  schema: number;
-  header: TraceHeader;
-  status: LabStatus;
-  events: TraceEvent[];
-  stats: TraceStats;
-}
+type SnapshotMessage = WsSnapshotMessage;
+/** The hub's messages outside the trace (shared/api/ws.ts). */
+type HubMessage = WsStepMessage | WsPresenterMessage;
 
 export class Lab {
   /** WebSocket state. */
@@ -126,7 +122,7 @@ export class Lab {
   private readonly connMap = new Map<number, ConnectionInfo>();
   private readonly listeners = new Set<Listener>();
   private readonly resetListeners = new Set<() => void>();
-  private readonly messageListeners = new Set<(m: { type: string; [k: string]: unknown }) => void>();
+  private readonly messageListeners = new Set<(m: HubMessage) => void>();
   private worker: Worker | undefined;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private rateCount = 0;
@@ -168,13 +164,13 @@ export class Lab {
   }
 
   /** Messages of the hub outside the trace (follow mode); step messages are handled here. */
-  onMessage(fn: (m: { type: string; [k: string]: unknown }) => void): () => void {
+  onMessage(fn: (m: HubMessage) => void): () => void {
     this.messageListeners.add(fn);
     return () => this.messageListeners.delete(fn);
   }
 
   /** Sends a JSON message to the hub (follow mode). False while the socket is down. */
-  send(message: unknown): boolean {
+  send(message: WsClientMessage): boolean {
     if (!this.connected || !this.worker) return false;
     this.worker.postMessage({ type: 'send', data: JSON.stringify(message) } satisfies ToWorker);
     return true;
@@ -209,7 +205,7 @@ export class Lab {
   }
 
   requestStatus(): void {
-    if (this.connected) this.worker?.postMessage({ type: 'send', data: JSON.stringify({ type: 'status' }) } satisfies ToWorker);
+    if (this.connected) this.worker?.postMessage({ type: 'send', data: JSON.stringify({ type: 'status' } satisfies WsClientMessage) } satisfies ToWorker);
     else void this.refreshStatus();
   }
 
@@ -324,7 +320,7 @@ export class Lab {
         void this.refreshStep();
         break;
       case 'message':
-        if (m.message.type === 'step') this.setStep(m.message.step as StepState);
+        if (m.message.type === 'step') this.setStep(m.message.step);
         for (const fn of this.messageListeners) fn(m.message);
         break;
       case 'closed':
@@ -335,10 +331,10 @@ export class Lab {
         break;
       case 'snapshot':
         this.batches.drain(true); // what came before the snapshot goes in before it (seq order)
-        this.onSnapshot(m.message as SnapshotMessage);
+        this.onSnapshot(m.message);
         break;
       case 'status':
-        this.status = m.status as LabStatus;
+        this.status = m.status;
         break;
       case 'batch':
         this.batches.push({ json: m.json, dropped: m.dropped });

@@ -13,6 +13,8 @@
 import type { RawPduFrame } from '../../../shared/trace/schema.ts';
 import { decodeRawMessage } from '../../../shared/trace/raw-batch.ts';
 import { Sampler, type SampleState } from './trace-sample.ts';
+import type { LabStatus } from '../../../shared/api/status.ts';
+import { WS_EVENTS_PREFIX, type WsPresenterMessage, type WsServerMessage, type WsSnapshotMessage, type WsStepMessage } from '../../../shared/api/ws.ts';
 
 export type ToWorker =
   | { type: 'connect'; url: string }
@@ -29,10 +31,10 @@ export type FromWorker =
   | { type: 'closed' }
   | { type: 'error'; message: string }
   /** The hub's snapshot, as sent (events already parsed). */
-  | { type: 'snapshot'; message: unknown }
-  | { type: 'status'; status: unknown }
+  | { type: 'snapshot'; message: WsSnapshotMessage }
+  | { type: 'status'; status: LabStatus }
   /** Messages outside the trace (step mode, follow mode), parsed, for the page's own handlers. */
-  | { type: 'message'; message: { type: string; [k: string]: unknown } }
+  | { type: 'message'; message: WsStepMessage | WsPresenterMessage }
   /** The events to show, as one JSON array text (the page parses it once), and the hub's dropped count. */
   | { type: 'batch'; json: string; count: number; dropped: number }
   /** The sampling state changed (or its figures moved): see trace-sample.ts. */
@@ -163,13 +165,14 @@ function open(): void {
     }
     if (typeof m.data !== 'string') return;
     const head = m.data.slice(0, 24);
-    if (head.startsWith('{"type":"events"')) {
+    if (head.startsWith(WS_EVENTS_PREFIX)) {
       onEvents(m.data);
       return;
     }
-    let msg: { type?: string; status?: unknown };
+    // The hub's messages are the contract's (shared/api/ws.ts); one of another type is left alone.
+    let msg: WsServerMessage;
     try {
-      msg = JSON.parse(m.data) as typeof msg;
+      msg = JSON.parse(m.data) as WsServerMessage;
     } catch {
       return;
     }
@@ -183,8 +186,8 @@ function open(): void {
       post({ type: 'snapshot', message: msg });
     } else if (msg.type === 'status') {
       post({ type: 'status', status: msg.status });
-    } else if (typeof msg.type === 'string' && msg.type !== 'error') {
-      post({ type: 'message', message: msg as { type: string } });
+    } else if (msg.type === 'step' || msg.type === 'presenter') {
+      post({ type: 'message', message: msg });
     }
   };
 }

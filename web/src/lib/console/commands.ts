@@ -7,7 +7,8 @@ import { writeDataTooLong } from '../../../../shared/api/io.ts';
 import {
   ApiError,
   type CacheChange,
-  type CacheStats,
+  type CacheChangeAnswer,
+  type CacheStatsAnswer,
   type InquiryData,
   type IoRequest,
   type IoResult,
@@ -27,7 +28,7 @@ export interface ConsoleHost {
   io(req: IoRequest): Promise<IoResult>;
   traceStats(): Promise<TraceStats>;
   /** GET /api/stats (per-LUN block cache counters); undefined when the gateway has no such route. */
-  cacheStats(): Promise<{ luns: { lun: number; cache: Record<string, unknown> | null }[] } | undefined>;
+  cacheStats(): Promise<CacheStatsAnswer | undefined>;
   /** What this page holds of the trace. */
   pageTrace(): { pdus: number; received: number; dropped: number; rate: number; paused: boolean; connected: boolean };
   setPaused(p: boolean): void;
@@ -38,9 +39,9 @@ export interface ConsoleHost {
   inquiry(lun: number): Promise<InquiryData>;
   vpd(lun: number, page: number): Promise<VpdPage>;
   readCapacity(lun: number): Promise<ReadCapacity>;
-  changeCache(change: CacheChange): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
+  changeCache(change: CacheChange): Promise<CacheChangeAnswer>;
   /** POST /api/cache/reset-stats. */
-  resetCacheStats(lun: number): Promise<{ luns: { lun: number; cache: CacheStats }[] }>;
+  resetCacheStats(lun: number): Promise<CacheChangeAnswer>;
   /** The capture last uploaded in this page (Capture tab or `capture open`), if any. */
   uploaded(): { id: string; name: string; pdus: number } | undefined;
   /** Opens the file picker for a capture to upload. */
@@ -229,13 +230,12 @@ const COMMANDS: readonly Command[] = [
         out.error('cache: this gateway has no /api/stats');
         return;
       }
-      for (const { lun: l, cache } of stats.luns) {
+      for (const { lun: l, cache: c } of stats.luns) {
         if (lun !== undefined && l !== lun) continue;
-        if (!cache) {
+        if (!c) {
           out.line(`LUN ${l}: no cache (start the lab with --cache SIZE)`);
           continue;
         }
-        const c = cache as unknown as CacheStats;
         out.heading(`LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`);
         out.line(`  in ${fmtBytes(c.blockBytes)} cache blocks: hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
         out.line(`  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`);
