@@ -20,7 +20,7 @@ export function captureStats(path: string, bucketNs = DEFAULT_BUCKET_NS): { stat
   const reader = new CaptureReader(
     (p) => {
       pdus++;
-      stats.add(p);
+      stats.add({ connectionId: p.connectionId, bhs: p.bhs, timeNs: p.timeNs, dataHead: p.data });
       if ((p.bhs[0]! & 0x3f) === OP_SCSI_COMMAND) stats.addImmediate(p.timeNs, p.data.length);
     },
     () => undefined,
