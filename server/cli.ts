@@ -20,7 +20,7 @@ import type { LabInitiator } from './gateway/lab-io.ts';
 import { stepGate } from './trace/step-gate.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
-import { CaptureFile } from './trace/capture-file.ts';
+import { CaptureWriter } from './capture/capture-writer.ts';
 import { startTarget } from './run-target.ts';
 import { runInitiatorCommand } from './cli/initiator-commands.ts';
 import { LoginError } from './initiator/login.ts';
@@ -162,7 +162,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
     iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, faults: running.faults, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
   });
   const stopRecording = recorder.start();
-  const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
+  const capture = capturePath ? await CaptureWriter.create(capturePath, recorder) : undefined;
   let labInitiator: LabInitiator | undefined;
   const gateway = await startGateway({
     target: running, config, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),

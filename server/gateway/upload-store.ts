@@ -14,8 +14,8 @@ import type { IncomingMessage } from 'node:http';
 import { indexCaptureInWorker, CaptureIndexError } from '../capture/capture-indexer.ts';
 import type { CaptureIndex } from '../capture/index-capture.ts';
 import type { CaptureStats } from '../capture/srt.ts';
-import { detectFormat, ReplayFormatError, type CaptureFormat, type LoadedCapture } from '../replay/replay.ts';
-import { pduFromWire, type ExtractPdu } from '../replay/extract.ts';
+import { detectFormat, UnreadableCaptureError, type CaptureFormat, type LoadedCapture } from '../capture/load-capture.ts';
+import { pduFromWire, type CapturePdu } from '../capture/capture-pdu.ts';
 import { TRACE_SCHEMA_VERSION, type TraceHeader } from '../../shared/trace/schema.ts';
 import { HttpError } from './api.ts';
 import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
@@ -93,7 +93,7 @@ export class UploadStore {
       try {
         format = detectFormat(head);
       } catch (err) {
-        if (err instanceof ReplayFormatError) throw new HttpError(400, `${name}: ${err.message}`);
+        if (err instanceof UnreadableCaptureError) throw new HttpError(400, `${name}: ${err.message}`);
         throw err;
       }
       const stored = format === 'jsonl' ? await this.jsonl(id, name, path, bytes) : await this.indexed(id, name, path, bytes, format);
@@ -180,7 +180,7 @@ export class UploadStore {
     if (u.jsonlBytes) return { name: u.name, capture: u.jsonlBytes };
     const raw = await this.readPdus(u, 0, u.total);
     const x = u.index!;
-    const pdus: ExtractPdu[] = [];
+    const pdus: CapturePdu[] = [];
     for (let i = 0; i < raw.length; i++) {
       const f = x.flags[i]!;
       const p = pduFromWire(raw[i]!, { index: i, direction: f & 1 ? 't2i' : 'i2t', connectionId: x.connections[i]!, headerDigest: (f & 2) !== 0, dataDigest: (f & 4) !== 0 });

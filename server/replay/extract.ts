@@ -16,25 +16,11 @@
  * capture, a bad digest, a gap in its data) is returned with `problems` so the caller can skip it.
  */
 import { BHS_LENGTH, iscsiOpcodeOf, lunNumber, RESERVED_TAG } from '../../shared/protocol/iscsi.ts';
-import { u16, u24, u32 } from '../../shared/protocol/bytes.ts';
+import { u16, u32 } from '../../shared/protocol/bytes.ts';
 import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
 import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
-import type { Direction } from '../../shared/trace/schema.ts';
-
-/** The least a PDU must carry to be extracted; pcapng.ts CapturedPdu fits it. */
-export interface ExtractPdu {
-  /** Position in the capture (for messages). */
-  readonly index: number;
-  readonly direction: Direction;
-  readonly connectionId: number;
-  readonly bhs: Uint8Array;
-  readonly ahs: Uint8Array;
-  /** Data segment without padding or digest. */
-  readonly data: Uint8Array;
-  /** false when a digest was present and wrong. */
-  readonly digestsOk?: boolean;
-}
+import type { CapturePdu } from '../capture/capture-pdu.ts';
 
 /** How a recorded task ended. */
 export interface RecordedOutcome {
@@ -194,7 +180,7 @@ export function describeOutcome(o: { response?: number; status: number; sense?: 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 /** Reconstructs the SCSI tasks of a capture, in the order their SCSI Command PDUs appear. */
-export function extractTasks(pdus: Iterable<ExtractPdu>, opts: ExtractOptions = {}): Extraction {
+export function extractTasks(pdus: Iterable<CapturePdu>, opts: ExtractOptions = {}): Extraction {
   const assembler = new TaskAssembler(opts.maxTaskBytes ?? DEFAULT_MAX_TASK_BYTES);
   for (const p of pdus) assembler.add(p);
   return assembler.end();
@@ -211,7 +197,7 @@ class TaskAssembler {
 
   constructor(private readonly maxBytes: number) {}
 
-  add(p: ExtractPdu): void {
+  add(p: CapturePdu): void {
     const op = iscsiOpcodeOf(p.bhs);
     if (op !== OP_SCSI_COMMAND && op !== OP_DATA_OUT && op !== OP_DATA_IN && op !== OP_SCSI_RESPONSE) return;
     if (p.bhs.length < BHS_LENGTH) return;
@@ -243,7 +229,7 @@ class TaskAssembler {
   }
 
   /** A SCSI Command (11.3) opens a task: CDB (with an Extended CDB AHS), LUN, direction, EDTL, immediate data. */
-  private command(p: ExtractPdu, key: string, itt: number): void {
+  private command(p: CapturePdu, key: string, itt: number): void {
     const previous = this.open.get(key);
     if (previous) {
       fail(previous, `its tag 0x${itt.toString(16)} was reused by PDU ${p.index} before any status`);
@@ -278,7 +264,7 @@ class TaskAssembler {
   }
 
   /** A SCSI Data-In (11.7) places its bytes; with the S bit (11.7.3) it also ends the task with status and residual. */
-  private dataIn(p: ExtractPdu, key: string, t: OpenTask): void {
+  private dataIn(p: CapturePdu, key: string, t: OpenTask): void {
     const flags = p.bhs[FLAGS]!;
     this.place(t, 'in', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
     if ((flags & STATUS_BIT) === 0) return;
@@ -289,7 +275,7 @@ class TaskAssembler {
   }
 
   /** A SCSI Response (11.4) ends the task; its data segment is SenseLength then the sense data (11.4.7). */
-  private response(p: ExtractPdu, key: string, t: OpenTask): void {
+  private response(p: CapturePdu, key: string, t: OpenTask): void {
     const flags = p.bhs[FLAGS]!;
     let sense: Uint8Array | undefined;
     if (p.data.length >= 2) {
@@ -355,24 +341,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-/** Builds ExtractPdus from wire bytes (BHS, AHS, header digest, data, padding, data digest), e.g. JSON Lines rawHex. */
-export function pduFromWire(
-  bytes: Uint8Array,
-  meta: { index: number; direction: Direction; connectionId: number; headerDigest: boolean; dataDigest: boolean },
-): ExtractPdu | undefined {
-  if (bytes.length < BHS_LENGTH) return undefined;
-  const ahsLength = bytes[4]! * 4;
-  const dataLength = u24(bytes, 5);
-  const dataStart = BHS_LENGTH + ahsLength + (meta.headerDigest ? 4 : 0);
-  if (dataStart + dataLength > bytes.length) return undefined;
-  return {
-    index: meta.index,
-    direction: meta.direction,
-    connectionId: meta.connectionId,
-    bhs: bytes.subarray(0, BHS_LENGTH),
-    ahs: bytes.subarray(BHS_LENGTH, BHS_LENGTH + ahsLength),
-    data: bytes.subarray(dataStart, dataStart + dataLength),
-  };
 }
