@@ -21,7 +21,8 @@ import { describeCdb, describeOutcome } from '../replay/extract.ts';
 import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 import { ratesCsv, srtCsv, type CaptureStats } from '../capture/srt.ts';
-import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, UploadStore, type UploadSummary } from './upload-store.ts';
+import { UploadStore } from './upload-store.ts';
+import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, type UploadSummary } from '../capture/capture-store.ts';
 
 export const MAX_UPLOAD_BYTES = MAX_CAPTURE_UPLOAD_BYTES;
 /** Per-command results a replay answers with (the summary counts them all). */
