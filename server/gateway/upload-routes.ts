@@ -32,7 +32,7 @@ const MAX_RESULTS = 5000;
 export function sendStats(res: ServerResponse, stats: CaptureStats, format: string | null): void {
   if (format === 'csv' || format === 'rates-csv') {
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${format === 'csv' ? 'srt' : 'rates'}.csv"` });
-    res.end(format === 'csv' ? srtCsv(stats.srt) : ratesCsv(stats));
+    res.end(format === 'csv' ? srtCsv(stats) : ratesCsv(stats));
     return;
   }
   if (format !== null && format !== 'json') throw new HttpError(400, 'format must be json, csv or rates-csv');

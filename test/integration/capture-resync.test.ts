@@ -191,10 +191,20 @@ describe('capture reader on real tgt captures', () => {
     const csv = await run(CLI, ['stats', whole, '--csv']);
     expect(csv.code, explain(csv)).toBe(0);
     const lab = new Map<number, { calls: number; sum: number }>();
-    for (const line of csv.stdout.trim().split('\n').slice(1)) {
+    const [head, ...lines] = csv.stdout.trim().split('\n');
+    expect(head!.split(',').slice(0, 4)).toEqual(['session', 'opcode', 'procedure', 'calls']);
+    // Per session: each session's calls add up to the whole capture's, opcode by opcode.
+    const bySession = new Map<number, number>();
+    for (const line of lines) {
       const f = line.split(',');
-      lab.set(Number(f[0]), { calls: Number(f[2]), sum: Number(f[7]) });
+      if (f[0] === 'all') lab.set(Number(f[1]), { calls: Number(f[3]), sum: Number(f[8]) });
+      else bySession.set(Number(f[1]), (bySession.get(Number(f[1])) ?? 0) + Number(f[3]));
     }
+    const sessions = new Set(lines.map((l) => l.split(',')[0]).filter((s) => s !== 'all'));
+    console.log(`SRT sessions in the CSV: ${[...sessions].join('; ')}`);
+    expect(sessions.size).toBeGreaterThan(0);
+    for (const s of sessions) expect(s).toMatch(/^ISID 0x[0-9a-f]{12} TSIH \d+$/);
+    expect(bySession).toEqual(new Map([...lab].map(([o, r]) => [o, r.calls])));
     console.log(`SRT opcodes: lab ${[...lab].map(([o, r]) => `${o}:${r.calls}`).join(' ')}; tshark ${[...tshark].map(([o, r]) => `${o}:${r.calls}`).join(' ')}`);
     expect(tshark.get(0x2a)?.calls).toBeGreaterThan(0);
     expect(tshark.get(0x28)?.calls).toBeGreaterThan(0);
