@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { indexCaptureInWorker, CaptureIndexError } from './capture-indexer.ts';
-import type { CaptureIndex } from './index-capture.ts';
+import type { CaptureIndex, GapMark } from './index-capture.ts';
 import type { CaptureStats } from './srt.ts';
 import { detectFormat, UnreadableCaptureError, type CaptureFormat, type LoadedCapture } from './load-capture.ts';
 import { pduFromWire, type CapturePdu } from './capture-pdu.ts';
@@ -68,6 +68,8 @@ export interface UploadSummary {
   readonly warnings: string[];
   /** Trace events in the whole upload. */
   readonly total: number;
+  /** Gaps in the capture (lost or unreadable bytes), each before the event it precedes; none for JSON Lines. */
+  readonly gaps: readonly GapMark[];
 }
 
 export interface EventPage {
@@ -269,7 +271,7 @@ export class CaptureStore {
 }
 
 function summary(u: Stored): UploadSummary {
-  return { id: u.id, name: u.name, bytes: u.bytes, format: u.format, header: u.header, warnings: u.warnings, total: u.total };
+  return { id: u.id, name: u.name, bytes: u.bytes, format: u.format, header: u.header, warnings: u.warnings, total: u.total, gaps: u.index?.gapMarks ?? [] };
 }
 
 async function readHead(path: string): Promise<Uint8Array> {

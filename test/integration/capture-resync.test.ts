@@ -12,6 +12,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, type CaptureResult } from '../../server/capture/read-capture.ts';
+import { indexCapture } from '../../server/capture/index-capture.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
 import { startDumpcap, tsharkPdus, type TsharkPdu } from '../helpers/dumpcap.ts';
 import { startTgt, type Tgt } from '../helpers/tgt.ts';
@@ -154,6 +155,14 @@ describe('capture reader on real tgt captures', () => {
     expect(lab.result.gaps[0]).toMatchObject({ direction: 'i2t', reason: 'lost segment' });
     expect(lab.result.gaps[0]!.lostBytes).toBeGreaterThanOrEqual(4096);
     expect(lab.result.warnings.join('\n')).toMatch(/bytes missing from the capture/);
+    // The upload index marks the gap in the event list: before the first initiator PDU read after it.
+    const x = indexCapture(cut, join(dir, `spool-${kind.replace(' ', '-')}`));
+    expect(x.gapMarks).toHaveLength(1);
+    const marked = x.gapMarks[0]!;
+    expect(marked.text).toMatch(/bytes missing from the capture/);
+    expect(x.flags[marked.seq]! & 1, 'the marked PDU goes initiator -> target').toBe(0);
+    expect(back(lab.list[marked.seq]!).frame).toBeGreaterThanOrEqual(n);
+    for (let seq = 0; seq < marked.seq; seq++) if ((x.flags[seq]! & 1) === 0) expect(back(lab.list[seq]!).frame, `PDU ${seq} before the mark`).toBeLessThan(n);
   });
 
   it('a capture that starts mid-transfer finds its footing at the next PDU', async () => {

@@ -222,6 +222,8 @@ export interface UploadedCapture {
   /** Trace events; PDU events carry their wire bytes as rawBase64. */
   readonly events: (TraceEvent & { rawBase64?: string })[];
   readonly warnings: string[];
+  /** Bytes the capture lacks or could not cut into PDUs, each marked before the event (seq) that follows it. */
+  readonly gaps?: readonly { readonly seq: number; readonly text: string }[];
 }
 
 /** A further page of an upload's events (a page ends early rather than carry more than 2 MiB of wire bytes). */
