@@ -1,10 +1,9 @@
 // tshark's "malformed" verdicts on an iSCSI capture, sorted into the ones that say something about the capture and
 // the one tshark 4.0 gives any standard-conforming target: a VPD page that the target cut at the INQUIRY's
 // allocation length (SPC-4 4.2.5.6: the transfer ends at ALLOCATION LENGTH bytes or all the data, whichever is
-// less). qemu's iSCSI
-// driver asks for the Device Identification page with 64 bytes first and again with the page's full length; tshark's
-// VPD 0x83 dissector then reads the 72-byte page past the 64 bytes that were sent and raises an exception. The
-// standard INQUIRY's cut answer it handles ("SCSI transfer limited due to allocation_length too small").
+// less). qemu's iSCSI driver asks for the Device Identification page with 64 bytes first and again with the page's
+// full length; tshark's VPD 0x83 dissector then reads the 72-byte page past the 64 bytes that were sent and raises an
+// exception. The standard INQUIRY's cut answer it handles ("SCSI transfer limited due to allocation_length too small").
 import { explain, requireTools, run } from './exec.ts';
 
 export interface MalformedFrames {
