@@ -13,7 +13,7 @@ import { describeResidency } from './gateway/step-routes.ts';
 import { labInitiatorFor, labRoutes } from './gateway/lab-routes.ts';
 import { status as labStatus } from './gateway/api.ts';
 import { TraceRecorder } from './trace/recorder.ts';
-import { CaptureFile } from './trace/capture-file.ts';
+import { CaptureWriter } from './capture/capture-writer.ts';
 import { startTarget } from './run-target.ts';
 import { runInitiatorCommand } from './cli/initiator-commands.ts';
 import { LoginError } from './initiator/login.ts';
@@ -155,7 +155,7 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
     iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, faults: running.faults, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
   });
   const stopRecording = recorder.start();
-  const capture = capturePath ? await CaptureFile.create(capturePath, recorder) : undefined;
+  const capture = capturePath ? await CaptureWriter.create(capturePath, recorder) : undefined;
   // Everything a route needs exists before the gateway listens: the lab's own initiator (it logs in on first use)
   // first, then the one route table, then the server.
   const lab = labInitiatorFor(running, config);

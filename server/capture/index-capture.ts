@@ -16,6 +16,7 @@ import type { Direction, TcpTuple } from '../../shared/trace/schema.ts';
 import { CaptureReader, gapText, type CaptureGap, type CaptureReadOptions } from './read-capture.ts';
 import { packetsOfFile } from './packet-file.ts';
 import { StatsCollector, type CaptureStats } from './srt.ts';
+import type { GapMark } from '../../shared/api/capture.ts';
 
 const WRITE_BATCH = 4 * 1024 * 1024;
 const OP_LOGIN_RESPONSE = 0x23;
@@ -34,12 +35,39 @@ export interface CaptureIndex {
   /** Per event line: start offset in `.events`, plus one final end offset. */
   readonly eventOffsets: Float64Array;
   readonly gaps: CaptureGap[];
+  /** Where each gap shows in the event list: before the first PDU read after it on its connection (and direction). */
+  readonly gapMarks: GapMark[];
   readonly warnings: string[];
   readonly packets: number;
   readonly tcpPackets: number;
   readonly startWallMs: number;
   /** Service response times per opcode, throughput and IOPS (srt.ts). */
   readonly stats: CaptureStats;
+}
+
+export type { GapMark };
+
+/** Finds, PDU by PDU in capture order, the first one after each gap of its connection (and direction, when known). */
+class GapMarker {
+  private readonly pending = new Map<string, CaptureGap[]>();
+  readonly marks: GapMark[] = [];
+
+  constructor(sortedGaps: readonly CaptureGap[]) {
+    for (const g of sortedGaps) {
+      const k = `${g.connectionId}:${g.direction ?? '*'}`;
+      const q = this.pending.get(k);
+      if (q) q.push(g);
+      else this.pending.set(k, [g]);
+    }
+  }
+
+  pdu(seq: number, connectionId: number, direction: Direction, frame: number): void {
+    if (this.pending.size === 0) return;
+    for (const k of [`${connectionId}:${direction}`, `${connectionId}:*`]) {
+      const q = this.pending.get(k);
+      while (q && q.length > 0 && frame >= q[0]!.frame) this.marks.push({ seq, text: gapText(q.shift()!) });
+    }
+  }
 }
 
 /** Grows a typed array by doubling. */
@@ -127,6 +155,7 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => frames.a[a]! - frames.a[b]! || a - b);
     gaps.sort((a, b) => a.frame - b.frame);
     for (const g of gaps) warnings.push(gapText(g));
+    const marker = new GapMarker(gaps);
 
     const sorted = {
       offsets: new Float64Array(n), lengths: new Uint32Array(n), flags: new Uint8Array(n), connections: new Uint32Array(n),
@@ -155,6 +184,7 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
       const dataLength = (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
       const dataStart = 48 + ahs + (hd ? 4 : 0);
       const direction: Direction = f & DIR_T2I ? 't2i' : 'i2t';
+      marker.pdu(seq, conn, direction, frames.a[i]!);
       stats.add({ connectionId: conn, bhs, timeNs: times.a[i]!, dataHead: bytes.subarray(dataStart, dataStart + dataLength) });
       if ((bhs[0]! & 0x3f) === 0x01) stats.addImmediate(times.a[i]!, dataLength);
       const event = describer.describe({
@@ -168,7 +198,7 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
     eventOffsets[n] = events.written;
     const s = reader.summary;
     return {
-      pdus: n, ...sorted, eventOffsets, gaps, warnings, packets: s.packets, tcpPackets: s.tcpPackets,
+      pdus: n, ...sorted, eventOffsets, gaps, gapMarks: marker.marks, warnings, packets: s.packets, tcpPackets: s.tcpPackets,
       startWallMs: n > 0 ? walls.a[order[0]!]! : Date.now(), stats: stats.result(),
     };
   } finally {

@@ -7,15 +7,23 @@
  */
 import { scsiOpcodeName } from '../../shared/protocol/scsi-opcodes.ts';
 import { SrtAccumulator } from '../../shared/trace/scsi-srt.ts';
-import type { CaptureStats, RateBucket } from '../../shared/api/capture-stats.ts';
+import type { CaptureStats, RateBucket, SessionStats } from '../../shared/api/capture-stats.ts';
 import type { SrtRow } from '../../shared/trace/scsi-srt.ts';
 
-export type { CaptureStats, RateBucket, SrtRow };
+export type { CaptureStats, RateBucket, SessionStats, SrtRow };
 
 const OP_SCSI_COMMAND = 0x01;
 const OP_DATA_OUT = 0x05;
 const OP_SCSI_RESPONSE = 0x21;
 const OP_DATA_IN = 0x25;
+const OP_LOGIN_RESPONSE = 0x23;
+/** Login Response (RFC 7143 11.13): T bit and NSG in byte 1, ISID at 8, TSIH at 14, Status-Class at 36. */
+const LOGIN_TRANSIT = 0x80;
+const LOGIN_NSG_MASK = 0x03;
+const LOGIN_NSG_FULL_FEATURE = 0x03;
+const LOGIN_ISID = 8;
+const LOGIN_TSIH = 14;
+const LOGIN_STATUS_CLASS = 36;
 const DATA_IN_STATUS = 0x01;
 const CDB_OFFSET = 32;
 const ITT_OFFSET = 16;
@@ -37,22 +45,62 @@ const opcodeName = (opcode: number): string => (names[opcode] ??= scsiOpcodeName
 const itt = (bhs: Uint8Array): number => ((bhs[ITT_OFFSET]! << 24) | (bhs[ITT_OFFSET + 1]! << 16) | (bhs[ITT_OFFSET + 2]! << 8) | bhs[ITT_OFFSET + 3]!) >>> 0;
 const dataLength = (bhs: Uint8Array): number => (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
 
-/** SRT (by shared/trace/scsi-srt.ts's rules) plus throughput and IOPS per time bucket. */
-export class StatsCollector {
-  private readonly srt = new SrtAccumulator();
-  private readonly buckets = new Map<number, { readBytes: number; writeBytes: number; commands: number }>();
+interface Rates {
+  readBytes: number;
+  writeBytes: number;
+  commands: number;
+}
 
-  constructor(private readonly bucketNs = DEFAULT_BUCKET_NS) {}
+/** SRT and rates of one scope: the whole capture, or one session. */
+class Tally {
+  readonly srt = new SrtAccumulator();
+  readonly buckets = new Map<number, Rates>();
+  readonly connections = new Set<number>();
+
+  constructor(private readonly bucketNs: number) {}
+
+  bucket(timeNs: number): Rates {
+    const i = Math.floor(timeNs / this.bucketNs);
+    let b = this.buckets.get(i);
+    if (!b) this.buckets.set(i, (b = { readBytes: 0, writeBytes: 0, commands: 0 }));
+    return b;
+  }
+
+  rateBuckets(): RateBucket[] {
+    return [...this.buckets.entries()].sort((x, y) => x[0] - y[0]).map(([i, b]) => ({ startNs: i * this.bucketNs, ...b }));
+  }
+}
+
+const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+
+/** SRT (by shared/trace/scsi-srt.ts's rules) plus throughput and IOPS per time bucket, for the whole and per session. */
+export class StatsCollector {
+  private readonly all: Tally;
+  private readonly sessions = new Map<string, Tally>();
+  /** A connection's session, once its final Login Response went by. */
+  private readonly sessionOf = new Map<number, string>();
+  /** The session of the last SCSI Command added (addImmediate's). */
+  private lastCommand: Tally | undefined;
+
+  constructor(private readonly bucketNs = DEFAULT_BUCKET_NS) {
+    this.all = new Tally(bucketNs);
+  }
 
   add(p: StatsPdu): void {
     const op = p.bhs[0]! & 0x3f;
+    if (op === OP_LOGIN_RESPONSE) return this.login(p);
+    if (op !== OP_SCSI_COMMAND && op !== OP_DATA_OUT && op !== OP_DATA_IN && op !== OP_SCSI_RESPONSE) return;
     const key = `${p.connectionId}:${itt(p.bhs)}`;
+    const session = this.session(p.connectionId);
+    const tallies = [this.all, session];
     if (op === OP_SCSI_COMMAND) {
-      this.srt.command(key, p.bhs.subarray(CDB_OFFSET, CDB_OFFSET + 2), opcodeName(p.bhs[CDB_OFFSET]!), p.timeNs);
+      const name = opcodeName(p.bhs[CDB_OFFSET]!);
+      for (const t of tallies) t.srt.command(key, p.bhs.subarray(CDB_OFFSET, CDB_OFFSET + 2), name, p.timeNs);
+      this.lastCommand = session;
       return;
     }
-    if (op === OP_DATA_OUT) this.bucket(p.timeNs).writeBytes += dataLength(p.bhs);
-    if (op === OP_DATA_IN) this.bucket(p.timeNs).readBytes += dataLength(p.bhs);
+    if (op === OP_DATA_OUT) for (const t of tallies) t.bucket(p.timeNs).writeBytes += dataLength(p.bhs);
+    if (op === OP_DATA_IN) for (const t of tallies) t.bucket(p.timeNs).readBytes += dataLength(p.bhs);
     const done = op === OP_SCSI_RESPONSE || (op === OP_DATA_IN && (p.bhs[1]! & DATA_IN_STATUS) !== 0);
     if (!done) return;
     const status = {
@@ -60,24 +108,38 @@ export class StatsCollector {
       withSense: op === OP_SCSI_RESPONSE && dataLength(p.bhs) > 0,
       dataIn: op === OP_DATA_IN ? { length: dataLength(p.bhs), head: p.dataHead ?? NO_DATA } : undefined,
     };
-    if (this.srt.status(key, status)) this.bucket(p.timeNs).commands++;
+    for (const t of tallies) if (t.srt.status(key, status)) t.bucket(p.timeNs).commands++;
   }
 
-  /** Immediate data of a SCSI Command counts as written bytes too. */
+  /** Immediate data of the SCSI Command just added counts as written bytes too. */
   addImmediate(timeNs: number, bytes: number): void {
-    if (bytes > 0) this.bucket(timeNs).writeBytes += bytes;
+    if (bytes <= 0) return;
+    this.all.bucket(timeNs).writeBytes += bytes;
+    if (this.lastCommand) this.lastCommand.bucket(timeNs).writeBytes += bytes;
   }
 
   result(): CaptureStats {
-    const buckets = [...this.buckets.entries()].sort((x, y) => x[0] - y[0]).map(([i, b]) => ({ startNs: i * this.bucketNs, ...b }));
-    return { srt: this.srt.rows(), buckets, bucketNs: this.bucketNs };
+    return {
+      srt: this.all.srt.rows(), buckets: this.all.rateBuckets(), bucketNs: this.bucketNs,
+      sessions: [...this.sessions.entries()].map(([session, t]) => ({ session, connections: [...t.connections], srt: t.srt.rows(), buckets: t.rateBuckets() })),
+    };
   }
 
-  private bucket(timeNs: number): { readBytes: number; writeBytes: number; commands: number } {
-    const i = Math.floor(timeNs / this.bucketNs);
-    let b = this.buckets.get(i);
-    if (!b) this.buckets.set(i, (b = { readBytes: 0, writeBytes: 0, commands: 0 }));
-    return b;
+  /** A final, successful Login Response names the connection's session by ISID and TSIH (RFC 7143 11.13). */
+  private login(p: StatsPdu): void {
+    const transit = (p.bhs[1]! & LOGIN_TRANSIT) !== 0;
+    const fullFeature = (p.bhs[1]! & LOGIN_NSG_MASK) === LOGIN_NSG_FULL_FEATURE;
+    if (!transit || !fullFeature || p.bhs[LOGIN_STATUS_CLASS] !== 0) return;
+    const tsih = (p.bhs[LOGIN_TSIH]! << 8) | p.bhs[LOGIN_TSIH + 1]!;
+    this.sessionOf.set(p.connectionId, `ISID 0x${hex(p.bhs.subarray(LOGIN_ISID, LOGIN_ISID + 6))} TSIH ${tsih}`);
+  }
+
+  private session(connectionId: number): Tally {
+    const name = this.sessionOf.get(connectionId) ?? `connection ${connectionId}`;
+    let t = this.sessions.get(name);
+    if (!t) this.sessions.set(name, (t = new Tally(this.bucketNs)));
+    t.connections.add(connectionId);
+    return t;
   }
 }
 
@@ -94,15 +156,22 @@ export function srtTable(rows: readonly SrtRow[]): string {
 
 const csvField = (v: string | number): string => (typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** SRT rows as CSV (times in seconds). */
-export function srtCsv(rows: readonly SrtRow[]): string {
-  const head = 'opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s';
-  return [head, ...rows.map((r) => [r.opcode, r.name, r.calls, r.withSense, sec(r.minNs), sec(r.maxNs), sec(r.avgNs), sec(r.sumNs), sec(r.p50Ns), sec(r.p90Ns), sec(r.p99Ns)].map(csvField).join(','))].join('\n') + '\n';
+/** Rows of the whole capture are session "all"; then each session's (CSV has one table, so the scope is a column). */
+const ALL = 'all';
+
+/** SRT rows as CSV (times in seconds), the whole capture's then each session's. */
+export function srtCsv(stats: CaptureStats): string {
+  const head = 'session,opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s';
+  const scopes: [string, readonly SrtRow[]][] = [[ALL, stats.srt], ...stats.sessions.map((x): [string, readonly SrtRow[]] => [x.session, x.srt])];
+  const lines = scopes.flatMap(([session, rows]) => rows.map((r) => [session, r.opcode, r.name, r.calls, r.withSense, sec(r.minNs), sec(r.maxNs), sec(r.avgNs), sec(r.sumNs), sec(r.p50Ns), sec(r.p90Ns), sec(r.p99Ns)].map(csvField).join(',')));
+  return [head, ...lines].join('\n') + '\n';
 }
 
-/** Throughput and IOPS per bucket as CSV. */
+/** Throughput and IOPS per bucket as CSV, the whole capture's then each session's. */
 export function ratesCsv(stats: CaptureStats): string {
   const s = stats.bucketNs / 1e9;
-  const head = 'start_s,read_bytes_per_s,write_bytes_per_s,iops';
-  return [head, ...stats.buckets.map((b) => [sec(b.startNs), Math.round(b.readBytes / s), Math.round(b.writeBytes / s), +(b.commands / s).toFixed(3)].join(','))].join('\n') + '\n';
+  const head = 'session,start_s,read_bytes_per_s,write_bytes_per_s,iops';
+  const scopes: [string, readonly RateBucket[]][] = [[ALL, stats.buckets], ...stats.sessions.map((x): [string, readonly RateBucket[]] => [x.session, x.buckets])];
+  const lines = scopes.flatMap(([session, buckets]) => buckets.map((b) => [csvField(session), sec(b.startNs), Math.round(b.readBytes / s), Math.round(b.writeBytes / s), +(b.commands / s).toFixed(3)].join(',')));
+  return [head, ...lines].join('\n') + '\n';
 }

@@ -1,7 +1,8 @@
 /**
  * `iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]`: service response times per SCSI opcode of a pcap or
  * pcapng capture (as `tshark -q -z scsi,srt,0` prints them, with percentiles), then throughput and IOPS over
- * time; or either table as CSV. The capture is streamed, so its size does not matter.
+ * time, and the SRT table per session when there are several; or either table as CSV (a session column: "all", then
+ * each session). The capture is streamed, so its size does not matter.
  */
 import { CaptureReader } from './read-capture.ts';
 import { packetsOfFile } from './packet-file.ts';
@@ -20,7 +21,7 @@ export function captureStats(path: string, bucketNs = DEFAULT_BUCKET_NS): { stat
   const reader = new CaptureReader(
     (p) => {
       pdus++;
-      stats.add(p);
+      stats.add({ connectionId: p.connectionId, bhs: p.bhs, timeNs: p.timeNs, dataHead: p.data });
       if ((p.bhs[0]! & 0x3f) === OP_SCSI_COMMAND) stats.addImmediate(p.timeNs, p.data.length);
     },
     () => undefined,
@@ -47,7 +48,7 @@ export function statsMain(argv: readonly string[], out: (line: string) => void):
   }
   if (!file) throw new StatsUsageError(`a capture FILE is required\nusage: ${STATS_USAGE}`);
   const { stats, pdus } = captureStats(file, bucketMs * 1e6);
-  if (mode === 'csv') out(srtCsv(stats.srt).trimEnd());
+  if (mode === 'csv') out(srtCsv(stats).trimEnd());
   else if (mode === 'rates') out(ratesCsv(stats).trimEnd());
   else {
     out(`SCSI SRT statistics of ${file} (${pdus} iSCSI PDUs)`);
@@ -56,6 +57,14 @@ export function statsMain(argv: readonly string[], out: (line: string) => void):
     const peak = stats.buckets.reduce((m, b) => Math.max(m, (b.readBytes + b.writeBytes) / s), 0);
     const iops = stats.buckets.reduce((m, b) => Math.max(m, b.commands / s), 0);
     out(`peak throughput ${(peak / 1048576).toFixed(1)} MiB/s, peak ${iops.toFixed(0)} IOPS over ${stats.bucketNs / 1e6} ms buckets (--rates-csv for all)`);
+    // Per session only when there is more than one: with one, it is the table above again.
+    if (stats.sessions.length > 1) {
+      for (const x of stats.sessions) {
+        out('');
+        out(`session ${x.session} (connection${x.connections.length > 1 ? 's' : ''} ${x.connections.join(', ')})`);
+        out(srtTable(x.srt));
+      }
+    }
   }
   return pdus === 0 ? 1 : 0;
 }

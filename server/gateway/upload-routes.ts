@@ -22,7 +22,8 @@ import { HttpError, readJson, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 import type { ReplayAnswer, ReplayCommandResult, UploadedCapture, UploadedPage } from '../../shared/api/capture.ts';
 import { ratesCsv, srtCsv, type CaptureStats } from '../capture/srt.ts';
-import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, UploadStore, type UploadSummary } from './upload-store.ts';
+import { UploadStore } from './upload-store.ts';
+import { DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, type UploadSummary } from '../capture/capture-store.ts';
 
 export const MAX_UPLOAD_BYTES = MAX_CAPTURE_UPLOAD_BYTES;
 /** Per-command results a replay answers with (the summary counts them all). */
@@ -32,7 +33,7 @@ const MAX_RESULTS = 5000;
 export function sendStats(res: ServerResponse, stats: CaptureStats, format: string | null): void {
   if (format === 'csv' || format === 'rates-csv') {
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${format === 'csv' ? 'srt' : 'rates'}.csv"` });
-    res.end(format === 'csv' ? srtCsv(stats.srt) : ratesCsv(stats));
+    res.end(format === 'csv' ? srtCsv(stats) : ratesCsv(stats));
     return;
   }
   if (format !== null && format !== 'json') throw new HttpError(400, 'format must be json, csv or rates-csv');

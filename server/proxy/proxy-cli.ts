@@ -1,13 +1,13 @@
 /**
  * `iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--http HOST:PORT] [--capture FILE]`: relays initiators
  * to a real target; with --capture, every relayed PDU goes to a pcapng file as the lab's own target's do (a
- * TraceRecorder on the proxy's taps, server/trace/capture-file.ts). Prints `ready proxy LISTEN -> TARGET`;
+ * TraceRecorder on the proxy's taps, server/capture/capture-writer.ts). Prints `ready proxy LISTEN -> TARGET`;
  * SIGTERM/SIGINT stop it. With --http, server/cli.ts runs the proxy inside a lab instead (UI, /ws, statistics).
  */
 import { UsageError } from '../config/usage-error.ts';
 import { parsePortal } from '../config/values.ts';
 import { TraceRecorder } from '../trace/recorder.ts';
-import { CaptureFile } from '../trace/capture-file.ts';
+import { CaptureWriter } from '../capture/capture-writer.ts';
 import { IscsiProxy, type Endpoint } from './proxy.ts';
 
 export const PROXY_USAGE = 'iscsi-lab proxy --listen HOST:PORT --target HOST:PORT [--http HOST:PORT] [--capture FILE]';
@@ -51,7 +51,7 @@ export async function proxyMain(argv: readonly string[], out: (line: string) => 
   const proxy = await IscsiProxy.start({ listen: args.listen, target: args.target });
   const recorder = args.capture ? new TraceRecorder({ iscsi: proxy, producer: 'iscsi-lab proxy' }) : undefined;
   const stopRecording = recorder?.start();
-  const capture = args.capture && recorder ? await CaptureFile.create(args.capture, recorder) : undefined;
+  const capture = args.capture && recorder ? await CaptureWriter.create(args.capture, recorder) : undefined;
   out(`ready proxy ${endpointText(proxy.listening)} -> ${endpointText(args.target)}`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -16,25 +16,11 @@
  * capture, a bad digest, a gap in its data) is returned with `problems` so the caller can skip it.
  */
 import { BHS_LENGTH, iscsiOpcodeOf, lunNumber, RESERVED_TAG } from '../../shared/protocol/iscsi.ts';
-import { u16, u24, u32 } from '../../shared/protocol/bytes.ts';
+import { u16, u32 } from '../../shared/protocol/bytes.ts';
 import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
 import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
-import type { Direction } from '../../shared/trace/schema.ts';
-
-/** The least a PDU must carry to be extracted; pcapng.ts CapturedPdu fits it. */
-export interface ExtractPdu {
-  /** Position in the capture (for messages). */
-  readonly index: number;
-  readonly direction: Direction;
-  readonly connectionId: number;
-  readonly bhs: Uint8Array;
-  readonly ahs: Uint8Array;
-  /** Data segment without padding or digest. */
-  readonly data: Uint8Array;
-  /** false when a digest was present and wrong. */
-  readonly digestsOk?: boolean;
-}
+import type { CapturePdu } from '../capture/capture-pdu.ts';
 
 /** How a recorded task ended. */
 export interface RecordedOutcome {
@@ -194,26 +180,124 @@ export function describeOutcome(o: { response?: number; status: number; sense?: 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 /** Reconstructs the SCSI tasks of a capture, in the order their SCSI Command PDUs appear. */
-export function extractTasks(pdus: Iterable<ExtractPdu>, opts: ExtractOptions = {}): Extraction {
-  const maxBytes = opts.maxTaskBytes ?? DEFAULT_MAX_TASK_BYTES;
-  const tasks: ScsiTask[] = [];
-  const warnings: string[] = [];
-  const open = new Map<string, OpenTask>();
-  let orphans = 0;
-  let firstOrphan = -1;
+export function extractTasks(pdus: Iterable<CapturePdu>, opts: ExtractOptions = {}): Extraction {
+  const assembler = new TaskAssembler(opts.maxTaskBytes ?? DEFAULT_MAX_TASK_BYTES);
+  for (const p of pdus) assembler.add(p);
+  return assembler.end();
+}
 
-  const fail = (t: OpenTask, why: string): void => {
-    if (!t.task.problems.includes(why)) t.task.problems.push(why);
-  };
+/** Builds the tasks PDU by PDU; each step is one PDU kind of RFC 7143 (11.3, 11.7, 11.4). */
+class TaskAssembler {
+  private readonly tasks: ScsiTask[] = [];
+  private readonly warnings: string[] = [];
+  /** Tasks that have no status yet, by connection and ITT. */
+  private readonly open = new Map<string, OpenTask>();
+  private orphans = 0;
+  private firstOrphan = -1;
 
-  const place = (t: OpenTask, side: 'out' | 'in', offset: number, data: Uint8Array, pduIndex: number): void => {
+  constructor(private readonly maxBytes: number) {}
+
+  add(p: CapturePdu): void {
+    const op = iscsiOpcodeOf(p.bhs);
+    if (op !== OP_SCSI_COMMAND && op !== OP_DATA_OUT && op !== OP_DATA_IN && op !== OP_SCSI_RESPONSE) return;
+    if (p.bhs.length < BHS_LENGTH) return;
+    const itt = u32(p.bhs, ITT);
+    const key = `${p.connectionId}:${itt}`;
+    if (op === OP_SCSI_COMMAND) return this.command(p, key, itt);
+    const t = itt === RESERVED_TAG ? undefined : this.open.get(key);
+    if (!t) {
+      if (this.orphans++ === 0) this.firstOrphan = p.index;
+      return;
+    }
+    if (p.digestsOk === false) fail(t, `PDU ${p.index} has a bad digest`);
+    if (op === OP_DATA_OUT) this.place(t, 'out', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
+    else if (op === OP_DATA_IN) this.dataIn(p, key, t);
+    else this.response(p, key, t);
+  }
+
+  /** What is left open lost its status; PDUs of no command in the capture are one warning. */
+  end(): Extraction {
+    for (const t of this.open.values()) {
+      fail(t, 'the capture ends before its status');
+      if (t.task.write && t.out) t.task.dataOut = t.out.buf;
+      if (t.task.read && t.in) t.task.dataIn = t.in.buf.subarray(0, t.in.cov.end);
+    }
+    if (this.orphans > 0) {
+      this.warnings.push(`${this.orphans} Data-In/Data-Out/SCSI Response PDUs (the first is PDU ${this.firstOrphan}) belong to no SCSI Command in the capture (it started mid-task?)`);
+    }
+    return { tasks: this.tasks, warnings: this.warnings };
+  }
+
+  /** A SCSI Command (11.3) opens a task: CDB (with an Extended CDB AHS), LUN, direction, EDTL, immediate data. */
+  private command(p: CapturePdu, key: string, itt: number): void {
+    const previous = this.open.get(key);
+    if (previous) {
+      fail(previous, `its tag 0x${itt.toString(16)} was reused by PDU ${p.index} before any status`);
+      this.open.delete(key);
+    }
+    const flags = p.bhs[FLAGS]!;
+    const { extraCdb, bidi } = parseAhs(p.ahs);
+    const head = p.bhs.subarray(CDB, CDB + CDB_IN_BHS);
+    const cdbFull = extraCdb ? concat(head, extraCdb) : head.slice();
+    const len = Math.max(decodeCdb(cdbFull).cdbLength, extraCdb ? cdbFull.length : 0);
+    const task: ScsiTask = {
+      index: this.tasks.length,
+      pduIndex: p.index,
+      connectionId: p.connectionId,
+      itt,
+      lun: lunNumber(p.bhs) ?? 0,
+      cdb: cdbFull.slice(0, Math.min(cdbFull.length, len)),
+      immediate: (p.bhs[0]! & IMMEDIATE_BIT) !== 0,
+      read: (flags & READ_BIT) !== 0,
+      write: (flags & WRITE_BIT) !== 0,
+      attribute: flags & ATTR_MASK,
+      edtl: u32(p.bhs, EDTL),
+      problems: [],
+    };
+    this.tasks.push(task);
+    const t: OpenTask = { task };
+    this.open.set(key, t);
+    if (bidi || (task.read && task.write)) fail(t, 'bidirectional commands are not replayed');
+    if (task.edtl > this.maxBytes) fail(t, `transfer of ${task.edtl} bytes is over the ${this.maxBytes}-byte cap`);
+    if (p.digestsOk === false) fail(t, `PDU ${p.index} (its SCSI Command) has a bad digest`);
+    if (p.data.length) this.place(t, 'out', 0, p.data, p.index);
+  }
+
+  /** A SCSI Data-In (11.7) places its bytes; with the S bit (11.7.3) it also ends the task with status and residual. */
+  private dataIn(p: CapturePdu, key: string, t: OpenTask): void {
+    const flags = p.bhs[FLAGS]!;
+    this.place(t, 'in', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
+    if ((flags & STATUS_BIT) === 0) return;
+    this.finish(key, t, {
+      response: 0, status: p.bhs[3]!, residual: u32(p.bhs, RESIDUAL),
+      overflow: (flags & OVERFLOW_BIT) !== 0, underflow: (flags & UNDERFLOW_BIT) !== 0, pduIndex: p.index,
+    });
+  }
+
+  /** A SCSI Response (11.4) ends the task; its data segment is SenseLength then the sense data (11.4.7). */
+  private response(p: CapturePdu, key: string, t: OpenTask): void {
+    const flags = p.bhs[FLAGS]!;
+    let sense: Uint8Array | undefined;
+    if (p.data.length >= 2) {
+      const senseLength = u16(p.data, 0);
+      if (2 + senseLength > p.data.length) fail(t, `PDU ${p.index}: SenseLength ${senseLength} is longer than its data segment`);
+      if (senseLength > 0) sense = p.data.slice(2, 2 + senseLength);
+    }
+    this.finish(key, t, {
+      response: p.bhs[2]!, status: p.bhs[3]!, sense, residual: u32(p.bhs, RESIDUAL),
+      overflow: (flags & OVERFLOW_BIT) !== 0, underflow: (flags & UNDERFLOW_BIT) !== 0, pduIndex: p.index,
+    });
+  }
+
+  /** Data at a Buffer Offset (11.7), kept in a buffer of EDTL bytes with the ranges that arrived. */
+  private place(t: OpenTask, side: 'out' | 'in', offset: number, data: Uint8Array, pduIndex: number): void {
     if (data.length === 0) return;
     const end = offset + data.length;
     if (end > t.task.edtl) {
       fail(t, `PDU ${pduIndex} carries data at ${offset}..${end}, past the expected transfer length ${t.task.edtl}`);
       return;
     }
-    if (t.task.edtl > maxBytes) return; // already a problem of the task
+    if (t.task.edtl > this.maxBytes) return; // already a problem of the task
     let part = t[side];
     if (!part) {
       part = { buf: new Uint8Array(t.task.edtl), cov: new Coverage() };
@@ -221,10 +305,11 @@ export function extractTasks(pdus: Iterable<ExtractPdu>, opts: ExtractOptions = 
     }
     part.buf.set(data, offset);
     part.cov.add(offset, end);
-  };
+  }
 
-  const finish = (key: string, t: OpenTask, outcome: RecordedOutcome): void => {
-    open.delete(key);
+  /** The status arrived: the data the target meant to move must all be in the capture. */
+  private finish(key: string, t: OpenTask, outcome: RecordedOutcome): void {
+    this.open.delete(key);
     const task = t.task;
     task.outcome = outcome;
     const good = outcome.response === 0 && outcome.status === STATUS_GOOD;
@@ -234,7 +319,7 @@ export function extractTasks(pdus: Iterable<ExtractPdu>, opts: ExtractOptions = 
       const cov = t.out?.cov ?? new Coverage();
       const gap = cov.firstGap(good ? expected : 0);
       if (gap) fail(t, `write data bytes ${gap[0]}..${gap[1]} are missing from the capture`);
-      task.dataOut = t.out?.buf ?? new Uint8Array(Math.min(task.edtl, maxBytes));
+      task.dataOut = t.out?.buf ?? new Uint8Array(Math.min(task.edtl, this.maxBytes));
     }
     if (task.read) {
       const cov = t.in?.cov ?? new Coverage();
@@ -243,89 +328,12 @@ export function extractTasks(pdus: Iterable<ExtractPdu>, opts: ExtractOptions = 
       if (gap) fail(t, `read data bytes ${gap[0]}..${gap[1]} are missing from the capture`);
       task.dataIn = t.in ? t.in.buf.subarray(0, end) : new Uint8Array(0);
     }
-  };
-
-  for (const p of pdus) {
-    const op = iscsiOpcodeOf(p.bhs);
-    if (op !== OP_SCSI_COMMAND && op !== OP_DATA_OUT && op !== OP_DATA_IN && op !== OP_SCSI_RESPONSE) continue;
-    if (p.bhs.length < BHS_LENGTH) continue;
-    const itt = u32(p.bhs, ITT);
-    const key = `${p.connectionId}:${itt}`;
-    const flags = p.bhs[FLAGS]!;
-
-    if (op === OP_SCSI_COMMAND) {
-      const previous = open.get(key);
-      if (previous) {
-        fail(previous, `its tag 0x${itt.toString(16)} was reused by PDU ${p.index} before any status`);
-        open.delete(key);
-      }
-      const { extraCdb, bidi } = parseAhs(p.ahs);
-      const head = p.bhs.subarray(CDB, CDB + CDB_IN_BHS);
-      const cdbFull = extraCdb ? concat(head, extraCdb) : head.slice();
-      const len = Math.max(decodeCdb(cdbFull).cdbLength, extraCdb ? cdbFull.length : 0);
-      const task: ScsiTask = {
-        index: tasks.length,
-        pduIndex: p.index,
-        connectionId: p.connectionId,
-        itt,
-        lun: lunNumber(p.bhs) ?? 0,
-        cdb: cdbFull.slice(0, Math.min(cdbFull.length, len)),
-        immediate: (p.bhs[0]! & IMMEDIATE_BIT) !== 0,
-        read: (flags & READ_BIT) !== 0,
-        write: (flags & WRITE_BIT) !== 0,
-        attribute: flags & ATTR_MASK,
-        edtl: u32(p.bhs, EDTL),
-        problems: [],
-      };
-      tasks.push(task);
-      const t: OpenTask = { task };
-      open.set(key, t);
-      if (bidi || (task.read && task.write)) fail(t, 'bidirectional commands are not replayed');
-      if (task.edtl > maxBytes) fail(t, `transfer of ${task.edtl} bytes is over the ${maxBytes}-byte cap`);
-      if (p.digestsOk === false) fail(t, `PDU ${p.index} (its SCSI Command) has a bad digest`);
-      if (p.data.length) place(t, 'out', 0, p.data, p.index);
-      continue;
-    }
-
-    const t = itt === RESERVED_TAG ? undefined : open.get(key);
-    if (!t) {
-      if (orphans++ === 0) firstOrphan = p.index;
-      continue;
-    }
-    if (p.digestsOk === false) fail(t, `PDU ${p.index} has a bad digest`);
-    if (op === OP_DATA_OUT) {
-      place(t, 'out', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
-    } else if (op === OP_DATA_IN) {
-      place(t, 'in', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
-      if (flags & STATUS_BIT) {
-        finish(key, t, {
-          response: 0, status: p.bhs[3]!, residual: u32(p.bhs, RESIDUAL),
-          overflow: (flags & OVERFLOW_BIT) !== 0, underflow: (flags & UNDERFLOW_BIT) !== 0, pduIndex: p.index,
-        });
-      }
-    } else {
-      let sense: Uint8Array | undefined;
-      if (p.data.length >= 2) {
-        const senseLength = u16(p.data, 0);
-        if (2 + senseLength > p.data.length) fail(t, `PDU ${p.index}: SenseLength ${senseLength} is longer than its data segment`);
-        if (senseLength > 0) sense = p.data.slice(2, 2 + senseLength);
-      }
-      finish(key, t, {
-        response: p.bhs[2]!, status: p.bhs[3]!, sense, residual: u32(p.bhs, RESIDUAL),
-        overflow: (flags & OVERFLOW_BIT) !== 0, underflow: (flags & UNDERFLOW_BIT) !== 0, pduIndex: p.index,
-      });
-    }
   }
+}
 
-  for (const t of open.values()) {
-    fail(t, 'the capture ends before its status');
-    if (t.task.write && t.out) t.task.dataOut = t.out.buf;
-    if (t.task.read && t.in) t.task.dataIn = t.in.buf.subarray(0, t.in.cov.end);
-  }
-  if (orphans > 0) {
-    warnings.push(`${orphans} Data-In/Data-Out/SCSI Response PDUs (the first is PDU ${firstOrphan}) belong to no SCSI Command in the capture (it started mid-task?)`);
-  }
-  return { tasks, warnings };
+/** A task's problems, each said once. */
+function fail(t: OpenTask, why: string): void {
+  if (!t.task.problems.includes(why)) t.task.problems.push(why);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -333,24 +341,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-/** Builds ExtractPdus from wire bytes (BHS, AHS, header digest, data, padding, data digest), e.g. JSON Lines rawHex. */
-export function pduFromWire(
-  bytes: Uint8Array,
-  meta: { index: number; direction: Direction; connectionId: number; headerDigest: boolean; dataDigest: boolean },
-): ExtractPdu | undefined {
-  if (bytes.length < BHS_LENGTH) return undefined;
-  const ahsLength = bytes[4]! * 4;
-  const dataLength = u24(bytes, 5);
-  const dataStart = BHS_LENGTH + ahsLength + (meta.headerDigest ? 4 : 0);
-  if (dataStart + dataLength > bytes.length) return undefined;
-  return {
-    index: meta.index,
-    direction: meta.direction,
-    connectionId: meta.connectionId,
-    bhs: bytes.subarray(0, BHS_LENGTH),
-    ahs: bytes.subarray(BHS_LENGTH, BHS_LENGTH + ahsLength),
-    data: bytes.subarray(dataStart, dataStart + dataLength),
-  };
 }

@@ -18,12 +18,10 @@ import { readFile } from 'node:fs/promises';
 import { InitiatorSession, type ScsiResult } from '../initiator/session.ts';
 import { parseIscsiUrl, UrlError, type IscsiUrl } from '../initiator/url.ts';
 import type { LoginOptions } from '../initiator/login.ts';
-import { readCapture, type CaptureResult } from '../capture/read-capture.ts';
-import { CaptureFormatError } from '../capture/packet-file.ts';
-import { parseJsonl, JsonlFormatError, type ParsedJsonl } from '../trace/jsonl.ts';
+import { loadCapture, NoIscsiError, UnreadableCaptureError, type CaptureFormat, type LoadedCapture } from '../capture/load-capture.ts';
 import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
-import { describeCdb, describeOutcome, extractTasks, pduFromWire, type ExtractPdu, type ScsiTask } from './extract.ts';
+import { describeCdb, describeOutcome, extractTasks, type ScsiTask } from './extract.ts';
 
 /** A mistake in how replay was asked for: the CLI prints the message and exits 2. */
 export class ReplayUsageError extends Error {}
@@ -32,7 +30,16 @@ export class ReplayFormatError extends ReplayUsageError {}
 /** The file is a capture, but holds nothing to replay (no iSCSI PDUs, or no SCSI command): exit 1 with the reason. */
 export class ReplayEmptyError extends Error {}
 
-export type CaptureFormat = 'pcapng' | 'pcap' | 'jsonl';
+/** The capture's PDUs; the capture layer's errors become replay's (a usage mistake, or nothing to replay). */
+function loadForReplay(file: Uint8Array): LoadedCapture {
+  try {
+    return loadCapture(file);
+  } catch (err) {
+    if (err instanceof UnreadableCaptureError) throw new ReplayFormatError(err.message);
+    if (err instanceof NoIscsiError) throw new ReplayEmptyError(err.message);
+    throw err;
+  }
+}
 
 export interface ReplayedCommand {
   /** 1-based number among the capture's SCSI commands (the number difference lines show). */
@@ -85,79 +92,7 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 const UNIT_ATTENTION_RETRIES = 8;
 const STATUS_CHECK_CONDITION = 0x02;
 const SENSE_UNIT_ATTENTION = 0x6;
-const PCAPNG_MAGIC = 0x0a0d0d0a;
-const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1]);
 const SHORT_HASH = 16;
-
-/** pcapng, pcap or JSON Lines, by the first bytes. */
-export function detectFormat(file: Uint8Array): CaptureFormat {
-  if (file.length >= 4) {
-    const magic = new DataView(file.buffer, file.byteOffset, 4).getUint32(0, false);
-    if (magic === PCAPNG_MAGIC) return 'pcapng';
-    if (PCAP_MAGICS.has(magic)) return 'pcap';
-  }
-  let i = 0;
-  if (file[0] === 0xef && file[1] === 0xbb && file[2] === 0xbf) i = 3; // UTF-8 BOM
-  while (i < file.length && (file[i] === 0x20 || file[i] === 0x0a || file[i] === 0x0d || file[i] === 0x09)) i++;
-  if (file[i] === 0x7b) return 'jsonl'; // '{'
-  throw new ReplayFormatError('not a capture: expected pcapng, pcap or this lab\'s JSON Lines trace');
-}
-
-/** A capture file read as what it is: this lab's JSON Lines trace, or the packets of a pcap/pcapng file. */
-export type CaptureFile = { readonly format: 'jsonl'; readonly jsonl: ParsedJsonl } | { readonly format: 'pcapng' | 'pcap'; readonly capture: CaptureResult };
-
-/** Detects and parses a capture file; any format mistake is a ReplayFormatError saying what is wrong. */
-export function readCaptureFile(file: Uint8Array): CaptureFile {
-  const format = detectFormat(file);
-  try {
-    return format === 'jsonl' ? { format, jsonl: parseJsonl(new TextDecoder().decode(file)) } : { format, capture: readCapture(file) };
-  } catch (err) {
-    if (err instanceof JsonlFormatError) throw new ReplayFormatError(`bad JSON Lines trace: ${err.message}`);
-    if (err instanceof CaptureFormatError) throw new ReplayFormatError(`bad ${format} file: ${err.message}`);
-    throw err;
-  }
-}
-
-/** A capture's iSCSI PDUs, read from a file of any format (loadCapture) or from an indexed upload. */
-export interface LoadedCapture {
-  readonly format: CaptureFormat;
-  readonly pdus: ExtractPdu[];
-  readonly warnings: string[];
-}
-
-/** The iSCSI PDUs of a capture file, whatever its format. */
-export function loadCapture(file: Uint8Array): LoadedCapture {
-  const read = readCaptureFile(file);
-  const format = read.format;
-  if (read.format === 'jsonl') {
-    const parsed = read.jsonl;
-    const pdus: ExtractPdu[] = [];
-    const warnings: string[] = [];
-    let withoutRaw = 0;
-    for (const e of parsed.events) {
-      if (e.type !== 'pdu') continue;
-      const raw = parsed.raw.get(e.seq);
-      const p = raw && pduFromWire(raw, { index: e.seq, direction: e.direction, connectionId: e.connectionId, headerDigest: e.headerDigest, dataDigest: e.dataDigest });
-      if (p) pdus.push(p);
-      else withoutRaw++;
-    }
-    if (pdus.length === 0 && withoutRaw > 0) {
-      throw new ReplayFormatError('this JSON Lines trace carries no raw PDU bytes (rawHex): export it with raw bytes, or as pcapng, to replay it');
-    }
-    if (withoutRaw > 0) warnings.push(`${withoutRaw} PDU lines carry no raw bytes; commands they belong to are skipped or incomplete`);
-    return { format, pdus, warnings };
-  }
-  const c = read.capture;
-  if (c.pdus.length === 0) throw new ReplayEmptyError(noIscsiReason(c));
-  return { format, pdus: c.pdus, warnings: c.warnings };
-}
-
-/** Why a pcap/pcapng file yielded no iSCSI PDU, in the terms a user can check. */
-export function noIscsiReason(c: CaptureResult): string {
-  if (c.packets === 0) return 'the capture holds no packets';
-  if (c.tcpPackets === 0) return `none of the capture's ${c.packets} packets is TCP over IPv4 or IPv6 on a link type this reader knows`;
-  return `no iSCSI PDUs among the capture's ${c.packets} packets (${c.tcpPackets} TCP): no connection on port 3260, and none whose bytes look like iSCSI`;
-}
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -241,7 +176,7 @@ export async function replayCapture(file: Uint8Array | LoadedCapture, target: st
     throw err;
   }
   if (!url.targetName) throw new ReplayUsageError(`${target} names no target: iscsi://host[:port]/target-iqn/lun`);
-  const loaded = file instanceof Uint8Array ? loadCapture(file) : file;
+  const loaded = file instanceof Uint8Array ? loadForReplay(file) : file;
   if (loaded.pdus.length === 0) throw new ReplayEmptyError('the capture holds no iSCSI PDUs');
   const extraction = extractTasks(loaded.pdus);
   const warnings: string[] = [];

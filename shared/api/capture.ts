@@ -35,6 +35,16 @@ export interface UploadSummary {
   readonly warnings: string[];
   /** Trace events in the whole upload. */
   readonly total: number;
+  /** Gaps in the capture (lost or unreadable bytes), each before the event it precedes; none for JSON Lines. */
+  readonly gaps: readonly GapMark[];
+}
+
+/** A gap in an uploaded capture, marked in the event list before the first PDU read after it. */
+export interface GapMark {
+  /** The event (PDU seq) the gap comes before. */
+  readonly seq: number;
+  /** What is missing, and where. */
+  readonly text: string;
 }
 
 /** POST /api/capture/upload answer: the summary and the first page of events. */

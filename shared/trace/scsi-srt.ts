@@ -11,9 +11,12 @@
  * calls they leave out are counted apart:
  * - a SCSI Response that carries sense data (a CHECK CONDITION, e.g. the unit attention a new nexus gets):
  *   Wireshark 4.0's iSCSI dissector decodes the sense itself and never hands that response to the SCSI layer;
- * - a status riding on a Data-In whose standard INQUIRY data was cut short by the command's allocation length
- *   (libiscsi asks for 64 bytes first; the lab's answer holds 74): Wireshark's INQUIRY dissector stops with "SCSI
- *   transfer limited due to allocation_length too small" before it reads the status.
+ * - a status riding on a Data-In whose INQUIRY data Wireshark's dissector cannot read to the end, so it stops before
+ *   it reads the status: standard data cut by the allocation length (libiscsi and qemu ask for 64 bytes first) or
+ *   shorter than the SPC-3 layout it always reads through the 8th version descriptor (74 bytes: tgt's full answer
+ *   holds 66), "SCSI transfer limited due to allocation_length too small". A VPD page cut shorter than its PAGE
+ *   LENGTH (qemu asks for 64 bytes of the Device Identification page first) is marked malformed but still counted:
+ *   tshark's SRT tap has its response by then (checked against tgt + qemu captures, Wireshark 4.0.17).
  */
 import type { PduTraceEvent } from './schema.ts';
 
@@ -29,7 +32,7 @@ export interface SrtRow {
   readonly calls: number;
   /** Commands answered with sense data: not in `calls` (tshark leaves them out too). */
   readonly withSense: number;
-  /** INQUIRYs whose status came on standard data cut by the allocation length: not in `calls` either. */
+  /** INQUIRYs whose status came on data tshark's dissector cannot read to the end (see above): not in `calls` either. */
   readonly truncatedInquiry: number;
   readonly minNs: number;
   readonly maxNs: number;
@@ -52,18 +55,22 @@ const OP_INQUIRY = 0x12;
 const EVPD_BIT = 0x01;
 /** Standard INQUIRY data: byte 4 is the ADDITIONAL LENGTH (n - 4), SPC-4 6.6.2. */
 const INQUIRY_ADDITIONAL_LENGTH = 4;
+/** Wireshark 4.0 reads standard INQUIRY data through VERSION DESCRIPTOR 8 (bytes 72-73), however long the data says it is. */
+const WIRESHARK_STANDARD_INQUIRY_BYTES = 74;
+/** Bytes of the data segment the rule needs. */
+export const INQUIRY_HEAD_BYTES = INQUIRY_ADDITIONAL_LENGTH + 1;
 /** Response times kept per opcode for percentiles; beyond it, a uniform sample (reservoir) stands in. */
 const SAMPLE_CAP = 100_000;
 
 /**
- * The status came on a Data-In holding standard INQUIRY data shorter than its own ADDITIONAL LENGTH says.
+ * The status came on a Data-In holding standard INQUIRY data that Wireshark's dissector reads past its end (see above).
  * `cdb`: the command's CDB (its first two bytes suffice); `dataLength`: the Data-In's DataSegmentLength;
- * `data`: the start of its data segment (5 bytes suffice).
+ * `data`: the start of its data segment (INQUIRY_HEAD_BYTES suffice).
  */
-function truncatedStandardInquiry(cdb: Uint8Array, dataLength: number, data: Uint8Array): boolean {
+export function standardInquiryTsharkCannotRead(cdb: Uint8Array, dataLength: number, data: Uint8Array): boolean {
   if (cdb.length < 2 || cdb[0] !== OP_INQUIRY || (cdb[1]! & EVPD_BIT) !== 0) return false;
   if (dataLength <= INQUIRY_ADDITIONAL_LENGTH || data.length <= INQUIRY_ADDITIONAL_LENGTH) return false;
-  return dataLength < INQUIRY_ADDITIONAL_LENGTH + 1 + data[INQUIRY_ADDITIONAL_LENGTH]!;
+  return dataLength < WIRESHARK_STANDARD_INQUIRY_BYTES || dataLength < INQUIRY_ADDITIONAL_LENGTH + 1 + data[INQUIRY_ADDITIONAL_LENGTH]!;
 }
 
 /** How a task ended, as the accumulator needs it. */
@@ -110,7 +117,7 @@ export class SrtAccumulator {
       a.withSense++;
       return true;
     }
-    if (s.dataIn && truncatedStandardInquiry(cmd.cdb, s.dataIn.length, s.dataIn.head)) {
+    if (s.dataIn && standardInquiryTsharkCannotRead(cmd.cdb, s.dataIn.length, s.dataIn.head)) {
       a.truncatedInquiry++;
       return true;
     }
@@ -193,7 +200,7 @@ export function scsiSrt(pdus: Iterable<PduTraceEvent>, opts: SrtOptions = {}): S
       const withSense = p.opcode === OP_SCSI_RESPONSE && p.lengths.data > 0;
       const raw = p.opcode === OP_SCSI_DATA_IN && inquiries.delete(key) ? opts.raw?.(p.seq) : undefined;
       const start = p.lengths.bhs + p.lengths.ahs + p.lengths.headerDigest;
-      const dataIn = raw ? { length: p.lengths.data, head: raw.subarray(start, start + INQUIRY_ADDITIONAL_LENGTH + 1) } : undefined;
+      const dataIn = raw ? { length: p.lengths.data, head: raw.subarray(start, start + INQUIRY_HEAD_BYTES) } : undefined;
       acc.status(key, { timeNs: p.timeNs, withSense, dataIn }, opts.sinceNs);
     }
   }

@@ -116,16 +116,23 @@ describe('a large capture upload', () => {
     expect(last.events.at(-1)!.opcodeName).toMatch(/Logout Response|SCSI Response|NOP-In/);
 
     // Statistics of the upload: the recorded WRITEs and READs with their response times, also as CSV.
-    const stats = (await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats`)).json()) as { srt: { name: string; calls: number; avgNs: number }[]; buckets: unknown[] };
+    type Srt = { name: string; calls: number; avgNs: number };
+    const stats = (await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats`)).json()) as { srt: Srt[]; buckets: unknown[]; sessions: { session: string; srt: Srt[]; buckets: unknown[] }[] };
     const rw = stats.srt.filter((r) => /^(READ|WRITE)\(/.test(r.name));
     expect(rw.length).toBeGreaterThanOrEqual(2);
     expect(rw.every((r) => r.calls > 0 && r.avgNs > 0)).toBe(true);
     expect(stats.buckets.length).toBeGreaterThan(0);
     const csv = await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats?format=csv`)).text();
-    expect(csv.split('\n')[0]).toBe('opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s');
-    // And of the live trace: qemu-io's reads just now.
-    const live = (await (await fetch(`${base(lab)}/api/trace/srt`)).json()) as { srt: { name: string; calls: number }[] };
+    expect(csv.split('\n')[0]).toBe('session,opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s');
+    // Per session too: every READ/WRITE call of the whole belongs to one session, and the CSV lists them.
+    const sessionCalls = (name: string): number => stats.sessions.reduce((n, x) => n + (x.srt.find((r) => r.name === name)?.calls ?? 0), 0);
+    for (const r of rw) expect(sessionCalls(r.name), r.name).toBe(r.calls);
+    console.log(`upload statistics: ${stats.sessions.length} sessions (${stats.sessions.map((x) => x.session).join('; ')})`);
+    for (const x of stats.sessions) expect(csv).toContain(`\n${x.session},`);
+    // And of the live trace: qemu-io's reads just now, in the session that read them.
+    const live = (await (await fetch(`${base(lab)}/api/trace/srt`)).json()) as { srt: { name: string; calls: number }[]; sessions: { session: string; srt: { name: string; calls: number }[] }[] };
     expect(live.srt.some((r) => r.name.startsWith('READ') && r.calls > 10)).toBe(true);
+    expect(live.sessions.some((x) => x.session.startsWith('ISID ') && x.srt.some((r) => r.name.startsWith('READ') && r.calls > 10))).toBe(true);
 
     const rep = await fetch(`${base(lab)}/api/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: u.id }) });
     const report = (await rep.json()) as { commands: number; differences: number; lines: string[] };

@@ -15,7 +15,8 @@ import { recordedToPcapng } from '../../server/trace/pcapng.ts';
 import { snapshotToJsonl } from '../../server/trace/jsonl.ts';
 import { InitiatorSession } from '../../server/initiator/session.ts';
 import { clearUnitAttentions, write16 } from '../../server/initiator/scsi.ts';
-import { loadCapture, replayCapture, replayMain, ReplayUsageError } from '../../server/replay/replay.ts';
+import { replayCapture, replayMain, ReplayUsageError } from '../../server/replay/replay.ts';
+import { loadCapture } from '../../server/capture/load-capture.ts';
 import { extractTasks } from '../../server/replay/extract.ts';
 import { requireTools } from '../helpers/exec.ts';
 

@@ -4,7 +4,7 @@ import { encodeWsEventsParts, encodeWsMessage, WS_EVENTS_PREFIX, type WsEventsMe
 import { RAW_BATCH_HEADER_LENGTH, RAW_BATCH_MAGIC, RAW_BATCH_VERSION, RAW_FRAME_FLAG_T2I, RAW_FRAME_HEADER_LENGTH, RAW_FRAME_MAGIC } from '../../shared/api/ws-frames.ts';
 import { encodeRawBatch } from '../../shared/trace/raw-batch.ts';
 import { MAX_CAPTURE_UPLOAD_BYTES, MAX_JSONL_UPLOAD_BYTES, describeUploadCap } from '../../shared/api/capture.ts';
-import { MAX_CAPTURE_UPLOAD_BYTES as GATEWAY_CAP } from '../../server/gateway/upload-store.ts';
+import { MAX_CAPTURE_UPLOAD_BYTES as GATEWAY_CAP } from '../../server/capture/capture-store.ts';
 import { MAX_REPLAY_UPLOAD_BYTES } from '../../server/gateway/upload-limits.ts';
 import { MAX_UPLOAD_BYTES as UI_CAP } from '../../web/src/lib/api.ts';
 import type { TraceEvent } from '../../shared/trace/schema.ts';

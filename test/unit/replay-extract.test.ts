@@ -15,8 +15,9 @@ import { encodeKeys } from '../../server/iscsi/text-keys.ts';
 import type { Pdu } from '../../server/iscsi/pdu.ts';
 import { wireBytes } from '../../server/trace/recorder.ts';
 import { PcapngWriter } from '../../server/trace/pcapng.ts';
-import { describeCdb, describeOutcome, extractTasks, pduFromWire, type ExtractPdu } from '../../server/replay/extract.ts';
-import { detectFormat, loadCapture, ReplayFormatError } from '../../server/replay/replay.ts';
+import { describeCdb, describeOutcome, extractTasks } from '../../server/replay/extract.ts';
+import { pduFromWire, type CapturePdu } from '../../server/capture/capture-pdu.ts';
+import { detectFormat, loadCapture, UnreadableCaptureError } from '../../server/capture/load-capture.ts';
 import { hex } from '../../shared/protocol/bytes.ts';
 
 const NO_TAG = 0xffffffff;
@@ -49,8 +50,8 @@ const pattern = (n: number, seed: number): Buffer => {
 };
 
 type Dir = 'i2t' | 't2i';
-/** A sequence of [pdu, direction, connection] as ExtractPdus, indexed in order. */
-function seq(items: [Pdu, Dir, number?][]): ExtractPdu[] {
+/** A sequence of [pdu, direction, connection] as CapturePdus, indexed in order. */
+function seq(items: [Pdu, Dir, number?][]): CapturePdu[] {
   return items.map(([pdu, direction, conn], index) => ({ index, direction, connectionId: conn ?? 0, bhs: pdu.bhs, ahs: pdu.ahs, data: pdu.data }));
 }
 
@@ -273,7 +274,7 @@ describe('capture formats', () => {
 
     const bare = new TextEncoder().encode(`${header}\n${session.slice(2).map(([p, d], i) => line(i, p, d, false)).join('\n')}\n`);
     expect(() => loadCapture(bare)).toThrow(/carries no raw PDU bytes/);
-    expect(() => detectFormat(new TextEncoder().encode('hello'))).toThrow(ReplayFormatError);
+    expect(() => detectFormat(new TextEncoder().encode('hello'))).toThrow(UnreadableCaptureError);
   });
 
   it('pduFromWire splits BHS, AHS, header digest and data', () => {

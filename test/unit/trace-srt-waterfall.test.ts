@@ -44,7 +44,7 @@ describe('SCSI SRT', () => {
     expect([percentile(v, 50), percentile(v, 90), percentile(v, 99)]).toEqual([5, 9, 10]);
   });
 
-  it('leaves out, as tshark does, an INQUIRY whose Data-In with status holds standard data cut by the allocation length', () => {
+  it('leaves out, as tshark does, an INQUIRY whose Data-In with status holds standard data cut by the allocation length or shorter than 74 bytes', () => {
     const c = cmd(0, 5, 0x12, 'INQUIRY');
     const d = dataIn(10, 5, true, 64);
     const cdb = new Uint8Array(48);
@@ -53,8 +53,14 @@ describe('SCSI SRT', () => {
     full[48 + 4] = 69; // ADDITIONAL LENGTH: 74 bytes exist, 64 were asked for
     const raw = (s: number) => (s === c.seq ? cdb : s === d.seq ? full : undefined);
     expect(scsiSrt([c, d], { raw })).toMatchObject({ rows: [], tsharkSkips: 1 });
-    full[48 + 4] = 59; // 64 bytes exist: nothing cut, counted
-    expect(scsiSrt([c, d], { raw }).rows[0]?.calls).toBe(1);
+    full[48 + 4] = 59; // 64 bytes exist: nothing cut, but tshark's dissector reads 74 (tgt's whole answer is 66)
+    expect(scsiSrt([c, d], { raw })).toMatchObject({ rows: [], tsharkSkips: 1 });
+    const c2 = cmd(20, 6, 0x12, 'INQUIRY');
+    const d2 = dataIn(30, 6, true, 74);
+    const whole = new Uint8Array(48 + 74);
+    whole[48 + 4] = 69; // all 74 bytes there: counted
+    const raw2 = (s: number) => (s === c2.seq ? cdb : s === d2.seq ? whole : undefined);
+    expect(scsiSrt([c2, d2], { raw: raw2 }).rows[0]?.calls).toBe(1);
   });
 });
 

@@ -62,6 +62,8 @@ export interface OfflineTrace {
   readonly format: string;
   readonly pdus: number;
   readonly warnings: readonly string[];
+  /** Gaps in the capture, each shown before the event (seq) read after it. */
+  readonly gaps?: readonly { readonly seq: number; readonly text: string }[];
 }
 
 type Listener = (added: readonly PduTraceEvent[]) => void;
@@ -100,6 +102,12 @@ export class Lab {
   source = $state.raw<TraceSource | null>(null);
   /** Set while the page shows an uploaded capture instead of the live trace (see loadOffline). */
   offline = $state.raw<OfflineTrace | null>(null);
+  /** The offline capture's gaps by the seq of the PDU that follows each (the timeline marks that row). */
+  readonly gapMarks: ReadonlyMap<number, string> = $derived.by(() => {
+    const m = new Map<number, string>();
+    for (const g of this.offline?.gaps ?? []) m.set(g.seq, m.has(g.seq) ? `${m.get(g.seq)}; ${g.text}` : g.text);
+    return m;
+  });
   /** Step mode as the gateway reports it (every browser sees the same stage). */
   step = $state.raw<StepState | null>(null);
   /**

@@ -37,7 +37,7 @@ export class OfflineCaptures {
   error = $state<string | null>(null);
   report = $state.raw<ReplayReport | null>(null);
   /** The last upload, kept so it can be replayed (also after going back to live). */
-  last = $state.raw<{ id: string; name: string; format: string; pdus: number; warnings: string[] } | null>(null);
+  last = $state.raw<{ id: string; name: string; format: string; pdus: number; warnings: string[]; gaps: readonly { seq: number; text: string }[] } | null>(null);
   /** The page of the upload on show: events [from, to) of total; earlier pages' starts for going back. */
   page = $state.raw<{ from: number; to: number; total: number } | null>(null);
   private starts: number[] = [];
@@ -54,7 +54,7 @@ export class OfflineCaptures {
       const { events, raw } = framesOf(u);
       const total = u.total ?? events.length;
       const pdus = total === events.length ? events.filter((e) => e.type === 'pdu').length : total;
-      this.last = { id: u.id, name: u.name, format: u.format, pdus, warnings: u.warnings };
+      this.last = { id: u.id, name: u.name, format: u.format, pdus, warnings: u.warnings, gaps: u.gaps ?? [] };
       lab.loadOffline(this.last, events, raw);
       this.page = { from: 0, to: events.length, total };
       this.starts = [];

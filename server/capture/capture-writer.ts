@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { PcapngWriter, pduComment } from './pcapng.ts';
-import type { TraceRecorder } from './recorder.ts';
+import { PcapngWriter, pduComment } from '../trace/pcapng.ts';
+import type { TraceRecorder } from '../trace/recorder.ts';
 
 /** How often buffered pcapng blocks go to disk; a crash loses at most this much of the capture. */
 const FLUSH_MS = 500;
@@ -11,7 +11,7 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024;
  * `serve --capture FILE`: every PDU the recorder sees is appended to a pcapng file as it happens (whole PDUs,
  * never truncated), written in batches so the target never waits on the disk.
  */
-export class CaptureFile {
+export class CaptureWriter {
   private readonly writer = new PcapngWriter();
   private pending = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -39,8 +39,8 @@ export class CaptureFile {
     this.flush();
   }
 
-  static async create(path: string, recorder: TraceRecorder): Promise<CaptureFile> {
-    return new CaptureFile(await open(path, 'w'), recorder);
+  static async create(path: string, recorder: TraceRecorder): Promise<CaptureWriter> {
+    return new CaptureWriter(await open(path, 'w'), recorder);
   }
 
   private flush(): void {
