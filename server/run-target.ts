@@ -16,6 +16,7 @@ export interface RunningScsiTarget {
 }
 import { FaultEngine } from './faults/engine.ts';
 import { FaultyStore } from './faults/faulty-store.ts';
+import { pduFaultsOf } from './faults/pdu-path.ts';
 import { StepGate } from './taps/step-gate.ts';
 
 export interface RunningTarget {
@@ -103,7 +104,7 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     })),
     limits: config.limits,
     allowTargetReset: config.allowTargetReset ?? false,
-    faults,
+    faults: pduFaultsOf(faults),
     stepHold: stepGate,
     log,
   });

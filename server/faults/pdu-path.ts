@@ -9,6 +9,9 @@ import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { iscsiOpcodeName, lunNumber } from '../../shared/protocol/iscsi.ts';
 import type { FaultEngine, PduFacts } from './engine.ts';
 import type { Pdu } from '../iscsi/pdu.ts';
+import type { DigestCorruption, FaultPort, PduFaultPath, PduFaults } from '../iscsi/pdu-faults.ts';
+
+export type { DigestCorruption, FaultPort };
 
 /** Offsets in the BHS (RFC 7143 11.2.1). */
 const OPCODE_MASK = 0x3f;
@@ -24,32 +27,7 @@ const REORDER_MAX_HOLD_MS = 1000;
 /** Bytes of delayed PDUs one connection may hold; past it, matching PDUs pass undelayed (a flood must not grow memory). */
 const MAX_DELAYED_BYTES = 64 * 1024 * 1024;
 
-export type DigestCorruption = 'header' | 'data';
-
-/** What a connection offers the fault path. */
-export interface FaultPort {
-  readonly id: number;
-  readonly tsih: number;
-  readonly headerDigest: boolean;
-  readonly dataDigest: boolean;
-  /** The SCSI command of a task still open on this connection. */
-  commandOf(itt: number): { lun: number; cdb: Uint8Array } | undefined;
-  /**
-   * Writes a PDU to the socket now (tapped as sent), optionally with a digest made wrong. `onFlushed` is the
-   * sender's "its bytes are gone" callback (the data budget): every PDU the fault path takes calls it exactly once,
-   * whether it is sent now, later, or never.
-   */
-  transmit(pdu: Pdu, onFlushed?: () => void, corrupt?: DigestCorruption): void;
-  /** Handles a received PDU now (already tapped). */
-  dispatch(pdu: Pdu): void;
-  /** Behaves as if a digest check failed on a received PDU (RFC 7143 7.8: at ERL 0 the connection goes). */
-  digestFailed(kind: DigestCorruption, pdu: Pdu): void;
-  /** Ends the connection: TCP RST or FIN. */
-  kill(how: 'reset' | 'fin', why: string): void;
-  readonly closed: boolean;
-}
-
-export class ConnectionFaults {
+export class ConnectionFaults implements PduFaultPath {
   /** Reorder: PDUs held back per ITT until the next PDU of the same task passes. */
   private readonly held = new Map<number, { pdu: Pdu; timer: NodeJS.Timeout; rule: FaultRuleInfo; onFlushed: (() => void) | undefined }>();
   /** Bytes in delayed copies not yet sent or handled. */
@@ -272,11 +250,12 @@ function corruptField(pdu: Pdu, wanted: string | undefined): { copy: Pdu; field:
   return { copy, field };
 }
 
-/** Flips the bits of the header digest (in the first part) or the data digest (the last part) of a serialized PDU. */
-export function corruptDigest(parts: Buffer[], kind: DigestCorruption): void {
-  const part = kind === 'header' ? parts[0]! : parts[parts.length - 1]!;
-  // serializePdu builds the header buffer itself, but the data part may be the caller's: copy before changing.
-  const copy = kind === 'header' ? part : Buffer.from(part);
-  copy.writeUInt32LE(~copy.readUInt32LE(copy.length - 4) >>> 0, copy.length - 4);
-  if (kind === 'data') parts[parts.length - 1] = copy;
+/** The engine's PDU rules as the iSCSI target takes them (server/iscsi/pdu-faults.ts): one path per connection. */
+export function pduFaultsOf(engine: FaultEngine): PduFaults {
+  return {
+    get active() {
+      return engine.active;
+    },
+    attach: (port) => new ConnectionFaults(engine, port),
+  };
 }

@@ -14,7 +14,7 @@ import type { ConnectionAddress } from './events.ts';
 import type { TargetContext } from './target-context.ts';
 import { ScsiTaskHandler } from './scsi-tasks.ts';
 import { handleTaskManagement, type TmfConnection } from './task-management.ts';
-import { ConnectionFaults, corruptDigest, type DigestCorruption, type FaultPort } from '../faults/pdu-path.ts';
+import { corruptDigest, type DigestCorruption, type FaultPort, type PduFaultPath } from './pdu-faults.ts';
 
 let nextConnectionId = 1;
 /** Delay before answering a failed authentication, so guessing secrets over the network is slow. */
@@ -52,7 +52,7 @@ export class Connection implements FaultPort, TmfConnection {
   private readonly textRequests: TextRequests;
   private closeWaiters: (() => void)[] = [];
   /** Fault injection on this connection's PDUs (server/faults), when the target was given a fault engine. */
-  private readonly faults: ConnectionFaults | undefined;
+  private readonly faults: PduFaultPath | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -71,7 +71,7 @@ export class Connection implements FaultPort, TmfConnection {
     });
     this.tasks = new ScsiTaskHandler(this);
     this.textRequests = new TextRequests(this);
-    this.faults = ctx.faults && new ConnectionFaults(ctx.faults, this);
+    this.faults = ctx.faults?.attach(this);
     this.reader = new PduReader({
       pdu: (pdu) => this.receive(pdu),
       error: (err) => this.framingError(err),
@@ -221,7 +221,7 @@ export class Connection implements FaultPort, TmfConnection {
     this.dispatch(pdu);
   }
 
-  // ---- FaultPort (server/faults/pdu-path.ts) ----
+  // ---- FaultPort (pdu-faults.ts) ----
 
   get closed(): boolean {
     return this.state === 'closed';

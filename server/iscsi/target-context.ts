@@ -4,7 +4,7 @@ import type { LoginRequestPdu } from './pdu/login.ts';
 import type { KeyValue } from './text-keys.ts';
 import type { SessionEventKind } from './events.ts';
 import type { Pdu } from './pdu.ts';
-import type { FaultEngine } from '../faults/engine.ts';
+import type { PduFaults } from './pdu-faults.ts';
 import type { StepHold } from '../taps/step-hold.ts';
 import type { DataBudget } from './data-budget.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
@@ -34,7 +34,7 @@ export interface IscsiTargetEntry extends TargetAccess {
  */
 export interface TargetContext<C, S> {
   /** Fault rules to apply to PDUs (server/faults), when fault injection is wired in. */
-  readonly faults?: FaultEngine;
+  readonly faults?: PduFaults;
   /** TARGET WARM / COLD RESET are carried out (`--allow-target-reset`); otherwise refused with "function rejected". */
   readonly allowTargetReset: boolean;
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'>;

@@ -11,7 +11,7 @@ import type { Pdu } from './pdu.ts';
 import type { ChapCredentials } from './chap.ts';
 import { Tap } from '../taps/tap.ts';
 import { NO_STEP_HOLD, type StepHold } from '../taps/step-hold.ts';
-import type { FaultEngine } from '../faults/engine.ts';
+import type { PduFaults } from './pdu-faults.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { DataBudget, defaultDataInFlight } from './data-budget.ts';
 
@@ -40,8 +40,8 @@ export interface IscsiTargetOptions {
   allowTargetReset?: boolean;
   /** Caps on what initiators may hold open; defaults in TARGET_LIMITS. */
   limits?: Partial<TargetLimits>;
-  /** Fault rules applied to every connection's PDUs (server/faults/engine.ts). */
-  faults?: FaultEngine;
+  /** Fault rules applied to every connection's PDUs (server/faults, through pdu-faults.ts). */
+  faults?: PduFaults;
   /** Step mode's holds of a task (server/taps/step-gate.ts), made by whoever runs the target; default: never held. */
   stepHold?: StepHold;
   log?: (message: string) => void;
@@ -81,7 +81,7 @@ export class IscsiTarget implements TargetContext<Connection, Session<Connection
   readonly targets = new Map<string, IscsiTargetEntry>();
   readonly allowTargetReset: boolean;
   readonly limits: TargetLimits;
-  readonly faults: FaultEngine | undefined;
+  readonly faults: PduFaults | undefined;
   readonly stepHold: StepHold;
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<number, Session<Connection>>();
