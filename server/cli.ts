@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_HTTP, parseHostName } from './cli/args.ts';
 import { loadConfigFile } from './config/config-file.ts';
 import { configWarnings, parseTargetArgs } from './config/target-flags.ts';
 import type { TargetConfig } from './config/target-config.ts';
 import { UsageError } from './config/usage-error.ts';
-import { parsePortal } from './config/values.ts';
+import { DEFAULT_HTTP, parseHostName, parsePortal } from './config/values.ts';
 import { TargetAdmin } from './target-admin.ts';
 import { defaultCacheConfig } from './store/cache/config.ts';
 import { startGateway } from './gateway/http-server.ts';

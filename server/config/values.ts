@@ -1,4 +1,6 @@
 /** The values of a target configuration, each parsed from its text with one clear error per mistake. */
+// Also the serve command's HTTP values (DEFAULT_HTTP, --allow-host): the gateway's bind is configuration too.
+import { isIP } from 'node:net';
 import { UsageError } from './usage-error.ts';
 import type { LunSpec } from './target-config.ts';
 
@@ -12,6 +14,17 @@ export function parseSize(text: string): number {
   const bytes = Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!;
   if (bytes < 1024 * 1024 || bytes % 512 !== 0) throw new UsageError(`bad size ${text}: at least 1M and a multiple of 512 bytes`);
   return bytes;
+}
+
+/** Where `serve` puts the UI, API and /ws unless --http says otherwise: this machine only (see access-token.ts). */
+export const DEFAULT_HTTP = '127.0.0.1:8080';
+
+/** `serve --allow-host NAME`: a DNS name or address the lab's HTTP side answers to (server/gateway/request-guard.ts). */
+export function parseHostName(text: string): string {
+  if (isIP(text) === 0 && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$/.test(text)) {
+    throw new UsageError(`bad --allow-host ${JSON.stringify(text)}: a host name or address without a port, e.g. lab.example.org`);
+  }
+  return text;
 }
 
 export function parsePortal(text: string): { host: string; port: number } {

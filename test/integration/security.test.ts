@@ -16,8 +16,7 @@ import { LoginError } from '../../server/initiator/login.ts';
 import { readUpload, MAX_REPLAY_UPLOAD_BYTES } from '../../server/gateway/upload-limits.ts';
 import { HttpError } from '../../server/gateway/api.ts';
 import { isLoopback } from '../../server/gateway/access-token.ts';
-import { DEFAULT_HTTP } from '../../server/cli/args.ts';
-import { parsePortal } from '../../server/config/values.ts';
+import { DEFAULT_HTTP, parsePortal } from '../../server/config/values.ts';
 import { RawSession } from '../helpers/raw-session.ts';
 import { rawRequest, startServe, type Serve } from '../helpers/serve.ts';
 
