@@ -2,7 +2,6 @@
  * The console's lab commands, over the gateway's JSON API. Each prints readable lines; a failure is one red line
  * with the reason (never a stack).
  */
-import { ascAscqText, senseKeyName } from '../../../../shared/protocol/sense.ts';
 import { writeDataTooLong } from '../../../../shared/api/io.ts';
 import {
   ApiError,
@@ -18,10 +17,14 @@ import {
   type TraceStats,
   type VpdPage,
 } from '../api.ts';
-import { stepStageName, type StepState } from '../../../../shared/trace/step.ts';
+import type { StepState } from '../../../../shared/trace/step.ts';
 import { FaultRuleError, describeFaultRule, parseFaultSpec, type FaultRuleInfo, type FaultRuleInput } from '../../../../shared/api/faults.ts';
 import { hexToBytes } from '../bytes.ts';
-import { asciiOf, fmtBytes, hex2, parseNumber, percent } from '../format.ts';
+import { fmtBytes, hex2, parseNumber, percent } from '../format.ts';
+import { dump, result, stepLine, wrapWords, type Out } from './output.ts';
+import { num, options, tokenize, UsageError } from './words.ts';
+
+export { tokenize, UsageError, wrapWords, type Out };
 
 export interface ConsoleHost {
   status(): Promise<LabStatus>;
@@ -58,14 +61,6 @@ export interface ConsoleHost {
   deleteFaults(id?: number): Promise<number>;
 }
 
-export interface Out {
-  line(s?: string): void;
-  error(s: string): void;
-  heading(s: string): void;
-  /** The terminal's width in columns (text that must fit is wrapped to it); 80 when unknown. */
-  columns?(): number;
-}
-
 interface Command {
   readonly name: string;
   readonly usage: string;
@@ -73,8 +68,6 @@ interface Command {
   readonly args?: readonly string[];
   run(args: string[], out: Out, host: ConsoleHost): Promise<void> | void;
 }
-
-export class UsageError extends Error {}
 
 const READ_PREVIEW_LINES = 32;
 
@@ -382,15 +375,6 @@ function find(name: string): Command | undefined {
 
 export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
 
-/** Splits a line into words; "double" or 'single' quotes keep spaces. */
-export function tokenize(line: string): string[] {
-  const out: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(line))) out.push(m[1] ?? m[2] ?? m[3]!);
-  return out;
-}
-
 export function completions(before: string): string[] {
   const words = before.split(/\s+/);
   const last = words.at(-1) ?? '';
@@ -418,57 +402,6 @@ export async function runLine(line: string, out: Out, host: ConsoleHost): Promis
   }
 }
 
-function stepLine(st: StepState): string {
-  if (!st.active) return st.id ? `no stepped I/O in progress (last: ${st.io}: ${st.result ?? ''})` : 'no stepped I/O in progress: step read LBA or step write LBA TEXT starts one';
-  return st.stage
-    ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage} (${stepStageName(st.stage, st.io)})${st.detail ? ` — ${st.detail}` : ''}`
-    : `${st.io}: running to the next stage`;
-}
-
-/** Hex + ASCII lines, runs of zero lines folded, at most `max` lines. */
-function dump(bytes: Uint8Array, out: Out, max: number, cut = ''): void {
-  const lines = Math.ceil(bytes.length / 16);
-  let shown = 0;
-  let lastZero = false;
-  for (let o = 0; o < bytes.length && shown < max; o += 16) {
-    const row = bytes.subarray(o, o + 16);
-    const zero = row.every((b) => b === 0);
-    if (zero && lastZero) continue;
-    lastZero = zero;
-    out.line(`${o.toString(16).padStart(6, '0')}  ${[...row].map(hex2).join(' ').padEnd(47)}  ${[...row].map(asciiOf).join('')}${zero ? '  (zeros…)' : ''}`);
-    shown++;
-  }
-  if (lines > shown) out.line(`(${bytes.length} bytes; runs of zero lines folded${shown >= max ? cut || ', output cut' : ''})`);
-}
-
-function result(r: IoResult, out: Out): void {
-  const line = `${r.ok ? 'GOOD' : r.statusText} — ${r.bytes} bytes in ${r.durationMs.toFixed(2)} ms`;
-  if (r.ok) out.line(line);
-  else out.error(line);
-  if (r.sense) out.error(`  sense: ${senseKeyName(r.sense.key)}, ${ascAscqText(r.sense.asc, r.sense.ascq)}`);
-}
-
-function num(s: string | undefined, what: string): number {
-  const n = s === undefined ? undefined : parseNumber(s);
-  if (n === undefined) throw new UsageError(`${what} must be a number${s === undefined ? ' (missing)' : `, not "${s}"`}`);
-  return n;
-}
-
-function options(args: string[]): { pos: string[]; lun: number; fua: boolean; blocks?: number } {
-  const pos: string[] = [];
-  let lun = 0;
-  let fua = false;
-  let blocks: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--lun') lun = num(args[++i], 'LUN');
-    else if (a === '--blocks') blocks = num(args[++i], 'BLOCKS');
-    else if (a === '--fua') fua = true;
-    else pos.push(a);
-  }
-  return blocks === undefined ? { pos, lun, fua } : { pos, lun, fua, blocks };
-}
-
 /**
  * `help`'s list, fitted to `columns`: usage and summary side by side when both fit, else the usage on its own line
  * and the summary under it; every line is cut between words only (a word longer than a line stands alone).
@@ -493,18 +426,3 @@ export function helpLines(columns: number): string[] {
   return out;
 }
 
-/** Greedy word wrap: lines of at most `width` characters, broken at spaces only. */
-export function wrapWords(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let cur = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (!cur) cur = word;
-    else if (cur.length + 1 + word.length <= width) cur += ` ${word}`;
-    else {
-      lines.push(cur);
-      cur = word;
-    }
-  }
-  if (cur) lines.push(cur);
-  return lines;
-}
