@@ -35,36 +35,9 @@ const STATUS_EVERY_MS = 2_000;
 /** A batch arriving this soon after a click or key waits that long (after-input.ts): the click renders first. */
 const INPUT_QUIET_MS = 200;
 
-/** One SCSI task (or Login/Text/NOP/TMF exchange): its PDUs in order. */
-export interface TaskInfo {
-  readonly id: number;
-  readonly connectionId: number;
-  readonly itt: number | undefined;
-  /** The request that opened it (SCSI Command, Login Request...). */
-  first: PduTraceEvent;
-  scsi: ScsiSummary | undefined;
-  readonly pdus: PduTraceEvent[];
-  latencyNs: number | undefined;
-}
+import type { ConnectionInfo, OfflineTrace, TaskInfo } from './lab-types.ts';
 
-export interface ConnectionInfo {
-  readonly id: number;
-  tsih: number;
-  initiatorName: string;
-  readonly initiator: string;
-  readonly target: string;
-}
-
-/** An uploaded capture shown in place of the live trace. */
-export interface OfflineTrace {
-  readonly id: string;
-  readonly name: string;
-  readonly format: string;
-  readonly pdus: number;
-  readonly warnings: readonly string[];
-  /** Gaps in the capture, each shown before the event (seq) read after it. */
-  readonly gaps?: readonly { readonly seq: number; readonly text: string }[];
-}
+export type { ConnectionInfo, OfflineTrace, TaskInfo };
 
 type Listener = (added: readonly PduTraceEvent[]) => void;
 
