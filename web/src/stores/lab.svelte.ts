@@ -12,7 +12,6 @@ import {
   type FaultTraceEvent,
   type PduTraceEvent,
   type RawPduFrame,
-  type ScsiSummary,
   type SessionTraceEvent,
   type StoreTraceEvent,
   type TraceEvent,
