@@ -34,12 +34,19 @@ function fixture(name: string): Buffer {
 
 /** Runs fn in growing batches until ~1 s has passed; returns calls per second. */
 async function rate(fn: () => unknown | Promise<unknown>, asyncFn = false): Promise<number> {
-  for (let i = 0; i < 1000; i++) asyncFn ? await fn() : fn(); // warm-up
+  for (let i = 0; i < 1000; i++) {
+    // warm-up
+    if (asyncFn) await fn();
+    else fn();
+  }
   let calls = 0;
   const start = performance.now();
   let batch = 1000;
   while (performance.now() - start < 1000) {
-    for (let i = 0; i < batch; i++) asyncFn ? await fn() : fn();
+    for (let i = 0; i < batch; i++) {
+      if (asyncFn) await fn();
+      else fn();
+    }
     calls += batch;
     batch = Math.min(batch * 2, 100_000);
   }

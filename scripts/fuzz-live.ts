@@ -104,6 +104,7 @@ async function inSessionCase(w: Worker, t: LiveTarget, findings: Finding[], rece
   const seeds = r2t ? dataOutFor(r2t, point) : sessionSeed(rng, point);
   let raw: Buffer;
   if (rng.chance(0.05)) raw = rng.bytes(rng.int(200));
+  // eslint-disable-next-line no-dupe-else-if -- a second, independent draw (the seeds' sequence depends on it)
   else if (rng.chance(0.05)) raw = Buffer.concat(seeds);
   else {
     const i = rng.int(seeds.length);

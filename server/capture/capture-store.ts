@@ -24,7 +24,6 @@ import { detectFormat, UnreadableCaptureError, type CaptureFormat, type LoadedCa
 import { pduFromWire, type CapturePdu } from './capture-pdu.ts';
 import { TRACE_SCHEMA_VERSION, type TraceHeader } from '../../shared/trace/schema.ts';
 import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
-import type { TraceEvent } from '../../shared/trace/schema.ts';
 
 /** What went wrong, in the terms of the caller's answer: its request was wrong, too large, or names nothing kept. */
 export class CaptureStoreError extends Error {

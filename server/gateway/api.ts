@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeDataTooLong, type IoResult } from '../../shared/api/io.ts';
-import type { ApiErrorAnswer, LabStatus } from '../../shared/api/status.ts';
+import type { LabStatus } from '../../shared/api/status.ts';
 import type { RunningTarget } from '../run-target.ts';
 import type { TargetConfig } from '../config/target-config.ts';
 import { type IoRequest, LabInitiator, MAX_API_IO_BLOCKS } from './lab-io.ts';

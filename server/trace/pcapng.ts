@@ -30,7 +30,6 @@ export const DEFAULT_MSS = MSS;
 
 const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
-const BLOCK_SPB = 0x00000003;
 const BLOCK_EPB = 0x00000006;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const OPT_ENDOFOPT = 0;

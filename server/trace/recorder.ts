@@ -25,7 +25,6 @@ import {
   TRACE_SCHEMA_VERSION,
   type ScsiTraceEvent,
   type SessionTraceEvent,
-  type StoreTraceEvent,
   type TcpTuple,
   type TraceEvent,
   type TraceHeader,

@@ -17,7 +17,6 @@ import { readUpload, MAX_REPLAY_UPLOAD_BYTES } from '../../server/gateway/upload
 import { HttpError } from '../../server/gateway/api.ts';
 import { isLoopback } from '../../server/gateway/access-token.ts';
 import { DEFAULT_HTTP, parsePortal } from '../../server/config/values.ts';
-import { RawSession } from '../helpers/raw-session.ts';
 import { rawRequest, startServe, type Serve } from '../helpers/serve.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:lab';

@@ -14,7 +14,6 @@ import { TraceRecorder, type RecordedPdu } from '../../server/trace/recorder.ts'
 import { recordedToPcapng } from '../../server/trace/pcapng.ts';
 import { readCapture } from '../../server/capture/read-capture.ts';
 import { parseJsonl, snapshotToJsonl } from '../../server/trace/jsonl.ts';
-import { u16 } from '../../shared/protocol/bytes.ts';
 
 const IQN = 'iqn.2026-11.org.iscsi-lab:trace';
 const PORT = 3312;
