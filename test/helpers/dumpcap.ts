@@ -70,3 +70,26 @@ export async function tsharkPdus(file: string, port: number): Promise<TsharkPdu[
   }
   return out;
 }
+
+/**
+ * Frames tshark's TCP analysis says follow a segment the capture lacks, or came out of order or twice (dumpcap
+ * can miss or reorder one of a loopback burst on a loaded machine, and tshark then skips the PDUs around it). A
+ * test that takes tshark's list as the truth needs a capture without any.
+ */
+export async function lostSegments(file: string): Promise<number> {
+  requireTools('tshark');
+  const r = await run('tshark', ['-r', file, '-Y', 'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment || tcp.analysis.out_of_order || tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission', '-T', 'fields', '-e', 'frame.number'], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(explain(r));
+  return r.stdout.split('\n').filter(Boolean).length;
+}
+
+/** Runs `make` (which writes a capture to `file`) until the capture has no lost segment, at most `tries` times. */
+export async function cleanCapture(file: string, make: () => Promise<void>, tries = 3): Promise<void> {
+  for (let i = 1; ; i++) {
+    await make();
+    const lost = await lostSegments(file);
+    if (lost === 0) return;
+    if (i >= tries) throw new Error(`dumpcap missed segments in ${tries} captures in a row (${lost} in the last): the machine is too busy to make a reference capture`);
+    console.log(`capture ${i} of ${file} lacks ${lost} segment(s) (dumpcap missed them): capturing again`);
+  }
+}

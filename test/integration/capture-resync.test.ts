@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { readCapture, type CaptureResult } from '../../server/capture/read-capture.ts';
 import { indexCapture } from '../../server/capture/index-capture.ts';
 import { explain, requireTools, run } from '../helpers/exec.ts';
-import { startDumpcap, tsharkPdus, type TsharkPdu } from '../helpers/dumpcap.ts';
+import { cleanCapture, startDumpcap, tsharkPdus, type TsharkPdu } from '../helpers/dumpcap.ts';
 import { startTgt, type Tgt } from '../helpers/tgt.ts';
 import { CLI } from '../helpers/target.ts';
 
@@ -93,15 +93,17 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-resync-'));
   tgt = await startTgt(dir, { sizeMiB: 16 });
   whole = join(dir, 'whole.pcapng');
-  await capture(whole, ['write -P 0xab 0 1M', 'read -P 0xab 0 1M', 'write -P 0x5c 1M 512k', 'read -P 0x5c 1M 512k'], tgt.url, tgt.port);
+  await cleanCapture(whole, () => capture(whole, ['write -P 0xab 0 1M', 'read -P 0xab 0 1M', 'write -P 0x5c 1M 512k', 'read -P 0x5c 1M 512k'], tgt.url, tgt.port));
   truth = await tsharkPdus(whole, tgt.port);
   await tgt.admin('--op', 'update', '--mode', 'target', '--tid', '1', '-n', 'HeaderDigest', '-v', 'CRC32C,None');
   digested = join(dir, 'digested.pcapng');
-  const cap = await startDumpcap(digested, `tcp port ${tgt.port}`);
   const opts = `driver=iscsi,transport=tcp,portal=127.0.0.1:${tgt.port},target=${tgt.iqn},lun=1,header-digest=crc32c`;
-  const r = await run('qemu-io', ['-c', 'write -P 0x3e 0 1M', '-c', 'read -P 0x3e 0 1M', '--image-opts', opts], { timeoutMs: 120_000 });
-  await cap.stop();
-  expect(r.code, explain(r)).toBe(0);
+  await cleanCapture(digested, async () => {
+    const cap = await startDumpcap(digested, `tcp port ${tgt.port}`);
+    const r = await run('qemu-io', ['-c', 'write -P 0x3e 0 1M', '-c', 'read -P 0x3e 0 1M', '--image-opts', opts], { timeoutMs: 120_000 });
+    await cap.stop();
+    expect(r.code, explain(r)).toBe(0);
+  });
   digestedTruth = await tsharkPdus(digested, tgt.port);
 }, 180_000);
 
