@@ -3,6 +3,7 @@
  * file (server/gateway/upload-routes.ts) and re-issues its SCSI commands through server/replay.
  */
 import { expect, openLab, shot, test } from './fixtures.ts';
+import { IscsiOpcode } from '../shared/protocol/iscsi-opcodes.ts';
 
 const LBA = 777;
 
@@ -50,7 +51,7 @@ test('replaying a recorded READ after the data changed shows the difference', as
   // The READ's PDUs alone (as if recorded on another day), from the JSON Lines export with raw bytes.
   const lines = (await (await page.request.get('/api/capture.jsonl')).text()).trim().split('\n');
   const events = lines.slice(1).map((l) => JSON.parse(l) as { type: string; opcode?: number; taskId?: number; scsi?: { lba?: number; opcodeName?: string } });
-  const cmd = events.filter((e) => e.type === 'pdu' && e.opcode === 1 && e.scsi?.opcodeName === 'READ(16)' && e.scsi.lba === LBA).at(-1)!;
+  const cmd = events.filter((e) => e.type === 'pdu' && e.opcode === IscsiOpcode.ScsiCommand && e.scsi?.opcodeName === 'READ(16)' && e.scsi.lba === LBA).at(-1)!;
   const task = lines.slice(1).filter((_, i) => events[i]!.type === 'pdu' && events[i]!.taskId === cmd.taskId);
   expect(task.length).toBeGreaterThanOrEqual(2);
   const jsonl = [lines[0], ...task].join('\n') + '\n';

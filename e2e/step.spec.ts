@@ -4,6 +4,7 @@
  */
 import type { APIRequestContext } from '@playwright/test';
 import { expect, openLab, shot, test } from './fixtures.ts';
+import { IscsiOpcode } from '../shared/protocol/iscsi-opcodes.ts';
 
 const LBA = 300;
 
@@ -17,7 +18,7 @@ interface JsonlPdu {
 /** The trace's WRITE(16) commands at LBA. */
 async function writes(request: APIRequestContext): Promise<{ events: JsonlPdu[]; commands: JsonlPdu[] }> {
   const events = (await (await request.get('/api/capture.jsonl')).text()).trim().split('\n').slice(1).map((l) => JSON.parse(l) as JsonlPdu);
-  return { events, commands: events.filter((e) => e.type === 'pdu' && e.opcode === 1 && e.scsi?.opcodeName === 'WRITE(16)' && e.scsi.lba === LBA) };
+  return { events, commands: events.filter((e) => e.type === 'pdu' && e.opcode === IscsiOpcode.ScsiCommand && e.scsi?.opcodeName === 'WRITE(16)' && e.scsi.lba === LBA) };
 }
 
 /** Opcodes of the PDUs of the nth WRITE(16) at LBA the trace holds ([] while there is none). */

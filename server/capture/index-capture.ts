@@ -17,9 +17,9 @@ import { CaptureReader, gapText, type CaptureGap, type CaptureReadOptions } from
 import { packetsOfFile } from './packet-file.ts';
 import { StatsCollector, type CaptureStats } from './srt.ts';
 import type { GapMark } from '../../shared/api/capture.ts';
+import { IscsiOpcode, ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 const WRITE_BATCH = 4 * 1024 * 1024;
-const OP_LOGIN_RESPONSE = 0x23;
 const DIR_T2I = 1;
 const HEADER_DIGEST = 2;
 const DATA_DIGEST = 4;
@@ -179,14 +179,14 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
       const bhs = bytes.subarray(0, 48);
       const conn = conns.a[i]!;
       // The TSIH is known from the Login Response that completes the session (RFC 7143 11.13).
-      if ((bhs[0]! & 0x3f) === OP_LOGIN_RESPONSE) tsih.set(conn, (bhs[14]! << 8) | bhs[15]!);
+      if ((bhs[0]! & ISCSI_OPCODE_MASK) === IscsiOpcode.LoginResponse) tsih.set(conn, (bhs[14]! << 8) | bhs[15]!);
       const ahs = bhs[4]! * 4;
       const dataLength = (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
       const dataStart = 48 + ahs + (hd ? 4 : 0);
       const direction: Direction = f & DIR_T2I ? 't2i' : 'i2t';
       marker.pdu(seq, conn, direction, frames.a[i]!);
       stats.add({ connectionId: conn, bhs, timeNs: times.a[i]!, dataHead: bytes.subarray(dataStart, dataStart + dataLength) });
-      if ((bhs[0]! & 0x3f) === 0x01) stats.addImmediate(times.a[i]!, dataLength);
+      if ((bhs[0]! & ISCSI_OPCODE_MASK) === IscsiOpcode.ScsiCommand) stats.addImmediate(times.a[i]!, dataLength);
       const event = describer.describe({
         seq, timeNs: times.a[i]!, wallMs: walls.a[i]!, direction, connectionId: conn, tsih: tsih.get(conn) ?? 0,
         tcp: tupleList[tuples.a[i]!]!, headerDigest: hd, dataDigest: (f & DATA_DIGEST) !== 0,

@@ -8,27 +8,11 @@
 import { crc32c } from '../iscsi/crc32c.ts';
 import { BHS_LENGTH, DIGEST_LENGTH } from '../../shared/protocol/iscsi.ts';
 import type { Direction } from '../../shared/trace/schema.ts';
-
-const OP_NOP_OUT = 0x00;
-const OP_SCSI_COMMAND = 0x01;
-const OP_TMF_REQUEST = 0x02;
-const OP_LOGIN_REQUEST = 0x03;
-const OP_TEXT_REQUEST = 0x04;
-const OP_DATA_OUT = 0x05;
-const OP_LOGOUT_REQUEST = 0x06;
-const OP_SNACK = 0x10;
-const OP_NOP_IN = 0x20;
-const OP_SCSI_RESPONSE = 0x21;
-const OP_TMF_RESPONSE = 0x22;
-const OP_LOGIN_RESPONSE = 0x23;
-const OP_TEXT_RESPONSE = 0x24;
-const OP_DATA_IN = 0x25;
-const OP_LOGOUT_RESPONSE = 0x26;
-const OP_R2T = 0x31;
-const OP_ASYNC = 0x32;
-const OP_REJECT = 0x3f;
+import { IscsiOpcode, ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 const FINAL = 0x80;
+/** Text Request/Response byte 1: F, C, then six reserved bits (11.10.1). */
+const TEXT_RESERVED_FLAGS = 0x3f;
 const IMMEDIATE = 0x40;
 /** Byte 0 bit 7 is reserved in every PDU (RFC 7143 11.2.1). */
 const BYTE0_RESERVED = 0x80;
@@ -48,48 +32,48 @@ const exactlyFinal = (b1: number): boolean => b1 === FINAL;
 const finalSet = (b1: number): boolean => (b1 & FINAL) !== 0;
 
 const RULES: ReadonlyMap<number, OpcodeRule> = new Map<number, OpcodeRule>([
-  [OP_NOP_OUT, { direction: 'i2t', flags: exactlyFinal, data: true }],
+  [IscsiOpcode.NopOut, { direction: 'i2t', flags: exactlyFinal, data: true }],
   // 11.3.1: F, R, W, two reserved bits, ATTR (0..4 defined).
-  [OP_SCSI_COMMAND, { direction: 'i2t', flags: (b) => (b & 0x18) === 0 && (b & 0x07) <= 4, data: true }],
-  [OP_TMF_REQUEST, { direction: 'i2t', flags: (b) => finalSet(b) && (b & 0x7f) >= 1 && (b & 0x7f) <= 8, data: false }],
+  [IscsiOpcode.ScsiCommand, { direction: 'i2t', flags: (b) => (b & 0x18) === 0 && (b & 0x07) <= 4, data: true }],
+  [IscsiOpcode.TaskManagementRequest, { direction: 'i2t', flags: (b) => finalSet(b) && (b & 0x7f) >= 1 && (b & 0x7f) <= 8, data: false }],
   // 11.12.1: T, C, two reserved bits, CSG, NSG; Wireshark likewise insists on the immediate bit (0x43).
-  [OP_LOGIN_REQUEST, { direction: 'i2t', flags: (b) => (b & 0x30) === 0 && (b & 0x0c) !== 0x08, data: true }],
-  [OP_TEXT_REQUEST, { direction: 'i2t', flags: (b) => (b & 0x3f) === 0, data: true }],
-  [OP_DATA_OUT, { direction: 'i2t', flags: (b) => (b & 0x7f) === 0, data: true }],
-  [OP_LOGOUT_REQUEST, { direction: 'i2t', flags: (b) => finalSet(b) && (b & 0x7f) <= 3, data: false }],
-  [OP_SNACK, { direction: 'i2t', flags: (b) => finalSet(b) && (b & 0x70) === 0 && (b & 0x0f) <= 3, data: false }],
-  [OP_NOP_IN, { direction: 't2i', flags: exactlyFinal, data: true }],
+  [IscsiOpcode.LoginRequest, { direction: 'i2t', flags: (b) => (b & 0x30) === 0 && (b & 0x0c) !== 0x08, data: true }],
+  [IscsiOpcode.TextRequest, { direction: 'i2t', flags: (b) => (b & TEXT_RESERVED_FLAGS) === 0, data: true }],
+  [IscsiOpcode.ScsiDataOut, { direction: 'i2t', flags: (b) => (b & 0x7f) === 0, data: true }],
+  [IscsiOpcode.LogoutRequest, { direction: 'i2t', flags: (b) => finalSet(b) && (b & 0x7f) <= 3, data: false }],
+  [IscsiOpcode.Snack, { direction: 'i2t', flags: (b) => finalSet(b) && (b & 0x70) === 0 && (b & 0x0f) <= 3, data: false }],
+  [IscsiOpcode.NopIn, { direction: 't2i', flags: exactlyFinal, data: true }],
   // 11.4.1: F set, o u O U, bit 0 and bits 5-6 reserved.
-  [OP_SCSI_RESPONSE, { direction: 't2i', flags: (b) => finalSet(b) && (b & 0x61) === 0, data: true }],
-  [OP_TMF_RESPONSE, { direction: 't2i', flags: exactlyFinal, data: false }],
-  [OP_LOGIN_RESPONSE, { direction: 't2i', flags: (b) => (b & 0x30) === 0 && (b & 0x0c) !== 0x08, data: true }],
-  [OP_TEXT_RESPONSE, { direction: 't2i', flags: (b) => (b & 0x3f) === 0, data: true }],
+  [IscsiOpcode.ScsiResponse, { direction: 't2i', flags: (b) => finalSet(b) && (b & 0x61) === 0, data: true }],
+  [IscsiOpcode.TaskManagementResponse, { direction: 't2i', flags: exactlyFinal, data: false }],
+  [IscsiOpcode.LoginResponse, { direction: 't2i', flags: (b) => (b & 0x30) === 0 && (b & 0x0c) !== 0x08, data: true }],
+  [IscsiOpcode.TextResponse, { direction: 't2i', flags: (b) => (b & TEXT_RESERVED_FLAGS) === 0, data: true }],
   // 11.7.1: F A, three reserved bits, O U S.
-  [OP_DATA_IN, { direction: 't2i', flags: (b) => (b & 0x38) === 0, data: true }],
-  [OP_LOGOUT_RESPONSE, { direction: 't2i', flags: exactlyFinal, data: false }],
-  [OP_R2T, { direction: 't2i', flags: exactlyFinal, data: false }],
-  [OP_ASYNC, { direction: 't2i', flags: exactlyFinal, data: true }],
-  [OP_REJECT, { direction: 't2i', flags: exactlyFinal, data: true }],
+  [IscsiOpcode.ScsiDataIn, { direction: 't2i', flags: (b) => (b & 0x38) === 0, data: true }],
+  [IscsiOpcode.LogoutResponse, { direction: 't2i', flags: exactlyFinal, data: false }],
+  [IscsiOpcode.R2T, { direction: 't2i', flags: exactlyFinal, data: false }],
+  [IscsiOpcode.AsyncMessage, { direction: 't2i', flags: exactlyFinal, data: true }],
+  [IscsiOpcode.Reject, { direction: 't2i', flags: exactlyFinal, data: true }],
 ]);
 
 /** Opcodes that only an initiator sends with the immediate bit; Login Request always has it (RFC 7143 11.12). */
-const IMMEDIATE_ALLOWED = new Set([OP_NOP_OUT, OP_SCSI_COMMAND, OP_TMF_REQUEST, OP_LOGIN_REQUEST, OP_TEXT_REQUEST, OP_LOGOUT_REQUEST]);
+const IMMEDIATE_ALLOWED = new Set<number>([IscsiOpcode.NopOut, IscsiOpcode.ScsiCommand, IscsiOpcode.TaskManagementRequest, IscsiOpcode.LoginRequest, IscsiOpcode.TextRequest, IscsiOpcode.LogoutRequest]);
 
 /** The direction a plausible BHS at `o` was sent in, or undefined when it is not one. */
 export function plausibleBhs(buf: Uint8Array, o: number, direction: Direction | undefined, headerDigest: boolean): Direction | undefined {
   const b0 = buf[o]!;
   if (b0 & BYTE0_RESERVED) return undefined;
-  const opcode = b0 & 0x3f;
+  const opcode = b0 & ISCSI_OPCODE_MASK;
   const rule = RULES.get(opcode);
   if (!rule || (direction && rule.direction !== direction)) return undefined;
-  if (b0 & IMMEDIATE ? !IMMEDIATE_ALLOWED.has(opcode) : opcode === OP_LOGIN_REQUEST) return undefined;
+  if (b0 & IMMEDIATE ? !IMMEDIATE_ALLOWED.has(opcode) : opcode === IscsiOpcode.LoginRequest) return undefined;
   if (!rule.flags(buf[o + 1]!)) return undefined;
   const ahsWords = buf[o + 4]!;
-  if (ahsWords > 0 && (opcode !== OP_SCSI_COMMAND || ahsWords > MAX_AHS_WORDS)) return undefined;
+  if (ahsWords > 0 && (opcode !== IscsiOpcode.ScsiCommand || ahsWords > MAX_AHS_WORDS)) return undefined;
   const dataLength = (buf[o + 5]! << 16) | (buf[o + 6]! << 8) | buf[o + 7]!;
   if (!rule.data && dataLength !== 0) return undefined;
   // R2T and Data-Out/Data-In carry a target transfer tag; an R2T's is never the reserved value (11.8.3).
-  if (opcode === OP_R2T && buf[o + 20] === 0xff && buf[o + 21] === 0xff && buf[o + 22] === 0xff && buf[o + 23] === 0xff) return undefined;
+  if (opcode === IscsiOpcode.R2T && buf[o + 20] === 0xff && buf[o + 21] === 0xff && buf[o + 22] === 0xff && buf[o + 23] === 0xff) return undefined;
   if (headerDigest) {
     const end = o + BHS_LENGTH + ahsWords * 4;
     if (end + DIGEST_LENGTH > buf.length) return undefined;

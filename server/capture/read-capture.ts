@@ -17,6 +17,7 @@ import { parseTcpSegment } from './frames.ts';
 import { packetsOf, type Packet } from './packet-file.ts';
 import { PduSplitter, type ConnectionDigests, type SplitGap } from './pdu-splitter.ts';
 import { TcpStream } from './tcp-stream.ts';
+import { IscsiOpcode, ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 export const ISCSI_PORT = 3260;
 /** A connection on no known iSCSI port that shows no PDU within this many bytes is taken for something else. */
@@ -25,8 +26,6 @@ export const CONTENT_DETECTION_BYTES = 4 * 1024 * 1024;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
 const TCP_ACK = 0x10;
-const OP_LOGIN_REQUEST = 0x03;
-const OP_LOGIN_RESPONSE = 0x23;
 const STAGE_FULL_FEATURE = 3;
 
 export interface CapturedPdu {
@@ -235,15 +234,15 @@ export interface DigestNegotiation {
  * after the final Login Response (RFC 7143 13.1, 11.13).
  */
 export function negotiateDigests(c: DigestNegotiation, bytes: Uint8Array, data: Uint8Array): void {
-  const opcode = bytes[0]! & 0x3f;
-  if (opcode !== OP_LOGIN_REQUEST && opcode !== OP_LOGIN_RESPONSE) return;
+  const opcode = bytes[0]! & ISCSI_OPCODE_MASK;
+  if (opcode !== IscsiOpcode.LoginRequest && opcode !== IscsiOpcode.LoginResponse) return;
   for (const k of parseTextPairs(data)) {
     if ((k.key === 'HeaderDigest' || k.key === 'DataDigest') && !k.value.includes(',')) c.offered[k.key] = k.value;
   }
   const transit = (bytes[1]! & 0x80) !== 0;
   const nsg = bytes[1]! & 0x03;
   const statusClass = bytes[36];
-  if (opcode === OP_LOGIN_RESPONSE && transit && nsg === STAGE_FULL_FEATURE && statusClass === 0) {
+  if (opcode === IscsiOpcode.LoginResponse && transit && nsg === STAGE_FULL_FEATURE && statusClass === 0) {
     c.digests.headerDigest = c.offered.HeaderDigest === 'CRC32C';
     c.digests.dataDigest = c.offered.DataDigest === 'CRC32C';
     c.digests.known = true;

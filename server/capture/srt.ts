@@ -9,14 +9,10 @@ import { scsiOpcodeName } from '../../shared/protocol/scsi-opcodes.ts';
 import { SrtAccumulator } from '../../shared/trace/scsi-srt.ts';
 import type { CaptureStats, RateBucket, SessionStats } from '../../shared/api/capture-stats.ts';
 import type { SrtRow } from '../../shared/trace/scsi-srt.ts';
+import { IscsiOpcode, ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 export type { CaptureStats, RateBucket, SessionStats, SrtRow };
 
-const OP_SCSI_COMMAND = 0x01;
-const OP_DATA_OUT = 0x05;
-const OP_SCSI_RESPONSE = 0x21;
-const OP_DATA_IN = 0x25;
-const OP_LOGIN_RESPONSE = 0x23;
 /** Login Response (RFC 7143 11.13): T bit and NSG in byte 1, ISID at 8, TSIH at 14, Status-Class at 36. */
 const LOGIN_TRANSIT = 0x80;
 const LOGIN_NSG_MASK = 0x03;
@@ -87,26 +83,26 @@ export class StatsCollector {
   }
 
   add(p: StatsPdu): void {
-    const op = p.bhs[0]! & 0x3f;
-    if (op === OP_LOGIN_RESPONSE) return this.login(p);
-    if (op !== OP_SCSI_COMMAND && op !== OP_DATA_OUT && op !== OP_DATA_IN && op !== OP_SCSI_RESPONSE) return;
+    const op = p.bhs[0]! & ISCSI_OPCODE_MASK;
+    if (op === IscsiOpcode.LoginResponse) return this.login(p);
+    if (op !== IscsiOpcode.ScsiCommand && op !== IscsiOpcode.ScsiDataOut && op !== IscsiOpcode.ScsiDataIn && op !== IscsiOpcode.ScsiResponse) return;
     const key = `${p.connectionId}:${itt(p.bhs)}`;
     const session = this.session(p.connectionId);
     const tallies = [this.all, session];
-    if (op === OP_SCSI_COMMAND) {
+    if (op === IscsiOpcode.ScsiCommand) {
       const name = opcodeName(p.bhs[CDB_OFFSET]!);
       for (const t of tallies) t.srt.command(key, p.bhs.subarray(CDB_OFFSET, CDB_OFFSET + 2), name, p.timeNs);
       this.lastCommand = session;
       return;
     }
-    if (op === OP_DATA_OUT) for (const t of tallies) t.bucket(p.timeNs).writeBytes += dataLength(p.bhs);
-    if (op === OP_DATA_IN) for (const t of tallies) t.bucket(p.timeNs).readBytes += dataLength(p.bhs);
-    const done = op === OP_SCSI_RESPONSE || (op === OP_DATA_IN && (p.bhs[1]! & DATA_IN_STATUS) !== 0);
+    if (op === IscsiOpcode.ScsiDataOut) for (const t of tallies) t.bucket(p.timeNs).writeBytes += dataLength(p.bhs);
+    if (op === IscsiOpcode.ScsiDataIn) for (const t of tallies) t.bucket(p.timeNs).readBytes += dataLength(p.bhs);
+    const done = op === IscsiOpcode.ScsiResponse || (op === IscsiOpcode.ScsiDataIn && (p.bhs[1]! & DATA_IN_STATUS) !== 0);
     if (!done) return;
     const status = {
       timeNs: p.timeNs,
-      withSense: op === OP_SCSI_RESPONSE && dataLength(p.bhs) > 0,
-      dataIn: op === OP_DATA_IN ? { length: dataLength(p.bhs), head: p.dataHead ?? NO_DATA } : undefined,
+      withSense: op === IscsiOpcode.ScsiResponse && dataLength(p.bhs) > 0,
+      dataIn: op === IscsiOpcode.ScsiDataIn ? { length: dataLength(p.bhs), head: p.dataHead ?? NO_DATA } : undefined,
     };
     for (const t of tallies) if (t.srt.status(key, status)) t.bucket(p.timeNs).commands++;
   }

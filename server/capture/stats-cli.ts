@@ -4,6 +4,7 @@
  * time, and the SRT table per session when there are several; or either table as CSV (a session column: "all", then
  * each session). The capture is streamed, so its size does not matter.
  */
+import { IscsiOpcode, iscsiOpcodeOf } from '../../shared/protocol/iscsi-opcodes.ts';
 import { CaptureReader } from './read-capture.ts';
 import { packetsOfFile } from './packet-file.ts';
 import { DEFAULT_BUCKET_NS, ratesCsv, srtCsv, srtTable, StatsCollector, type CaptureStats } from './srt.ts';
@@ -12,7 +13,6 @@ export class StatsUsageError extends Error {}
 
 export const STATS_USAGE = 'iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]';
 
-const OP_SCSI_COMMAND = 0x01;
 
 /** Statistics of a capture file on disk. */
 export function captureStats(path: string, bucketNs = DEFAULT_BUCKET_NS): { stats: CaptureStats; pdus: number; warnings: string[] } {
@@ -22,7 +22,7 @@ export function captureStats(path: string, bucketNs = DEFAULT_BUCKET_NS): { stat
     (p) => {
       pdus++;
       stats.add({ connectionId: p.connectionId, bhs: p.bhs, timeNs: p.timeNs, dataHead: p.data });
-      if ((p.bhs[0]! & 0x3f) === OP_SCSI_COMMAND) stats.addImmediate(p.timeNs, p.data.length);
+      if (iscsiOpcodeOf(p.bhs) === IscsiOpcode.ScsiCommand) stats.addImmediate(p.timeNs, p.data.length);
     },
     () => undefined,
   );

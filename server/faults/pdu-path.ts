@@ -10,18 +10,17 @@ import { iscsiOpcodeName, lunNumber } from '../../shared/protocol/iscsi.ts';
 import type { FaultEngine, PduFacts } from './engine.ts';
 import type { Pdu } from '../iscsi/pdu.ts';
 import type { DigestCorruption, FaultPort, PduFaultPath, PduFaults } from '../iscsi/pdu-faults.ts';
+import { IscsiOpcode, ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 export type { DigestCorruption, FaultPort };
 
 /** Offsets in the BHS (RFC 7143 11.2.1). */
-const OPCODE_MASK = 0x3f;
 const ITT_OFFSET = 16;
 const LUN_OFFSET = 8;
 const CDB_OFFSET = 32;
 const RESERVED_TAG = 0xffffffff;
-/** iSCSI opcodes (RFC 7143 11.2.1.2) this file needs by number. */
-const SCSI_COMMAND = 0x01;
-const DATA_PDUS = new Set([0x05, 0x25, 0x31]); // SCSI Data-Out, SCSI Data-In, R2T: DataSN / R2TSN at 36
+/** PDUs whose word at 36 is DataSN / R2TSN rather than StatSN. */
+const DATA_PDUS = new Set<number>([IscsiOpcode.ScsiDataOut, IscsiOpcode.ScsiDataIn, IscsiOpcode.R2T]);
 /** A held PDU (reorder) goes out on its own if no later PDU of its task comes within this time. */
 const REORDER_MAX_HOLD_MS = 1000;
 /** Bytes of delayed PDUs one connection may hold; past it, matching PDUs pass undelayed (a flood must not grow memory). */
@@ -46,7 +45,7 @@ export class ConnectionFaults implements PduFaultPath {
     }
     const rule = this.engine.matchPdu(this.facts(pdu, 'out'));
     if (!rule) return false;
-    const name = iscsiOpcodeName(pdu.bhs[0]! & OPCODE_MASK);
+    const name = iscsiOpcodeName(pdu.bhs[0]! & ISCSI_OPCODE_MASK);
     const what = `${name}${itt !== RESERVED_TAG ? ` ITT 0x${itt.toString(16)}` : ''}`;
     switch (rule.action) {
       case 'drop':
@@ -111,7 +110,7 @@ export class ConnectionFaults implements PduFaultPath {
     const rule = this.engine.matchPdu(this.facts(pdu, 'in'));
     if (!rule) return false;
     const itt = pdu.bhs.readUInt32BE(ITT_OFFSET);
-    const what = `${iscsiOpcodeName(pdu.bhs[0]! & OPCODE_MASK)}${itt !== RESERVED_TAG ? ` ITT 0x${itt.toString(16)}` : ''}`;
+    const what = `${iscsiOpcodeName(pdu.bhs[0]! & ISCSI_OPCODE_MASK)}${itt !== RESERVED_TAG ? ` ITT 0x${itt.toString(16)}` : ''}`;
     switch (rule.action) {
       case 'drop':
         this.note(rule, pdu, `${what} received, then dropped by the target (never handled)`);
@@ -194,13 +193,13 @@ export class ConnectionFaults implements PduFaultPath {
     this.engine.hold(false);
     this.port.transmit(h.pdu, h.onFlushed);
     if (this.port.closed) return;
-    const name = iscsiOpcodeName(h.pdu.bhs[0]! & OPCODE_MASK);
+    const name = iscsiOpcodeName(h.pdu.bhs[0]! & ISCSI_OPCODE_MASK);
     this.note(h.rule, h.pdu, `${name} ITT 0x${itt.toString(16)} sent after the task's next PDU (reordered)`);
   }
 
   private facts(pdu: Pdu, direction: 'in' | 'out'): PduFacts {
     const bhs = pdu.bhs;
-    const opcode = bhs[0]! & OPCODE_MASK;
+    const opcode = bhs[0]! & ISCSI_OPCODE_MASK;
     return {
       direction,
       pduKey: pduKey(iscsiOpcodeName(opcode)),
@@ -212,7 +211,7 @@ export class ConnectionFaults implements PduFaultPath {
   private taskOf(bhs: Buffer): { lun: number; opcode: number; lba?: number; blocks?: number } | undefined {
     let lun: number;
     let cdb: Uint8Array;
-    if ((bhs[0]! & OPCODE_MASK) === SCSI_COMMAND) {
+    if ((bhs[0]! & ISCSI_OPCODE_MASK) === IscsiOpcode.ScsiCommand) {
       lun = lunNumber(bhs, LUN_OFFSET) ?? -1;
       cdb = bhs.subarray(CDB_OFFSET);
     } else {
@@ -241,7 +240,7 @@ function copyPdu(pdu: Pdu): Pdu {
 
 /** A copy of the PDU with one BHS field changed: SNs and tags move by one, BufferOffset by a block. */
 function corruptField(pdu: Pdu, wanted: string | undefined): { copy: Pdu; field: string } {
-  const opcode = pdu.bhs[0]! & OPCODE_MASK;
+  const opcode = pdu.bhs[0]! & ISCSI_OPCODE_MASK;
   const field = wanted ?? (DATA_PDUS.has(opcode) ? 'DataSN' : 'StatSN');
   const at = CORRUPTIBLE_FIELDS[field]!;
   const copy = { ...pdu, bhs: Buffer.from(pdu.bhs) };

@@ -7,6 +7,7 @@ import { StatsCollector } from '../capture/srt.ts';
 import { sendStats } from './upload-routes.ts';
 import type { TraceStats } from '../../shared/api/trace.ts';
 import { CAPTURE_JSONL_PATH, CAPTURE_PCAPNG_PATH } from '../../shared/api/trace.ts';
+import { IscsiOpcode } from '../../shared/protocol/iscsi-opcodes.ts';
 
 /** GET /api/capture.pcapng (Wireshark) and /api/capture.jsonl (everything pcapng cannot carry) from the gateway's ring. */
 export function captureRoutes(recorder: TraceRecorder): RouteHandler {
@@ -37,7 +38,7 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
         const l = p.event.lengths;
         const dataStart = l.bhs + l.ahs + l.headerDigest;
         c.add({ connectionId: p.event.connectionId, bhs: p.raw.subarray(0, 48), timeNs: p.event.timeNs, dataHead: p.raw.subarray(dataStart, dataStart + l.data) });
-        if (p.event.opcode === 0x01) c.addImmediate(p.event.timeNs, p.event.lengths.data);
+        if (p.event.opcode === IscsiOpcode.ScsiCommand) c.addImmediate(p.event.timeNs, p.event.lengths.data);
       }
       sendStats(res, c.result(), url.searchParams.get('format'));
       return true;

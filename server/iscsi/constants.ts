@@ -1,26 +1,9 @@
-/** iSCSI opcodes (RFC 7143 11.2.1.2) and the fixed layout facts every codec shares. */
-export const enum Opcode {
-  // initiator -> target
-  NopOut = 0x00,
-  ScsiCommand = 0x01,
-  TaskManagementRequest = 0x02,
-  LoginRequest = 0x03,
-  TextRequest = 0x04,
-  ScsiDataOut = 0x05,
-  LogoutRequest = 0x06,
-  Snack = 0x10,
-  // target -> initiator
-  NopIn = 0x20,
-  ScsiResponse = 0x21,
-  TaskManagementResponse = 0x22,
-  LoginResponse = 0x23,
-  TextResponse = 0x24,
-  ScsiDataIn = 0x25,
-  LogoutResponse = 0x26,
-  R2T = 0x31,
-  AsyncMessage = 0x32,
-  Reject = 0x3f,
-}
+/** The fixed layout facts every codec shares (RFC 7143 11.2), and the opcodes by their usual name here. */
+import { IscsiOpcode } from '../../shared/protocol/iscsi-opcodes.ts';
+
+// The one opcode vocabulary (shared/protocol/iscsi-opcodes.ts), under the name the codecs have always used.
+export const Opcode = IscsiOpcode;
+export type Opcode = IscsiOpcode;
 
 // Opcode names as RFC 7143 and Wireshark give them live in shared/protocol/iscsi.ts (ISCSI_OPCODE_NAMES).
 

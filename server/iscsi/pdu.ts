@@ -1,4 +1,8 @@
 import { BHS_LENGTH, Bhs, IMMEDIATE_BIT, FINAL_BIT } from './constants.ts';
+import { ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
+
+/** SAM LUN, peripheral (00b) or flat (01b) addressing: the six bits of the LUN under the method bits. */
+const LUN_HIGH_BITS = 0x3f;
 
 /**
  * One iSCSI PDU as framing delivers it and as the writer sends it: the 48-byte BHS, any AHS, and the data
@@ -20,7 +24,7 @@ export function newPdu(opcode: number, data: Buffer = EMPTY): Pdu {
   return { bhs, ahs: EMPTY, data };
 }
 
-export const opcodeOf = (bhs: Uint8Array): number => bhs[Bhs.Opcode]! & 0x3f;
+export const opcodeOf = (bhs: Uint8Array): number => bhs[Bhs.Opcode]! & ISCSI_OPCODE_MASK;
 export const isImmediate = (bhs: Uint8Array): boolean => (bhs[Bhs.Opcode]! & IMMEDIATE_BIT) !== 0;
 export const isFinal = (bhs: Uint8Array): boolean => (bhs[Bhs.Flags]! & FINAL_BIT) !== 0;
 export const ahsLengthOf = (bhs: Uint8Array): number => bhs[Bhs.TotalAhsLength]! * 4;
@@ -45,8 +49,8 @@ export { padOf } from '../../shared/protocol/bytes.ts';
 export function decodeLun(bhs: Buffer, offset = Bhs.Lun): number {
   const b0 = bhs[offset]!;
   const method = b0 >> 6;
-  if (method === 0 && (b0 & 0x3f) === 0) return bhs[offset + 1]!;
-  if (method === 1) return ((b0 & 0x3f) << 8) | bhs[offset + 1]!;
+  if (method === 0 && (b0 & LUN_HIGH_BITS) === 0) return bhs[offset + 1]!;
+  if (method === 1) return ((b0 & LUN_HIGH_BITS) << 8) | bhs[offset + 1]!;
   return -1;
 }
 
@@ -55,7 +59,7 @@ export function encodeLun(bhs: Buffer, lun: number, offset = Bhs.Lun): void {
     bhs[offset] = 0;
     bhs[offset + 1] = lun;
   } else {
-    bhs[offset] = 0x40 | ((lun >> 8) & 0x3f);
+    bhs[offset] = 0x40 | ((lun >> 8) & LUN_HIGH_BITS);
     bhs[offset + 1] = lun & 0xff;
   }
 }

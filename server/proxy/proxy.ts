@@ -12,6 +12,7 @@ import type { IscsiTapSource } from '../trace/recorder.ts';
 import { PduSplitter } from '../capture/pdu-splitter.ts';
 import { negotiateDigests, type DigestNegotiation } from '../capture/read-capture.ts';
 import { BHS_LENGTH } from '../../shared/protocol/iscsi.ts';
+import { IscsiOpcode, ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 export interface Endpoint {
   readonly host: string;
@@ -25,7 +26,6 @@ export interface ProxyOptions {
   readonly connectTimeoutMs?: number;
 }
 
-const OP_LOGIN_RESPONSE = 0x23;
 const TSIH_OFFSET = 14;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -94,7 +94,7 @@ export class IscsiProxy implements IscsiTapSource {
         const { headerDigest, dataDigest } = neg.digests;
         const dataStart = BHS_LENGTH + ahs + (headerDigest ? 4 : 0);
         const pdu = { bhs: b.subarray(0, BHS_LENGTH), ahs: b.subarray(BHS_LENGTH, BHS_LENGTH + ahs), data: b.subarray(dataStart, dataStart + dataLength) };
-        if ((b[0]! & 0x3f) === OP_LOGIN_RESPONSE) tsih = b.readUInt16BE(TSIH_OFFSET);
+        if ((b[0]! & ISCSI_OPCODE_MASK) === IscsiOpcode.LoginResponse) tsih = b.readUInt16BE(TSIH_OFFSET);
         this.taps.pdu.emit({ direction: dir, connectionId: id, tsih, address: address(), timeNs: process.hrtime.bigint(), pdu, headerDigest, dataDigest });
         // Digests change after the final Login Response, for the PDUs that follow it (RFC 7143 13.1).
         negotiateDigests(neg, b, pdu.data);

@@ -21,6 +21,7 @@ import { decodeCdb } from '../../shared/protocol/cdb.ts';
 import { decodeSense } from '../../shared/protocol/sense.ts';
 import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 import type { CapturePdu } from '../capture/capture-pdu.ts';
+import { IscsiOpcode } from '../../shared/protocol/iscsi-opcodes.ts';
 
 /** How a recorded task ended. */
 export interface RecordedOutcome {
@@ -73,10 +74,6 @@ export interface ExtractOptions {
 export const DEFAULT_MAX_TASK_BYTES = 256 * 1024 * 1024;
 
 // Opcodes (RFC 7143 11.2.1.2) and BHS offsets used here.
-const OP_SCSI_COMMAND = 0x01;
-const OP_DATA_OUT = 0x05;
-const OP_SCSI_RESPONSE = 0x21;
-const OP_DATA_IN = 0x25;
 const IMMEDIATE_BIT = 0x40;
 const FLAGS = 1;
 const ITT = 16;
@@ -199,19 +196,19 @@ class TaskAssembler {
 
   add(p: CapturePdu): void {
     const op = iscsiOpcodeOf(p.bhs);
-    if (op !== OP_SCSI_COMMAND && op !== OP_DATA_OUT && op !== OP_DATA_IN && op !== OP_SCSI_RESPONSE) return;
+    if (op !== IscsiOpcode.ScsiCommand && op !== IscsiOpcode.ScsiDataOut && op !== IscsiOpcode.ScsiDataIn && op !== IscsiOpcode.ScsiResponse) return;
     if (p.bhs.length < BHS_LENGTH) return;
     const itt = u32(p.bhs, ITT);
     const key = `${p.connectionId}:${itt}`;
-    if (op === OP_SCSI_COMMAND) return this.command(p, key, itt);
+    if (op === IscsiOpcode.ScsiCommand) return this.command(p, key, itt);
     const t = itt === RESERVED_TAG ? undefined : this.open.get(key);
     if (!t) {
       if (this.orphans++ === 0) this.firstOrphan = p.index;
       return;
     }
     if (p.digestsOk === false) fail(t, `PDU ${p.index} has a bad digest`);
-    if (op === OP_DATA_OUT) this.place(t, 'out', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
-    else if (op === OP_DATA_IN) this.dataIn(p, key, t);
+    if (op === IscsiOpcode.ScsiDataOut) this.place(t, 'out', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
+    else if (op === IscsiOpcode.ScsiDataIn) this.dataIn(p, key, t);
     else this.response(p, key, t);
   }
 

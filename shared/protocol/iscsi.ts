@@ -14,33 +14,9 @@ export const BHS_LENGTH = 48;
 export const DIGEST_LENGTH = 4;
 export const RESERVED_TAG = 0xffffffff;
 
-/** RFC 7143 11.2.1.2 opcode names. */
-export const ISCSI_OPCODE_NAMES: Readonly<Record<number, string>> = {
-  0x00: 'NOP-Out',
-  0x01: 'SCSI Command',
-  0x02: 'SCSI Task Management Function Request',
-  0x03: 'Login Request',
-  0x04: 'Text Request',
-  0x05: 'SCSI Data-Out',
-  0x06: 'Logout Request',
-  0x10: 'SNACK Request',
-  0x1c: 'Vendor Specific 0x1c',
-  0x20: 'NOP-In',
-  0x21: 'SCSI Response',
-  0x22: 'SCSI Task Management Function Response',
-  0x23: 'Login Response',
-  0x24: 'Text Response',
-  0x25: 'SCSI Data-In',
-  0x26: 'Logout Response',
-  0x31: 'R2T',
-  0x32: 'Asynchronous Message',
-  0x3f: 'Reject',
-};
-
-export const iscsiOpcodeOf = (bhs: Uint8Array): number => (bhs[0] ?? 0) & 0x3f;
-export const iscsiOpcodeName = (opcode: number): string => ISCSI_OPCODE_NAMES[opcode] ?? `Opcode 0x${opcode.toString(16).padStart(2, '0')}`;
-/** Initiator opcodes are 0x00-0x1f, target opcodes 0x20-0x3f (RFC 7143 11.2.1.2). */
-export const isInitiatorOpcode = (opcode: number): boolean => opcode < 0x20;
+// The opcodes themselves, their names and mask live in iscsi-opcodes.ts.
+import { iscsiOpcodeName, iscsiOpcodeOf, isInitiatorOpcode } from './iscsi-opcodes.ts';
+export { IscsiOpcode, ISCSI_OPCODE_MASK, ISCSI_OPCODE_NAMES, iscsiOpcodeName, iscsiOpcodeOf, isInitiatorOpcode, isNopOpcode } from './iscsi-opcodes.ts';
 
 export const LOGIN_STAGE_NAMES: readonly string[] = ['SecurityNegotiation', 'LoginOperationalNegotiation', 'Reserved', 'FullFeaturePhase'];
 

@@ -17,6 +17,7 @@ import {
 } from '../protocol/iscsi.ts';
 import { scsiStatusName } from '../protocol/scsi-opcodes.ts';
 import type { Direction, PduTraceEvent, ScsiSummary, SenseSummary, TcpTuple } from './schema.ts';
+import { IscsiOpcode } from '../protocol/iscsi-opcodes.ts';
 
 export interface PduInput {
   readonly seq: number;
@@ -47,17 +48,6 @@ interface OpenTask {
 /** Named cap: open tasks remembered across all connections; the oldest are forgotten beyond it. */
 const MAX_OPEN_TASKS = 8192;
 
-const OP_NOP_OUT = 0x00;
-const OP_SCSI_COMMAND = 0x01;
-const OP_DATA_OUT = 0x05;
-const OP_SNACK = 0x10;
-const OP_NOP_IN = 0x20;
-const OP_SCSI_RESPONSE = 0x21;
-const OP_TEXT_RESPONSE = 0x24;
-const OP_DATA_IN = 0x25;
-const OP_R2T = 0x31;
-const OP_ASYNC = 0x32;
-const OP_REJECT = 0x3f;
 const DATA_IN_STATUS_BIT = 0x01;
 const FINAL_BIT = 0x80;
 const CONTINUE_BIT = 0x40;
@@ -118,7 +108,7 @@ export class PduDescriber {
     const byItt = base + itt;
 
     if (isInitiatorOpcode(opcode)) {
-      if (opcode === OP_SCSI_COMMAND) {
+      if (opcode === IscsiOpcode.ScsiCommand) {
         if (this.opts.summaries === false) {
           out.taskId = this.start(byItt, p.timeNs, undefined, p.ref);
           out.taskRef = p.ref;
@@ -127,9 +117,9 @@ export class PduDescriber {
           out.taskId = this.start(byItt, p.timeNs, scsi);
           out.taskScsi = scsi;
         }
-      } else if (opcode === OP_DATA_OUT || opcode === OP_SNACK) {
+      } else if (opcode === IscsiOpcode.ScsiDataOut || opcode === IscsiOpcode.Snack) {
         out.taskId = this.open.get(byItt)?.id;
-      } else if (opcode === OP_NOP_OUT && itt === RESERVED_TAG) {
+      } else if (opcode === IscsiOpcode.NopOut && itt === RESERVED_TAG) {
         // The answer to a target's NOP-In ping: correlated by TTT, ends that exchange.
         const t = this.take(base + TTT_BIT + ttt);
         if (t) {
@@ -143,19 +133,19 @@ export class PduDescriber {
       return;
     }
     const t = this.open.get(byItt);
-    if (opcode === OP_R2T || (opcode === OP_DATA_IN && !(bhs[1]! & DATA_IN_STATUS_BIT))) {
+    if (opcode === IscsiOpcode.R2T || (opcode === IscsiOpcode.ScsiDataIn && !(bhs[1]! & DATA_IN_STATUS_BIT))) {
       out.taskId = t?.id;
       out.taskScsi = t?.scsi;
       out.taskRef = t?.ref;
-    } else if (opcode === OP_NOP_IN && itt === RESERVED_TAG) {
+    } else if (opcode === IscsiOpcode.NopIn && itt === RESERVED_TAG) {
       if (ttt !== RESERVED_TAG) out.taskId = this.start(base + TTT_BIT + ttt, p.timeNs);
-    } else if (opcode !== OP_ASYNC && opcode !== OP_REJECT && t) {
+    } else if (opcode !== IscsiOpcode.AsyncMessage && opcode !== IscsiOpcode.Reject && t) {
       // A response: it ends the exchange (a Text Response with C or without F expects more).
-      const more = opcode === OP_TEXT_RESPONSE && (bhs[1]! & CONTINUE_BIT || !(bhs[1]! & FINAL_BIT));
+      const more = opcode === IscsiOpcode.TextResponse && (bhs[1]! & CONTINUE_BIT || !(bhs[1]! & FINAL_BIT));
       if (!more) this.open.delete(byItt);
       out.taskId = t.id;
       out.latencyNs = p.timeNs - t.startNs;
-      if ((t.scsi || t.ref !== undefined) && (opcode === OP_SCSI_RESPONSE || opcode === OP_DATA_IN)) {
+      if ((t.scsi || t.ref !== undefined) && (opcode === IscsiOpcode.ScsiResponse || opcode === IscsiOpcode.ScsiDataIn)) {
         out.taskScsi = t.scsi;
         out.taskRef = t.ref;
         out.ending = true;

@@ -19,9 +19,8 @@
  *   tshark's SRT tap has its response by then (checked against tgt + qemu captures, Wireshark 4.0.17).
  */
 import type { PduTraceEvent } from './schema.ts';
+import { IscsiOpcode } from '../protocol/iscsi-opcodes.ts';
 
-const OP_SCSI_COMMAND = 0x01;
-const OP_SCSI_RESPONSE = 0x21;
 const OP_SCSI_DATA_IN = 0x25;
 
 export interface SrtRow {
@@ -176,7 +175,7 @@ function itt(p: PduTraceEvent): number | undefined {
 
 /** True for the PDU that ends a SCSI task with its status. */
 export function carriesStatus(p: PduTraceEvent): boolean {
-  return p.direction === 't2i' && (p.opcode === OP_SCSI_RESPONSE || (p.opcode === OP_SCSI_DATA_IN && p.fields.S === true));
+  return p.direction === 't2i' && (p.opcode === IscsiOpcode.ScsiResponse || (p.opcode === OP_SCSI_DATA_IN && p.fields.S === true));
 }
 
 /** The SRT table of these PDU events (in seq order). The INQUIRY rule applies where `raw` has both PDUs' bytes. */
@@ -188,7 +187,7 @@ export function scsiSrt(pdus: Iterable<PduTraceEvent>, opts: SrtOptions = {}): S
     const tag = itt(p);
     if (tag === undefined) continue;
     const key = `${p.connectionId}:${tag}`;
-    if (p.opcode === OP_SCSI_COMMAND && p.direction === 'i2t' && p.scsi) {
+    if (p.opcode === IscsiOpcode.ScsiCommand && p.direction === 'i2t' && p.scsi) {
       // The event names only the opcode; an INQUIRY's EVPD bit comes from its raw bytes. A one-byte CDB turns the
       // INQUIRY rule off when they are not at hand.
       const raw = p.scsi.opcode === OP_INQUIRY ? opts.raw?.(p.seq) : undefined;
@@ -197,7 +196,7 @@ export function scsiSrt(pdus: Iterable<PduTraceEvent>, opts: SrtOptions = {}): S
       const cdb = raw && raw.length > CDB_OFFSET + 1 ? raw.subarray(CDB_OFFSET, CDB_OFFSET + 2) : Uint8Array.of(p.scsi.opcode);
       acc.command(key, cdb, p.scsi.opcodeName, p.timeNs);
     } else if (carriesStatus(p)) {
-      const withSense = p.opcode === OP_SCSI_RESPONSE && p.lengths.data > 0;
+      const withSense = p.opcode === IscsiOpcode.ScsiResponse && p.lengths.data > 0;
       const raw = p.opcode === OP_SCSI_DATA_IN && inquiries.delete(key) ? opts.raw?.(p.seq) : undefined;
       const start = p.lengths.bhs + p.lengths.ahs + p.lengths.headerDigest;
       const dataIn = raw ? { length: p.lengths.data, head: raw.subarray(start, start + INQUIRY_HEAD_BYTES) } : undefined;

@@ -11,6 +11,7 @@ import { BHS_LENGTH } from '../../../shared/protocol/iscsi.ts';
 import { decodeCdb } from '../../../shared/protocol/cdb.ts';
 import { FRAMING_MODEL_TEXT, ISCSI_PORT, MSS, modelInitiatorPort, type TripFraming } from '../../../shared/protocol/tcp-framing.ts';
 import { outboundStages, returnStage, summarize, totalBytes, tripOf } from './wire-stages.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export { MSS, FRAMING_MODEL_TEXT };
 
@@ -78,7 +79,7 @@ const headerBytes = (p: PduTraceEvent): number => p.lengths.total - p.lengths.da
 
 export function buildStages(input: StepperInput): Stage[] {
   const { pdus, scsi, blockSize } = input;
-  const cmd = pdus.find((p) => p.opcode === 0x01) ?? pdus[0]!;
+  const cmd = pdus.find((p) => p.opcode === IscsiOpcode.ScsiCommand) ?? pdus[0]!;
   const isWrite = cmd.fields.W === true || /^WRITE|COMPARE/.test(scsi.opcodeName);
   const blocks = scsi.blocks ?? 0;
   const edtl = typeof cmd.fields.ExpectedDataTransferLength === 'number' ? cmd.fields.ExpectedDataTransferLength : blocks * blockSize;
@@ -87,10 +88,10 @@ export function buildStages(input: StepperInput): Stage[] {
   // The two trips, in the order each side sent its PDUs: initiator -> target, target -> initiator.
   const i2t = pdus.filter((p) => p.direction === 'i2t');
   const t2i = pdus.filter((p) => p.direction === 't2i');
-  const dataOut = pdus.filter((p) => p.opcode === 0x05);
-  const r2ts = pdus.filter((p) => p.opcode === 0x31);
-  const dataIn = pdus.filter((p) => p.opcode === 0x25);
-  const response = pdus.find((p) => p.opcode === 0x21) ?? dataIn.find((p) => p.fields.S === true);
+  const dataOut = pdus.filter((p) => p.opcode === IscsiOpcode.ScsiDataOut);
+  const r2ts = pdus.filter((p) => p.opcode === IscsiOpcode.R2T);
+  const dataIn = pdus.filter((p) => p.opcode === IscsiOpcode.ScsiDataIn);
+  const response = pdus.find((p) => p.opcode === IscsiOpcode.ScsiResponse) ?? dataIn.find((p) => p.fields.S === true);
   const end = response ?? pdus.at(-1)!;
   const cmdRaw = input.raw(cmd.seq);
 
@@ -210,14 +211,14 @@ export function buildStages(input: StepperInput): Stage[] {
     id: 'iscsi-back', title: isWrite ? 'iSCSI: status back (SCSI Response)' : 'iSCSI: Data-In back', layer: 'iscsi', where: 'target',
     explain: isWrite
       ? `With the data stored, the target sends a SCSI Response PDU (48-byte BHS, no data) with status ${scsi.statusName ?? '?'}${scsi.sense ? ` and sense ${scsi.sense.keyName}: ${scsi.sense.text}` : ''}${r2ts.length ? ` (its ${r2ts.length} R2T(s) went back the same way earlier)` : ''}.`
-      : `The target wraps the blocks in ${dataIn.length} Data-In PDU(s) (48-byte BHS each, DataSN, BufferOffset); status ${scsi.statusName ?? '?'} ${response?.opcode === 0x21 ? 'follows in a SCSI Response' : 'rides in the last Data-In (S bit)'}.`,
+      : `The target wraps the blocks in ${dataIn.length} Data-In PDU(s) (48-byte BHS each, DataSN, BufferOffset); status ${scsi.statusName ?? '?'} ${response?.opcode === IscsiOpcode.ScsiResponse ? 'follows in a SCSI Response' : 'rides in the last Data-In (S bit)'}.`,
     bands: [
       { label: `BHS ${t2i.length}×48`, bytes: t2i.length * BHS_LENGTH, layer: 'iscsi' },
       ...(isWrite ? [] : [{ label: `data ${sum(t2i.map((p) => p.lengths.data))}`, bytes: sum(t2i.map((p) => p.lengths.data)), layer: 'data' as const, inner: true }]),
     ],
     overhead: sum(t2i.map(headerBytes)), payload,
     facts: [['PDUs back', summarize(back.pdus)], ['status', scsi.statusName ?? '?'], ['bytes on the iSCSI stream', String(totalBytes(t2i))]],
-    hex: response ? rawHead(input.raw(response.seq), response.opcode === 0x21 ? 'SCSI Response BHS' : 'last Data-In BHS') : [],
+    hex: response ? rawHead(input.raw(response.seq), response.opcode === IscsiOpcode.ScsiResponse ? 'SCSI Response BHS' : 'last Data-In BHS') : [],
   });
 
   stages.push(returnStage(back, addr, payload, t2i));

@@ -6,12 +6,10 @@
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 import { BHS_LENGTH } from '../../../shared/protocol/iscsi.ts';
 import { frameTrip, IPV4_HEADER, TCP_HEADER } from '../../../shared/protocol/tcp-framing.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 /** Bytes of a CDB inside the BHS (RFC 7143 11.3: 16; longer CDBs continue in an AHS). */
 const CDB_IN_BHS = 16;
-const OP_SCSI_COMMAND = 0x01;
-const OP_DATA_OUT = 0x05;
-const OP_DATA_IN = 0x25;
 
 export interface Breakdown {
   /** The I/O's data: immediate data, Data-Out and Data-In segments. */
@@ -59,8 +57,8 @@ function breakdownOfShapes(pdus: readonly PduShape[], mss: number): Breakdown {
   let padding = 0;
   let otherData = 0;
   for (const p of pdus) {
-    if (p.opcode === OP_SCSI_COMMAND) cdb += CDB_IN_BHS;
-    if (p.opcode === OP_SCSI_COMMAND || p.opcode === OP_DATA_OUT || p.opcode === OP_DATA_IN) payload += p.data;
+    if (p.opcode === IscsiOpcode.ScsiCommand) cdb += CDB_IN_BHS;
+    if (p.opcode === IscsiOpcode.ScsiCommand || p.opcode === IscsiOpcode.ScsiDataOut || p.opcode === IscsiOpcode.ScsiDataIn) payload += p.data;
     else otherData += p.data;
     ahs += p.ahs;
     digests += p.digests;
@@ -109,12 +107,12 @@ function dataPdus(opcode: number, direction: 'i2t' | 't2i', bytes: number, maxSe
  * rest with one R2T per MaxBurstLength, the Data-Outs answer, and a SCSI Response ends it.
  */
 export function modelPdus(op: 'read' | 'write', bytes: number, s: SessionModel = LAB_SESSION): PduShape[] {
-  if (op === 'read') return [pduShape(OP_SCSI_COMMAND, 'i2t', 0), ...dataPdus(OP_DATA_IN, 't2i', bytes, s.maxRecvDataSegmentLength)];
+  if (op === 'read') return [pduShape(IscsiOpcode.ScsiCommand, 'i2t', 0), ...dataPdus(IscsiOpcode.ScsiDataIn, 't2i', bytes, s.maxRecvDataSegmentLength)];
   const immediate = s.immediateData ? Math.min(bytes, s.firstBurstLength, s.maxRecvDataSegmentLength) : 0;
-  const out = [pduShape(OP_SCSI_COMMAND, 'i2t', immediate)];
+  const out = [pduShape(IscsiOpcode.ScsiCommand, 'i2t', immediate)];
   for (let off = immediate; off < bytes; off += s.maxBurstLength) {
     out.push(pduShape(0x31, 't2i', 0));
-    out.push(...dataPdus(OP_DATA_OUT, 'i2t', Math.min(s.maxBurstLength, bytes - off), s.maxRecvDataSegmentLength));
+    out.push(...dataPdus(IscsiOpcode.ScsiDataOut, 'i2t', Math.min(s.maxBurstLength, bytes - off), s.maxRecvDataSegmentLength));
   }
   out.push(pduShape(0x21, 't2i', 0));
   return out;

@@ -1,11 +1,12 @@
 /** One-line descriptions of PDUs for the timeline's columns. */
 import type { PduTraceEvent, ScsiSummary } from '../../../shared/trace/schema.ts';
 import { LOGIN_STAGE_NAMES } from '../../../shared/protocol/iscsi.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 const SHORT_OPCODE: Readonly<Record<number, string>> = {
-  0x02: 'Task Mgmt Request',
-  0x22: 'Task Mgmt Response',
-  0x32: 'Async Message',
+  [IscsiOpcode.TaskManagementRequest]: 'Task Mgmt Request',
+  [IscsiOpcode.TaskManagementResponse]: 'Task Mgmt Response',
+  [IscsiOpcode.AsyncMessage]: 'Async Message',
 };
 
 /** The opcode as the timeline shows it (RFC 7143 names, two long ones shortened). */
@@ -29,38 +30,38 @@ const num = (e: PduTraceEvent, k: string): number | undefined => {
 /** What this PDU means, in a few words: the SCSI command, its status, the data range, the login stage... */
 export function pduDetail(e: PduTraceEvent): string {
   switch (e.opcode) {
-    case 0x01:
+    case IscsiOpcode.ScsiCommand:
       return e.scsi ? scsiCommandText(e.scsi) : 'SCSI command';
-    case 0x21: {
+    case IscsiOpcode.ScsiResponse: {
       const s = e.scsi;
       const status = s?.statusName ?? `status 0x${(num(e, 'Status') ?? 0).toString(16)}`;
       const sense = s?.sense ? ` ${s.sense.keyName}: ${s.sense.text}` : '';
       return `${s ? s.opcodeName + ' → ' : ''}${status}${sense}`;
     }
-    case 0x25:
-    case 0x05: {
+    case IscsiOpcode.ScsiDataIn:
+    case IscsiOpcode.ScsiDataOut: {
       const off = num(e, 'BufferOffset') ?? 0;
       let t = `${e.scsi ? e.scsi.opcodeName + ' ' : ''}offset ${off} +${e.lengths.data}`;
-      if (e.opcode === 0x25 && e.fields.S === true) t += ` → ${e.scsi?.statusName ?? 'status'}`;
+      if (e.opcode === IscsiOpcode.ScsiDataIn && e.fields.S === true) t += ` → ${e.scsi?.statusName ?? 'status'}`;
       return t;
     }
-    case 0x31:
+    case IscsiOpcode.R2T:
       return `${e.scsi ? e.scsi.opcodeName + ' ' : ''}R2TSN ${num(e, 'R2TSN') ?? 0} offset ${num(e, 'BufferOffset') ?? 0} want ${num(e, 'DesiredDataTransferLength') ?? 0}`;
-    case 0x03:
-    case 0x23: {
+    case IscsiOpcode.LoginRequest:
+    case IscsiOpcode.LoginResponse: {
       const csg = LOGIN_STAGE_NAMES[num(e, 'CSG') ?? 0] ?? '?';
       const nsg = e.fields.T ? ` → ${stageShort(LOGIN_STAGE_NAMES[num(e, 'NSG') ?? 0] ?? '?')}` : '';
       const cls = num(e, 'StatusClass');
-      const st = e.opcode === 0x23 && cls ? ` status ${cls}/${num(e, 'StatusDetail') ?? 0}` : '';
+      const st = e.opcode === IscsiOpcode.LoginResponse && cls ? ` status ${cls}/${num(e, 'StatusDetail') ?? 0}` : '';
       return `${stageShort(csg)}${nsg}${st} (${e.keys?.length ?? 0} keys)`;
     }
-    case 0x04:
-    case 0x24:
+    case IscsiOpcode.TextRequest:
+    case IscsiOpcode.TextResponse:
       return (e.keys ?? []).map(([k, v]) => `${k}=${v}`).join(' ').slice(0, 80);
-    case 0x02:
-    case 0x22:
+    case IscsiOpcode.TaskManagementRequest:
+    case IscsiOpcode.TaskManagementResponse:
       return String(e.fields.Function ?? e.fields.Response ?? '');
-    case 0x3f:
+    case IscsiOpcode.Reject:
       return `reason ${String(e.fields.Reason ?? '')}`;
     default:
       return '';

@@ -13,6 +13,7 @@
  */
 import type { PduTraceEvent, StoreTraceEvent } from '../../../shared/trace/schema.ts';
 import { carriesStatus } from '../../../shared/trace/scsi-srt.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 type SegmentId = 'request' | 'queue' | 'lookup' | 'store' | 'sync' | 'cache' | 'answer';
 
@@ -42,13 +43,13 @@ const MS = 1e6;
 
 /** One task's waterfall; undefined until its status went out. */
 export function waterfallRow(taskId: number, pdus: readonly PduTraceEvent[], store: readonly StoreTraceEvent[]): WaterfallRow | undefined {
-  const cmd = pdus.find((p) => p.opcode === 0x01 && p.direction === 'i2t');
+  const cmd = pdus.find((p) => p.opcode === IscsiOpcode.ScsiCommand && p.direction === 'i2t');
   const end = pdus.find(carriesStatus);
   if (!cmd?.scsi || !end) return undefined;
   const t0 = cmd.timeNs;
   const tEnd = end.timeNs;
   let lastIn = t0;
-  for (const p of pdus) if (p.direction === 'i2t' && p.opcode === 0x05 && p.timeNs <= tEnd) lastIn = Math.max(lastIn, p.timeNs);
+  for (const p of pdus) if (p.direction === 'i2t' && p.opcode === IscsiOpcode.ScsiDataOut && p.timeNs <= tEnd) lastIn = Math.max(lastIn, p.timeNs);
   const ns: Record<SegmentId, number> = { request: lastIn - t0, queue: 0, lookup: 0, store: 0, sync: 0, cache: 0, answer: 0 };
   const outcomes = new Set<string>();
   let storeStart = Infinity;

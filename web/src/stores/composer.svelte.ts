@@ -5,6 +5,7 @@ import { ApiError, postIo, type IoData, type IoRequest, type IoResult } from '..
 import { bytesToHex, hexToBytes, isHexText } from '../lib/bytes.ts';
 import { parseNumber } from '../lib/format.ts';
 import { lab } from './lab.svelte.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export type DataMode = 'text' | 'hex' | 'pattern' | 'file';
 
@@ -113,7 +114,7 @@ export class Composer {
       for (let j = pdus.length - 1; j >= 0 && pdus[j]!.seq > afterSeq; j--) {
         const p = pdus[j]!;
         const s = p.scsi;
-        if (p.opcode !== 0x01 || !s || p.taskId === undefined) continue;
+        if (p.opcode !== IscsiOpcode.ScsiCommand || !s || p.taskId === undefined) continue;
         if (s.lba === req.lba && s.blocks === req.blocks && (s.lun ?? 0) === req.lun && s.opcodeName.startsWith(req.op === 'read' ? 'READ' : 'WRITE')) {
           this.taskId = p.taskId;
           return;

@@ -7,6 +7,7 @@ import type { FsStatus, FsWrite, FsWriteResult } from '../../../shared/api/fs.ts
 import { lab } from './lab.svelte.ts';
 import { timeline } from './timeline.svelte.ts';
 import { ui } from './ui.svelte.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 async function post<T>(path: string, body: unknown): Promise<T> {
   const r = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -58,7 +59,7 @@ export class FsStageView {
     const pdus = lab.pdus;
     for (let i = pdus.length - 1; i >= 0; i--) {
       const p = pdus[i]!;
-      if (p.opcode === 0x01 && p.scsi?.lba === w.lba && p.scsi.opcodeName.startsWith('WRITE')) {
+      if (p.opcode === IscsiOpcode.ScsiCommand && p.scsi?.lba === w.lba && p.scsi.opcodeName.startsWith('WRITE')) {
         ui.select(p.seq);
         return;
       }

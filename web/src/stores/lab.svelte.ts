@@ -35,6 +35,7 @@ const STATUS_EVERY_MS = 2_000;
 const INPUT_QUIET_MS = 200;
 
 import type { ConnectionInfo, OfflineTrace, TaskInfo } from './lab-types.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export type { ConnectionInfo, OfflineTrace, TaskInfo };
 
@@ -403,7 +404,7 @@ export class Lab {
             connectionsChanged = true;
           }
           const keys = e.keys;
-          if (keys && e.opcode === 0x03) {
+          if (keys && e.opcode === IscsiOpcode.LoginRequest) {
             const name = keys.find(([k]) => k === 'InitiatorName')?.[1];
             const c = this.connMap.get(e.connectionId);
             if (name && c && c.initiatorName !== name) {
@@ -470,7 +471,7 @@ export class Lab {
       this.tasks.set(e.taskId, t);
     }
     t.pdus.push(e);
-    if (e.scsi && (!t.scsi || e.scsi.status !== undefined)) t.scsi = e.opcode === 0x01 ? e.scsi : { ...t.scsi, ...e.scsi };
+    if (e.scsi && (!t.scsi || e.scsi.status !== undefined)) t.scsi = e.opcode === IscsiOpcode.ScsiCommand ? e.scsi : { ...t.scsi, ...e.scsi };
     if (e.latencyNs !== undefined) t.latencyNs = e.latencyNs;
   }
 

@@ -2,6 +2,7 @@
 import { ladderRow, MAX_LADDER_ROWS, type LadderRow } from '../lib/ladder.ts';
 import { lab } from './lab.svelte.ts';
 import { ui } from './ui.svelte.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export class LadderView {
   scope = $state<'task' | 'connection'>('task');
@@ -14,7 +15,7 @@ export class LadderView {
     const sel = ui.selectedTaskId;
     if (sel !== undefined) return sel;
     const pdus = lab.pdus;
-    for (let i = pdus.length - 1; i >= 0; i--) if (pdus[i]!.opcode === 0x01 && pdus[i]!.taskId !== undefined) return pdus[i]!.taskId;
+    for (let i = pdus.length - 1; i >= 0; i--) if (pdus[i]!.opcode === IscsiOpcode.ScsiCommand && pdus[i]!.taskId !== undefined) return pdus[i]!.taskId;
     return undefined;
   });
 
@@ -37,7 +38,7 @@ export class LadderView {
     const pdus = lab.pdus;
     for (let i = pdus.length - 1; i >= 0 && out.length < 50; i--) {
       const p = pdus[i]!;
-      if (p.opcode !== 0x01 || p.taskId === undefined || !p.scsi) continue;
+      if (p.opcode !== IscsiOpcode.ScsiCommand || p.taskId === undefined || !p.scsi) continue;
       out.push({ id: p.taskId, label: `#${p.taskId} ${p.scsi.opcodeName}${p.scsi.lba !== undefined ? ` LBA ${p.scsi.lba} ×${p.scsi.blocks ?? 0}` : ''}` });
     }
     return out;

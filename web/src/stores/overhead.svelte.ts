@@ -7,6 +7,7 @@ import { postIo } from '../lib/api.ts';
 import { breakdownOf, mssFor, type Breakdown } from '../lib/overhead.ts';
 import { lab, type TaskInfo } from './lab.svelte.ts';
 import { ui } from './ui.svelte.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 const DATA_OPS = /^(READ|WRITE)\((6|10|12|16)\)$/;
 /** Reads per CPU measurement: enough to rise above the timer's resolution, few enough for a busy machine. */
@@ -37,7 +38,7 @@ export class OverheadView {
     const pdus = lab.pdus;
     for (let i = pdus.length - 1; i >= 0; i--) {
       const p = pdus[i]!;
-      if (p.opcode === 0x01 && p.taskId !== undefined && p.scsi && DATA_OPS.test(p.scsi.opcodeName)) return lab.tasks.get(p.taskId);
+      if (p.opcode === IscsiOpcode.ScsiCommand && p.taskId !== undefined && p.scsi && DATA_OPS.test(p.scsi.opcodeName)) return lab.tasks.get(p.taskId);
     }
     return undefined;
   });

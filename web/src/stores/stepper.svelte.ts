@@ -2,6 +2,7 @@
 import { buildStages, type Stage } from '../lib/layers.ts';
 import { lab, type TaskInfo } from './lab.svelte.ts';
 import { ui } from './ui.svelte.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export class Stepper {
   index = $state(0);
@@ -30,7 +31,7 @@ export class Stepper {
     const pdus = lab.pdus;
     for (let i = pdus.length - 1; i >= 0 && out.length < 40; i--) {
       const p = pdus[i]!;
-      if (p.opcode !== 0x01 || p.taskId === undefined || p.scsi?.lba === undefined) continue;
+      if (p.opcode !== IscsiOpcode.ScsiCommand || p.taskId === undefined || p.scsi?.lba === undefined) continue;
       const t = lab.tasks.get(p.taskId);
       if (t) out.push(t);
     }

@@ -4,6 +4,7 @@ import { getStats } from '../lib/api.ts';
 import type { StoreTraceEvent } from '../../../shared/trace/schema.ts';
 import { waterfallRow, type WaterfallRow } from '../lib/waterfall.ts';
 import { lab } from './lab.svelte.ts';
+import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 /** I/Os drawn at most. */
 export const MAX_WATERFALL_ROWS = 40;
@@ -31,7 +32,7 @@ export class WaterfallView {
     const seen = new Set<number>();
     for (let i = pdus.length - 1; i >= 0 && out.length < MAX_WATERFALL_ROWS; i--) {
       const p = pdus[i]!;
-      if (p.opcode !== 0x01 || p.taskId === undefined || seen.has(p.taskId) || !p.scsi || !DATA_OPS.test(p.scsi.opcodeName)) continue;
+      if (p.opcode !== IscsiOpcode.ScsiCommand || p.taskId === undefined || seen.has(p.taskId) || !p.scsi || !DATA_OPS.test(p.scsi.opcodeName)) continue;
       seen.add(p.taskId);
       const t = lab.tasks.get(p.taskId);
       const row = t && waterfallRow(t.id, t.pdus, this.storeByTask.get(t.id) ?? []);
