@@ -6,7 +6,7 @@ import {
   ETH_FCS, ETH_HEADER, ETH_PHY, IPV4_HEADER, ISCSI_PORT, MSS, MTU, TCP_HEADER, frameTrip,
 } from '../../../shared/protocol/tcp-framing.ts';
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
-import type { Stage, Trip } from './layers.ts';
+import type { Stage, Trip } from './stage-types.ts';
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
