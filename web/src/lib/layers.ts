@@ -31,7 +31,26 @@ export interface StepperInput {
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 const headerBytes = (p: PduTraceEvent): number => p.lengths.total - p.lengths.data;
 
+/** The stages of one task along the data path, in causal order: initiator down, the wire out, the target, the wire back, done. */
 export function buildStages(input: StepperInput): Stage[] {
+  const v = taskView(input);
+  return [
+    appStage(v),
+    fsStage(v),
+    scsiStage(v),
+    iscsiOutStage(v),
+    ...outboundStages(v.out, v.addr, v.payload, v.isWrite ? 'the command and its data' : 'the SCSI Command PDU'),
+    targetStage(v),
+    cacheStage(v),
+    storeStage(v),
+    iscsiBackStage(v),
+    returnStage(v.back, v.addr, v.payload, v.t2i),
+    doneStage(v),
+  ];
+}
+
+/** Everything the stages say about one task, read once from its PDUs, raw bytes and store events. */
+function taskView(input: StepperInput) {
   const { pdus, scsi, blockSize } = input;
   const cmd = pdus.find((p) => p.opcode === IscsiOpcode.ScsiCommand) ?? pdus[0]!;
   const isWrite = cmd.fields.W === true || /^WRITE|COMPARE/.test(scsi.opcodeName);
@@ -63,40 +82,53 @@ export function buildStages(input: StepperInput): Stage[] {
   const out = tripOf('out', i2t, initiatorPort);
   const back = tripOf('back', t2i, initiatorPort);
 
-  const stages: Stage[] = [];
   const verb = isWrite ? 'write' : 'read';
+  const cdbBytes = cmdRaw ? cmdRaw.subarray(32, 48) : undefined;
+  const cdbLen = cdbBytes ? decodeCdb(cdbBytes).cdbLength : 16;
+  return { pdus, scsi, blockSize, cmd, isWrite, blocks, edtl, payload, lba, i2t, t2i, dataOut, r2ts, dataIn, response, end, cmdRaw, dataPdu, firstDataRaw, dataStart, dataSample, store, cache, tcp, addr, initiatorPort, out, back, verb, cdbBytes, cdbLen, dataHex, input };
+}
+type TaskView = ReturnType<typeof taskView>;
 
-  stages.push({
+function appStage(v: TaskView): Stage {
+  const { blockSize, isWrite, payload, lba, verb, dataHex } = v;
+  return {
     id: 'app', title: 'Application', layer: 'app', where: 'initiator',
     explain: `A program asks to ${verb} ${payload} bytes at byte offset ${lba * blockSize} of the disk. It knows nothing of SCSI or iSCSI: it hands over (or asks for) a buffer.`,
     bands: [{ label: `${payload} bytes of data`, bytes: payload, layer: 'data', inner: true }],
     overhead: 0, payload, facts: [['call', `${verb}(fd, buf, ${payload}) at offset ${lba * blockSize}`]], hex: isWrite ? dataHex : [],
     timeNote: 'before the target sees anything: not in the trace',
-  });
+  };
+}
 
-  stages.push({
+function fsStage(v: TaskView): Stage {
+  const { blockSize, blocks, payload, lba } = v;
+  return {
     id: 'fs', title: 'File system / block layer', layer: 'fs', where: 'initiator',
     explain: `The block layer turns the byte range into logical blocks: offset ${lba * blockSize} ÷ ${blockSize} = LBA ${lba}, ${payload} ÷ ${blockSize} = ${blocks} blocks. (On a file system, a file offset is first mapped to disk blocks and metadata I/O may follow; here the initiator writes the raw device.)`,
     bands: [{ label: `${blocks} × ${blockSize}-byte blocks`, bytes: payload, layer: 'data', inner: true }],
     overhead: 0, payload, facts: [['LBA', String(lba)], ['blocks', String(blocks)], ['block size', `${blockSize} bytes`]], hex: [],
-  });
+  };
+}
 
-  const cdbBytes = cmdRaw ? cmdRaw.subarray(32, 48) : undefined;
-  const cdbLen = cdbBytes ? decodeCdb(cdbBytes).cdbLength : 16;
-  stages.push({
+function scsiStage(v: TaskView): Stage {
+  const { scsi, isWrite, blocks, payload, lba, cdbBytes, cdbLen } = v;
+  return {
     id: 'scsi', title: `SCSI command: ${scsi.opcodeName}`, layer: 'scsi', where: 'initiator',
     explain: `The SCSI layer describes the I/O as a Command Descriptor Block: operation code, LBA, transfer length and flags (${scsi.fua ? 'FUA set' : 'FUA not set'}). The data travels separately; the CDB is ${cdbLen} bytes.`,
     bands: [{ label: `CDB ${cdbLen}`, bytes: cdbLen, layer: 'scsi' }, ...(isWrite ? [{ label: `data ${payload}`, bytes: payload, layer: 'data' as const, inner: true }] : [])],
     overhead: cdbLen, payload,
     facts: [['operation', scsi.opcodeName], ['LBA', String(lba)], ['TRANSFER LENGTH', `${blocks} blocks`], ['FUA', scsi.fua ? 'set' : 'not set']],
     hex: cdbBytes ? [{ label: 'CDB', bytes: cdbBytes.subarray(0, cdbLen), layer: 'scsi' }] : [],
-  });
+  };
+}
 
+function iscsiOutStage(v: TaskView): Stage {
+  const { pdus, cmd, isWrite, payload, i2t, dataOut, r2ts, cmdRaw, out, cdbLen } = v;
   const outData = sum(i2t.map((p) => p.lengths.data));
   const outDigests = sum(i2t.map((p) => p.lengths.headerDigest + p.lengths.dataDigest));
   const outPad = sum(i2t.map((p) => p.lengths.padding));
   const outAhs = sum(i2t.map((p) => p.lengths.ahs));
-  stages.push({
+  return {
     id: 'iscsi-out', title: isWrite ? 'iSCSI: SCSI Command and data out' : 'iSCSI: SCSI Command PDU out', layer: 'iscsi', where: 'initiator',
     explain: isWrite
       ? `iSCSI puts the CDB in a 48-byte Basic Header Segment (SCSI Command PDU, ITT ${tagOf(cmd)}) and carries the data ${dataOut.length ? `in ${dataOut.length} Data-Out PDU(s)${r2ts.length ? `, sent when the target asked for them with ${r2ts.length} R2T(s)` : ''}` : 'in the command itself (immediate data)'}, each with its own BHS. The ${cdbLen}-byte CDB sits inside the first BHS, so it is not counted twice.`
@@ -113,12 +145,13 @@ export function buildStages(input: StepperInput): Stage[] {
     hex: cmdRaw ? [{ label: 'SCSI Command BHS', bytes: cmdRaw.subarray(0, BHS_LENGTH), layer: 'iscsi' }] : [],
     durationNs: isWrite && dataOut.length ? dataOut.at(-1)!.timeNs - cmd.timeNs : undefined,
     timeNote: isWrite && dataOut.length ? 'command to last Data-Out, as the target received them' : undefined,
-  });
+  };
+}
 
-  stages.push(...outboundStages(out, addr, payload, isWrite ? 'the command and its data' : 'the SCSI Command PDU'));
-
+function targetStage(v: TaskView): Stage {
+  const { scsi, cmd, isWrite, payload, t2i, r2ts, end, tcp, addr, cdbLen } = v;
   const firstAfterCmd = t2i[0] ?? end;
-  stages.push({
+  return {
     id: 'target', title: 'Target receives the command', layer: 'target', where: 'target',
     explain: `The target (${addr.target}, port ${tcp.dstPort}; ${ISCSI_PORT} in the model) reads the 48-byte BHS from the TCP stream, ${cmd.headerDigest ? 'checks the header digest, ' : ''}checks CmdSN ${String(cmd.fields.CmdSN ?? '?')} against its window, decodes the CDB and ${isWrite ? (r2ts.length ? 'sends an R2T asking for the data' : 'gathers the data that came with it') : 'starts the read'}.`,
     bands: [{ label: 'BHS 48', bytes: 48, layer: 'iscsi' }, { label: `CDB ${cdbLen}`, bytes: cdbLen, layer: 'scsi' }],
@@ -127,10 +160,13 @@ export function buildStages(input: StepperInput): Stage[] {
     timeNote: `command received → ${firstAfterCmd.opcodeName} sent`,
     facts: [['from', `${addr.initiator}:${tcp.srcPort}`], ['ITT', tagOf(cmd)], ['CmdSN', String(cmd.fields.CmdSN ?? '')], ['received at', `${(cmd.timeNs / 1e9).toFixed(6)} s`]],
     hex: [],
-  });
+  };
+}
 
+function cacheStage(v: TaskView): Stage {
+  const { blocks, payload, lba, store, cache } = v;
   const outcomes = cache?.ranges.map((r) => `LBA ${r.lba}+${r.blocks}: ${r.outcome}`).join(', ');
-  stages.push({
+  return {
     id: 'cache', title: 'Cache lookup', layer: 'cache', where: 'target',
     explain: cache
       ? `The block cache (${cache.policy}, ${cache.mode}) looks up LBAs ${lba}–${lba + blocks - 1}: ${outcomes || 'no ranges reported'}.`
@@ -143,10 +179,13 @@ export function buildStages(input: StepperInput): Stage[] {
     timeNote: cache ? 'time in the cache\'s own bookkeeping' : undefined,
     facts: cache ? [['outcome', outcomes ?? ''], ['policy', cache.policy], ['mode', cache.mode]] : [],
     hex: [],
-  });
+  };
+}
 
+function storeStage(v: TaskView): Stage {
+  const { blockSize, isWrite, blocks, payload, lba, store, cache, back, verb, dataHex } = v;
   const storeMs = cache ? (isWrite ? cache.storeWriteMs : cache.storeReadMs) : undefined;
-  stages.push({
+  return {
     id: 'store', title: `Store ${verb}`, layer: 'store', where: 'target',
     explain: store
       ? cache && storeMs === 0
@@ -159,9 +198,12 @@ export function buildStages(input: StepperInput): Stage[] {
     timeNote: store ? 'the whole store call (cache included), measured by the store tap' : undefined,
     facts: store ? [['kind', store.kind], ['LBA', String(store.lba)], ['blocks', String(store.blocks)], ['FUA', store.fua ? 'yes' : 'no'], ['task', String(store.taskId ?? '')], ...(store.error ? [['error', store.error] as [string, string]] : [])] : [],
     hex: isWrite ? [] : dataHex,
-  });
+  };
+}
 
-  stages.push({
+function iscsiBackStage(v: TaskView): Stage {
+  const { pdus, scsi, isWrite, blocks, payload, t2i, r2ts, dataIn, response, back, input } = v;
+  return {
     id: 'iscsi-back', title: isWrite ? 'iSCSI: status back (SCSI Response)' : 'iSCSI: Data-In back', layer: 'iscsi', where: 'target',
     explain: isWrite
       ? `With the data stored, the target sends a SCSI Response PDU (48-byte BHS, no data) with status ${scsi.statusName ?? '?'}${scsi.sense ? ` and sense ${scsi.sense.keyName}: ${scsi.sense.text}` : ''}${r2ts.length ? ` (its ${r2ts.length} R2T(s) went back the same way earlier)` : ''}.`
@@ -173,11 +215,12 @@ export function buildStages(input: StepperInput): Stage[] {
     overhead: sum(t2i.map(headerBytes)), payload,
     facts: [['PDUs back', summarize(back.pdus)], ['status', scsi.statusName ?? '?'], ['bytes on the iSCSI stream', String(totalBytes(t2i))]],
     hex: response ? rawHead(input.raw(response.seq), response.opcode === IscsiOpcode.ScsiResponse ? 'SCSI Response BHS' : 'last Data-In BHS') : [],
-  });
+  };
+}
 
-  stages.push(returnStage(back, addr, payload, t2i));
-
-  stages.push({
+function doneStage(v: TaskView): Stage {
+  const { pdus, scsi, cmd, isWrite, payload, end, out, back, verb, dataHex } = v;
+  return {
     id: 'done', title: 'Back at the application', layer: 'app', where: 'initiator',
     explain: `The initiator matches ITT ${tagOf(cmd)} to the waiting request and completes the ${verb}: ${payload} bytes ${isWrite ? 'written' : 'read'} with status ${scsi.statusName ?? '?'}.`,
     bands: [{ label: `${payload} bytes`, bytes: payload, layer: 'data', inner: true }],
@@ -186,8 +229,7 @@ export function buildStages(input: StepperInput): Stage[] {
     timeNote: 'whole command, as the target saw it (command in → status out)',
     facts: [['status', scsi.statusName ?? '?'], ['total iSCSI header bytes (both ways)', String(sum(pdus.map(headerBytes)))], ['PDUs in this task', String(pdus.length)], ['frames (both ways)', String(out.framing.segments + back.framing.segments)]],
     hex: isWrite ? [] : dataHex,
-  });
-  return stages;
+  };
 }
 
 /** The task's store call: joined by task id (the recorder stamps it by identity), the data call first. */
