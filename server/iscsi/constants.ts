@@ -27,6 +27,7 @@ export const enum Bhs {
   Word36 = 36,
   Word40 = 40,
   Word44 = 44,
+  // eslint-disable-next-line @typescript-eslint/no-duplicate-enum-values -- the SCSI Command keeps its CDB where other PDUs have word 32
   Cdb = 32, // SCSI Command: 16 bytes
 }
 

@@ -123,7 +123,7 @@ function scsiStage(v: TaskView): Stage {
 }
 
 function iscsiOutStage(v: TaskView): Stage {
-  const { pdus, cmd, isWrite, payload, i2t, dataOut, r2ts, cmdRaw, out, cdbLen } = v;
+  const { cmd, isWrite, payload, i2t, dataOut, r2ts, cmdRaw, out, cdbLen } = v;
   const outData = sum(i2t.map((p) => p.lengths.data));
   const outDigests = sum(i2t.map((p) => p.lengths.headerDigest + p.lengths.dataDigest));
   const outPad = sum(i2t.map((p) => p.lengths.padding));
@@ -149,7 +149,7 @@ function iscsiOutStage(v: TaskView): Stage {
 }
 
 function targetStage(v: TaskView): Stage {
-  const { scsi, cmd, isWrite, payload, t2i, r2ts, end, tcp, addr, cdbLen } = v;
+  const { cmd, isWrite, payload, t2i, r2ts, end, tcp, addr, cdbLen } = v;
   const firstAfterCmd = t2i[0] ?? end;
   return {
     id: 'target', title: 'Target receives the command', layer: 'target', where: 'target',
@@ -183,7 +183,7 @@ function cacheStage(v: TaskView): Stage {
 }
 
 function storeStage(v: TaskView): Stage {
-  const { blockSize, isWrite, blocks, payload, lba, store, cache, back, verb, dataHex } = v;
+  const { blockSize, isWrite, payload, store, cache, verb, dataHex } = v;
   const storeMs = cache ? (isWrite ? cache.storeWriteMs : cache.storeReadMs) : undefined;
   return {
     id: 'store', title: `Store ${verb}`, layer: 'store', where: 'target',
@@ -202,7 +202,7 @@ function storeStage(v: TaskView): Stage {
 }
 
 function iscsiBackStage(v: TaskView): Stage {
-  const { pdus, scsi, isWrite, blocks, payload, t2i, r2ts, dataIn, response, back, input } = v;
+  const { scsi, isWrite, payload, t2i, r2ts, dataIn, response, back, input } = v;
   return {
     id: 'iscsi-back', title: isWrite ? 'iSCSI: status back (SCSI Response)' : 'iSCSI: Data-In back', layer: 'iscsi', where: 'target',
     explain: isWrite
