@@ -20,28 +20,6 @@ export { IscsiOpcode, ISCSI_OPCODE_MASK, ISCSI_OPCODE_NAMES, iscsiOpcodeName, is
 
 export const LOGIN_STAGE_NAMES: readonly string[] = ['SecurityNegotiation', 'LoginOperationalNegotiation', 'Reserved', 'FullFeaturePhase'];
 
-/** Login status class/detail (RFC 7143 11.13.5). */
-export const LOGIN_STATUS_NAMES: Readonly<Record<number, string>> = {
-  0x0000: 'Success',
-  0x0101: 'Target moved temporarily',
-  0x0102: 'Target moved permanently',
-  0x0200: 'Initiator error',
-  0x0201: 'Authentication failure',
-  0x0202: 'Authorization failure',
-  0x0203: 'Not found',
-  0x0204: 'Target removed',
-  0x0205: 'Unsupported version',
-  0x0206: 'Too many connections',
-  0x0207: 'Missing parameter',
-  0x0208: "Can't include in session",
-  0x0209: 'Session type not supported',
-  0x020a: 'Session does not exist',
-  0x020b: 'Invalid request during login',
-  0x0300: 'Target error',
-  0x0301: 'Service unavailable',
-  0x0302: 'Out of resources',
-};
-
 export const TMF_FUNCTION_NAMES: Readonly<Record<number, string>> = {
   1: 'ABORT TASK',
   2: 'ABORT TASK SET',
@@ -159,26 +137,108 @@ const STAGES = [b('T', 0x80), b('C', 0x40), b('CSG', 0x0c, LOGIN_STAGE_NAMES), b
 /** Flags (byte 1) and opcode-specific fields (bytes 2-3, 8-47) per opcode (RFC 7143 11.3-11.19). */
 const LAYOUTS: Readonly<Record<number, readonly FieldSpec[]>> = {
   0x00: [F, LUN, ITT, TTT, CMDSN, EXPSTATSN],
-  0x01: [F, b('R', 0x40), b('W', 0x20), b('ATTR', 0x07, TASK_ATTRIBUTE_NAMES), LUN, ITT, f('ExpectedDataTransferLength', 20, 4, 'u32'), CMDSN, EXPSTATSN, f('CDB', 32, 16, 'hex')],
-  0x02: [b('Function', 0x7f, TMF_FUNCTION_NAMES), LUN, ITT, f('ReferencedTaskTag', 20, 4, 'tag'), CMDSN, EXPSTATSN, f('RefCmdSN', 32, 4, 'sn'), f('ExpDataSN', 36, 4, 'sn')],
-  0x03: [...STAGES, f('VersionMax', 2, 1), f('VersionMin', 3, 1), f('ISID', 8, 6, 'isid'), f('TSIH', 14, 2, 'u16'), ITT, f('CID', 20, 2, 'u16'), CMDSN, EXPSTATSN],
+  0x01: [
+    F,
+    b('R', 0x40),
+    b('W', 0x20),
+    b('ATTR', 0x07, TASK_ATTRIBUTE_NAMES),
+    LUN,
+    ITT,
+    f('ExpectedDataTransferLength', 20, 4, 'u32'),
+    CMDSN,
+    EXPSTATSN,
+    f('CDB', 32, 16, 'hex'),
+  ],
+  0x02: [
+    b('Function', 0x7f, TMF_FUNCTION_NAMES),
+    LUN,
+    ITT,
+    f('ReferencedTaskTag', 20, 4, 'tag'),
+    CMDSN,
+    EXPSTATSN,
+    f('RefCmdSN', 32, 4, 'sn'),
+    f('ExpDataSN', 36, 4, 'sn'),
+  ],
+  0x03: [
+    ...STAGES,
+    f('VersionMax', 2, 1),
+    f('VersionMin', 3, 1),
+    f('ISID', 8, 6, 'isid'),
+    f('TSIH', 14, 2, 'u16'),
+    ITT,
+    f('CID', 20, 2, 'u16'),
+    CMDSN,
+    EXPSTATSN,
+  ],
   0x04: [F, b('C', 0x40), LUN, ITT, TTT, CMDSN, EXPSTATSN],
   0x05: [F, LUN, ITT, TTT, EXPSTATSN, f('DataSN', 36, 4, 'sn'), f('BufferOffset', 40, 4, 'u32')],
   0x06: [b('ReasonCode', 0x7f, LOGOUT_REASON_NAMES), ITT, f('CID', 20, 2, 'u16'), CMDSN, EXPSTATSN],
   0x10: [F, b('Type', 0x0f, ['Data/R2T', 'Status', 'DataACK', 'R-Data']), LUN, ITT, TTT, EXPSTATSN, f('BegRun', 40, 4, 'u32'), f('RunLength', 44, 4, 'u32')],
   0x20: [F, LUN, ITT, TTT, STATSN, EXPCMDSN, MAXCMDSN],
   0x21: [
-    F, b('o', 0x10), b('u', 0x08), b('O', 0x04), b('U', 0x02),
-    f('Response', 2, 1, 'u8', SCSI_RESPONSE_NAMES), f('Status', 3, 1, 'u8'), ITT, f('SNACKTag', 20, 4, 'tag'),
-    STATSN, EXPCMDSN, MAXCMDSN, f('ExpDataSN', 36, 4, 'sn'), f('BidiReadResidualCount', 40, 4, 'u32'), f('ResidualCount', 44, 4, 'u32'),
+    F,
+    b('o', 0x10),
+    b('u', 0x08),
+    b('O', 0x04),
+    b('U', 0x02),
+    f('Response', 2, 1, 'u8', SCSI_RESPONSE_NAMES),
+    f('Status', 3, 1, 'u8'),
+    ITT,
+    f('SNACKTag', 20, 4, 'tag'),
+    STATSN,
+    EXPCMDSN,
+    MAXCMDSN,
+    f('ExpDataSN', 36, 4, 'sn'),
+    f('BidiReadResidualCount', 40, 4, 'u32'),
+    f('ResidualCount', 44, 4, 'u32'),
   ],
   0x22: [F, f('Response', 2, 1, 'u8', TMF_RESPONSE_NAMES), ITT, STATSN, EXPCMDSN, MAXCMDSN],
-  0x23: [...STAGES, f('VersionMax', 2, 1), f('VersionActive', 3, 1), f('ISID', 8, 6, 'isid'), f('TSIH', 14, 2, 'u16'), ITT, STATSN, EXPCMDSN, MAXCMDSN, f('StatusClass', 36, 1), f('StatusDetail', 37, 1)],
+  0x23: [
+    ...STAGES,
+    f('VersionMax', 2, 1),
+    f('VersionActive', 3, 1),
+    f('ISID', 8, 6, 'isid'),
+    f('TSIH', 14, 2, 'u16'),
+    ITT,
+    STATSN,
+    EXPCMDSN,
+    MAXCMDSN,
+    f('StatusClass', 36, 1),
+    f('StatusDetail', 37, 1),
+  ],
   0x24: [F, b('C', 0x40), LUN, ITT, TTT, STATSN, EXPCMDSN, MAXCMDSN],
-  0x25: [F, b('A', 0x40), b('O', 0x04), b('U', 0x02), b('S', 0x01), f('Status', 3, 1, 'u8'), LUN, ITT, TTT, STATSN, EXPCMDSN, MAXCMDSN, f('DataSN', 36, 4, 'sn'), f('BufferOffset', 40, 4, 'u32'), f('ResidualCount', 44, 4, 'u32')],
+  0x25: [
+    F,
+    b('A', 0x40),
+    b('O', 0x04),
+    b('U', 0x02),
+    b('S', 0x01),
+    f('Status', 3, 1, 'u8'),
+    LUN,
+    ITT,
+    TTT,
+    STATSN,
+    EXPCMDSN,
+    MAXCMDSN,
+    f('DataSN', 36, 4, 'sn'),
+    f('BufferOffset', 40, 4, 'u32'),
+    f('ResidualCount', 44, 4, 'u32'),
+  ],
   0x26: [F, f('Response', 2, 1, 'u8', LOGOUT_RESPONSE_NAMES), ITT, STATSN, EXPCMDSN, MAXCMDSN, f('Time2Wait', 40, 2, 'u16'), f('Time2Retain', 42, 2, 'u16')],
   0x31: [F, LUN, ITT, TTT, STATSN, EXPCMDSN, MAXCMDSN, f('R2TSN', 36, 4, 'sn'), f('BufferOffset', 40, 4, 'u32'), f('DesiredDataTransferLength', 44, 4, 'u32')],
-  0x32: [F, LUN, ITT, STATSN, EXPCMDSN, MAXCMDSN, f('AsyncEvent', 36, 1, 'u8', ASYNC_EVENT_NAMES), f('AsyncVCode', 37, 1), f('Parameter1', 38, 2, 'u16'), f('Parameter2', 40, 2, 'u16'), f('Parameter3', 42, 2, 'u16')],
+  0x32: [
+    F,
+    LUN,
+    ITT,
+    STATSN,
+    EXPCMDSN,
+    MAXCMDSN,
+    f('AsyncEvent', 36, 1, 'u8', ASYNC_EVENT_NAMES),
+    f('AsyncVCode', 37, 1),
+    f('Parameter1', 38, 2, 'u16'),
+    f('Parameter2', 40, 2, 'u16'),
+    f('Parameter3', 42, 2, 'u16'),
+  ],
   0x3f: [F, f('Reason', 2, 1, 'u8', REJECT_REASON_NAMES), ITT, STATSN, EXPCMDSN, MAXCMDSN, f('DataSN/R2TSN', 36, 4, 'sn')],
 };
 
@@ -212,7 +272,13 @@ function fieldNode(bhs: Uint8Array, s: FieldSpec): FieldNode {
     default: {
       const v = length === 1 ? (bhs[offset] ?? 0) : length === 2 ? u16(bhs, offset) : length === 3 ? u24(bhs, offset) : u32(bhs, offset);
       const n = named(s.names, v);
-      return { name, offset, length, value: v, display: n ? `${n} (${v})` : s.name === 'Status' ? `${scsiStatusName(v)} (0x${v.toString(16).padStart(2, '0')})` : String(v) };
+      return {
+        name,
+        offset,
+        length,
+        value: v,
+        display: n ? `${n} (${v})` : s.name === 'Status' ? `${scsiStatusName(v)} (0x${v.toString(16).padStart(2, '0')})` : String(v),
+      };
     }
   }
 }
@@ -243,7 +309,14 @@ export function decodeBhsFields(bhs: Uint8Array): FieldNode[] {
     const imm = ((bhs[0] ?? 0) & 0x40) !== 0;
     out.push({ name: 'I', offset: 0, length: 1, mask: 0x40, value: imm, display: imm ? 'Immediate delivery' : 'Queued delivery' });
   }
-  out.push({ name: 'Opcode', offset: 0, length: 1, mask: 0x3f, value: opcode, display: `${iscsiOpcodeName(opcode)} (0x${opcode.toString(16).padStart(2, '0')})` });
+  out.push({
+    name: 'Opcode',
+    offset: 0,
+    length: 1,
+    mask: 0x3f,
+    value: opcode,
+    display: `${iscsiOpcodeName(opcode)} (0x${opcode.toString(16).padStart(2, '0')})`,
+  });
   const specs = LAYOUTS[opcode] ?? [];
   const flagBits = specs.filter((s) => s.mask !== undefined).map((s) => fieldNode(bhs, s));
   out.push({ name: 'Flags', offset: 1, length: 1, value: bhs[1] ?? 0, display: `0x${(bhs[1] ?? 0).toString(16).padStart(2, '0')}`, children: flagBits });
@@ -337,7 +410,9 @@ export function decodePduTree(raw: Uint8Array, headerDigest: boolean, dataDigest
   const bhs = raw.subarray(0, BHS_LENGTH);
   const L = pduLengths(bhs, headerDigest, dataDigest);
   const opcode = iscsiOpcodeOf(bhs);
-  const out: FieldNode[] = [{ name: 'BHS', offset: 0, length: BHS_LENGTH, value: iscsiOpcodeName(opcode), display: iscsiOpcodeName(opcode), children: decodeBhsFields(bhs) }];
+  const out: FieldNode[] = [
+    { name: 'BHS', offset: 0, length: BHS_LENGTH, value: iscsiOpcodeName(opcode), display: iscsiOpcodeName(opcode), children: decodeBhsFields(bhs) },
+  ];
   let o = BHS_LENGTH;
   if (L.ahs) {
     out.push({ name: 'AHS', offset: o, length: L.ahs, value: hex(raw, o, o + L.ahs), display: ahsDisplay(raw.subarray(o, o + L.ahs)) });
@@ -357,7 +432,11 @@ export function decodePduTree(raw: Uint8Array, headerDigest: boolean, dataDigest
       if (info.sense) {
         const s = info.sense;
         children.push({
-          name: 'SenseData', offset: o + 2, length: info.senseBytes.length, value: hex(info.senseBytes), display: `${s.keyName}: ${s.text}`,
+          name: 'SenseData',
+          offset: o + 2,
+          length: info.senseBytes.length,
+          value: hex(info.senseBytes),
+          display: `${s.keyName}: ${s.text}`,
           children: [
             { name: 'Sense Key', offset: o + 2 + (s.format === 'fixed' ? 2 : 1), length: 1, mask: 0x0f, value: s.key, display: s.keyName },
             { name: 'ASC/ASCQ', offset: o + 2 + (s.format === 'fixed' ? 12 : 2), length: 2, value: (s.asc << 8) | s.ascq, display: s.text },
@@ -366,7 +445,14 @@ export function decodePduTree(raw: Uint8Array, headerDigest: boolean, dataDigest
       }
     }
     if (opcode === 0x3f && data.length >= BHS_LENGTH) {
-      children.push({ name: 'Rejected BHS', offset: o, length: BHS_LENGTH, value: hex(data, 0, BHS_LENGTH), display: iscsiOpcodeName(iscsiOpcodeOf(data)), children: shiftFields(decodeBhsFields(data.subarray(0, BHS_LENGTH)), o) });
+      children.push({
+        name: 'Rejected BHS',
+        offset: o,
+        length: BHS_LENGTH,
+        value: hex(data, 0, BHS_LENGTH),
+        display: iscsiOpcodeName(iscsiOpcodeOf(data)),
+        children: shiftFields(decodeBhsFields(data.subarray(0, BHS_LENGTH)), o),
+      });
     }
     out.push({ name: 'DataSegment', offset: o, length: L.data, value: L.data, display: `${L.data} bytes`, children: children.length ? children : undefined });
     o += L.data;
@@ -382,10 +468,12 @@ export function decodePduTree(raw: Uint8Array, headerDigest: boolean, dataDigest
 /** AHS types (RFC 7143 11.2.2.1). */
 function ahsDisplay(ahs: Uint8Array): string {
   const parts: string[] = [];
-  for (let o = 0; o + 3 <= ahs.length; ) {
+  for (let o = 0; o + 3 <= ahs.length;) {
     const len = u16(ahs, o);
     const type = ahs[o + 2]!;
-    parts.push(type === 1 ? `Extended CDB (${len - 1} bytes)` : type === 2 ? `Bidirectional Read Expected Data Transfer Length ${u32(ahs, o + 4)}` : `type ${type}`);
+    parts.push(
+      type === 1 ? `Extended CDB (${len - 1} bytes)` : type === 2 ? `Bidirectional Read Expected Data Transfer Length ${u32(ahs, o + 4)}` : `type ${type}`,
+    );
     o += (3 + len + 3) & ~3;
   }
   return parts.join(', ');
