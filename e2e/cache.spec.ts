@@ -97,7 +97,10 @@ test('Reset counters, then one miss and one hit: the counts move from 0, units a
 
   // The API route itself: counters to 0, contents kept (the block is still a hit).
   const reset = await page.request.post('/api/cache/reset-stats', { data: { lun: 0 } });
-  expect(((await reset.json()) as { luns: { cache: { hits: number; misses: number; usedBytes: number } }[] }).luns[0]!.cache).toMatchObject({ hits: 0, misses: 0 });
+  expect(((await reset.json()) as { luns: { cache: { hits: number; misses: number; usedBytes: number } }[] }).luns[0]!.cache).toMatchObject({
+    hits: 0,
+    misses: 0,
+  });
   await page.request.post('/api/io', { data: { lun: 0, op: 'read', lba, blocks: 8 } });
   const after = ((await (await page.request.get('/api/stats')).json()) as Stats).luns[0]!.cache!;
   expect(after.hits).toBe(1);

@@ -18,7 +18,9 @@ test('a write with more data than its blocks is refused with a 400 naming both s
   expect((await page.request.post('/api/io', { data: { lun: 0, op: 'write', lba: LBA, blocks: 1, data: { text: 'before' } } })).ok()).toBe(true);
   const r = await page.request.post('/api/io', { data: { lun: 0, op: 'write', lba: LBA, blocks: 1, data: { text: LONG } } });
   expect(r.status()).toBe(400);
-  expect(((await r.json()) as { error: string }).error).toBe('write data is 520 bytes but 1 block(s) of 512 bytes hold 512: ask for 2 blocks or send less data');
+  expect(((await r.json()) as { error: string }).error).toBe(
+    'write data is 520 bytes but 1 block(s) of 512 bytes hold 512: ask for 2 blocks or send less data',
+  );
   const hex = await page.request.post('/api/io', { data: { lun: 0, op: 'write', lba: LBA, blocks: 1, data: { hex: 'ab'.repeat(513) } } });
   expect(hex.status()).toBe(400);
   expect(await readText(page)).toBe('before');

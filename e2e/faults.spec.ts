@@ -65,7 +65,9 @@ test('scenarios "Lost SCSI Response", "Medium error" and "Slow disk" each show t
   await expect(log.locator('li[data-kind=fault]', { hasText: /store read of LBA 14336 x8 on LUN 0 failed/ })).toBeVisible();
 
   await page.getByRole('button', { name: 'Slow disk' }).click();
-  await expect(log.locator('li[data-kind=result]', { hasText: /first read \d+ ms, re-read \d+ ms: the cache hid the slow disk/ })).toBeVisible({ timeout: 30_000 });
+  await expect(log.locator('li[data-kind=result]', { hasText: /first read \d+ ms, re-read \d+ ms: the cache hid the slow disk/ })).toBeVisible({
+    timeout: 30_000,
+  });
   // The scenarios leave nothing that can still act: count=1 rules are spent, the open-ended ones deleted.
   const left = ((await (await page.request.get('/api/faults')).json()) as { faults: { action: string; count: number; hits: number }[] }).faults;
   expect(left.map((f) => `${f.action} ${f.hits}/${f.count}`)).toEqual(['drop 1/1']);

@@ -6,7 +6,7 @@ import { expect, openLab, shot, terminalText, test } from './fixtures.ts';
 
 const LBA = 555;
 
-test('a follower sees the presenter\'s tab, selected PDU and stepper stage', async ({ page, browser, request }) => {
+test("a follower sees the presenter's tab, selected PDU and stepper stage", async ({ page, browser, request }) => {
   await request.post('/api/io', { data: { lun: 0, op: 'write', lba: LBA, blocks: 2, data: { text: 'follow me' } } });
   await request.post('/api/io', { data: { lun: 0, op: 'read', lba: LBA, blocks: 2 } });
   await openLab(page);
@@ -41,7 +41,7 @@ test('a follower sees the presenter\'s tab, selected PDU and stepper stage', asy
   const stage = await page.getByTestId('stepper-stage').getAttribute('data-stage');
   expect(stage).toBeTruthy();
   await expect(viewer.getByTestId('stepper-stage')).toHaveAttribute('data-stage', stage!);
-  await expect(viewer.getByTestId('stepper-task')).toHaveValue((await page.getByTestId('stepper-task').inputValue()));
+  await expect(viewer.getByTestId('stepper-task')).toHaveValue(await page.getByTestId('stepper-task').inputValue());
   await shot(viewer, '40-follower');
 
   // A browser that connects now hears the presentation at once.
@@ -58,7 +58,7 @@ test('a follower sees the presenter\'s tab, selected PDU and stepper stage', asy
   expect(viewerErrors).toEqual([]);
 });
 
-test('a follower sees the presenter\'s console and composer results, and presenting survives a reload', async ({ page, browser }) => {
+test("a follower sees the presenter's console and composer results, and presenting survives a reload", async ({ page, browser }) => {
   await openLab(page);
   const ctx = await browser.newContext();
   const viewer = await ctx.newPage();

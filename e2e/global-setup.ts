@@ -27,13 +27,28 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const iscsiPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-e2e-'));
   const lun = join(dir, 'lun0.img');
-  const child = spawn('./bin/iscsi-lab.cjs', ['serve', '--http', `127.0.0.1:${httpPort}`, '--portal', `127.0.0.1:${iscsiPort}`, '--lun', `${lun}:64M`,
-    // A write-back cache without the background timer: dirty blocks stay dirty until a flush or a mode change, so
-    // the cache inspector's test sees them deterministically.
-    '--cache', '16M', '--cache-flush-interval', '0'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    './bin/iscsi-lab.cjs',
+    [
+      'serve',
+      '--http',
+      `127.0.0.1:${httpPort}`,
+      '--portal',
+      `127.0.0.1:${iscsiPort}`,
+      '--lun',
+      `${lun}:64M`,
+      // A write-back cache without the background timer: dirty blocks stay dirty until a flush or a mode change, so
+      // the cache inspector's test sees them deterministically.
+      '--cache',
+      '16M',
+      '--cache-flush-interval',
+      '0',
+    ],
+    {
+      cwd: new URL('..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();

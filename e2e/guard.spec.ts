@@ -52,22 +52,34 @@ test('a page on another port cannot change the lab: forms and no-cors fetches ge
   page.on('response', (r) => {
     if (r.url().startsWith(LAB)) statuses[new URL(r.url()).pathname] = r.status();
   });
-  const sent = await page.evaluate(async ({ lab, routes, body }) => {
-    let n = 0;
-    for (const route of routes) {
-      await fetch(lab + route, { method: 'POST', mode: 'no-cors', body }).then(() => n++, () => undefined);
-    }
-    return n;
-  }, { lab: LAB, routes: ROUTES, body: WRITE });
+  const sent = await page.evaluate(
+    async ({ lab, routes, body }) => {
+      let n = 0;
+      for (const route of routes) {
+        await fetch(lab + route, { method: 'POST', mode: 'no-cors', body }).then(
+          () => n++,
+          () => undefined,
+        );
+      }
+      return n;
+    },
+    { lab: LAB, routes: ROUTES, body: WRITE },
+  );
   expect(sent).toBe(ROUTES.length);
   for (const route of ROUTES) expect(statuses[route.split('?')[0]!], route).toBe(403);
 
   // A text/plain form whose body is valid JSON, submitted the way a page can do it without any script.
-  const [plain] = await Promise.all([page.waitForResponse((r) => r.url() === `${LAB}/api/io`), page.locator('#plain').evaluate((f: HTMLFormElement) => f.submit())]);
+  const [plain] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${LAB}/api/io`),
+    page.locator('#plain').evaluate((f: HTMLFormElement) => f.submit()),
+  ]);
   expect(plain.status()).toBe(403);
   expect(((await plain.json()) as { error: string }).error).toMatch(/content-type application\/json, got "text\/plain"/);
   await page.goto(attacker);
-  const [url] = await Promise.all([page.waitForResponse((r) => r.url() === `${LAB}/api/cache`), page.locator('#url').evaluate((f: HTMLFormElement) => f.submit())]);
+  const [url] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${LAB}/api/cache`),
+    page.locator('#url').evaluate((f: HTMLFormElement) => f.submit()),
+  ]);
   expect(url.status()).toBe(403);
 
   expect(await block(request)).toBe(before);
@@ -76,7 +88,10 @@ test('a page on another port cannot change the lab: forms and no-cors fetches ge
 
 test("the lab's own page still writes (its fetches send JSON from its own origin)", async ({ page, request }) => {
   await page.goto(LAB);
-  const status = await page.evaluate(async (body) => (await fetch('/api/io', { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, WRITE);
+  const status = await page.evaluate(
+    async (body) => (await fetch('/api/io', { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status,
+    WRITE,
+  );
   expect(status).toBe(200);
   expect(await block(request)).toBe('ee'.repeat(512));
 });
@@ -85,7 +100,14 @@ test('DNS rebinding: a name that resolves to 127.0.0.1 gets 421', async () => {
   const port = new URL(LAB).port;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--host-resolver-rules=MAP rebind.test 127.0.0.1'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--host-resolver-rules=MAP rebind.test 127.0.0.1',
+    ],
   });
   try {
     const page = await browser.newPage();

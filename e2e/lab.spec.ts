@@ -96,8 +96,19 @@ test('the stepper walks the qemu-io WRITE through every layer and back', async (
   await page.getByTestId('open-stepper').click();
   const stages = page.getByTestId('stepper-stages').locator('button');
   await expect(stages).toHaveText([
-    /Application/, /File system/, /SCSI command: WRITE\(10\)/, /iSCSI: SCSI Command and data out/, /TCP segments out/, /IP packets out/,
-    /Ethernet frames out/, /Target receives/, /Cache lookup/, /Store write/, /iSCSI: status back/, /Back on the wire/, /Back at the application/,
+    /Application/,
+    /File system/,
+    /SCSI command: WRITE\(10\)/,
+    /iSCSI: SCSI Command and data out/,
+    /TCP segments out/,
+    /IP packets out/,
+    /Ethernet frames out/,
+    /Target receives/,
+    /Cache lookup/,
+    /Store write/,
+    /iSCSI: status back/,
+    /Back on the wire/,
+    /Back at the application/,
   ]);
   const stage = page.getByTestId('stepper-stage');
   await expect(stage).toHaveAttribute('data-stage', 'app');

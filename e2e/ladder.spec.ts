@@ -30,7 +30,9 @@ test('ladder of a 1 MiB WRITE with InitialR2T=Yes: SCSI Command, R2Ts, Data-Outs
 
   const arrows = page.getByTestId('ladder-arrow');
   await expect(arrows.last()).toHaveAttribute('data-name', 'SCSI Response');
-  const rows = await arrows.evaluateAll((els) => els.map((e) => ({ name: e.getAttribute('data-name')!, range: e.getAttribute('data-range')!, text: e.textContent ?? '' })));
+  const rows = await arrows.evaluateAll((els) =>
+    els.map((e) => ({ name: e.getAttribute('data-name')!, range: e.getAttribute('data-range')!, text: e.textContent ?? '' })),
+  );
   expect(rows[0]!.name).toBe('SCSI Command');
   expect(rows[0]!.text).toContain(`WRITE(16) LBA ${LBA} ×2048`);
   // ImmediateData=No: the command carries no data segment.
@@ -82,7 +84,10 @@ test('ladder of a 1 MiB WRITE with InitialR2T=Yes: SCSI Command, R2Ts, Data-Outs
   expect(svg.match(/>R2T</g)?.length ?? 0).toBe(r2ts.length);
 
   // Click the first R2T: the inspector opens on it.
-  await arrows.filter({ has: page.locator('text', { hasText: /^R2T/ }) }).first().click();
+  await arrows
+    .filter({ has: page.locator('text', { hasText: /^R2T/ }) })
+    .first()
+    .click();
   await expect(page.getByRole('tab', { name: 'PDU inspector' })).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('inspector-opcode')).toHaveText('R2T');
 

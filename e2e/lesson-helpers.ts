@@ -7,7 +7,13 @@ import type { Page } from '@playwright/test';
 import { expect } from './fixtures.ts';
 import { freePort } from '../test/helpers/target.ts';
 
-export async function composerIo(page: Page, op: 'read' | 'write', lba: number, blocks: number, opts: { text?: string; pattern?: boolean; fua?: boolean } = {}): Promise<void> {
+export async function composerIo(
+  page: Page,
+  op: 'read' | 'write',
+  lba: number,
+  blocks: number,
+  opts: { text?: string; pattern?: boolean; fua?: boolean } = {},
+): Promise<void> {
   await page.getByRole('tab', { name: 'I/O composer' }).click();
   await page.getByTestId(`io-op-${op}`).check();
   await page.getByTestId('io-lba').fill(String(lba));
@@ -69,10 +75,14 @@ export async function startExtraLab(flags: string[]): Promise<ExtraLab> {
   const http = await freePort();
   const iscsi = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-lesson-'));
-  const child: ChildProcess = spawn('./bin/iscsi-lab.cjs', ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${iscsi}`, '--lun', `${join(dir, 'lun0.img')}:16M`, '--cache', '4M', ...flags], {
-    cwd: new URL('..', import.meta.url).pathname,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    './bin/iscsi-lab.cjs',
+    ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${iscsi}`, '--lun', `${join(dir, 'lun0.img')}:16M`, '--cache', '4M', ...flags],
+    {
+      cwd: new URL('..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const ready = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`extra lab not ready in 30 s: ${out}`)), 30_000);

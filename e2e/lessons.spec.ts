@@ -23,7 +23,9 @@ test('GET /api/lessons lists the lessons and the glossary', async ({ request }) 
   expect(body.lessons.length).toBeGreaterThanOrEqual(6);
   expect(body.lessons.map((l) => l.id)).toEqual(expect.arrayContaining(['start-here', 'login-chap', 'write-r2t', 'cache', 'encapsulation-cost']));
   for (const l of body.lessons) expect(l.steps.length, l.id).toBeGreaterThan(2);
-  expect(body.glossary.map((g) => g.term)).toEqual(expect.arrayContaining(['ITT', 'CmdSN', 'StatSN', 'ExpStatSN', 'R2T', 'DataSN', 'TTT', 'F bit', 'Immediate data', 'Digest']));
+  expect(body.glossary.map((g) => g.term)).toEqual(
+    expect.arrayContaining(['ITT', 'CmdSN', 'StatSN', 'ExpStatSN', 'R2T', 'DataSN', 'TTT', 'F bit', 'Immediate data', 'Digest']),
+  );
 });
 
 test('Start here: /?lesson=start-here opens it, progress survives a reload, every step passes on live I/O', async ({ page }) => {
@@ -184,7 +186,7 @@ test('Login and CHAP, against a lab that asks for CHAP', async ({ page }) => {
   }
 });
 
-test('a follower shows the presenter\'s lesson and step', async ({ page, browser }) => {
+test("a follower shows the presenter's lesson and step", async ({ page, browser }) => {
   await openLesson(page, 'cache');
   await page.getByTestId('lesson-next').click();
   await expectStep(page, 'cache', 2);

@@ -20,8 +20,13 @@ async function tsharkFrameBytes(page: Page, lba: number): Promise<number> {
   const file = join(dir, 'capture.pcapng');
   writeFileSync(file, await (await page.request.get('/api/capture.pcapng')).body());
   const fields = ['frame.number', 'frame.len', 'iscsi.initiatortasktag', 'iscsi.opcode', 'scsi_sbc.rdwr16.lba', 'tcp.segment', 'tcp.srcport', 'tcp.dstport'];
-  const { stdout } = await run('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'aggregator=;', ...fields.flatMap((f) => ['-e', f])], { maxBuffer: 256 * 1024 * 1024 });
-  const rows = stdout.trim().split('\n').map((l) => l.split('\t'));
+  const { stdout } = await run('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'aggregator=;', ...fields.flatMap((f) => ['-e', f])], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const rows = stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
   const byNumber = new Map(rows.map((r) => [r[0]!, r]));
   const cmd = rows.filter((r) => r[4] && Number.parseInt(r[4], 16) === lba && r[3]!.split(';').includes('0x01')).at(-1);
   expect(cmd, `tshark found no READ(16) at LBA ${lba}`).toBeDefined();
@@ -33,7 +38,7 @@ async function tsharkFrameBytes(page: Page, lba: number): Promise<number> {
   return [...frames].reduce((a, n) => a + Number(byNumber.get(n)![1]), 0);
 }
 
-test('overhead of a real READ: the bytes tshark counts, the model\'s, and more data per frame with a bigger I/O or MTU', async ({ page }) => {
+test("overhead of a real READ: the bytes tshark counts, the model's, and more data per frame with a bigger I/O or MTU", async ({ page }) => {
   await openLab(page);
   await composerIo(page, 'read', 90_000, 1);
   await page.getByRole('tab', { name: 'Overhead' }).click();

@@ -33,7 +33,7 @@ async function projectorOn(page: Page): Promise<void> {
   await expect(page.locator('html')).toHaveClass(/projector/);
 }
 
-test('projector mode at 1920x1080 passes axe\'s contrast check on every tab', async ({ page, request }) => {
+test("projector mode at 1920x1080 passes axe's contrast check on every tab", async ({ page, request }) => {
   await request.post('/api/io', { data: { lun: 0, op: 'write', lba: 300, blocks: 1, data: { text: 'projector' } } });
   await request.post('/api/io', { data: { lun: 0, op: 'read', lba: 300, blocks: 1 } });
   await projectorOn(page);
@@ -50,7 +50,7 @@ test('projector mode at 1920x1080 passes axe\'s contrast check on every tab', as
   expect(failures).toEqual([]);
 });
 
-test('projector mode: the inspector\'s field list is readable, the heat map follows the theme, NOPs are hidden', async ({ page, request }) => {
+test("projector mode: the inspector's field list is readable, the heat map follows the theme, NOPs are hidden", async ({ page, request }) => {
   await request.post('/api/io', { data: { lun: 0, op: 'read', lba: 0, blocks: 1 } });
   await projectorOn(page);
   await expect(page.getByTestId('filter-hide-nops')).toBeChecked();
@@ -67,7 +67,10 @@ test('projector mode: the inspector\'s field list is readable, the heat map foll
   await page.getByRole('tab', { name: 'Cache', exact: true }).click();
   const empty = page.locator('[data-testid=cache-heatmap] rect[data-state="empty"]').first();
   await expect(empty).toBeVisible();
-  const [fill, theme] = await empty.evaluate((el) => [getComputedStyle(el).fill, getComputedStyle(document.documentElement).getPropertyValue('--heat-empty').trim()]);
+  const [fill, theme] = await empty.evaluate((el) => [
+    getComputedStyle(el).fill,
+    getComputedStyle(document.documentElement).getPropertyValue('--heat-empty').trim(),
+  ]);
   // projector's empty cell is the theme's dark grey (#262626), not the light theme's (or a hard-coded) colour
   expect(theme).toBe('#262626');
   expect(fill).toBe('rgb(38, 38, 38)');

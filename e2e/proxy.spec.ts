@@ -22,7 +22,9 @@ test.beforeAll(async () => {
   tgt = await startTgt(dir);
   proxyPort = await freePort();
   const http = await freePort();
-  proxy = spawn(CLI, ['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--target', `127.0.0.1:${tgt.port}`, '--http', `127.0.0.1:${http}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proxy = spawn(CLI, ['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--target', `127.0.0.1:${tgt.port}`, '--http', `127.0.0.1:${http}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proxy.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   await new Promise<void>((resolve, reject) => {

@@ -20,7 +20,13 @@ test('step bar: named steps, Continue shows the rest as run, a new page starts w
   await expect(page.getByTestId('step-result')).toHaveText('done: GOOD');
   expect(((await (await pending).json()) as { ok: boolean }).ok).toBe(true);
   const states = await bar.locator('li').evaluateAll((els) => els.map((e) => [e.getAttribute('data-state'), getComputedStyle(e).textDecorationLine]));
-  expect(states).toEqual([['held', 'none'], ['held', 'none'], ['unheld', 'none'], ['unheld', 'none'], ['unheld', 'none']]);
+  expect(states).toEqual([
+    ['held', 'none'],
+    ['held', 'none'],
+    ['unheld', 'none'],
+    ['unheld', 'none'],
+    ['unheld', 'none'],
+  ]);
   await expect(bar.locator('li[data-state=unheld]').first()).toContainText('ran');
   await shot(page, '32-step-continued');
 
@@ -33,7 +39,7 @@ test('step bar: named steps, Continue shows the rest as run, a new page starts w
   await later.close();
 });
 
-test('inspector: a bit field\'s mask has 8 positions for its byte', async ({ page }) => {
+test("inspector: a bit field's mask has 8 positions for its byte", async ({ page }) => {
   await openLab(page);
   await page.request.post('/api/io', { data: { lun: 0, op: 'read', lba: LBA, blocks: 1 } });
   const row = page.locator('[data-testid=timeline] .row[data-opcode="SCSI Command"]', { hasText: `READ(16) LBA ${LBA} ×1` }).last();

@@ -17,8 +17,15 @@ interface JsonlPdu {
 
 /** The trace's WRITE(16) commands at LBA. */
 async function writes(request: APIRequestContext): Promise<{ events: JsonlPdu[]; commands: JsonlPdu[] }> {
-  const events = (await (await request.get('/api/capture.jsonl')).text()).trim().split('\n').slice(1).map((l) => JSON.parse(l) as JsonlPdu);
-  return { events, commands: events.filter((e) => e.type === 'pdu' && e.opcode === IscsiOpcode.ScsiCommand && e.scsi?.opcodeName === 'WRITE(16)' && e.scsi.lba === LBA) };
+  const events = (await (await request.get('/api/capture.jsonl')).text())
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => JSON.parse(l) as JsonlPdu);
+  return {
+    events,
+    commands: events.filter((e) => e.type === 'pdu' && e.opcode === IscsiOpcode.ScsiCommand && e.scsi?.opcodeName === 'WRITE(16)' && e.scsi.lba === LBA),
+  };
 }
 
 /** Opcodes of the PDUs of the nth WRITE(16) at LBA the trace holds ([] while there is none). */
@@ -89,7 +96,11 @@ test('a stepped WRITE waits at each stage until Next, in every open browser', as
   await expect(page.getByTestId('step-result')).toHaveText('done: GOOD');
   await expect(other.getByTestId('step-result')).toHaveText('done: GOOD');
   expect(((await (await request.get('/api/step')).json()) as { passed: string[] }).passed).toEqual([
-    'initiator-send', 'target-received', 'store-access', 'target-respond', 'initiator-receive',
+    'initiator-send',
+    'target-received',
+    'store-access',
+    'target-respond',
+    'initiator-receive',
   ]);
   await shot(page, '31-step-mode-done');
   // The same I/O in the encapsulation stepper, from the trace: its WRITE(16) at this LBA.

@@ -30,7 +30,7 @@ async function openStage(page: Page, id: string): Promise<void> {
   await expect(page.getByTestId('stepper-stage')).toHaveAttribute('data-stage', id);
 }
 
-test('a cached READ twice: the stepper\'s cache step says miss, then hit, with the store step filled', async ({ page }) => {
+test("a cached READ twice: the stepper's cache step says miss, then hit, with the store step filled", async ({ page }) => {
   await openLab(page);
   // 4 KiB-aligned, far from what other specs touch: the first read must miss.
   const lba = 120_000;
@@ -65,7 +65,13 @@ async function tripOnScreen(page: Page, stage: string): Promise<Trip> {
   await openStage(page, stage);
   const t = page.getByTestId('stepper-trip');
   const n = async (a: string) => Number(await t.getAttribute(`data-${a}`));
-  return { segments: await n('segments'), tcpPayload: await n('tcp-payload'), frameBytes: await n('frame-bytes'), srcPort: await n('src-port'), dstPort: await n('dst-port') };
+  return {
+    segments: await n('segments'),
+    tcpPayload: await n('tcp-payload'),
+    frameBytes: await n('frame-bytes'),
+    srcPort: await n('src-port'),
+    dstPort: await n('dst-port'),
+  };
 }
 
 for (const op of ['read', 'write'] as const) {
@@ -79,7 +85,10 @@ for (const op of ['read', 'write'] as const) {
     else {
       expect((await page.request.post('/api/io', { data: { lun: 0, op, lba, blocks, data: { pattern: 0x6b } } })).ok()).toBe(true);
       await page.getByRole('tab', { name: 'Encapsulation' }).click();
-      const option = page.getByTestId('stepper-task').locator('option', { hasText: `WRITE(16) LBA ${lba} ×${blocks}` }).first();
+      const option = page
+        .getByTestId('stepper-task')
+        .locator('option', { hasText: `WRITE(16) LBA ${lba} ×${blocks}` })
+        .first();
       await expect(option).toBeAttached();
       await page.getByTestId('stepper-task').selectOption((await option.getAttribute('value'))!);
     }
@@ -92,9 +101,24 @@ for (const op of ['read', 'write'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'stepper-pcap-'));
     const file = join(dir, 'capture.pcapng');
     writeFileSync(file, await (await page.request.get('/api/capture.pcapng')).body());
-    const fields = ['frame.number', 'tcp.srcport', 'tcp.dstport', 'tcp.len', 'frame.len', 'iscsi.initiatortasktag', 'iscsi.opcode', 'scsi_sbc.rdwr16.lba', 'tcp.segment'];
-    const { stdout } = await run('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'aggregator=;', ...fields.flatMap((f) => ['-e', f])], { maxBuffer: 256 * 1024 * 1024 });
-    const rows = stdout.trim().split('\n').map((l) => l.split('\t'));
+    const fields = [
+      'frame.number',
+      'tcp.srcport',
+      'tcp.dstport',
+      'tcp.len',
+      'frame.len',
+      'iscsi.initiatortasktag',
+      'iscsi.opcode',
+      'scsi_sbc.rdwr16.lba',
+      'tcp.segment',
+    ];
+    const { stdout } = await run('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'aggregator=;', ...fields.flatMap((f) => ['-e', f])], {
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
     const frames = new Map(rows.map((r) => [r[0]!, r]));
     // The I/O's SCSI Command (the newest at our LBA; tshark 4.0 prints the READ(16)/WRITE(16) LBA in hex, without
     // 0x), then every PDU with its ITT.

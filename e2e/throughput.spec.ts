@@ -25,7 +25,9 @@ test('the page stays responsive while an outside initiator streams thousands of 
   const t0 = Date.now();
   while (Date.now() - t0 < (seconds - 0.5) * 1000) {
     const s = Date.now();
-    const rate = await page.evaluate(() => Number(/\((\d+)\/s\)/.exec(document.querySelector('[data-testid=pdu-count]')!.parentElement!.textContent!)?.[1] ?? 0));
+    const rate = await page.evaluate(() =>
+      Number(/\((\d+)\/s\)/.exec(document.querySelector('[data-testid=pdu-count]')!.parentElement!.textContent!)?.[1] ?? 0),
+    );
     rtts.push(Date.now() - s);
     rates.push(rate);
     await page.waitForTimeout(50);
@@ -49,9 +51,14 @@ test('the page stays responsive while an outside initiator streams thousands of 
   const dropped = Number(await page.getByTestId('dropped').textContent());
   test.info().annotations.push(
     { type: 'PDUs received by the page', description: `${received} in ~${seconds} s, peak ${peak}/s, ${dropped} dropped by back-pressure` },
-    { type: 'evaluate round trip', description: `median ${rtts[rtts.length >> 1]} ms, p90 ${p90} ms, p95 ${p95} ms, max ${max} ms over ${rtts.length} samples; tab clicks ${clickMs} ms` },
+    {
+      type: 'evaluate round trip',
+      description: `median ${rtts[rtts.length >> 1]} ms, p90 ${p90} ms, p95 ${p95} ms, max ${max} ms over ${rtts.length} samples; tab clicks ${clickMs} ms`,
+    },
   );
-  console.log(`throughput: ${received} PDUs in ~${seconds} s, peak ${peak}/s, dropped ${dropped}; evaluate RTT median ${rtts[rtts.length >> 1]} ms p90 ${p90} ms p95 ${p95} ms max ${max} ms; clicks ${clickMs} ms`);
+  console.log(
+    `throughput: ${received} PDUs in ~${seconds} s, peak ${peak}/s, dropped ${dropped}; evaluate RTT median ${rtts[rtts.length >> 1]} ms p90 ${p90} ms p95 ${p95} ms max ${max} ms; clicks ${clickMs} ms`,
+  );
   // A flood is shown as a sample (the hub and the page's worker keep whole tasks, one in N: responsive.spec.ts);
   // the page must still have taken in a steady stream of them.
   expect(received, perfOut).toBeGreaterThan(500);

@@ -52,7 +52,10 @@ test('projector mode (taller rows, a new list) keeps the timeline on its live ta
   await openLab(page);
   await expect.poll(async () => Number(/^(\d+) PDUs$/.exec((await page.getByTestId('timeline-count').textContent())!.trim())?.[1] ?? 0)).toBeGreaterThan(800);
   const scroller = page.getByTestId('timeline').locator('div[style*="overflow-y"]').first();
-  for (const [on, rowH] of [[true, 32], [false, 22]] as const) {
+  for (const [on, rowH] of [
+    [true, 32],
+    [false, 22],
+  ] as const) {
     await page.getByTestId('projector-toggle').setChecked(on);
     // The newest row is laid out at its new height, with its bottom on the viewport's bottom edge.
     await expect
@@ -60,7 +63,11 @@ test('projector mode (taller rows, a new list) keeps the timeline on its live ta
         scroller.evaluate((el) => {
           const rows = [...el.querySelectorAll<HTMLElement>('.row[data-seq]')];
           const last = rows.reduce((a, b) => (Number(a.dataset.seq) > Number(b.dataset.seq) ? a : b));
-          return { height: last.offsetHeight, below: Math.round(last.getBoundingClientRect().bottom - el.getBoundingClientRect().bottom), gap: Math.round(el.scrollHeight - el.scrollTop - el.clientHeight) };
+          return {
+            height: last.offsetHeight,
+            below: Math.round(last.getBoundingClientRect().bottom - el.getBoundingClientRect().bottom),
+            gap: Math.round(el.scrollHeight - el.scrollTop - el.clientHeight),
+          };
         }),
       )
       .toEqual({ height: rowH, below: 0, gap: 0 });

@@ -32,7 +32,8 @@ test('waterfall: an uncached READ has a store segment, the cached one does not',
   await expect(uncached).toHaveAttribute('data-cache', /miss/);
   await expect(cached).toHaveAttribute('data-cache', 'hit');
   const ns = async (row: typeof cached, seg: string): Promise<number> => Number(await row.getAttribute(`data-${seg}-ns`));
-  const attrs = (row: typeof cached) => row.evaluate((e) => Object.fromEntries([...e.attributes].filter((a) => a.name.startsWith('data-')).map((a) => [a.name, a.value])));
+  const attrs = (row: typeof cached) =>
+    row.evaluate((e) => Object.fromEntries([...e.attributes].filter((a) => a.name.startsWith('data-')).map((a) => [a.name, a.value])));
   test.info().annotations.push({ type: 'waterfall rows', description: JSON.stringify([await attrs(uncached), await attrs(cached)]) });
   expect(await ns(uncached, 'store'), 'the miss read the LUN file').toBeGreaterThan(0);
   expect(await ns(cached, 'store'), 'the hit did not touch the store').toBe(0);
@@ -78,7 +79,7 @@ test('SRT table of a capture: the same calls per opcode as tshark -q -z scsi,srt
   const rows = page.getByTestId('srt-row');
   await expect(rows.first()).toBeVisible();
   const ours = new Map<number, number>(
-    (await rows.evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-opcode')), Number(e.getAttribute('data-calls'))] as [number, number]))),
+    await rows.evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-opcode')), Number(e.getAttribute('data-calls'))] as [number, number])),
   );
   test.info().annotations.push({ type: 'SRT calls (lab = tshark)', description: JSON.stringify([...ours]) });
   expect(ours).toEqual(tshark);

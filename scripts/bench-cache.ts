@@ -34,7 +34,7 @@ function rng(seed: number): (n: number) => number {
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * n | 0;
+    return ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n) | 0;
   };
 }
 
@@ -52,18 +52,16 @@ export const WORKLOADS: Workload[] = [
       return { warmup: span, ops };
     },
   },
-  ...[false, true].map(
-    (readahead): Workload => ({
-      name: readahead ? 'sequential, readahead' : 'sequential',
-      readahead,
-      reads(cache, lba) {
-        const ops: Array<[number, number]> = [];
-        const chunk = 65536 / lba;
-        for (let at = 0; at < (cache * 4) / lba; at += chunk) ops.push([at, chunk]);
-        return { warmup: 0, ops };
-      },
-    }),
-  ),
+  ...[false, true].map((readahead): Workload => ({
+    name: readahead ? 'sequential, readahead' : 'sequential',
+    readahead,
+    reads(cache, lba) {
+      const ops: Array<[number, number]> = [];
+      const chunk = 65536 / lba;
+      for (let at = 0; at < (cache * 4) / lba; at += chunk) ops.push([at, chunk]);
+      return { warmup: 0, ops };
+    },
+  })),
   {
     name: 'looping scan 1.5x',
     readahead: false,
@@ -161,7 +159,8 @@ async function main(argv: string[]): Promise<void> {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--cache') cacheBytes = parseCacheSize(argv[++i] ?? '');
     else if (argv[i] === '--json') json = true;
-    else if (argv[i] === 'cache') continue; // `npm run bench -- cache` may pass its selector through
+    else if (argv[i] === 'cache')
+      continue; // `npm run bench -- cache` may pass its selector through
     else throw new Error(`unknown argument ${argv[i]}: use [--cache SIZE] [--json]`);
   }
   const dir = await mkdtemp(join(tmpdir(), 'iscsi-lab-bench-cache-'));

@@ -66,20 +66,54 @@ const command = fixture('scsi-command-read10');
 const dataIn = fixture('data-in-read10-4k');
 const stream = Buffer.concat([command, dataIn, command, dataIn]);
 let framed = 0;
-const reader = new PduReader({ pdu: () => void framed++, error: (e) => { throw new Error(`framing: ${e.kind}`); } });
+const reader = new PduReader({
+  pdu: () => void framed++,
+  error: (e) => {
+    throw new Error(`framing: ${e.kind}`);
+  },
+});
 const chunk = 1460; // what one TCP segment carries on a 1500-byte MTU
-rows.push(['framing (PDUs/s, 1460-byte chunks)', fmt((await rate(() => {
-  for (let o = 0; o < stream.length; o += chunk) reader.push(stream.subarray(o, o + chunk));
-})) * 4)]);
+rows.push([
+  'framing (PDUs/s, 1460-byte chunks)',
+  fmt(
+    (await rate(() => {
+      for (let o = 0; o < stream.length; o += chunk) reader.push(stream.subarray(o, o + chunk));
+    })) * 4,
+  ),
+]);
 
 const cmdPdu = asPdu(command);
 rows.push(['decode SCSI Command (PDUs/s)', fmt(await rate(() => decodeScsiCommand(cmdPdu)))]);
 
 const block = Buffer.alloc(4096, 0x5a);
-rows.push(['encode Data-In + status (PDUs/s)', fmt(await rate(() => serializePdu(encodeDataIn({
-  final: true, acknowledge: false, lun: 0, itt: 7, ttt: 0xffffffff, statSN: 1, expCmdSN: 2, maxCmdSN: 33, dataSN: 0,
-  bufferOffset: 0, status: 0, overflow: false, underflow: false, residualCount: 0, data: block,
-}), false, false)))]);
+rows.push([
+  'encode Data-In + status (PDUs/s)',
+  fmt(
+    await rate(() =>
+      serializePdu(
+        encodeDataIn({
+          final: true,
+          acknowledge: false,
+          lun: 0,
+          itt: 7,
+          ttt: 0xffffffff,
+          statSN: 1,
+          expCmdSN: 2,
+          maxCmdSN: 33,
+          dataSN: 0,
+          bufferOffset: 0,
+          status: 0,
+          overflow: false,
+          underflow: false,
+          residualCount: 0,
+          data: block,
+        }),
+        false,
+        false,
+      ),
+    ),
+  ),
+]);
 
 for (const size of [4096, 262144]) {
   const buf = Buffer.alloc(size, 0xa5);
@@ -94,10 +128,15 @@ try {
   const blocks = (8 * 1024 * 1024) / 512;
   for (let lba = 0; lba < blocks; lba += 128) await cache.read(lba, 128);
   let next = 0;
-  rows.push(['cache hits, 4 KiB reads (lookups/s)', fmt(await rate(() => {
-    next = (next + 8 * 97) % blocks;
-    return cache.read(next, 8);
-  }, true))]);
+  rows.push([
+    'cache hits, 4 KiB reads (lookups/s)',
+    fmt(
+      await rate(() => {
+        next = (next + 8 * 97) % blocks;
+        return cache.read(next, 8);
+      }, true),
+    ),
+  ]);
   const st = cache.stats();
   rows.push(['  (cache hit rate in that run)', `${((st.hits / Math.max(1, st.hits + st.misses)) * 100).toFixed(1)}%`]);
   await cache.close();
@@ -111,22 +150,69 @@ try {
   const release = recorder.start();
   const address = { localAddress: '127.0.0.1', localPort: 3260, remoteAddress: '127.0.0.1', remotePort: 40000 };
   const commandPdu: Pdu = { bhs: command.subarray(0, 48), ahs: Buffer.alloc(0), data: Buffer.alloc(0) };
-  const dataIn = encodeDataIn({ final: true, status: 0, acknowledge: false, lun: 0, itt: command.readUInt32BE(16), ttt: 0xffffffff, statSN: 1, expCmdSN: 2, maxCmdSN: 9, dataSN: 0, bufferOffset: 0, residualCount: 0, underflow: false, overflow: false, data: Buffer.alloc(4096, 7) });
-  const pdu = (direction: 'in' | 'out', p: Pdu): PduEvent => ({ direction, connectionId: 1, tsih: 1, address, timeNs: process.hrtime.bigint(), pdu: p, headerDigest: false, dataDigest: false });
-  rows.push(['record SCSI Command + 4 KiB Data-In (pairs/s)', fmt(await rate(() => {
-    taps.pdu.emit(pdu('in', commandPdu));
-    taps.pdu.emit(pdu('out', dataIn));
-  }))]);
+  const dataIn = encodeDataIn({
+    final: true,
+    status: 0,
+    acknowledge: false,
+    lun: 0,
+    itt: command.readUInt32BE(16),
+    ttt: 0xffffffff,
+    statSN: 1,
+    expCmdSN: 2,
+    maxCmdSN: 9,
+    dataSN: 0,
+    bufferOffset: 0,
+    residualCount: 0,
+    underflow: false,
+    overflow: false,
+    data: Buffer.alloc(4096, 7),
+  });
+  const pdu = (direction: 'in' | 'out', p: Pdu): PduEvent => ({
+    direction,
+    connectionId: 1,
+    tsih: 1,
+    address,
+    timeNs: process.hrtime.bigint(),
+    pdu: p,
+    headerDigest: false,
+    dataDigest: false,
+  });
+  rows.push([
+    'record SCSI Command + 4 KiB Data-In (pairs/s)',
+    fmt(
+      await rate(() => {
+        taps.pdu.emit(pdu('in', commandPdu));
+        taps.pdu.emit(pdu('out', dataIn));
+      }),
+    ),
+  ]);
   release();
 }
 
 const describer = new PduDescriber();
 const tcp = { src: '127.0.0.1', srcPort: 40000, dst: '127.0.0.1', dstPort: 3260 };
 let seq = 0;
-rows.push(['describe SCSI Command (events/s)', fmt(await rate(() => describer.describe({
-  seq: seq++, timeNs: seq, wallMs: 0, direction: 'i2t', connectionId: 1, tsih: 1, tcp, headerDigest: false,
-  dataDigest: false, bhs: command.subarray(0, 48), data: command.subarray(48), rawLength: command.length,
-})))]);
+rows.push([
+  'describe SCSI Command (events/s)',
+  fmt(
+    await rate(() =>
+      describer.describe({
+        seq: seq++,
+        timeNs: seq,
+        wallMs: 0,
+        direction: 'i2t',
+        connectionId: 1,
+        tsih: 1,
+        tcp,
+        headerDigest: false,
+        dataDigest: false,
+        bhs: command.subarray(0, 48),
+        data: command.subarray(48),
+        rawLength: command.length,
+      }),
+    ),
+  ),
+]);
 
 const width = Math.max(...rows.map(([k]) => k.length));
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v.padStart(14)}`);

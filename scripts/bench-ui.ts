@@ -44,7 +44,17 @@ process.on('SIGINT', () => process.exit(130));
 async function startLab(dir: string): Promise<{ http: string; iscsi: string; proc: ChildProcess }> {
   const httpPort = await freePort();
   const iscsiPort = await freePort();
-  const proc = start('./bin/iscsi-lab.cjs', ['serve', '--http', `127.0.0.1:${httpPort}`, '--portal', `127.0.0.1:${iscsiPort}`, '--lun', `${join(dir, 'lun0.img')}:256M`, '--cache', '16M']);
+  const proc = start('./bin/iscsi-lab.cjs', [
+    'serve',
+    '--http',
+    `127.0.0.1:${httpPort}`,
+    '--portal',
+    `127.0.0.1:${iscsiPort}`,
+    '--lun',
+    `${join(dir, 'lun0.img')}:256M`,
+    '--cache',
+    '16M',
+  ]);
   let out = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -69,10 +79,13 @@ async function qemuImgLoop(url: string, until: number, counts: { ios: number }):
   while (Date.now() < until) {
     const args = ['bench', '-f', 'raw', '-t', 'none', '-d', '16', '-s', '4096', '-c', '20000', ...(write ? ['-w'] : []), url];
     const c = start('qemu-img', args);
-    const timer = setTimeout(() => {
-      c.kill('SIGTERM');
-      setTimeout(() => c.kill('SIGKILL'), 2_000).unref();
-    }, Math.max(0, until - Date.now()));
+    const timer = setTimeout(
+      () => {
+        c.kill('SIGTERM');
+        setTimeout(() => c.kill('SIGKILL'), 2_000).unref();
+      },
+      Math.max(0, until - Date.now()),
+    );
     const code = await new Promise<number | null>((r) => c.once('exit', r));
     clearTimeout(timer);
     if (code === 0) counts.ios += 20_000;
@@ -146,7 +159,9 @@ async function instrument(page: Page): Promise<void> {
     new PerformanceObserver((l) => {
       for (const e of l.getEntries() as PerformanceEventTiming[]) {
         if (e.duration < 200) continue;
-        ww.__slow.push(`${e.name}: queued ${(e.processingStart - e.startTime).toFixed(0)} ms, handlers ${(e.processingEnd - e.processingStart).toFixed(0)} ms, to paint ${(e.startTime + e.duration - e.processingEnd).toFixed(0)} ms`);
+        ww.__slow.push(
+          `${e.name}: queued ${(e.processingStart - e.startTime).toFixed(0)} ms, handlers ${(e.processingEnd - e.processingStart).toFixed(0)} ms, to paint ${(e.startTime + e.duration - e.processingEnd).toFixed(0)} ms`,
+        );
       }
     }).observe({ type: 'event', durationThreshold: 104, buffered: false } as PerformanceObserverInit);
     new PerformanceObserver((l) => {
@@ -163,23 +178,25 @@ async function measure(page: Page, action: string, act: () => Promise<void>, eff
   await page.evaluate(() => ((window as unknown as { __inputAt: number }).__inputAt = 0));
   const w0 = Date.now();
   await act();
-  const handle = await page.waitForFunction(
-    ([src, a]) => {
-      const fn = new Function('arg', `return (${src})(arg)`) as (x: unknown) => boolean;
-      const at = (window as unknown as { __inputAt: number }).__inputAt;
-      // the input must have reached the page: an effect already true before it (a list still at the top) is no answer
-      if (!at || !fn(a)) return false;
-      return performance.now() - at;
-    },
-    [effect, arg] as const,
-    { polling: 'raf', timeout: 20_000 },
-  ).catch(async (err: unknown) => {
-    const state = await page.evaluate(() => {
-      const sc = document.querySelector('[data-testid=timeline] [style*="overflow-y"]');
-      return { inputAt: (window as unknown as { __inputAt: number }).__inputAt, top: sc?.scrollTop, height: sc?.scrollHeight, client: sc?.clientHeight };
+  const handle = await page
+    .waitForFunction(
+      ([src, a]) => {
+        const fn = new Function('arg', `return (${src})(arg)`) as (x: unknown) => boolean;
+        const at = (window as unknown as { __inputAt: number }).__inputAt;
+        // the input must have reached the page: an effect already true before it (a list still at the top) is no answer
+        if (!at || !fn(a)) return false;
+        return performance.now() - at;
+      },
+      [effect, arg] as const,
+      { polling: 'raf', timeout: 20_000 },
+    )
+    .catch(async (err: unknown) => {
+      const state = await page.evaluate(() => {
+        const sc = document.querySelector('[data-testid=timeline] [style*="overflow-y"]');
+        return { inputAt: (window as unknown as { __inputAt: number }).__inputAt, top: sc?.scrollTop, height: sc?.scrollHeight, client: sc?.clientHeight };
+      });
+      throw new Error(`${action}: no effect in 20 s (${JSON.stringify(state)}): ${String(err)}`);
     });
-    throw new Error(`${action}: no effect in 20 s (${JSON.stringify(state)}): ${String(err)}`);
-  });
   const ms = (await handle.jsonValue()) as number;
   return { action, ms, wallMs: Date.now() - w0 };
 }
@@ -192,39 +209,61 @@ async function act(page: Page, i: number): Promise<Timing> {
     case 0:
     case 2: {
       const name = TABS[(i >> 1) % TABS.length]!;
-      return measure(page, `tab ${name}`, () => page.getByRole('tab', { name, exact: true }).click(), `(name) => {
+      return measure(
+        page,
+        `tab ${name}`,
+        () => page.getByRole('tab', { name, exact: true }).click(),
+        `(name) => {
         const t = [...document.querySelectorAll('[role=tab]')].find((b) => b.textContent.trim() === name);
         return t && t.getAttribute('aria-selected') === 'true' && !document.getElementById(t.getAttribute('aria-controls')).hidden;
-      }`, name);
+      }`,
+        name,
+      );
     }
     case 1: {
       const text = FILTERS[Math.floor(i / 5) % FILTERS.length]!;
       // the count shows "N of M PDUs" while a filter is on, "N PDUs" without one; the filter text is echoed in
       // data-filter once the list shows its result
-      return measure(page, `filter "${text}"`, () => page.getByTestId('filter-opcode').fill(text), `(text) => {
+      return measure(
+        page,
+        `filter "${text}"`,
+        () => page.getByTestId('filter-opcode').fill(text),
+        `(text) => {
         const el = document.querySelector('[data-testid=timeline]');
         return el && el.dataset.filter === text;
-      }`, text);
+      }`,
+        text,
+      );
     }
     case 3: {
       const box = page.getByTestId('filter-hide-nops');
       const want = !(await box.isChecked());
-      return measure(page, `hide NOPs ${want}`, () => box.setChecked(want), `(want) => {
+      return measure(
+        page,
+        `hide NOPs ${want}`,
+        () => box.setChecked(want),
+        `(want) => {
         const el = document.querySelector('[data-testid=timeline]');
         return el && el.dataset.hideNops === String(want);
-      }`, want);
+      }`,
+        want,
+      );
     }
     default: {
       // Scroll the timeline: to the top, or back down to the newest row.
       const toTop = Math.floor(i / 5) % 2 === 0;
-      return measure(page, `scroll ${toTop ? 'top' : 'bottom'}`, async () => {
-        // A scrollbar drag's end result, stamped when the page scrolls (a scroll is no input event of its own).
-        await page.evaluate((top) => {
-          const sc = document.querySelector<HTMLElement>('[data-testid=timeline] [style*="overflow-y"]')!;
-          (window as unknown as { __inputAt: number }).__inputAt = performance.now();
-          sc.scrollTop = top ? 0 : sc.scrollHeight;
-        }, toTop);
-      }, `(toTop) => {
+      return measure(
+        page,
+        `scroll ${toTop ? 'top' : 'bottom'}`,
+        async () => {
+          // A scrollbar drag's end result, stamped when the page scrolls (a scroll is no input event of its own).
+          await page.evaluate((top) => {
+            const sc = document.querySelector<HTMLElement>('[data-testid=timeline] [style*="overflow-y"]')!;
+            (window as unknown as { __inputAt: number }).__inputAt = performance.now();
+            sc.scrollTop = top ? 0 : sc.scrollHeight;
+          }, toTop);
+        },
+        `(toTop) => {
         const sc = document.querySelector('[data-testid=timeline] [style*="overflow-y"]');
         if (!sc) return false;
         const box = sc.getBoundingClientRect();
@@ -233,7 +272,9 @@ async function act(page: Page, i: number): Promise<Timing> {
         const shown = !rows.length || rows.some((r) => { const b = r.getBoundingClientRect(); return b.bottom > box.top && b.top < box.bottom; });
         const atEnd = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 50;
         return shown && (toTop ? sc.scrollTop === 0 : atEnd);
-      }`, toTop);
+      }`,
+        toTop,
+      );
     }
   }
 }
@@ -270,7 +311,9 @@ interface TraceEvt {
 
 /** Time by trace event name on the renderer's main thread (nested events counted in their parents too). */
 function printTrace(t: { traceEvents: TraceEvt[] }): void {
-  const main = t.traceEvents.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && t.traceEvents.some((x) => x.pid === e.pid && x.name === 'FunctionCall'));
+  const main = t.traceEvents.find(
+    (e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && t.traceEvents.some((x) => x.pid === e.pid && x.name === 'FunctionCall'),
+  );
   if (!main) return;
   const by = new Map<string, number>();
   for (const e of t.traceEvents) {
@@ -318,7 +361,10 @@ async function main(): Promise<void> {
     const ios = { ios: 0 };
     const rounds = { rounds: 0 };
     // BENCH_UI_LOAD=0: the same actions on an idle lab, the baseline the loaded figures compare with.
-    const loaded = process.env.BENCH_UI_LOAD === '0' ? new Promise((r) => setTimeout(r, until - Date.now())) : Promise.all([qemuImgLoop(lab.iscsi, until, ios), qemuIoLoop(lab.iscsi, until, rounds)]);
+    const loaded =
+      process.env.BENCH_UI_LOAD === '0'
+        ? new Promise((r) => setTimeout(r, until - Date.now()))
+        : Promise.all([qemuImgLoop(lab.iscsi, until, ios), qemuIoLoop(lab.iscsi, until, rounds)]);
     // the load window's end: PDUs and CPU are counted over it
     const load = loaded.then(async () => ({ at: Date.now(), pdus: await tracePdus(lab.http), cpu: cpuByName(process.pid) }));
     // Let the flood build up before the first action, then spread the actions over the rest of the run.
@@ -336,16 +382,24 @@ async function main(): Promise<void> {
       const next = t0 + 5_000 + (i + 1) * gap;
       if (next > Date.now()) await page.waitForTimeout(next - Date.now());
     }
-    const banner = (await page.getByTestId('sampled-banner').textContent().catch(() => null)) ?? '(not shown)';
+    const banner =
+      (await page
+        .getByTestId('sampled-banner')
+        .textContent()
+        .catch(() => null)) ?? '(not shown)';
     const end = await load;
-    const diag = await page.evaluate(() => window as unknown as { __slow: string[]; __long: number[] }).then(() =>
-      page.evaluate(() => {
-        const w = window as unknown as { __slow: string[]; __long: number[] };
-        return { slow: w.__slow, long: w.__long };
-      }),
-    );
+    const diag = await page
+      .evaluate(() => window as unknown as { __slow: string[]; __long: number[] })
+      .then(() =>
+        page.evaluate(() => {
+          const w = window as unknown as { __slow: string[]; __long: number[] };
+          return { slow: w.__slow, long: w.__long };
+        }),
+      );
     const longs = diag.long.sort((a, b) => a - b);
-    console.log(`long tasks on the page's main thread: ${longs.length}, ${longs.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${(longs.at(-1) ?? 0).toFixed(0)} ms`);
+    console.log(
+      `long tasks on the page's main thread: ${longs.length}, ${longs.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${(longs.at(-1) ?? 0).toFixed(0)} ms`,
+    );
     for (const x of diag.slow) console.log(`  slow input: ${x}`);
     if (process.env.BENCH_UI_TRACE) printTrace(JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvt[] });
     if (cdp) printProfile(((await cdp.send('Profiler.stop')) as { profile: Profile }).profile);
@@ -358,10 +412,14 @@ async function main(): Promise<void> {
     const p95 = pct(ms, 95);
     console.log('');
     console.log(`load: ${elapsed.toFixed(1)} s of qemu-img bench -d 16 (${ios.ios} 4 KiB I/Os completed in finished runs) + ${rounds.rounds} qemu-io rounds`);
-    console.log(`CPU used meanwhile (of ${elapsed.toFixed(0)} s x ${availableParallelism()} cores, shared with whatever else runs; node = the lab): ${cpuText}`);
+    console.log(
+      `CPU used meanwhile (of ${elapsed.toFixed(0)} s x ${availableParallelism()} cores, shared with whatever else runs; node = the lab): ${cpuText}`,
+    );
     console.log(`target handled ${pdus} PDUs = ${Math.round(pdus / elapsed)} PDUs/s (from /api/trace/stats)`);
     console.log(`timeline sampled view at ${sampledFrames} of ${frames} actions; last banner: ${banner.trim()}`);
-    console.log(`click-to-effect over ${ms.length} actions (page clock): p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`);
+    console.log(
+      `click-to-effect over ${ms.length} actions (page clock): p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`,
+    );
     console.log(`  Playwright call -> effect seen (adds DevTools round trips): p50 ${pct(wall, 50)} ms, p95 ${pct(wall, 95)} ms, max ${wall.at(-1)} ms`);
     if (errors.length) console.log(`page errors: ${errors.join('; ')}`);
     const ok = p95 <= P95_LIMIT_MS && errors.length === 0;

@@ -9,7 +9,10 @@ if (!url) {
   console.error('usage: bench-ws-client.mjs WS_URL');
   process.exit(2);
 }
-let text = 0, binary = 0, bytes = 0, dropped = 0;
+let text = 0,
+  binary = 0,
+  bytes = 0,
+  dropped = 0;
 const ws = new WebSocket(url);
 ws.on('message', (data, isBinary) => {
   const n = Array.isArray(data) ? data.reduce((s, b) => s + b.length, 0) : data.byteLength;

@@ -17,7 +17,12 @@ import { decodeR2T, encodeR2T } from '../server/iscsi/pdu/r2t.ts';
 import { decodeReject, encodeReject } from '../server/iscsi/pdu/reject.ts';
 import { decodeScsiCommand, encodeScsiCommand } from '../server/iscsi/pdu/scsi-command.ts';
 import { decodeScsiResponse, encodeScsiResponse } from '../server/iscsi/pdu/scsi-response.ts';
-import { decodeTaskManagementRequest, decodeTaskManagementResponse, encodeTaskManagementRequest, encodeTaskManagementResponse } from '../server/iscsi/pdu/task-management.ts';
+import {
+  decodeTaskManagementRequest,
+  decodeTaskManagementResponse,
+  encodeTaskManagementRequest,
+  encodeTaskManagementResponse,
+} from '../server/iscsi/pdu/task-management.ts';
 import { decodeText, encodeTextRequest, encodeTextResponse } from '../server/iscsi/pdu/text.ts';
 import { parseKeys, TextFormatError } from '../server/iscsi/text-keys.ts';
 import { mutate, Rng } from './fuzz-mutate.ts';
@@ -34,7 +39,13 @@ export interface Finding {
 const CODECS = new Map<number, { decode: (p: Pdu) => object; encode: (d: never) => Pdu }>([
   [Opcode.NopOut, { decode: decodeNop, encode: encodeNopOut }],
   [Opcode.NopIn, { decode: decodeNop, encode: encodeNopIn }],
-  [Opcode.ScsiCommand, { decode: (p) => ({ ...decodeScsiCommand(p), data: p.data }), encode: (d: ReturnType<typeof decodeScsiCommand> & { data: Buffer }) => encodeScsiCommand(d, d.data) }],
+  [
+    Opcode.ScsiCommand,
+    {
+      decode: (p) => ({ ...decodeScsiCommand(p), data: p.data }),
+      encode: (d: ReturnType<typeof decodeScsiCommand> & { data: Buffer }) => encodeScsiCommand(d, d.data),
+    },
+  ],
   [Opcode.TaskManagementRequest, { decode: decodeTaskManagementRequest, encode: encodeTaskManagementRequest }],
   [Opcode.TaskManagementResponse, { decode: decodeTaskManagementResponse, encode: encodeTaskManagementResponse }],
   [Opcode.LoginRequest, { decode: decodeLoginRequest, encode: encodeLoginRequest }],
@@ -55,10 +66,28 @@ const POLICY = { targetName: 'iqn.2026-11.org.iscsi-lab:fuzz', portalGroupTag: 1
 const CHAP = { chap: { user: 'u', secret: 'secretsecret' }, mutualChap: { user: 't', secret: 'targetsecret' } };
 
 function loginStep(csg: number, nsg: number, transit: boolean, keys: string): LoginRequestPdu {
-  return decodeLoginRequest(encodeLoginRequest({
-    transit, continue: false, csg, nsg, versionMax: 0, versionMin: 0, isid: Buffer.alloc(6), tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0,
-    data: Buffer.from(keys.split(' ').map((k) => `${k}\0`).join('')),
-  }));
+  return decodeLoginRequest(
+    encodeLoginRequest({
+      transit,
+      continue: false,
+      csg,
+      nsg,
+      versionMax: 0,
+      versionMin: 0,
+      isid: Buffer.alloc(6),
+      tsih: 0,
+      itt: 1,
+      cid: 0,
+      cmdSN: 1,
+      expStatSN: 0,
+      data: Buffer.from(
+        keys
+          .split(' ')
+          .map((k) => `${k}\0`)
+          .join(''),
+      ),
+    }),
+  );
 }
 
 /** A login machine that offered CHAP, got CHAP_A and sent its challenge: the next step parses CHAP_N, CHAP_R, CHAP_I, CHAP_C. */
@@ -116,7 +145,7 @@ export function fuzzCodecs(cases: number, rng: Rng): { findings: Finding[]; pdus
     reader.dataDigest = seed.dataDigest;
     try {
       // Split at random points: framing must not care where TCP cut the stream.
-      for (let at = 0; at < bytes.length; ) {
+      for (let at = 0; at < bytes.length;) {
         const n = 1 + rng.int(bytes.length - at);
         reader.push(bytes.subarray(at, at + n));
         at += n;

@@ -71,7 +71,8 @@ async function preLoginCase(w: Worker, t: LiveTarget, findings: Finding[], recen
     s.socket.write(bytes);
     // Every whole PDU before login gets a Login Response or the connection closes.
     const r = await reaction(s, () => true);
-    if (r === 'silent') findings.push({ kind: 'hang', detail: `no answer to a pre-login PDU within ${HANG_MS} ms`, hex: bytes.subarray(0, 512).toString('hex') });
+    if (r === 'silent')
+      findings.push({ kind: 'hang', detail: `no answer to a pre-login PDU within ${HANG_MS} ms`, hex: bytes.subarray(0, 512).toString('hex') });
     if (r === 'closed') stats.closedByTarget++;
   } finally {
     s.close();
@@ -118,7 +119,11 @@ async function inSessionCase(w: Worker, t: LiveTarget, findings: Finding[], rece
   s.socket.write(Buffer.concat([bytes, probe]));
   const r = await reaction(s, (p) => opcodeOf(p.bhs) === Opcode.NopIn && p.bhs.readUInt32BE(16) === probeItt);
   if (r === 'silent') {
-    findings.push({ kind: 'hang', detail: `no answer to an immediate NOP-Out after a session PDU within ${HANG_MS} ms`, hex: bytes.subarray(0, 512).toString('hex') });
+    findings.push({
+      kind: 'hang',
+      detail: `no answer to an immediate NOP-Out after a session PDU within ${HANG_MS} ms`,
+      hex: bytes.subarray(0, 512).toString('hex'),
+    });
     s.close();
   } else if (r === 'closed') stats.closedByTarget++;
   else {
@@ -126,10 +131,11 @@ async function inSessionCase(w: Worker, t: LiveTarget, findings: Finding[], rece
     s.cmdSN = decodeNop(r).expSN;
   }
   // Of what else came back (Data-In, Reject...), only R2Ts are kept, to be answered.
-  for (const p of s.received) if (opcodeOf(p.bhs) === Opcode.R2T && w.r2ts.length < 16) {
-    const d = decodeR2T(p);
-    w.r2ts.push({ itt: d.itt, ttt: d.ttt, offset: d.bufferOffset, length: Math.min(d.desiredDataTransferLength, 1 << 20) });
-  }
+  for (const p of s.received)
+    if (opcodeOf(p.bhs) === Opcode.R2T && w.r2ts.length < 16) {
+      const d = decodeR2T(p);
+      w.r2ts.push({ itt: d.itt, ttt: d.ttt, offset: d.bufferOffset, length: Math.min(d.desiredDataTransferLength, 1 << 20) });
+    }
   s.received.length = 0;
 }
 
@@ -141,27 +147,29 @@ function remember(recent: RecentCases, where: string, bytes: Buffer): void {
 /** Runs `cases` live cases over `workers` concurrent connections. */
 export async function fuzzLive(t: LiveTarget, cases: number, workers: Worker[], findings: Finding[], recent: RecentCases, stats: LiveStats): Promise<void> {
   let next = 0;
-  await Promise.all(workers.map(async (w) => {
-    while (next < cases) {
-      next++;
-      stats.cases++;
-      try {
-        if (w.rng.chance(0.25)) {
-          stats.preLogin++;
-          await preLoginCase(w, t, findings, recent, stats, workers);
-        } else {
-          stats.inSession++;
-          await inSessionCase(w, t, findings, recent, stats);
+  await Promise.all(
+    workers.map(async (w) => {
+      while (next < cases) {
+        next++;
+        stats.cases++;
+        try {
+          if (w.rng.chance(0.25)) {
+            stats.preLogin++;
+            await preLoginCase(w, t, findings, recent, stats, workers);
+          } else {
+            stats.inSession++;
+            await inSessionCase(w, t, findings, recent, stats);
+          }
+        } catch (err) {
+          // A login the fuzz session itself needs failing is the target's problem only if a fresh session fails too:
+          // the health check after the batch decides. Here it just costs a reconnect.
+          w.session?.close();
+          w.session = undefined;
+          if (!t.faultsActive && !/login failed|ECONNRESET|EPIPE|no Login Response/.test(String(err))) throw err;
         }
-      } catch (err) {
-        // A login the fuzz session itself needs failing is the target's problem only if a fresh session fails too:
-        // the health check after the batch decides. Here it just costs a reconnect.
-        w.session?.close();
-        w.session = undefined;
-        if (!t.faultsActive && !/login failed|ECONNRESET|EPIPE|no Login Response/.test(String(err))) throw err;
       }
-    }
-  }));
+    }),
+  );
 }
 
 export function makeWorkers(count: number, seed: number): Worker[] {
@@ -173,16 +181,23 @@ export function makeWorkers(count: number, seed: number): Worker[] {
  * SCSI command that never finishes shows here as a Logout Response that never comes.
  */
 export async function logoutWorkers(workers: Worker[], findings: Finding[], recent: RecentCases): Promise<void> {
-  await Promise.all(workers.map(async (w) => {
-    const s = w.session;
-    w.session = undefined;
-    if (!s || s.closed) return;
-    s.received.length = 0;
-    s.send(encodeLogoutRequest({ immediate: true, reason: 0, itt: 0x7dffffff, cid: 0, cmdSN: s.cmdSN, expStatSN: s.expStatSN }));
-    const r = await reaction(s, (p) => opcodeOf(p.bhs) === Opcode.LogoutResponse);
-    if (r === 'silent') findings.push({ kind: 'hang', detail: `session of fuzz worker ${w.id}: no Logout Response within ${HANG_MS} ms (a command that never finishes?)`, hex: recent.join('\n') });
-    s.close();
-  }));
+  await Promise.all(
+    workers.map(async (w) => {
+      const s = w.session;
+      w.session = undefined;
+      if (!s || s.closed) return;
+      s.received.length = 0;
+      s.send(encodeLogoutRequest({ immediate: true, reason: 0, itt: 0x7dffffff, cid: 0, cmdSN: s.cmdSN, expStatSN: s.expStatSN }));
+      const r = await reaction(s, (p) => opcodeOf(p.bhs) === Opcode.LogoutResponse);
+      if (r === 'silent')
+        findings.push({
+          kind: 'hang',
+          detail: `session of fuzz worker ${w.id}: no Logout Response within ${HANG_MS} ms (a command that never finishes?)`,
+          hex: recent.join('\n'),
+        });
+      s.close();
+    }),
+  );
 }
 
 export function closeWorkers(workers: Worker[]): void {

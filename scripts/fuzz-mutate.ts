@@ -37,21 +37,87 @@ export class Rng {
 
 const INTERESTING_8 = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff];
 const INTERESTING_32 = [0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x1000, 0xffff, 0x10000];
-const DSL_VALUES = [0, 1, 3, 47, 48, 512, 8192, 65536, LIMITS.maxRecvDataSegmentLength - 1, LIMITS.maxRecvDataSegmentLength,
-  LIMITS.maxRecvDataSegmentLength + 1, 0xffffff];
+const DSL_VALUES = [
+  0,
+  1,
+  3,
+  47,
+  48,
+  512,
+  8192,
+  65536,
+  LIMITS.maxRecvDataSegmentLength - 1,
+  LIMITS.maxRecvDataSegmentLength,
+  LIMITS.maxRecvDataSegmentLength + 1,
+  0xffffff,
+];
 /** Every opcode an initiator may send, some target opcodes, and unassigned ones. */
 const OPCODES = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10, 0x1c, 0x1d, 0x1e, 0x20, 0x21, 0x25, 0x3f, 0x07, 0x0f, 0x11, 0x2a];
 /** First CDB bytes worth hitting: the commands this target implements, and some it does not. */
-const SCSI_OPCODES = [0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x16, 0x17, 0x1a, 0x1b, 0x1e, 0x25, 0x28, 0x2a, 0x2e, 0x2f, 0x34, 0x35, 0x37,
-  0x41, 0x42, 0x48, 0x4c, 0x4d, 0x55, 0x5a, 0x5e, 0x5f, 0x7f, 0x83, 0x88, 0x89, 0x8a, 0x8e, 0x8f, 0x90, 0x91, 0x93, 0x9e, 0xa0,
-  0xa3, 0xa8, 0xaa, 0xb7, 0xc0, 0xff];
-const TEXT_VALUES = ['', 'Yes', 'No', 'None', 'CRC32C', 'CRC32C,None', 'Reject', 'Irrelevant', 'NotUnderstood', '0', '1', '-1',
-  '4294967296', '99999999999999999999', '0x', '0xzz', '0b', '0b!!', '512', '16777215', 'x'.repeat(9000), 'CHAP', 'CHAP,None',
-  'Normal', 'Discovery', 'All', '\u00ff\u0000', '\ud800'];
-const TEXT_KEYS = ['InitiatorName', 'TargetName', 'SessionType', 'AuthMethod', 'HeaderDigest', 'DataDigest', 'MaxConnections',
-  'InitialR2T', 'ImmediateData', 'MaxRecvDataSegmentLength', 'MaxBurstLength', 'FirstBurstLength', 'DefaultTime2Wait',
-  'DefaultTime2Retain', 'MaxOutstandingR2T', 'DataPDUInOrder', 'DataSequenceInOrder', 'ErrorRecoveryLevel', 'SendTargets',
-  'CHAP_A', 'CHAP_N', 'CHAP_R', 'CHAP_I', 'CHAP_C', 'X-vendor.key', 'TaskReporting', 'iSCSIProtocolLevel', 'k'.repeat(70)];
+const SCSI_OPCODES = [
+  0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x16, 0x17, 0x1a, 0x1b, 0x1e, 0x25, 0x28, 0x2a, 0x2e, 0x2f, 0x34, 0x35, 0x37, 0x41, 0x42, 0x48, 0x4c, 0x4d, 0x55, 0x5a,
+  0x5e, 0x5f, 0x7f, 0x83, 0x88, 0x89, 0x8a, 0x8e, 0x8f, 0x90, 0x91, 0x93, 0x9e, 0xa0, 0xa3, 0xa8, 0xaa, 0xb7, 0xc0, 0xff,
+];
+const TEXT_VALUES = [
+  '',
+  'Yes',
+  'No',
+  'None',
+  'CRC32C',
+  'CRC32C,None',
+  'Reject',
+  'Irrelevant',
+  'NotUnderstood',
+  '0',
+  '1',
+  '-1',
+  '4294967296',
+  '99999999999999999999',
+  '0x',
+  '0xzz',
+  '0b',
+  '0b!!',
+  '512',
+  '16777215',
+  'x'.repeat(9000),
+  'CHAP',
+  'CHAP,None',
+  'Normal',
+  'Discovery',
+  'All',
+  '\u00ff\u0000',
+  '\ud800',
+];
+const TEXT_KEYS = [
+  'InitiatorName',
+  'TargetName',
+  'SessionType',
+  'AuthMethod',
+  'HeaderDigest',
+  'DataDigest',
+  'MaxConnections',
+  'InitialR2T',
+  'ImmediateData',
+  'MaxRecvDataSegmentLength',
+  'MaxBurstLength',
+  'FirstBurstLength',
+  'DefaultTime2Wait',
+  'DefaultTime2Retain',
+  'MaxOutstandingR2T',
+  'DataPDUInOrder',
+  'DataSequenceInOrder',
+  'ErrorRecoveryLevel',
+  'SendTargets',
+  'CHAP_A',
+  'CHAP_N',
+  'CHAP_R',
+  'CHAP_I',
+  'CHAP_C',
+  'X-vendor.key',
+  'TaskReporting',
+  'iSCSIProtocolLevel',
+  'k'.repeat(70),
+];
 
 /** How long the frame starting at `at` says it is (header + data + padding), or undefined if its BHS is cut. */
 function frameLength(buf: Buffer, at = 0): number | undefined {
@@ -86,7 +152,7 @@ export function completeFrames(buf: Buffer): Buffer {
  */
 export function withDigests(buf: Buffer, rng: Rng): Buffer {
   const out: Buffer[] = [];
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const len = frameLength(buf, at);
     if (len === undefined || at + len > buf.length) {
       out.push(buf.subarray(at));
@@ -116,7 +182,10 @@ function fixLength(buf: Buffer): void {
 }
 
 function mutateText(data: Buffer, rng: Rng): Buffer {
-  const pairs = data.toString('latin1').split('\0').filter((p) => p !== '');
+  const pairs = data
+    .toString('latin1')
+    .split('\0')
+    .filter((p) => p !== '');
   switch (rng.int(6)) {
     case 0: // change a value
       if (pairs.length) {
@@ -170,7 +239,8 @@ function mutateOnce(b: Buffer, rng: Rng, others: readonly Buffer[]): Buffer {
     case 5: // DataSegmentLength: a lie, a limit, or the truth
       if (bhs) b.writeUIntBE(rng.pick(DSL_VALUES), Bhs.DataSegmentLength, 3);
       return b;
-    case 6: { // one of the 32-bit words: LUN halves, ITT, TTT/EDTL, CmdSN, ExpStatSN, and the rest
+    case 6: {
+      // one of the 32-bit words: LUN halves, ITT, TTT/EDTL, CmdSN, ExpStatSN, and the rest
       if (!bhs) return b;
       const at = rng.pick([8, 12, 16, 20, 24, 28, 32, 36, 40, 44]);
       const v = b.readUInt32BE(at);
@@ -187,7 +257,8 @@ function mutateOnce(b: Buffer, rng: Rng, others: readonly Buffer[]): Buffer {
       return b.subarray(0, rng.int(b.length + 1));
     case 9: // extend with junk
       return Buffer.concat([b, rng.bytes(1 + rng.int(rng.chance(0.9) ? 64 : 4096))]);
-    case 10: { // the text keys of a Login or Text PDU (length kept honest)
+    case 10: {
+      // the text keys of a Login or Text PDU (length kept honest)
       if (!bhs) return b;
       const head = BHS_LENGTH + b[Bhs.TotalAhsLength]! * 4;
       const data = b.subarray(Math.min(head, b.length), Math.min(b.length, head + b.readUIntBE(Bhs.DataSegmentLength, 3)));
@@ -203,7 +274,8 @@ function mutateOnce(b: Buffer, rng: Rng, others: readonly Buffer[]): Buffer {
         const cut = rng.int(Math.min(b.length, o.length) + 1);
         return Buffer.concat([b.subarray(0, cut), o.subarray(cut)]);
       }
-    case 12: { // data segment bytes changed, length made to match
+    case 12: {
+      // data segment bytes changed, length made to match
       if (!bhs) return b;
       const out = Buffer.concat([b, rng.chance(0.5) ? Buffer.alloc(rng.int(1024)) : rng.bytes(rng.int(300))]);
       fixLength(out);

@@ -22,7 +22,9 @@ const wire = (pdu: Pdu): Buffer => Buffer.concat(serializePdu(pdu, false, false)
 export const CAPTURED_I2T: readonly Buffer[] = pdus.filter((p) => p.dir === 'i2t' && !p.headerDigest && !p.dataDigest).map((p) => Buffer.from(p.hex, 'hex'));
 /** Every captured PDU, both directions, digests included: for the codecs alone. */
 export const CAPTURED_ALL: readonly { bytes: Buffer; headerDigest: boolean; dataDigest: boolean }[] = pdus.map((p) => ({
-  bytes: Buffer.from(p.hex, 'hex'), headerDigest: p.headerDigest === true, dataDigest: p.dataDigest === true,
+  bytes: Buffer.from(p.hex, 'hex'),
+  headerDigest: p.headerDigest === true,
+  dataDigest: p.dataDigest === true,
 }));
 
 /** A logged-in session another connection may try to join or reinstate (RFC 7143 6.3.4, 6.3.5). */
@@ -46,10 +48,23 @@ export function loginSeed(rng: Rng, targetName: string, initiatorName: string, j
   else keys.push(['HeaderDigest', 'None'], ['DataDigest', 'None'], ['MaxRecvDataSegmentLength', '262144'], ['ImmediateData', 'Yes'], ['InitialR2T', 'No']);
   const isid = Buffer.from(join?.isid ?? '80fa00000000', 'hex');
   if (!join) isid.writeUInt16BE(rng.int(0x10000), 4);
-  return wire(encodeLoginRequest({
-    transit: rng.chance(0.9), continue: rng.chance(0.05), csg: security ? 0 : 1, nsg: security ? 1 : 3, versionMax: 0, versionMin: 0,
-    isid, tsih: join && rng.chance(0.7) ? join.tsih : 0, itt: rng.int(0x10000), cid: rng.int(3), cmdSN: rng.int(8), expStatSN: 0, data: encodeKeys(keys),
-  }));
+  return wire(
+    encodeLoginRequest({
+      transit: rng.chance(0.9),
+      continue: rng.chance(0.05),
+      csg: security ? 0 : 1,
+      nsg: security ? 1 : 3,
+      versionMax: 0,
+      versionMin: 0,
+      isid,
+      tsih: join && rng.chance(0.7) ? join.tsih : 0,
+      itt: rng.int(0x10000),
+      cid: rng.int(3),
+      cmdSN: rng.int(8),
+      expStatSN: 0,
+      data: encodeKeys(keys),
+    }),
+  );
 }
 
 /** What a live session's seeds need: where its command window is. */
@@ -93,16 +108,38 @@ function scsiSeed(rng: Rng, p: SessionPoint): Buffer[] {
     data.writeUInt32BE(8, 16);
   }
   const itt = p.itt;
-  const command = wire(encodeScsiCommand({
-    immediate: rng.chance(0.1), final: data.length === write || rng.chance(0.5), read: (c.read ?? 0) > 0, write: write > 0, attribute: rng.int(3),
-    lun: c.lun ?? 0, itt, expectedDataTransferLength: c.read ?? write, cmdSN: p.cmdSN, expStatSN: p.expStatSN, cdb,
-  }, data));
+  const command = wire(
+    encodeScsiCommand(
+      {
+        immediate: rng.chance(0.1),
+        final: data.length === write || rng.chance(0.5),
+        read: (c.read ?? 0) > 0,
+        write: write > 0,
+        attribute: rng.int(3),
+        lun: c.lun ?? 0,
+        itt,
+        expectedDataTransferLength: c.read ?? write,
+        cmdSN: p.cmdSN,
+        expStatSN: p.expStatSN,
+        cdb,
+      },
+      data,
+    ),
+  );
   if (write === 0 || data.length === write || rng.chance(0.3)) return [command];
   // The rest of the write as unsolicited or "solicited" Data-Out (the TTT a guess: the fuzzer never reads R2Ts).
-  const out = wire(encodeDataOut({
-    final: true, lun: c.lun ?? 0, itt, ttt: rng.chance(0.5) ? 0xffffffff : 1 + rng.int(4), expStatSN: p.expStatSN, dataSN: 0,
-    bufferOffset: data.length, data: Buffer.alloc(write - data.length, 0x5a),
-  }));
+  const out = wire(
+    encodeDataOut({
+      final: true,
+      lun: c.lun ?? 0,
+      itt,
+      ttt: rng.chance(0.5) ? 0xffffffff : 1 + rng.int(4),
+      expStatSN: p.expStatSN,
+      dataSN: 0,
+      bufferOffset: data.length,
+      data: Buffer.alloc(write - data.length, 0x5a),
+    }),
+  );
   return [command, out];
 }
 
@@ -120,7 +157,20 @@ export function dataOutFor(r: OpenR2T, p: SessionPoint): Buffer[] {
   const seg = 8192;
   for (let off = 0, sn = 0; off < r.length; off += seg, sn++) {
     const n = Math.min(seg, r.length - off);
-    out.push(wire(encodeDataOut({ final: off + n >= r.length, lun: 0, itt: r.itt, ttt: r.ttt, expStatSN: p.expStatSN, dataSN: sn, bufferOffset: r.offset + off, data: Buffer.alloc(n, 0x33) })));
+    out.push(
+      wire(
+        encodeDataOut({
+          final: off + n >= r.length,
+          lun: 0,
+          itt: r.itt,
+          ttt: r.ttt,
+          expStatSN: p.expStatSN,
+          dataSN: sn,
+          bufferOffset: r.offset + off,
+          data: Buffer.alloc(n, 0x33),
+        }),
+      ),
+    );
   }
   return out;
 }
@@ -134,18 +184,78 @@ export function sessionSeed(rng: Rng, p: SessionPoint): Buffer[] {
     case 3:
       return scsiSeed(rng, p);
     case 4:
-      return [wire(encodeNopOut({ immediate: rng.chance(0.5), lun: 0, itt: p.itt, ttt: 0xffffffff, sn: p.cmdSN, expSN: p.expStatSN, maxCmdSN: 0, data: rng.chance(0.3) ? Buffer.alloc(rng.int(600), 0x61) : Buffer.alloc(0) }))];
+      return [
+        wire(
+          encodeNopOut({
+            immediate: rng.chance(0.5),
+            lun: 0,
+            itt: p.itt,
+            ttt: 0xffffffff,
+            sn: p.cmdSN,
+            expSN: p.expStatSN,
+            maxCmdSN: 0,
+            data: rng.chance(0.3) ? Buffer.alloc(rng.int(600), 0x61) : Buffer.alloc(0),
+          }),
+        ),
+      ];
     case 5:
-      return [wire(encodeDataOut({ final: rng.chance(0.7), lun: 0, itt: rng.chance(0.5) ? p.itt - 1 : rng.int(0x100000), ttt: rng.pick([0xffffffff, 1, 2, 3]), expStatSN: p.expStatSN, dataSN: rng.int(3), bufferOffset: rng.pick([0, 512, 4096]), data: Buffer.alloc(rng.pick([0, 512, 4096])) }))];
+      return [
+        wire(
+          encodeDataOut({
+            final: rng.chance(0.7),
+            lun: 0,
+            itt: rng.chance(0.5) ? p.itt - 1 : rng.int(0x100000),
+            ttt: rng.pick([0xffffffff, 1, 2, 3]),
+            expStatSN: p.expStatSN,
+            dataSN: rng.int(3),
+            bufferOffset: rng.pick([0, 512, 4096]),
+            data: Buffer.alloc(rng.pick([0, 512, 4096])),
+          }),
+        ),
+      ];
     case 6: {
-      const keys: KeyValue[] = rng.chance(0.7) ? [['SendTargets', rng.pick(['All', '', p.targetName])]] : [['MaxRecvDataSegmentLength', String(rng.pick([512, 8192, 262144]))]];
-      return [wire(encodeTextRequest({ immediate: rng.chance(0.3), final: rng.chance(0.9), continue: rng.chance(0.1), lun: 0, itt: p.itt, ttt: 0xffffffff, sn: p.cmdSN, expSN: p.expStatSN, maxCmdSN: 0, data: encodeKeys(keys) }))];
+      const keys: KeyValue[] = rng.chance(0.7)
+        ? [['SendTargets', rng.pick(['All', '', p.targetName])]]
+        : [['MaxRecvDataSegmentLength', String(rng.pick([512, 8192, 262144]))]];
+      return [
+        wire(
+          encodeTextRequest({
+            immediate: rng.chance(0.3),
+            final: rng.chance(0.9),
+            continue: rng.chance(0.1),
+            lun: 0,
+            itt: p.itt,
+            ttt: 0xffffffff,
+            sn: p.cmdSN,
+            expSN: p.expStatSN,
+            maxCmdSN: 0,
+            data: encodeKeys(keys),
+          }),
+        ),
+      ];
     }
     case 7:
       // Every function but TARGET COLD RESET, which would also cut the other fuzz sessions (mutations still reach it).
-      return [wire(encodeTaskManagementRequest({ immediate: rng.chance(0.7), function: rng.pick([1, 2, 3, 4, 5, 6, 8, 14]), lun: rng.pick([0, 1, 5]), itt: p.itt, referencedTaskTag: rng.chance(0.5) ? p.itt - 1 : 0xffffffff, cmdSN: p.cmdSN, expStatSN: p.expStatSN, refCmdSN: p.cmdSN - 1, expDataSN: 0 }))];
+      return [
+        wire(
+          encodeTaskManagementRequest({
+            immediate: rng.chance(0.7),
+            function: rng.pick([1, 2, 3, 4, 5, 6, 8, 14]),
+            lun: rng.pick([0, 1, 5]),
+            itt: p.itt,
+            referencedTaskTag: rng.chance(0.5) ? p.itt - 1 : 0xffffffff,
+            cmdSN: p.cmdSN,
+            expStatSN: p.expStatSN,
+            refCmdSN: p.cmdSN - 1,
+            expDataSN: 0,
+          }),
+        ),
+      ];
     case 8:
-      if (rng.chance(0.3)) return [wire(encodeLogoutRequest({ immediate: rng.chance(0.5), reason: rng.int(4), itt: p.itt, cid: rng.int(2), cmdSN: p.cmdSN, expStatSN: p.expStatSN }))];
+      if (rng.chance(0.3))
+        return [
+          wire(encodeLogoutRequest({ immediate: rng.chance(0.5), reason: rng.int(4), itt: p.itt, cid: rng.int(2), cmdSN: p.cmdSN, expStatSN: p.expStatSN })),
+        ];
       return [loginSeed(rng, p.targetName, 'iqn.2026-11.org.iscsi-lab:fuzz')];
     default:
       return [rng.pick(CAPTURED_I2T)];

@@ -74,7 +74,13 @@ async function health(port: number, n: number, attempts: number): Promise<string
 /** A fresh initiator logs in, INQUIRY and READ: the target serves. Returns what went wrong, if anything. */
 async function healthOnce(port: number, n: number, timeoutMs: number): Promise<string | undefined> {
   const work = async (): Promise<string | undefined> => {
-    const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:fuzz-health', isid: Buffer.from([0x80, 0xfc, 0, 0, (n >> 8) & 0xff, n & 0xff]) });
+    const s = await InitiatorSession.login({
+      host: '127.0.0.1',
+      port,
+      targetName: IQN,
+      initiatorName: 'iqn.2026-11.org.iscsi-lab:fuzz-health',
+      isid: Buffer.from([0x80, 0xfc, 0, 0, (n >> 8) & 0xff, n & 0xff]),
+    });
     try {
       await clearUnitAttentions(s, 0);
       const inq = await inquiry(s, 0);
@@ -106,7 +112,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   for (const f of faultSpecs) log(`fault rule: --fault '${f}'`);
   const healthAttempts = faultSpecs.length ? 6 : 1;
   const target: RunningTarget = await startTarget({
-    iqn: IQN, luns: [{ size: '16M' }, { size: '16M', thin: true }], args: ['--max-connections', '1024', ...faultSpecs.flatMap((f) => ['--fault', f])],
+    iqn: IQN,
+    luns: [{ size: '16M' }, { size: '16M', thin: true }],
+    args: ['--max-connections', '1024', ...faultSpecs.flatMap((f) => ['--fault', f])],
   });
   const pid = target.proc.pid!;
   const live: LiveStats = { cases: 0, preLogin: 0, inSession: 0, closedByTarget: 0, logins: 0, digestLogins: 0 };
@@ -161,8 +169,21 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const faultHangs = faultSpecs.length ? findings.filter((f) => f.kind === 'hang').length : 0;
   const kept = faultSpecs.length ? findings.filter((f) => f.kind !== 'hang') : findings;
   return {
-    faultRules: faultSpecs, faultHangs, cases: live.cases, codecCases: o.cases, codecPdus: codec.pdus, seconds: (performance.now() - started) / 1000, batches, healthChecks,
-    findings: kept, rssStartMiB, rssEndMiB, rssMaxMiB, rssByBatch, live, cleanExit,
+    faultRules: faultSpecs,
+    faultHangs,
+    cases: live.cases,
+    codecCases: o.cases,
+    codecPdus: codec.pdus,
+    seconds: (performance.now() - started) / 1000,
+    batches,
+    healthChecks,
+    findings: kept,
+    rssStartMiB,
+    rssEndMiB,
+    rssMaxMiB,
+    rssByBatch,
+    live,
+    cleanExit,
   };
 }
 
@@ -189,11 +210,13 @@ function parseArgs(argv: string[]): FuzzOptions {
 /** The one summary line (and the findings) `npm run fuzz` prints. */
 export function summary(r: FuzzReport): string {
   const count = (k: Finding['kind']) => r.findings.filter((f) => f.kind === k).length;
-  return `fuzz: ${r.cases} live cases (${r.live.preLogin} before login, ${r.live.inSession} in sessions, ${r.live.closedByTarget} connections closed by the target, `
-    + `${r.live.logins} fuzz logins, ${r.live.digestLogins} with digests) + ${r.codecCases} codec cases (${r.codecPdus} PDUs) in ${r.seconds.toFixed(1)} s: `
-    + `${count('crash')} crashes, ${count('hang')} hangs, ${count('internal-error')} internal errors, ${count('codec')} codec findings, `
-    + (r.faultRules.length ? `${r.faultRules.length} fault rules active (${r.faultHangs} unanswered cases they explain), ` : '')
-    + `fresh session OK after ${r.healthChecks - count('health')}/${r.healthChecks} batches, target RSS ${r.rssStartMiB} -> ${r.rssEndMiB} MiB (max ${r.rssMaxMiB})`;
+  return (
+    `fuzz: ${r.cases} live cases (${r.live.preLogin} before login, ${r.live.inSession} in sessions, ${r.live.closedByTarget} connections closed by the target, ` +
+    `${r.live.logins} fuzz logins, ${r.live.digestLogins} with digests) + ${r.codecCases} codec cases (${r.codecPdus} PDUs) in ${r.seconds.toFixed(1)} s: ` +
+    `${count('crash')} crashes, ${count('hang')} hangs, ${count('internal-error')} internal errors, ${count('codec')} codec findings, ` +
+    (r.faultRules.length ? `${r.faultRules.length} fault rules active (${r.faultHangs} unanswered cases they explain), ` : '') +
+    `fresh session OK after ${r.healthChecks - count('health')}/${r.healthChecks} batches, target RSS ${r.rssStartMiB} -> ${r.rssEndMiB} MiB (max ${r.rssMaxMiB})`
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -38,10 +38,24 @@ const iqn = 'iqn.2026-11.org.iscsi-lab:soak';
 // you repeat them); without, as users run it.
 const nodeFlags = (process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const cli = join(root, 'bin/iscsi-lab.cjs');
-const target = spawn(nodeFlags.length ? process.execPath : cli, [
-  ...(nodeFlags.length ? [...nodeFlags, cli] : []), 'target', '--portal', `127.0.0.1:${port}`, '--iqn', iqn,
-  '--lun', `${join(dir, 'lun0.img')}:1G`, '--cache', String(cacheBytes), '--cache-mode', 'write-back',
-], { stdio: ['ignore', 'pipe', process.env.SOAK_NODE_FLAGS ? 'pipe' : 'inherit'] });
+const target = spawn(
+  nodeFlags.length ? process.execPath : cli,
+  [
+    ...(nodeFlags.length ? [...nodeFlags, cli] : []),
+    'target',
+    '--portal',
+    `127.0.0.1:${port}`,
+    '--iqn',
+    iqn,
+    '--lun',
+    `${join(dir, 'lun0.img')}:1G`,
+    '--cache',
+    String(cacheBytes),
+    '--cache-mode',
+    'write-back',
+  ],
+  { stdio: ['ignore', 'pipe', process.env.SOAK_NODE_FLAGS ? 'pipe' : 'inherit'] },
+);
 let targetExited = false;
 target.on('exit', () => (targetExited = true));
 const lines = createInterface({ input: target.stdout! });
@@ -107,7 +121,10 @@ let rssPeak = rssStart;
 const open: InitiatorSession[] = [];
 for (let i = 0; i < sessions; i++) {
   const s = await InitiatorSession.login({
-    host: '127.0.0.1', port, targetName: iqn, initiatorName: `iqn.2026-11.org.iscsi-lab:soak-${i}`,
+    host: '127.0.0.1',
+    port,
+    targetName: iqn,
+    initiatorName: `iqn.2026-11.org.iscsi-lab:soak-${i}`,
   });
   await clearUnitAttentions(s, 0);
   open.push(s);
@@ -120,7 +137,11 @@ const timer = setInterval(async () => {
   const rss = await rssMiB().catch(() => 0);
   rssPeak = Math.max(rssPeak, rss);
   const t = (performance.now() - started) / 1000;
-  console.log(`  ${t.toFixed(0).padStart(4)} s  ${Math.round((ops - lastOps) / 5).toString().padStart(7)} ops/s  errors ${errors}  mismatches ${mismatches}  RSS ${rss.toFixed(0)} MiB`);
+  console.log(
+    `  ${t.toFixed(0).padStart(4)} s  ${Math.round((ops - lastOps) / 5)
+      .toString()
+      .padStart(7)} ops/s  errors ${errors}  mismatches ${mismatches}  RSS ${rss.toFixed(0)} MiB`,
+  );
   lastOps = ops;
 }, 5000);
 await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -135,6 +156,8 @@ await once(target, 'exit');
 await rm(dir, { recursive: true, force: true });
 for (const e of firstError) console.log(`  first errors: ${e}`);
 if (process.env.SOAK_NODE_FLAGS) for (const l of extra) console.log(`  target: ${l}`);
-console.log(`soak: ${ops} ops in ${total.toFixed(0)} s (${Math.round(ops / total)} ops/s), errors ${errors}, mismatches ${mismatches}, ` +
-  `target RSS start ${rssStart.toFixed(0)} MiB, peak ${rssPeak.toFixed(0)} MiB, end ${rssEnd.toFixed(0)} MiB`);
+console.log(
+  `soak: ${ops} ops in ${total.toFixed(0)} s (${Math.round(ops / total)} ops/s), errors ${errors}, mismatches ${mismatches}, ` +
+    `target RSS start ${rssStart.toFixed(0)} MiB, peak ${rssPeak.toFixed(0)} MiB, end ${rssEnd.toFixed(0)} MiB`,
+);
 process.exit(errors || mismatches ? 1 : 0);

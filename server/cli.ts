@@ -82,7 +82,15 @@ async function main(argv: string[]): Promise<number> {
       // ephemeral loopback port, its LUN in a temporary folder; the trace shows the proxied connections.
       const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-proxy-'));
       const host = p.http.host.includes(':') ? `[${p.http.host}]` : p.http.host;
-      const args = ['--http', `${host}:${p.http.port}`, '--portal', '127.0.0.1:0', '--lun', `${join(dir, 'lun0.img')}:16M`, ...(p.capture ? ['--capture', p.capture] : [])];
+      const args = [
+        '--http',
+        `${host}:${p.http.port}`,
+        '--portal',
+        '127.0.0.1:0',
+        '--lun',
+        `${join(dir, 'lun0.img')}:16M`,
+        ...(p.capture ? ['--capture', p.capture] : []),
+      ];
       return serve(args, p).finally(() => rmSync(dir, { recursive: true, force: true }));
     }
     case 'stats':
@@ -151,7 +159,10 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   const proxy = proxyArgs ? await IscsiProxy.start({ listen: proxyArgs.listen, target: proxyArgs.target }) : undefined;
   // The gateway always keeps a bounded ring of recent PDUs: that ring is what /api/capture.pcapng downloads.
   const recorder = new TraceRecorder({
-    iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi, scsi: running.scsi, faults: running.faults, producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
+    iscsi: proxy ? mergeTaps(running.iscsi, proxy) : running.iscsi,
+    scsi: running.scsi,
+    faults: running.faults,
+    producer: proxy ? 'iscsi-lab proxy' : 'iscsi-lab serve',
   });
   const stopRecording = recorder.start();
   const capture = capturePath ? await CaptureWriter.create(capturePath, recorder) : undefined;
@@ -159,14 +170,27 @@ async function serve(args: string[], proxyArgs?: ProxyArgs): Promise<number> {
   // first, then the one route table, then the server.
   const lab = labInitiatorFor(running, config);
   const routes = labRoutes({
-    target: running, config, recorder, lab, admin: new TargetAdmin(running, config),
+    target: running,
+    config,
+    recorder,
+    lab,
+    admin: new TargetAdmin(running, config),
     source: proxy ? { kind: 'proxy', listen: endpointText(proxy.listening), target: endpointText(proxyArgs!.target) } : { kind: 'target' },
   });
   const gateway = await startGateway({
-    iscsiUrl: running.url, host: http.host, port: http.port, allowedHosts, webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)), routes,
+    iscsiUrl: running.url,
+    host: http.host,
+    port: http.port,
+    allowedHosts,
+    webRoot: fileURLToPath(new URL('../dist/web', import.meta.url)),
+    routes,
     log: (m) => process.stderr.write(`${m}\n`),
   });
-  const hub = new WsHub({ server: gateway.server, recorder, status: () => labStatus(running, config), authorize: (req, url) => gateway.access.allows(req, url),
+  const hub = new WsHub({
+    server: gateway.server,
+    recorder,
+    status: () => labStatus(running, config),
+    authorize: (req, url) => gateway.access.allows(req, url),
     hostRefusal: (req) => gateway.guard.hostRefusal(req),
   });
   const { stepGate } = running;
@@ -218,7 +242,13 @@ process.on('unhandledRejection', (reason) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof UrlError || err instanceof ReplayUsageError || err instanceof StatsUsageError || err instanceof CaptureFormatError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof UrlError ||
+      err instanceof ReplayUsageError ||
+      err instanceof StatsUsageError ||
+      err instanceof CaptureFormatError
+    ) {
       process.stderr.write(`iscsi-lab: ${err.message}\n`);
       process.exit(2);
     }

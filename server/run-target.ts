@@ -100,7 +100,11 @@ export async function startTarget(config: TargetConfig, log?: (m: string) => voi
     mutualChap: config.mutualChap,
     acl: config.acl,
     moreTargets: more.map((t, i) => ({
-      targetName: t.iqn, scsi: t.scsi, chap: specs[i]!.chap, mutualChap: specs[i]!.mutualChap, acl: specs[i]!.acl,
+      targetName: t.iqn,
+      scsi: t.scsi,
+      chap: specs[i]!.chap,
+      mutualChap: specs[i]!.mutualChap,
+      acl: specs[i]!.acl,
     })),
     limits: config.limits,
     allowTargetReset: config.allowTargetReset ?? false,

@@ -60,7 +60,8 @@ export class TargetAdmin {
   async addLun(iqn: string, lun: LunSpec): Promise<number> {
     const { spec, built } = this.find(iqn);
     checkApiPath(lun.path);
-    if (spec.luns.length >= MAX_LUNS_PER_TARGET) throw new AdminError(409, `${iqn} has ${spec.luns.length} LUNs: at most ${MAX_LUNS_PER_TARGET} through the API`);
+    if (spec.luns.length >= MAX_LUNS_PER_TARGET)
+      throw new AdminError(409, `${iqn} has ${spec.luns.length} LUNs: at most ${MAX_LUNS_PER_TARGET} through the API`);
     const all = [this.config, ...(this.config.moreTargets ?? [])].flatMap((t) => t.luns);
     if (all.some((l) => l.path === lun.path)) throw new AdminError(409, `${lun.path} is a LUN already`);
     const file = await openFileStore({ path: lun.path, sizeBytes: lun.sizeBytes, thin: lun.thin, readOnly: lun.readOnly }).catch((err: unknown) => {
@@ -74,7 +75,9 @@ export class TargetAdmin {
     built.caches.push(cache);
     try {
       built.scsi.addLogicalUnit(number, {
-        store, removable: lun.removable, readOnly: lun.readOnly,
+        store,
+        removable: lun.removable,
+        readOnly: lun.readOnly,
         physicalBlockExponent: Math.log2((lun.physicalBlockSize ?? store.blockSize) / store.blockSize),
       });
     } catch (err) {

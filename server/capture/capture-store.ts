@@ -27,7 +27,10 @@ import { parseJsonl, JsonlFormatError } from '../trace/jsonl.ts';
 
 /** What went wrong, in the terms of the caller's answer: its request was wrong, too large, or names nothing kept. */
 export class CaptureStoreError extends Error {
-  constructor(readonly kind: 'bad-request' | 'too-large' | 'not-found', message: string) {
+  constructor(
+    readonly kind: 'bad-request' | 'too-large' | 'not-found',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -60,7 +63,6 @@ interface Stored {
   readonly events?: UploadedEvent[];
   readonly jsonlBytes?: Uint8Array;
 }
-
 
 export class CaptureStore {
   private dir: string | undefined;
@@ -109,7 +111,11 @@ export class CaptureStore {
   }
 
   private async jsonl(id: string, name: string, path: string, bytes: number): Promise<Stored> {
-    if (bytes > MAX_JSONL_UPLOAD_BYTES) throw new CaptureStoreError('too-large', `a JSON Lines trace is read whole: at most ${MAX_JSONL_UPLOAD_BYTES / 1024 / 1024} MiB (pcapng has no such limit)`);
+    if (bytes > MAX_JSONL_UPLOAD_BYTES)
+      throw new CaptureStoreError(
+        'too-large',
+        `a JSON Lines trace is read whole: at most ${MAX_JSONL_UPLOAD_BYTES / 1024 / 1024} MiB (pcapng has no such limit)`,
+      );
     const file = new Uint8Array(await readFile(path));
     let parsed;
     try {
@@ -138,9 +144,11 @@ export class CaptureStore {
     }
     const warnings = [...index.warnings];
     if (index.pdus === 0) {
-      warnings.push(index.tcpPackets === 0
-        ? `none of the capture's ${index.packets} packets is TCP over IPv4 or IPv6 on a link type this reader knows`
-        : `no iSCSI PDUs among the capture's ${index.packets} packets (${index.tcpPackets} TCP)`);
+      warnings.push(
+        index.tcpPackets === 0
+          ? `none of the capture's ${index.packets} packets is TCP over IPv4 or IPv6 on a link type this reader knows`
+          : `no iSCSI PDUs among the capture's ${index.packets} packets (${index.tcpPackets} TCP)`,
+      );
     }
     const header: TraceHeader = { type: 'header', version: TRACE_SCHEMA_VERSION, startWallMs: index.startWallMs, producer: `upload: ${name}` };
     return { id, name, bytes, format, header, warnings, total: index.pdus, index, spool };
@@ -187,7 +195,13 @@ export class CaptureStore {
     const pdus: CapturePdu[] = [];
     for (let i = 0; i < raw.length; i++) {
       const f = x.flags[i]!;
-      const p = pduFromWire(raw[i]!, { index: i, direction: f & 1 ? 't2i' : 'i2t', connectionId: x.connections[i]!, headerDigest: (f & 2) !== 0, dataDigest: (f & 4) !== 0 });
+      const p = pduFromWire(raw[i]!, {
+        index: i,
+        direction: f & 1 ? 't2i' : 'i2t',
+        connectionId: x.connections[i]!,
+        headerDigest: (f & 2) !== 0,
+        dataDigest: (f & 4) !== 0,
+      });
       if (p) pdus.push(p);
     }
     return { name: u.name, capture: { format: u.format, pdus, warnings: u.warnings } };
@@ -227,7 +241,7 @@ export class CaptureStore {
     const buf = Buffer.allocUnsafe(hi - lo);
     const fh = await open(`${u.spool}.pdus`, 'r');
     try {
-      for (let o = 0; o < buf.length; ) {
+      for (let o = 0; o < buf.length;) {
         const { bytesRead } = await fh.read(buf, o, buf.length - o, lo + o);
         if (bytesRead === 0) throw new Error(`upload ${u.id}: spool file shorter than its index`);
         o += bytesRead;

@@ -18,7 +18,10 @@ export class CaptureWriter {
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
-  private constructor(private readonly fh: FileHandle, recorder: TraceRecorder) {
+  private constructor(
+    private readonly fh: FileHandle,
+    recorder: TraceRecorder,
+  ) {
     const base = BigInt(Math.round(recorder.startWallMs)) * 1_000_000n;
     this.unsubscribe = recorder.subscribe(({ event, raw }) => {
       // An injected fault comes after the PDU it acted on was written: it becomes a comment packet of its own.
@@ -28,8 +31,12 @@ export class CaptureWriter {
       }
       if (event.type !== 'pdu' || !raw || raw.length !== event.lengths.total) return;
       this.writer.addPdu({
-        direction: event.direction, connectionId: event.connectionId, tcp: event.tcp,
-        timeNs: base + BigInt(Math.round(event.timeNs)), bytes: raw, comment: pduComment(event),
+        direction: event.direction,
+        connectionId: event.connectionId,
+        tcp: event.tcp,
+        timeNs: base + BigInt(Math.round(event.timeNs)),
+        bytes: raw,
+        comment: pduComment(event),
       });
       this.pending += raw.length;
       if (this.pending > MAX_PENDING_BYTES) this.flush();

@@ -52,8 +52,14 @@ export interface TcpSegment {
 }
 
 export const isSupportedLinkType = (t: number): boolean =>
-  t === LINKTYPE_NULL || t === LINKTYPE_ETHERNET || t === LINKTYPE_RAW || t === LINKTYPE_LOOP || t === LINKTYPE_LINUX_SLL ||
-  t === LINKTYPE_IPV4 || t === LINKTYPE_IPV6 || t === LINKTYPE_LINUX_SLL2;
+  t === LINKTYPE_NULL ||
+  t === LINKTYPE_ETHERNET ||
+  t === LINKTYPE_RAW ||
+  t === LINKTYPE_LOOP ||
+  t === LINKTYPE_LINUX_SLL ||
+  t === LINKTYPE_IPV4 ||
+  t === LINKTYPE_IPV6 ||
+  t === LINKTYPE_LINUX_SLL2;
 
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
@@ -137,7 +143,8 @@ export function parseTcpSegment(frame: Uint8Array, linkType: number): TcpSegment
   const dataOffset = (frame[tcp + 12]! >> 4) * 4;
   if (dataOffset < TCP_MIN_HEADER || tcp + dataOffset > end) return undefined;
   return {
-    src, dst,
+    src,
+    dst,
     srcPort: be16(frame, tcp),
     dstPort: be16(frame, tcp + 2),
     seq: be32(frame, tcp + 4),
@@ -155,7 +162,7 @@ export function ipv6Text(b: Uint8Array, o: number): string {
   for (let i = 0; i < 8; i++) groups.push(be16(b, o + i * 2));
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -73,7 +73,10 @@ class GapMarker {
 /** Grows a typed array by doubling. */
 class Grow<T extends Float64Array | Uint32Array | Uint8Array> {
   n = 0;
-  constructor(public a: T, private readonly make: (n: number) => T) {}
+  constructor(
+    public a: T,
+    private readonly make: (n: number) => T,
+  ) {}
   push(v: number): void {
     if (this.n === this.a.length) {
       const b = this.make(this.a.length * 2);
@@ -158,7 +161,10 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
     const marker = new GapMarker(gaps);
 
     const sorted = {
-      offsets: new Float64Array(n), lengths: new Uint32Array(n), flags: new Uint8Array(n), connections: new Uint32Array(n),
+      offsets: new Float64Array(n),
+      lengths: new Uint32Array(n),
+      flags: new Uint8Array(n),
+      connections: new Uint32Array(n),
     };
     const events = new Appender(eventsFd);
     const eventOffsets = new Float64Array(n + 1);
@@ -188,9 +194,18 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
       stats.add({ connectionId: conn, bhs, timeNs: times.a[i]!, dataHead: bytes.subarray(dataStart, dataStart + dataLength) });
       if ((bhs[0]! & ISCSI_OPCODE_MASK) === IscsiOpcode.ScsiCommand) stats.addImmediate(times.a[i]!, dataLength);
       const event = describer.describe({
-        seq, timeNs: times.a[i]!, wallMs: walls.a[i]!, direction, connectionId: conn, tsih: tsih.get(conn) ?? 0,
-        tcp: tupleList[tuples.a[i]!]!, headerDigest: hd, dataDigest: (f & DATA_DIGEST) !== 0,
-        bhs, data: bytes.subarray(dataStart, dataStart + dataLength), rawLength: bytes.length,
+        seq,
+        timeNs: times.a[i]!,
+        wallMs: walls.a[i]!,
+        direction,
+        connectionId: conn,
+        tsih: tsih.get(conn) ?? 0,
+        tcp: tupleList[tuples.a[i]!]!,
+        headerDigest: hd,
+        dataDigest: (f & DATA_DIGEST) !== 0,
+        bhs,
+        data: bytes.subarray(dataStart, dataStart + dataLength),
+        rawLength: bytes.length,
       });
       eventOffsets[seq] = events.append(enc.encode(`${JSON.stringify(event)}\n`));
     }
@@ -198,8 +213,16 @@ export function indexCapture(path: string, spool: string, opts: CaptureReadOptio
     eventOffsets[n] = events.written;
     const s = reader.summary;
     return {
-      pdus: n, ...sorted, eventOffsets, gaps, gapMarks: marker.marks, warnings, packets: s.packets, tcpPackets: s.tcpPackets,
-      startWallMs: n > 0 ? walls.a[order[0]!]! : Date.now(), stats: stats.result(),
+      pdus: n,
+      ...sorted,
+      eventOffsets,
+      gaps,
+      gapMarks: marker.marks,
+      warnings,
+      packets: s.packets,
+      tcpPackets: s.tcpPackets,
+      startWallMs: n > 0 ? walls.a[order[0]!]! : Date.now(),
+      stats: stats.result(),
     };
   } finally {
     closeSync(pdusFd);

@@ -29,11 +29,12 @@ export function detectFormat(file: Uint8Array): CaptureFormat {
   if (file[0] === 0xef && file[1] === 0xbb && file[2] === 0xbf) i = 3; // UTF-8 BOM
   while (i < file.length && (file[i] === 0x20 || file[i] === 0x0a || file[i] === 0x0d || file[i] === 0x09)) i++;
   if (file[i] === 0x7b) return 'jsonl'; // '{'
-  throw new UnreadableCaptureError('not a capture: expected pcapng, pcap or this lab\'s JSON Lines trace');
+  throw new UnreadableCaptureError("not a capture: expected pcapng, pcap or this lab's JSON Lines trace");
 }
 
 /** A capture file decoded as what it is: this lab's JSON Lines trace, or the packets of a pcap/pcapng file. */
-export type DecodedCapture = { readonly format: 'jsonl'; readonly jsonl: ParsedJsonl } | { readonly format: 'pcapng' | 'pcap'; readonly capture: CaptureResult };
+export type DecodedCapture =
+  { readonly format: 'jsonl'; readonly jsonl: ParsedJsonl } | { readonly format: 'pcapng' | 'pcap'; readonly capture: CaptureResult };
 
 /** Detects and parses a capture file; any format mistake is an UnreadableCaptureError saying what is wrong. */
 export function decodeCapture(file: Uint8Array): DecodedCapture {
@@ -66,7 +67,8 @@ export function loadCapture(file: Uint8Array): LoadedCapture {
     for (const e of parsed.events) {
       if (e.type !== 'pdu') continue;
       const raw = parsed.raw.get(e.seq);
-      const p = raw && pduFromWire(raw, { index: e.seq, direction: e.direction, connectionId: e.connectionId, headerDigest: e.headerDigest, dataDigest: e.dataDigest });
+      const p =
+        raw && pduFromWire(raw, { index: e.seq, direction: e.direction, connectionId: e.connectionId, headerDigest: e.headerDigest, dataDigest: e.dataDigest });
       if (p) pdus.push(p);
       else withoutRaw++;
     }

@@ -168,7 +168,7 @@ function* pcapngPackets(c: ChunkCursor): Generator<Packet> {
 
 /** if_tsresol (pcapng 4.2): a power of ten, or of two when the top bit is set; microseconds when absent. */
 function tsResolution(buf: Uint8Array, dv: DataView, start: number, end: number, le: boolean): bigint {
-  for (let p = start; p + 4 <= end; ) {
+  for (let p = start; p + 4 <= end;) {
     const code = dv.getUint16(p, le);
     const olen = dv.getUint16(p + 2, le);
     if (code === OPT_ENDOFOPT) break;

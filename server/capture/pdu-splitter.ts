@@ -47,7 +47,12 @@ export interface SplitterSink {
 
 type State = 'synced' | 'skip' | 'verify' | 'hunt' | 'ignored';
 
-const DIGEST_COMBOS: readonly (readonly [boolean, boolean])[] = [[false, false], [true, false], [true, true], [false, true]];
+const DIGEST_COMBOS: readonly (readonly [boolean, boolean])[] = [
+  [false, false],
+  [true, false],
+  [true, true],
+  [false, true],
+];
 
 export class PduSplitter {
   private chunks: Uint8Array[] = [];

@@ -57,7 +57,14 @@ const RULES: ReadonlyMap<number, OpcodeRule> = new Map<number, OpcodeRule>([
 ]);
 
 /** Opcodes that only an initiator sends with the immediate bit; Login Request always has it (RFC 7143 11.12). */
-const IMMEDIATE_ALLOWED = new Set<number>([IscsiOpcode.NopOut, IscsiOpcode.ScsiCommand, IscsiOpcode.TaskManagementRequest, IscsiOpcode.LoginRequest, IscsiOpcode.TextRequest, IscsiOpcode.LogoutRequest]);
+const IMMEDIATE_ALLOWED = new Set<number>([
+  IscsiOpcode.NopOut,
+  IscsiOpcode.ScsiCommand,
+  IscsiOpcode.TaskManagementRequest,
+  IscsiOpcode.LoginRequest,
+  IscsiOpcode.TextRequest,
+  IscsiOpcode.LogoutRequest,
+]);
 
 /** The direction a plausible BHS at `o` was sent in, or undefined when it is not one. */
 export function plausibleBhs(buf: Uint8Array, o: number, direction: Direction | undefined, headerDigest: boolean): Direction | undefined {

@@ -165,8 +165,12 @@ export class CaptureReader {
     let conn = this.conns.get(connKey);
     if (!conn || opening) {
       conn = {
-        id: this.connCount++, digests: { headerDigest: false, dataDigest: false, known: opening }, offered: {},
-        streams: new Map(), pendingGaps: [], iscsi: false,
+        id: this.connCount++,
+        digests: { headerDigest: false, dataDigest: false, known: opening },
+        offered: {},
+        streams: new Map(),
+        pendingGaps: [],
+        iscsi: false,
       };
       this.conns.set(connKey, conn);
     }
@@ -178,7 +182,10 @@ export class CaptureReader {
     let flow: Flow | undefined;
     const splitter = new PduSplitter(
       { pdu: (bytes, dir, frame, timeNs) => this.emit(flow!, bytes, dir, frame, timeNs), gap: (g) => this.gap(flow!, g) },
-      c.digests, direction, atBoundary, direction ? Infinity : CONTENT_DETECTION_BYTES,
+      c.digests,
+      direction,
+      atBoundary,
+      direction ? Infinity : CONTENT_DETECTION_BYTES,
     );
     flow = { key, conn: c, tcp, stream: new TcpStream(splitter), splitter };
     c.streams.set(key, flow);
@@ -188,8 +195,14 @@ export class CaptureReader {
 
   private gap(flow: Flow, g: SplitGap): void {
     const gap: CaptureGap = {
-      connectionId: flow.conn.id, direction: flow.splitter.direction, tcp: flow.tcp, lostBytes: g.lostBytes, skippedBytes: g.skippedBytes,
-      reason: g.reason, frame: g.frame, timeNs: Number(g.timeNs - this.firstNs!),
+      connectionId: flow.conn.id,
+      direction: flow.splitter.direction,
+      tcp: flow.tcp,
+      lostBytes: g.lostBytes,
+      skippedBytes: g.skippedBytes,
+      reason: g.reason,
+      frame: g.frame,
+      timeNs: Number(g.timeNs - this.firstNs!),
     };
     if (flow.conn.iscsi) this.onGap(gap);
     else flow.conn.pendingGaps.push(gap);
@@ -213,13 +226,23 @@ export class CaptureReader {
     if (L.dataDigest && crc32c(bytes.subarray(dataStart, dataEnd)) !== dv.getUint32(dataEnd, true)) ok = false;
     const data = bytes.subarray(dataStart, dataStart + L.data);
     this.onPdu({
-      index: this.pduCount++, frame, timeNs: Number(timeNs - this.firstNs!), wallMs: Number(timeNs / 1000n) / 1000,
-      direction, connectionId: c.id, tcp: flow.tcp, headerDigest, dataDigest, bytes,
-      bhs: bytes.subarray(0, BHS_LENGTH), ahs: bytes.subarray(BHS_LENGTH, headerEnd), data, digestsOk: ok,
+      index: this.pduCount++,
+      frame,
+      timeNs: Number(timeNs - this.firstNs!),
+      wallMs: Number(timeNs / 1000n) / 1000,
+      direction,
+      connectionId: c.id,
+      tcp: flow.tcp,
+      headerDigest,
+      dataDigest,
+      bytes,
+      bhs: bytes.subarray(0, BHS_LENGTH),
+      ahs: bytes.subarray(BHS_LENGTH, headerEnd),
+      data,
+      digestsOk: ok,
     });
     negotiateDigests(c, bytes, data);
   }
-
 }
 
 /** What a connection's login has said so far about digests. */
@@ -255,11 +278,18 @@ const describe = (t: TcpTuple): string => `${t.src}:${t.srcPort} -> ${t.dst}:${t
 export function readCapture(file: Uint8Array | Iterable<Uint8Array>, opts: CaptureReadOptions = {}): CaptureResult {
   const pdus: CapturedPdu[] = [];
   const gaps: CaptureGap[] = [];
-  const reader = new CaptureReader((p) => pdus.push(p), (g) => gaps.push(g), opts);
+  const reader = new CaptureReader(
+    (p) => pdus.push(p),
+    (g) => gaps.push(g),
+    opts,
+  );
   for (const pkt of packetsOf(file instanceof Uint8Array ? [file] : file)) reader.packet(pkt);
   const warnings = reader.finish();
   // Segments held behind a hole complete their PDUs late: put everything back in capture order.
-  const ordered = pdus.map((p, i) => [p, i] as const).sort((a, b) => a[0].frame - b[0].frame || a[1] - b[1]).map(([p], index) => ({ ...p, index }));
+  const ordered = pdus
+    .map((p, i) => [p, i] as const)
+    .sort((a, b) => a[0].frame - b[0].frame || a[1] - b[1])
+    .map(([p], index) => ({ ...p, index }));
   gaps.sort((a, b) => a.frame - b.frame);
   for (const g of gaps) warnings.push(gapText(g));
   const s = reader.summary;

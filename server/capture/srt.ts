@@ -116,7 +116,9 @@ export class StatsCollector {
 
   result(): CaptureStats {
     return {
-      srt: this.all.srt.rows(), buckets: this.all.rateBuckets(), bucketNs: this.bucketNs,
+      srt: this.all.srt.rows(),
+      buckets: this.all.rateBuckets(),
+      bucketNs: this.bucketNs,
       sessions: [...this.sessions.entries()].map(([session, t]) => ({ session, connections: [...t.connections], srt: t.srt.rows(), buckets: t.rateBuckets() })),
     };
   }
@@ -145,7 +147,9 @@ const sec = (ns: number): string => (ns / 1e9).toFixed(6);
 export function srtTable(rows: readonly SrtRow[]): string {
   const lines = ['Index  Procedure                     Calls  Sense    Min SRT    Max SRT    Avg SRT    Sum SRT    p50 SRT    p90 SRT    p99 SRT'];
   for (const r of rows) {
-    lines.push(`${String(r.opcode).padStart(5)}  ${r.name.padEnd(28).slice(0, 28)} ${String(r.calls).padStart(6)} ${String(r.withSense).padStart(6)} ${[r.minNs, r.maxNs, r.avgNs, r.sumNs, r.p50Ns, r.p90Ns, r.p99Ns].map((x) => sec(x).padStart(10)).join(' ')}`);
+    lines.push(
+      `${String(r.opcode).padStart(5)}  ${r.name.padEnd(28).slice(0, 28)} ${String(r.calls).padStart(6)} ${String(r.withSense).padStart(6)} ${[r.minNs, r.maxNs, r.avgNs, r.sumNs, r.p50Ns, r.p90Ns, r.p99Ns].map((x) => sec(x).padStart(10)).join(' ')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -159,7 +163,13 @@ const ALL = 'all';
 export function srtCsv(stats: CaptureStats): string {
   const head = 'session,opcode,procedure,calls,with_sense,min_s,max_s,avg_s,sum_s,p50_s,p90_s,p99_s';
   const scopes: [string, readonly SrtRow[]][] = [[ALL, stats.srt], ...stats.sessions.map((x): [string, readonly SrtRow[]] => [x.session, x.srt])];
-  const lines = scopes.flatMap(([session, rows]) => rows.map((r) => [session, r.opcode, r.name, r.calls, r.withSense, sec(r.minNs), sec(r.maxNs), sec(r.avgNs), sec(r.sumNs), sec(r.p50Ns), sec(r.p90Ns), sec(r.p99Ns)].map(csvField).join(',')));
+  const lines = scopes.flatMap(([session, rows]) =>
+    rows.map((r) =>
+      [session, r.opcode, r.name, r.calls, r.withSense, sec(r.minNs), sec(r.maxNs), sec(r.avgNs), sec(r.sumNs), sec(r.p50Ns), sec(r.p90Ns), sec(r.p99Ns)]
+        .map(csvField)
+        .join(','),
+    ),
+  );
   return [head, ...lines].join('\n') + '\n';
 }
 
@@ -167,7 +177,12 @@ export function srtCsv(stats: CaptureStats): string {
 export function ratesCsv(stats: CaptureStats): string {
   const s = stats.bucketNs / 1e9;
   const head = 'session,start_s,read_bytes_per_s,write_bytes_per_s,iops';
-  const scopes: [string, readonly RateBucket[]][] = [[ALL, stats.buckets], ...stats.sessions.map((x): [string, readonly RateBucket[]] => [x.session, x.buckets])];
-  const lines = scopes.flatMap(([session, buckets]) => buckets.map((b) => [csvField(session), sec(b.startNs), Math.round(b.readBytes / s), Math.round(b.writeBytes / s), +(b.commands / s).toFixed(3)].join(',')));
+  const scopes: [string, readonly RateBucket[]][] = [
+    [ALL, stats.buckets],
+    ...stats.sessions.map((x): [string, readonly RateBucket[]] => [x.session, x.buckets]),
+  ];
+  const lines = scopes.flatMap(([session, buckets]) =>
+    buckets.map((b) => [csvField(session), sec(b.startNs), Math.round(b.readBytes / s), Math.round(b.writeBytes / s), +(b.commands / s).toFixed(3)].join(',')),
+  );
   return [head, ...lines].join('\n') + '\n';
 }

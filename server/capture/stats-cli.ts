@@ -13,7 +13,6 @@ export class StatsUsageError extends Error {}
 
 export const STATS_USAGE = 'iscsi-lab stats FILE [--csv | --rates-csv] [--bucket-ms N]';
 
-
 /** Statistics of a capture file on disk. */
 export function captureStats(path: string, bucketNs = DEFAULT_BUCKET_NS): { stats: CaptureStats; pdus: number; warnings: string[] } {
   const stats = new StatsCollector(bucketNs);

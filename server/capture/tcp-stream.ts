@@ -85,7 +85,7 @@ export class TcpStream {
 
   /** Held segments that now start at or before the next expected byte. */
   private pullHeld(): void {
-    for (let again = true; again && this.held.size > 0; ) {
+    for (let again = true; again && this.held.size > 0;) {
       again = false;
       for (const [seq, h] of this.held) {
         const rel = (seq - this.nextSeq!) | 0;

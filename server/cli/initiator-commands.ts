@@ -15,7 +15,20 @@ interface Flags {
   switches: Set<string>;
 }
 
-const VALUE_FLAGS = new Set(['--lba', '--blocks', '--hex', '--text', '--file', '--initiator-name', '--mutual-chap', '--evpd', '--if', '--of', '--count', '--out']);
+const VALUE_FLAGS = new Set([
+  '--lba',
+  '--blocks',
+  '--hex',
+  '--text',
+  '--file',
+  '--initiator-name',
+  '--mutual-chap',
+  '--evpd',
+  '--if',
+  '--of',
+  '--count',
+  '--out',
+]);
 const SWITCH_FLAGS = new Set(['--fua', '--header-digest', '--data-digest', '--raw', '--initial-r2t', '--no-immediate-data']);
 
 function parseFlags(argv: readonly string[]): Flags {
@@ -44,11 +57,16 @@ function loginOptions(url: IscsiUrl, f: Flags, discovery = false): LoginOptions 
     mutualChap = { user: mutual.slice(0, i), secret: mutual.slice(i + 1) };
   }
   return {
-    host: url.host, port: url.port, targetName: discovery ? undefined : url.targetName,
+    host: url.host,
+    port: url.port,
+    targetName: discovery ? undefined : url.targetName,
     initiatorName: f.values.get('--initiator-name') ?? DEFAULT_INITIATOR,
     chap: url.user !== undefined ? { user: url.user, secret: url.secret ?? '' } : undefined,
-    mutualChap, headerDigest: f.switches.has('--header-digest'), dataDigest: f.switches.has('--data-digest'),
-    initialR2T: f.switches.has('--initial-r2t'), immediateData: !f.switches.has('--no-immediate-data'),
+    mutualChap,
+    headerDigest: f.switches.has('--header-digest'),
+    dataDigest: f.switches.has('--data-digest'),
+    initialR2T: f.switches.has('--initial-r2t'),
+    immediateData: !f.switches.has('--no-immediate-data'),
   };
 }
 
@@ -81,7 +99,10 @@ export function hexDump(data: Uint8Array, base = 0): string {
   const lines: string[] = [];
   for (let off = 0; off < data.length; off += 16) {
     const row = data.subarray(off, off + 16);
-    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ').padEnd(47);
+    const hex = [...row]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join(' ')
+      .padEnd(47);
     const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
     lines.push(`${(base + off).toString(16).padStart(8, '0')}  ${hex}  |${ascii}|`);
   }
@@ -114,7 +135,9 @@ export async function runInitiatorCommand(command: string, argv: readonly string
             for (const lun of await reportLuns(s)) {
               await clearUnitAttentions(s, lun);
               const cap = await readCapacity16(s, lun).catch(() => undefined);
-              const size = cap ? `${cap.blocks} blocks of ${cap.blockSize} bytes (${Number(cap.blocks * BigInt(cap.blockSize)) / 1048576} MiB)${cap.thin ? ', thin' : ''}` : 'no medium';
+              const size = cap
+                ? `${cap.blocks} blocks of ${cap.blockSize} bytes (${Number(cap.blocks * BigInt(cap.blockSize)) / 1048576} MiB)${cap.thin ? ', thin' : ''}`
+                : 'no medium';
               out(`  LUN ${lun}: ${size}`);
             }
           });

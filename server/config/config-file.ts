@@ -30,7 +30,11 @@ export function configDocument(config: TargetConfig, opts: { secrets: boolean })
     ...(t.chap ? { chap: credentials(t.chap, opts.secrets) } : {}),
     ...(t.mutualChap ? { mutualChap: credentials(t.mutualChap, opts.secrets) } : {}),
     luns: t.luns.map((l) => ({
-      path: l.path, sizeBytes: l.sizeBytes, thin: l.thin, removable: l.removable, readOnly: l.readOnly,
+      path: l.path,
+      sizeBytes: l.sizeBytes,
+      thin: l.thin,
+      removable: l.removable,
+      readOnly: l.readOnly,
       ...(l.physicalBlockSize ? { physicalBlockSize: l.physicalBlockSize } : {}),
     })),
   });
@@ -50,7 +54,10 @@ function credentials(c: { user: string; secret: string }, secrets: boolean): Jso
 
 function cacheDocument(c: CacheConfig): Json {
   return {
-    sizeBytes: c.sizeBytes, mode: c.mode, policy: c.policy, readahead: `${c.readahead.enabled ? 'on' : 'off'},${c.readahead.windowBytes}`,
+    sizeBytes: c.sizeBytes,
+    mode: c.mode,
+    policy: c.policy,
+    readahead: `${c.readahead.enabled ? 'on' : 'off'},${c.readahead.windowBytes}`,
     ...(c.flushIntervalMs !== undefined ? { flushIntervalMs: c.flushIntervalMs } : {}),
   };
 }
@@ -86,7 +93,12 @@ export function documentArgs(doc: unknown): string[] {
   for (const p of array(d.portals ?? [], 'portals')) args.push('--portal', text(p, 'portals[]'));
   if (d.allowTargetReset !== undefined && typeof d.allowTargetReset !== 'boolean') throw new UsageError('allowTargetReset must be true or false');
   if (d.allowTargetReset === true) args.push('--allow-target-reset');
-  const limitFlags: Record<keyof TargetLimits, string> = { maxSessions: '--max-sessions', maxConnections: '--max-connections', maxCommands: '--max-commands', maxDataInFlight: '--max-data-in-flight' };
+  const limitFlags: Record<keyof TargetLimits, string> = {
+    maxSessions: '--max-sessions',
+    maxConnections: '--max-connections',
+    maxCommands: '--max-commands',
+    maxDataInFlight: '--max-data-in-flight',
+  };
   const limits = object(d.limits ?? {}, 'limits');
   only(limits, Object.keys(limitFlags), 'limits');
   for (const [k, flag] of Object.entries(limitFlags)) if (limits[k] !== undefined) args.push(flag, String(integer(limits[k], `limits.${k}`)));

@@ -24,7 +24,9 @@ function parseDataInFlight(text: string): number {
   const m = /^(\d+)([KMGT]?)(i?B)?$/i.exec(text.trim());
   const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
   if (!(bytes >= LIMITS.maxWriteBytes && bytes <= totalmem())) {
-    throw new UsageError(`bad --max-data-in-flight ${JSON.stringify(text)}: a size from ${LIMITS.maxWriteBytes >> 20}M (one largest command) to this machine's memory, e.g. 512M`);
+    throw new UsageError(
+      `bad --max-data-in-flight ${JSON.stringify(text)}: a size from ${LIMITS.maxWriteBytes >> 20}M (one largest command) to this machine's memory, e.g. 512M`,
+    );
   }
   return bytes;
 }
@@ -38,12 +40,20 @@ function parseCount(flag: string, text: string, max: number): number {
 /** Lines the CLI prints (as warnings) about a config that works but should not be used as it is. */
 export function configWarnings(config: TargetConfig): string[] {
   const out: string[] = [];
-  const pairs = [config, ...(config.moreTargets ?? [])].flatMap((t) => [['--chap', t.chap], ['--mutual-chap', t.mutualChap]] as const);
+  const pairs = [config, ...(config.moreTargets ?? [])].flatMap(
+    (t) =>
+      [
+        ['--chap', t.chap],
+        ['--mutual-chap', t.mutualChap],
+      ] as const,
+  );
   for (const [flag, c] of pairs) {
     const bytes = c ? Buffer.byteLength(c.secret) : MIN_CHAP_SECRET_BYTES;
     if (bytes < MIN_CHAP_SECRET_BYTES) {
-      out.push(`warning: the ${flag} secret is ${bytes} byte${bytes === 1 ? '' : 's'}; RFC 7143 12.1.3 wants at least ${MIN_CHAP_SECRET_BYTES} random bytes, ` +
-        'shorter ones can be guessed offline from one captured login');
+      out.push(
+        `warning: the ${flag} secret is ${bytes} byte${bytes === 1 ? '' : 's'}; RFC 7143 12.1.3 wants at least ${MIN_CHAP_SECRET_BYTES} random bytes, ` +
+          'shorter ones can be guessed offline from one captured login',
+      );
     }
   }
   return out;
@@ -87,18 +97,30 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
       continue;
     }
     switch (flag) {
-      case '--max-data-in-flight': limits.maxDataInFlight = parseDataInFlight(value()); break;
-      case '--portal': portals.push(parsePortal(value())); break;
+      case '--max-data-in-flight':
+        limits.maxDataInFlight = parseDataInFlight(value());
+        break;
+      case '--portal':
+        portals.push(parsePortal(value()));
+        break;
       case '--iqn': {
         const iqn = value();
         if (current.iqn !== undefined) drafts.push((current = { luns: [], acl: [] }));
         current.iqn = iqn;
         break;
       }
-      case '--lun': current.luns.push(parseLun(value())); break;
-      case '--chap': current.chap = parseCredentials(flag, value()); break;
-      case '--mutual-chap': current.mutualChap = parseCredentials(flag, value()); break;
-      case '--acl': current.acl.push(value()); break;
+      case '--lun':
+        current.luns.push(parseLun(value()));
+        break;
+      case '--chap':
+        current.chap = parseCredentials(flag, value());
+        break;
+      case '--mutual-chap':
+        current.mutualChap = parseCredentials(flag, value());
+        break;
+      case '--acl':
+        current.acl.push(value());
+        break;
       case '--fault': {
         const spec = value();
         try {
@@ -108,7 +130,8 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
         }
         break;
       }
-      default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
   if (portals.length === 0) portals.push(...(defaults.portals ?? [{ host: '127.0.0.1', port: 3260 }]));
@@ -133,11 +156,22 @@ export function parseTargetArgs(argv: readonly string[], defaults: Partial<Targe
     }
   }
   const [first, ...more] = targets;
-  return { portals, ...first!, limits, allowTargetReset, ...(more.length > 0 ? { moreTargets: more } : {}), ...(cache ? { cache } : {}), ...(faults.length ? { faults } : {}) };
+  return {
+    portals,
+    ...first!,
+    limits,
+    allowTargetReset,
+    ...(more.length > 0 ? { moreTargets: more } : {}),
+    ...(cache ? { cache } : {}),
+    ...(faults.length ? { faults } : {}),
+  };
 }
 
 /** One target's flags, checked: a valid name, at least one LUN (the first target may take them from `defaults`). */
-function checkTarget(d: { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] }, defaults: Partial<TargetConfig>): TargetSpec {
+function checkTarget(
+  d: { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: TargetSpec['chap']; mutualChap?: TargetSpec['mutualChap'] },
+  defaults: Partial<TargetConfig>,
+): TargetSpec {
   const iqn = d.iqn ?? defaults.iqn;
   if (!iqn) throw new UsageError('--iqn is required (e.g. --iqn iqn.2026-11.org.iscsi-lab:lab)');
   if (!IQN.test(iqn)) throw new UsageError(`bad --iqn ${JSON.stringify(iqn)}: expected iqn.YYYY-MM.reversed.domain[:name]`);
@@ -146,7 +180,9 @@ function checkTarget(d: { iqn?: string; luns: LunSpec[]; acl: string[]; chap?: T
   if (d.mutualChap && !d.chap) throw new UsageError(`--mutual-chap needs --chap as well (target ${iqn})`);
   // RFC 7143 12.1.3: a secret used to authenticate initiators must not also authenticate the target.
   if (d.chap && d.mutualChap && d.chap.secret === d.mutualChap.secret) {
-    throw new UsageError(`--chap and --mutual-chap have the same secret (target ${iqn}): RFC 7143 12.1.3 forbids using one secret both ways; give each its own`);
+    throw new UsageError(
+      `--chap and --mutual-chap have the same secret (target ${iqn}): RFC 7143 12.1.3 forbids using one secret both ways; give each its own`,
+    );
   }
   for (const a of d.acl) if (!IQN.test(a)) throw new UsageError(`bad --acl ${JSON.stringify(a)}: expected an initiator IQN`);
   return { iqn, luns, chap: d.chap, mutualChap: d.mutualChap, acl: d.acl };

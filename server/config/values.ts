@@ -62,7 +62,8 @@ function parsePhysical(value: string, lun: string): number {
 export function parseLun(text: string): LunSpec {
   const colon = text.lastIndexOf(':');
   const device = text.startsWith('/dev/');
-  if (colon <= 0 && !device) throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES], or /dev/DEVICE[,...]`);
+  if (colon <= 0 && !device)
+    throw new UsageError(`bad --lun ${JSON.stringify(text)}: use PATH:SIZE[,thin][,removable][,readonly][,physical=BYTES], or /dev/DEVICE[,...]`);
   const [head, ...deviceFlags] = colon > 0 ? [text.slice(0, colon)] : text.split(',');
   const path = head!;
   const [size, ...flags] = colon > 0 ? text.slice(colon + 1).split(',') : ['', ...deviceFlags];
@@ -88,4 +89,3 @@ export function parseCredentials(flag: string, text: string): { user: string; se
 
 /** RFC 7143 12.1.3: secrets of fewer than 96 random bits fall to an offline dictionary attack on one captured login. */
 export const MIN_CHAP_SECRET_BYTES = 12;
-

@@ -70,7 +70,15 @@ export class FaultyStore implements BlockStore {
       const slow = op !== 'flush' ? e.matchStore('slow-store', this.lun, lba, blocks) : undefined;
       if (slow) {
         const ms = slow.delayMs ?? 100;
-        e.report({ ruleId: slow.id, action: slow.action, detail: `store ${op} of LBA ${lba} x${blocks} on LUN ${this.lun} slowed by ${ms} ms`, lun: this.lun, lba, blocks, ...task });
+        e.report({
+          ruleId: slow.id,
+          action: slow.action,
+          detail: `store ${op} of LBA ${lba} x${blocks} on LUN ${this.lun} slowed by ${ms} ms`,
+          lun: this.lun,
+          lba,
+          blocks,
+          ...task,
+        });
         await new Promise((r) => setTimeout(r, ms));
       }
       return run();
@@ -78,7 +86,15 @@ export class FaultyStore implements BlockStore {
     const rule = op === 'flush' ? e.matchStore('flush-error', this.lun, 0, 0) : e.matchStore('store-error', this.lun, lba, blocks);
     if (!rule) return run();
     const what = op === 'flush' ? `cache flush on LUN ${this.lun}` : `store ${op} of LBA ${lba} x${blocks} on LUN ${this.lun}`;
-    e.report({ ruleId: rule.id, action: rule.action, detail: `${what} failed (medium error)`, lun: this.lun, lba: op === 'flush' ? undefined : lba, blocks: op === 'flush' ? undefined : blocks, ...task });
+    e.report({
+      ruleId: rule.id,
+      action: rule.action,
+      detail: `${what} failed (medium error)`,
+      lun: this.lun,
+      lba: op === 'flush' ? undefined : lba,
+      blocks: op === 'flush' ? undefined : blocks,
+      ...task,
+    });
     throw new StoreMediumError(op, lba, `fault rule ${rule.id}: ${what} failed`);
   }
 }

@@ -32,7 +32,10 @@ export class ConnectionFaults implements PduFaultPath {
   /** Bytes in delayed copies not yet sent or handled. */
   private delayedBytes = 0;
 
-  constructor(private readonly engine: FaultEngine, private readonly port: FaultPort) {}
+  constructor(
+    private readonly engine: FaultEngine,
+    private readonly port: FaultPort,
+  ) {}
 
   /** An outgoing PDU; returns true when the fault path took it (sent it itself, later, or never). */
   out(pdu: Pdu, onFlushed?: () => void): boolean {
@@ -228,8 +231,15 @@ export class ConnectionFaults implements PduFaultPath {
     const itt = pdu.bhs.readUInt32BE(ITT_OFFSET);
     const task = rule.match.lun !== undefined || rule.match.lbaFrom !== undefined ? this.taskOf(pdu.bhs) : undefined;
     this.engine.report({
-      ruleId: rule.id, action: rule.action, detail, connectionId: this.port.id, tsih: this.port.tsih,
-      itt: itt !== RESERVED_TAG ? itt : undefined, lun: task?.lun, lba: task?.lba, blocks: task?.blocks,
+      ruleId: rule.id,
+      action: rule.action,
+      detail,
+      connectionId: this.port.id,
+      tsih: this.port.tsih,
+      itt: itt !== RESERVED_TAG ? itt : undefined,
+      lun: task?.lun,
+      lba: task?.lba,
+      blocks: task?.blocks,
     });
   }
 }

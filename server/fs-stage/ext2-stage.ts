@@ -63,13 +63,22 @@ function parseLayout(text: string): Layout {
 
 async function blocksOf(image: string, path: string): Promise<Set<number>> {
   const { stdout } = await run('debugfs', ['-R', `blocks ${path}`, image]);
-  return new Set(stdout.trim().split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number));
+  return new Set(
+    stdout
+      .trim()
+      .split(/\s+/)
+      .filter((s) => /^\d+$/.test(s))
+      .map(Number),
+  );
 }
 
 export class Ext2Stage {
   private readonly volumes = new Map<number, Volume>();
 
-  constructor(private readonly write: BlockWriter, private readonly lbaBytes: (lun: number) => Promise<number>) {}
+  constructor(
+    private readonly write: BlockWriter,
+    private readonly lbaBytes: (lun: number) => Promise<number>,
+  ) {}
 
   status(lun: number): FsStatus {
     const v = this.volumes.get(lun);
@@ -82,7 +91,23 @@ export class Ext2Stage {
       const img = join(dir, 'volume.img');
       await writeFile(img, new Uint8Array(FS_REGION_BYTES));
       // No resize inode or other extras: a plain ext2 a student can read block by block.
-      await run('mke2fs', ['-q', '-F', '-t', 'ext2', '-b', String(FS_BLOCK), '-N', '32', '-m', '0', '-L', 'labfs', '-O', '^resize_inode,^dir_index,^ext_attr', img]);
+      await run('mke2fs', [
+        '-q',
+        '-F',
+        '-t',
+        'ext2',
+        '-b',
+        String(FS_BLOCK),
+        '-N',
+        '32',
+        '-m',
+        '0',
+        '-L',
+        'labfs',
+        '-O',
+        '^resize_inode,^dir_index,^ext_attr',
+        img,
+      ]);
       const image = new Uint8Array(await readFile(img));
       const lbaSize = await this.lbaBytes(lun);
       const writes: FsWrite[] = [];
@@ -117,8 +142,23 @@ export class Ext2Stage {
       const data = await blocksOf(img, `/${name}`);
       const root = await blocksOf(img, '/');
       const kindOf = (b: number): FsBlockKind =>
-        data.has(b) ? 'file data' : root.has(b) ? 'root directory' : layout.superblock.has(b) ? 'superblock' : layout.descriptors.has(b) ? 'group descriptors'
-          : layout.blockBitmap.has(b) ? 'block bitmap' : layout.inodeBitmap.has(b) ? 'inode bitmap' : layout.inodeTable.has(b) ? 'inode table' : b === 0 ? 'boot' : 'other metadata';
+        data.has(b)
+          ? 'file data'
+          : root.has(b)
+            ? 'root directory'
+            : layout.superblock.has(b)
+              ? 'superblock'
+              : layout.descriptors.has(b)
+                ? 'group descriptors'
+                : layout.blockBitmap.has(b)
+                  ? 'block bitmap'
+                  : layout.inodeBitmap.has(b)
+                    ? 'inode bitmap'
+                    : layout.inodeTable.has(b)
+                      ? 'inode table'
+                      : b === 0
+                        ? 'boot'
+                        : 'other metadata';
       const lbaSize = await this.lbaBytes(lun);
       const perBlock = FS_BLOCK / lbaSize;
       const writes: FsWrite[] = [];

@@ -59,7 +59,8 @@ async function apply(admin: TargetAdmin, target: string, body: Record<string, un
     }
     case 'set-acl': {
       const acl = body.acl;
-      if (!Array.isArray(acl) || !acl.every((a): a is string => typeof a === 'string' && IQN.test(a))) throw new HttpError(400, 'acl must be a list of initiator IQNs');
+      if (!Array.isArray(acl) || !acl.every((a): a is string => typeof a === 'string' && IQN.test(a)))
+        throw new HttpError(400, 'acl must be a list of initiator IQNs');
       admin.setAcl(target, acl);
       return { target, acl };
     }

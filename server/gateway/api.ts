@@ -8,7 +8,10 @@ import { DEFAULT_STEP_TIMEOUT_MS, StepBusyError } from '../taps/step-gate.ts';
 
 /** Thrown by handlers for a request the client got wrong: becomes a 4xx with a readable message. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -53,22 +56,48 @@ export function status(target: RunningTarget, config: TargetConfig): LabStatus {
     target: { iqn: config.iqn, url: target.url, chap: config.chap !== undefined, mutualChap: config.mutualChap !== undefined, acl: config.acl },
     portals: target.iscsi.listening.map((p, i) => ({ host: p.host, port: p.port, portalGroupTag: i + 1 })),
     luns: config.luns.map((l, i) => ({
-      lun: i, path: l.path, sizeBytes: target.stores[i]!.blockCount * target.stores[i]!.blockSize, blockSize: target.stores[i]!.blockSize,
-      blocks: target.stores[i]!.blockCount, thin: l.thin, removable: l.removable, readOnly: l.readOnly,
+      lun: i,
+      path: l.path,
+      sizeBytes: target.stores[i]!.blockCount * target.stores[i]!.blockSize,
+      blockSize: target.stores[i]!.blockSize,
+      blocks: target.stores[i]!.blockCount,
+      thin: l.thin,
+      removable: l.removable,
+      readOnly: l.readOnly,
       physicalBlockSize: l.physicalBlockSize ?? target.stores[i]!.blockSize,
     })),
     // Targets after the first (`--iqn` ... `--iqn` ...): the lab's views, I/O and cache work on the first one.
     moreTargets: (config.moreTargets ?? []).map((t, i) => ({
-      iqn: t.iqn, chap: t.chap !== undefined, mutualChap: t.mutualChap !== undefined, acl: t.acl,
+      iqn: t.iqn,
+      chap: t.chap !== undefined,
+      mutualChap: t.mutualChap !== undefined,
+      acl: t.acl,
       luns: t.luns.map((l, lun) => {
         const store = target.targets[i + 1]!.stores[lun]!;
-        return { lun, path: l.path, sizeBytes: store.blockCount * store.blockSize, blockSize: store.blockSize, thin: l.thin, removable: l.removable, readOnly: l.readOnly };
+        return {
+          lun,
+          path: l.path,
+          sizeBytes: store.blockCount * store.blockSize,
+          blockSize: store.blockSize,
+          thin: l.thin,
+          removable: l.removable,
+          readOnly: l.readOnly,
+        };
       }),
     })),
     sessions: target.iscsi.sessionList.map((s) => ({
-      tsih: s.tsih, type: s.type, initiatorName: s.initiatorName, targetName: s.target.targetName, isid: s.isid.toString('hex'),
-      connections: [...s.connections].map((c) => ({ id: c.id, remote: `${c.address.remoteAddress}:${c.address.remotePort}`, local: `${c.address.localAddress}:${c.address.localPort}` })),
-      headerDigest: s.params.headerDigest, dataDigest: s.params.dataDigest,
+      tsih: s.tsih,
+      type: s.type,
+      initiatorName: s.initiatorName,
+      targetName: s.target.targetName,
+      isid: s.isid.toString('hex'),
+      connections: [...s.connections].map((c) => ({
+        id: c.id,
+        remote: `${c.address.remoteAddress}:${c.address.remotePort}`,
+        local: `${c.address.localAddress}:${c.address.localPort}`,
+      })),
+      headerDigest: s.params.headerDigest,
+      dataDigest: s.params.dataDigest,
     })),
   };
 }

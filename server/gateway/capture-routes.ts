@@ -37,7 +37,12 @@ export function captureRoutes(recorder: TraceRecorder): RouteHandler {
         if (p.raw.length < 48) continue;
         const l = p.event.lengths;
         const dataStart = l.bhs + l.ahs + l.headerDigest;
-        c.add({ connectionId: p.event.connectionId, bhs: p.raw.subarray(0, 48), timeNs: p.event.timeNs, dataHead: p.raw.subarray(dataStart, dataStart + l.data) });
+        c.add({
+          connectionId: p.event.connectionId,
+          bhs: p.raw.subarray(0, 48),
+          timeNs: p.event.timeNs,
+          dataHead: p.raw.subarray(dataStart, dataStart + l.data),
+        });
         if (p.event.opcode === IscsiOpcode.ScsiCommand) c.addImmediate(p.event.timeNs, p.event.lengths.data);
       }
       sendStats(res, c.result(), url.searchParams.get('format'));

@@ -39,7 +39,12 @@ export function parseFollowState(v: unknown): FollowState | undefined {
   const lesson = parseLesson(o.lesson);
   if (lesson === undefined) return undefined;
   return {
-    tab: o.tab, selectedSeq, stepTaskId, stepIndex, name, lesson,
+    tab: o.tab,
+    selectedSeq,
+    stepTaskId,
+    stepIndex,
+    name,
+    lesson,
     ...(typeof o.console === 'string' ? { console: o.console.slice(-FOLLOW_CONSOLE_CHARS) } : {}),
     composer,
   };
@@ -59,7 +64,8 @@ function parseComposer(v: unknown): FollowComposer | undefined {
   if (o.result !== null && o.result !== undefined) {
     if (typeof o.result !== 'object') return undefined;
     const r = o.result as Record<string, unknown>;
-    if (typeof r.ok !== 'boolean' || !uint(r.status) || typeof r.statusText !== 'string' || !uint(r.bytes) || typeof r.durationMs !== 'number') return undefined;
+    if (typeof r.ok !== 'boolean' || !uint(r.status) || typeof r.statusText !== 'string' || !uint(r.bytes) || typeof r.durationMs !== 'number')
+      return undefined;
     if (r.dataHex !== undefined && (typeof r.dataHex !== 'string' || !/^[0-9a-f]*$/i.test(r.dataHex))) return undefined;
     let sense: { key: number; asc: number; ascq: number } | undefined;
     if (r.sense !== undefined) {
@@ -68,12 +74,25 @@ function parseComposer(v: unknown): FollowComposer | undefined {
       sense = { key: s.key, asc: s.asc, ascq: s.ascq };
     }
     result = {
-      ok: r.ok, status: r.status, statusText: r.statusText.slice(0, MAX_TEXT), bytes: r.bytes, durationMs: r.durationMs,
+      ok: r.ok,
+      status: r.status,
+      statusText: r.statusText.slice(0, MAX_TEXT),
+      bytes: r.bytes,
+      durationMs: r.durationMs,
       ...(sense ? { sense } : {}),
       ...(typeof r.dataHex === 'string' ? { dataHex: r.dataHex.slice(0, FOLLOW_DATA_HEX_CHARS) } : {}),
     };
   }
-  return { version: o.version, op: o.op, lun: o.lun, lba: o.lba, blocks: o.blocks, error: o.error === null ? null : String(o.error).slice(0, MAX_TEXT), result, taskId };
+  return {
+    version: o.version,
+    op: o.op,
+    lun: o.lun,
+    lba: o.lba,
+    blocks: o.blocks,
+    error: o.error === null ? null : String(o.error).slice(0, MAX_TEXT),
+    result,
+    taskId,
+  };
 }
 
 const MAX_LESSON_ID = 40;

@@ -21,7 +21,8 @@ export function fsRoutes(lab: LabInitiator, config: TargetConfig): RouteHandler 
   );
   const lunOf = (v: unknown): number => {
     const lun = v === undefined ? 0 : v;
-    if (typeof lun !== 'number' || !Number.isInteger(lun) || lun < 0 || lun >= config.luns.length) throw new HttpError(400, `lun must be an integer from 0 to ${config.luns.length - 1}`);
+    if (typeof lun !== 'number' || !Number.isInteger(lun) || lun < 0 || lun >= config.luns.length)
+      throw new HttpError(400, `lun must be an integer from 0 to ${config.luns.length - 1}`);
     if (config.luns[lun]!.readOnly) throw new HttpError(403, `LUN ${lun} is read-only`);
     return lun;
   };

@@ -41,8 +41,14 @@ export interface Gateway {
 }
 
 const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json', '.woff2': 'font/woff2', '.ico': 'image/x-icon',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.ico': 'image/x-icon',
 };
 
 const PLACEHOLDER = (iscsiUrl: string) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>iSCSI Lab</title></head>
@@ -62,7 +68,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // One place for every route, present and future: DNS rebinding (Host), then the token, then request forgery.
     const misdirected = guard!.hostRefusal(req);
     if (misdirected) throw new HttpError(421, misdirected);
-    if (!access.allows(req, url)) throw new HttpError(401, 'this lab listens beyond loopback: open the URL it printed (with ?token=...) or send the token as "authorization: Bearer TOKEN"');
+    if (!access.allows(req, url))
+      throw new HttpError(
+        401,
+        'this lab listens beyond loopback: open the URL it printed (with ?token=...) or send the token as "authorization: Bearer TOKEN"',
+      );
     const forged = guard!.crossOriginRefusal(req, url);
     if (forged) throw new HttpError(403, forged);
     // The page was opened with ?token=: a cookie carries it on the UI's own fetches and /ws from then on.

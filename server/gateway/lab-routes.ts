@@ -33,9 +33,17 @@ export const LAB_INITIATOR_NAME = 'iqn.2026-11.org.iscsi-lab:gateway';
 /** The lab's own initiator, for the first portal and target; it logs in on first use. */
 export function labInitiatorFor(target: RunningTarget, config: TargetConfig): LabInitiator {
   const portal = target.iscsi.listening[0]!;
-  return new LabInitiator({
-    host: portal.host, port: portal.port, targetName: config.iqn, initiatorName: LAB_INITIATOR_NAME, chap: config.chap, mutualChap: config.mutualChap,
-  }, target.stepGate);
+  return new LabInitiator(
+    {
+      host: portal.host,
+      port: portal.port,
+      targetName: config.iqn,
+      initiatorName: LAB_INITIATOR_NAME,
+      chap: config.chap,
+      mutualChap: config.mutualChap,
+    },
+    target.stepGate,
+  );
 }
 
 export interface LabRouteDeps {
@@ -63,8 +71,18 @@ function statusAndIoRoutes(lab: LabInitiator, target: RunningTarget, config: Tar
 
 export function labRoutes(d: LabRouteDeps): RouteHandler[] {
   return [
-    captureRoutes(d.recorder), cacheRoutes(d.target.caches), uploadRoutes(d.target, d.config), stepRoutes(d.target.stepGate), scsiRoutes(d.lab, d.config),
-    configRoutes(d.config), adminRoutes(d.admin, d.config), lessonRoutes(), cpuRoutes(), fsRoutes(d.lab, d.config), faultRoutes(d.target.faults),
-    sourceRoutes(d.source), statusAndIoRoutes(d.lab, d.target, d.config),
+    captureRoutes(d.recorder),
+    cacheRoutes(d.target.caches),
+    uploadRoutes(d.target, d.config),
+    stepRoutes(d.target.stepGate),
+    scsiRoutes(d.lab, d.config),
+    configRoutes(d.config),
+    adminRoutes(d.admin, d.config),
+    lessonRoutes(),
+    cpuRoutes(),
+    fsRoutes(d.lab, d.config),
+    faultRoutes(d.target.faults),
+    sourceRoutes(d.source),
+    statusAndIoRoutes(d.lab, d.target, d.config),
   ];
 }

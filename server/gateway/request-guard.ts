@@ -49,7 +49,10 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  return name
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
 }
 
 /** `host[:port]` from a Host header or an origin's host part; undefined when it does not parse. */
@@ -87,8 +90,10 @@ export function requestGuard(opts: RequestGuardOptions): RequestGuard {
       const host = req.headers.host;
       if (host === undefined) return 'no Host header';
       if (hostOk(host)) return undefined;
-      return `Host ${JSON.stringify(host.slice(0, 100))} is not this lab's (it answers to ${listed.join(', ')} on port ${opts.port}; ` +
-        'a DNS name can be allowed with --allow-host NAME)';
+      return (
+        `Host ${JSON.stringify(host.slice(0, 100))} is not this lab's (it answers to ${listed.join(', ')} on port ${opts.port}; ` +
+        'a DNS name can be allowed with --allow-host NAME)'
+      );
     },
     crossOriginRefusal(req, url) {
       if (SAFE_METHODS.has(req.method ?? 'GET')) return undefined;
@@ -100,8 +105,10 @@ export function requestGuard(opts: RequestGuardOptions): RequestGuard {
       const bodyless = req.method === 'DELETE' && type === '' && !hasBody(req);
       if (!bodyless && type !== 'application/json' && !(upload && UPLOAD_TYPES.has(type))) {
         const want = upload ? `application/octet-stream (or ${[...UPLOAD_TYPES].slice(1).join(', ')}, application/json)` : 'application/json';
-        return `${req.method} ${url.pathname} needs content-type ${want}, got ${type ? JSON.stringify(type) : 'none'}: ` +
-          'the lab refuses bodies a page from another site could send (cross-site request forgery)';
+        return (
+          `${req.method} ${url.pathname} needs content-type ${want}, got ${type ? JSON.stringify(type) : 'none'}: ` +
+          'the lab refuses bodies a page from another site could send (cross-site request forgery)'
+        );
       }
       const site = req.headers['sec-fetch-site'];
       const origin = req.headers.origin;

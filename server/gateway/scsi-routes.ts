@@ -13,7 +13,12 @@ import type { InquiryData, ReadCapacity, VpdPage } from '../../shared/api/scsi.t
 import { HttpError, sendJson } from './api.ts';
 import type { RouteHandler } from './http-server.ts';
 
-const DEVICE_TYPES: Record<number, string> = { 0x00: 'direct access block device', 0x05: 'CD/DVD device', 0x0c: 'storage array controller', 0x0d: 'enclosure services device' };
+const DEVICE_TYPES: Record<number, string> = {
+  0x00: 'direct access block device',
+  0x05: 'CD/DVD device',
+  0x0c: 'storage array controller',
+  0x0d: 'enclosure services device',
+};
 
 function lunOf(url: URL, config: TargetConfig): number {
   const text = url.searchParams.get('lun') ?? '0';
@@ -50,8 +55,15 @@ export function scsiRoutes(lab: LabInitiator, config: TargetConfig): RouteHandle
       const text = (a: number, b: number): string => d.subarray(a, b).toString('latin1').trim();
       const type = d[0]! & 0x1f;
       sendJson<InquiryData>(res, 200, {
-        lun, peripheralDeviceType: type, deviceType: DEVICE_TYPES[type] ?? `type 0x${type.toString(16)}`, removable: (d[1]! & 0x80) !== 0,
-        version: d[2]!, vendor: text(8, 16), product: text(16, 32), revision: text(32, 36), hex: d.toString('hex'),
+        lun,
+        peripheralDeviceType: type,
+        deviceType: DEVICE_TYPES[type] ?? `type 0x${type.toString(16)}`,
+        removable: (d[1]! & 0x80) !== 0,
+        version: d[2]!,
+        vendor: text(8, 16),
+        product: text(16, 32),
+        revision: text(32, 36),
+        hex: d.toString('hex'),
       });
       return true;
     } catch (err) {

@@ -21,7 +21,11 @@ export function stepRoutes(gate: StepGate): RouteHandler {
     const { action } = await readJson(req);
     if (action !== 'next' && action !== 'continue') throw new HttpError(400, 'action must be "next" or "continue"');
     const ok = action === 'next' ? gate.next() : gate.continue();
-    if (!ok) throw new HttpError(409, gate.state().active ? 'the stepped I/O is between stages; try again in a moment' : 'no stepped I/O is in progress: start one with step mode on');
+    if (!ok)
+      throw new HttpError(
+        409,
+        gate.state().active ? 'the stepped I/O is between stages; try again in a moment' : 'no stepped I/O is in progress: start one with step mode on',
+      );
     sendJson<StepState>(res, 200, gate.state());
     return true;
   };
@@ -50,6 +54,7 @@ export function describeResidency(cache: BlockCache | undefined, lba: number, bl
     cached += m.exact ? overlap : Math.round((r.cached * overlap) / span);
     dirty += Math.round((r.dirty * overlap) / span);
   }
-  const expect = cached === total ? 'a read would be all hits' : cached === 0 ? 'a read would miss and go to the store' : 'a read would be partly served from the store';
+  const expect =
+    cached === total ? 'a read would be all hits' : cached === 0 ? 'a read would miss and go to the store' : 'a read would be partly served from the store';
   return `cache (${m.policy}, ${m.mode}): ${cached} of ${total} cache blocks of ${m.blockBytes} B resident, ${dirty} dirty; ${expect}`;
 }

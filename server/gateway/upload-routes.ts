@@ -32,7 +32,10 @@ const MAX_RESULTS = 5000;
 /** Capture statistics as JSON, or one of its tables as CSV (srt.ts). */
 export function sendStats(res: ServerResponse, stats: CaptureStats, format: string | null): void {
   if (format === 'csv' || format === 'rates-csv') {
-    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${format === 'csv' ? 'srt' : 'rates'}.csv"` });
+    res.writeHead(200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="${format === 'csv' ? 'srt' : 'rates'}.csv"`,
+    });
     res.end(format === 'csv' ? srtCsv(stats) : ratesCsv(stats));
     return;
   }
@@ -96,8 +99,12 @@ export function uploadRoutes(target: RunningTarget, config: TargetConfig, store 
           }
           const o = c.task.outcome;
           results.push({
-            number: c.number, command: describeCdb(c.task.cdb), lun: c.lun,
-            recorded: o ? describeOutcome(o) : 'not recorded', replayed: describeOutcome(c.result), differences: c.differences,
+            number: c.number,
+            command: describeCdb(c.task.cdb),
+            lun: c.lun,
+            recorded: o ? describeOutcome(o) : 'not recorded',
+            replayed: describeOutcome(c.result),
+            differences: c.differences,
             pdus: o ? [c.task.pduIndex, o.pduIndex] : [c.task.pduIndex],
           });
         },

@@ -4,10 +4,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import {
-  CaptureStore, CaptureStoreError, DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES,
-  type EventPage, type UploadSummary,
-} from '../capture/capture-store.ts';
+import { CaptureStore, CaptureStoreError, DEFAULT_PAGE, MAX_CAPTURE_UPLOAD_BYTES, type EventPage, type UploadSummary } from '../capture/capture-store.ts';
 import type { LoadedCapture } from '../capture/load-capture.ts';
 import type { CaptureStats } from '../capture/srt.ts';
 import { HttpError } from './api.ts';

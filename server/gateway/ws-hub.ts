@@ -83,7 +83,16 @@ export class WsHub {
 
   constructor(options: WsHubOptions) {
     this.opts = {
-      batchMs: 200, liveRawBytes: 4096, maxBufferedBytes: 8 * 1024 * 1024, snapshotEvents: 2000, batchEvents: 1000, sampleEvents: 200, extraOrigins: [], authorize: () => true, hostRefusal: () => undefined, ...options,
+      batchMs: 200,
+      liveRawBytes: 4096,
+      maxBufferedBytes: 8 * 1024 * 1024,
+      snapshotEvents: 2000,
+      batchEvents: 1000,
+      sampleEvents: 200,
+      extraOrigins: [],
+      authorize: () => true,
+      hostRefusal: () => undefined,
+      ...options,
     };
     options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.timer = setInterval(() => this.flush(), this.opts.batchMs);
@@ -110,8 +119,16 @@ export class WsHub {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     // A foreign Host first: a rebound DNS name would otherwise pass the Origin check (page and Host agree).
-    const refusal = url.pathname !== '/ws' ? '404 Not Found' : this.opts.hostRefusal(req) ? '421 Misdirected Request'
-      : !this.originAllowed(req) ? '403 Forbidden' : !this.opts.authorize(req, url) ? '401 Unauthorized' : undefined;
+    const refusal =
+      url.pathname !== '/ws'
+        ? '404 Not Found'
+        : this.opts.hostRefusal(req)
+          ? '421 Misdirected Request'
+          : !this.originAllowed(req)
+            ? '403 Forbidden'
+            : !this.opts.authorize(req, url)
+              ? '401 Unauthorized'
+              : undefined;
     if (refusal) {
       socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;

@@ -26,17 +26,33 @@ export interface LoginOptions {
 
 /** Why a login failed: the Login Response status class/detail, with the RFC 7143 11.13.5 meaning. */
 export class LoginError extends Error {
-  constructor(readonly statusClass: number, readonly statusDetail: number, message: string) {
+  constructor(
+    readonly statusClass: number,
+    readonly statusDetail: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  0x0101: 'target moved temporarily', 0x0102: 'target moved permanently', 0x0200: 'initiator error',
-  0x0201: 'authentication failure', 0x0202: 'authorization failure', 0x0203: 'target not found', 0x0204: 'target removed',
-  0x0205: 'unsupported version', 0x0206: 'too many connections', 0x0207: 'missing parameter', 0x0208: 'cannot include in session',
-  0x0209: 'session type not supported', 0x020a: 'session does not exist', 0x020b: 'invalid during login',
-  0x0300: 'target error', 0x0301: 'service unavailable', 0x0302: 'out of resources',
+  0x0101: 'target moved temporarily',
+  0x0102: 'target moved permanently',
+  0x0200: 'initiator error',
+  0x0201: 'authentication failure',
+  0x0202: 'authorization failure',
+  0x0203: 'target not found',
+  0x0204: 'target removed',
+  0x0205: 'unsupported version',
+  0x0206: 'too many connections',
+  0x0207: 'missing parameter',
+  0x0208: 'cannot include in session',
+  0x0209: 'session type not supported',
+  0x020a: 'session does not exist',
+  0x020b: 'invalid during login',
+  0x0300: 'target error',
+  0x0301: 'service unavailable',
+  0x0302: 'out of resources',
 };
 
 export interface LoginResult {
@@ -73,9 +89,23 @@ export async function login(conn: InitiatorConnection, opts: LoginOptions): Prom
     wake?.();
   });
   const exchange = async (csg: number, nsg: number, transit: boolean, keys: KeyValue[]) => {
-    conn.send(encodeLoginRequest({
-      transit, continue: false, csg, nsg, versionMax: 0, versionMin: 0, isid, tsih: 0, itt, cid: 0, cmdSN, expStatSN, data: encodeKeys(keys),
-    }));
+    conn.send(
+      encodeLoginRequest({
+        transit,
+        continue: false,
+        csg,
+        nsg,
+        versionMax: 0,
+        versionMin: 0,
+        isid,
+        tsih: 0,
+        itt,
+        cid: 0,
+        cmdSN,
+        expStatSN,
+        data: encodeKeys(keys),
+      }),
+    );
     while (responses.length === 0) {
       if (failure) throw new Error(`login: ${failure.message}`);
       await new Promise<void>((r) => (wake = r));
@@ -84,15 +114,17 @@ export async function login(conn: InitiatorConnection, opts: LoginOptions): Prom
     expStatSN = (res.statSN + 1) >>> 0;
     if (res.statusClass !== 0) {
       const code = (res.statusClass << 8) | res.statusDetail;
-      throw new LoginError(res.statusClass, res.statusDetail,
-        `login refused: ${STATUS_TEXT[code] ?? 'status'} (0x${code.toString(16).padStart(4, '0')})`);
+      throw new LoginError(res.statusClass, res.statusDetail, `login refused: ${STATUS_TEXT[code] ?? 'status'} (0x${code.toString(16).padStart(4, '0')})`);
     }
     const answers = new Map(parseKeys(res.data));
     for (const [k, v] of answers) targetKeys.set(k, v);
     return { res, answers };
   };
 
-  const declared: KeyValue[] = [['InitiatorName', opts.initiatorName], ['SessionType', discovery ? 'Discovery' : 'Normal']];
+  const declared: KeyValue[] = [
+    ['InitiatorName', opts.initiatorName],
+    ['SessionType', discovery ? 'Discovery' : 'Normal'],
+  ];
   if (!discovery) declared.push(['TargetName', opts.targetName!]);
   // ---- security stage ----
   const wantChap = opts.chap !== undefined;
@@ -104,7 +136,10 @@ export async function login(conn: InitiatorConnection, opts: LoginOptions): Prom
     const id = decodeIdentifier(answers.get('CHAP_I') ?? '');
     const challenge = decodeBinary(answers.get('CHAP_C') ?? '');
     if (![5, 6, 7, 8].includes(alg) || id === undefined || !challenge) throw new Error('login: malformed CHAP challenge from target');
-    const keys: KeyValue[] = [['CHAP_N', opts.chap.user], ['CHAP_R', encodeHex(chapResponse(alg, id, opts.chap.secret, challenge))]];
+    const keys: KeyValue[] = [
+      ['CHAP_N', opts.chap.user],
+      ['CHAP_R', encodeHex(chapResponse(alg, id, opts.chap.secret, challenge))],
+    ];
     const myId = randomBytes(1)[0]!;
     const myChallenge = randomBytes(32);
     if (opts.mutualChap) keys.push(['CHAP_I', String(myId)], ['CHAP_C', encodeHex(myChallenge)]);
@@ -132,9 +167,17 @@ export async function login(conn: InitiatorConnection, opts: LoginOptions): Prom
     ];
     if (!discovery) {
       offer.push(
-        ['MaxConnections', '1'], ['InitialR2T', opts.initialR2T ? 'Yes' : 'No'], ['ImmediateData', opts.immediateData === false ? 'No' : 'Yes'], ['MaxBurstLength', '262144'],
-        ['FirstBurstLength', '65536'], ['DefaultTime2Wait', '2'], ['DefaultTime2Retain', '0'], ['MaxOutstandingR2T', '1'],
-        ['DataPDUInOrder', 'Yes'], ['DataSequenceInOrder', 'Yes'], ['ErrorRecoveryLevel', '0'],
+        ['MaxConnections', '1'],
+        ['InitialR2T', opts.initialR2T ? 'Yes' : 'No'],
+        ['ImmediateData', opts.immediateData === false ? 'No' : 'Yes'],
+        ['MaxBurstLength', '262144'],
+        ['FirstBurstLength', '65536'],
+        ['DefaultTime2Wait', '2'],
+        ['DefaultTime2Retain', '0'],
+        ['MaxOutstandingR2T', '1'],
+        ['DataPDUInOrder', 'Yes'],
+        ['DataSequenceInOrder', 'Yes'],
+        ['ErrorRecoveryLevel', '0'],
       );
     }
     ({ res, answers } = await exchange(Stage.Operational, Stage.FullFeature, true, offer));

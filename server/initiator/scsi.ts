@@ -5,7 +5,10 @@ import { scsiStatusName } from '../../shared/protocol/scsi-opcodes.ts';
 /** CDB builders and result checks for the commands the lab's own tools issue (SPC-4, SBC-3). */
 
 export class ScsiError extends Error {
-  constructor(readonly command: string, readonly result: ScsiResult) {
+  constructor(
+    readonly command: string,
+    readonly result: ScsiResult,
+  ) {
     super(`${command}: ${describeStatus(result)}`);
   }
 }
@@ -69,7 +72,15 @@ export function read16(s: InitiatorSession, lun: number, lba: bigint, blocks: nu
   return s.command(lun, cdb, { ...extra, readLength: blocks * blockSize });
 }
 
-export function write16(s: InitiatorSession, lun: number, lba: bigint, data: Buffer, blockSize: number, fua = false, extra: CommandOptions = {}): Promise<ScsiResult> {
+export function write16(
+  s: InitiatorSession,
+  lun: number,
+  lba: bigint,
+  data: Buffer,
+  blockSize: number,
+  fua = false,
+  extra: CommandOptions = {},
+): Promise<ScsiResult> {
   const cdb = Buffer.alloc(16);
   cdb[0] = 0x8a;
   cdb[1] = fua ? 0x08 : 0;

@@ -47,7 +47,11 @@ interface CommandRecovery {
 
 /** A command whose status did not arrive in time; the task may still exist on the target (abort it by ITT). */
 class CommandTimeout extends Error {
-  constructor(readonly itt: number, readonly cmdSN: number, ms: number) {
+  constructor(
+    readonly itt: number,
+    readonly cmdSN: number,
+    ms: number,
+  ) {
     super(`no status for ITT 0x${itt.toString(16)} within ${ms} ms`);
     this.name = 'CommandTimeout';
   }
@@ -86,7 +90,11 @@ export class InitiatorSession {
   /** Applied to every command that brings none of its own (the lab initiator sets it). */
   recovery: CommandRecovery | undefined;
 
-  private constructor(private readonly conn: InitiatorConnection, readonly params: SessionParams, readonly info: LoginResult) {
+  private constructor(
+    private readonly conn: InitiatorConnection,
+    readonly params: SessionParams,
+    readonly info: LoginResult,
+  ) {
     this.cmdSN = info.cmdSN;
     this.expStatSN = info.expStatSN;
     this.maxCmdSN = info.maxCmdSN;
@@ -154,7 +162,18 @@ export class InitiatorSession {
       // The target pings us (RFC 7143 11.19): answer with the same TTT, immediate, no new CmdSN.
       const n = decodeNop(pdu);
       if (n.ttt !== RESERVED_TAG) {
-        this.conn.send(encodeNopOut({ immediate: true, lun: n.lun, itt: RESERVED_TAG, ttt: n.ttt, sn: this.cmdSN, expSN: this.expStatSN, maxCmdSN: 0, data: Buffer.alloc(0) }));
+        this.conn.send(
+          encodeNopOut({
+            immediate: true,
+            lun: n.lun,
+            itt: RESERVED_TAG,
+            ttt: n.ttt,
+            sn: this.cmdSN,
+            expSN: this.expStatSN,
+            maxCmdSN: 0,
+            data: Buffer.alloc(0),
+          }),
+        );
       }
       return;
     }
@@ -217,7 +236,8 @@ export class InitiatorSession {
         }, ms);
       }
       this.pending.set(itt, {
-        resolve, reject,
+        resolve,
+        reject,
         onPdu: (pdu) => {
           const op = opcodeOf(pdu.bhs);
           if (op === Opcode.ScsiDataIn) {
@@ -236,13 +256,24 @@ export class InitiatorSession {
         },
       });
     });
-    this.conn.send(encodeScsiCommand(
-      {
-        immediate: false, final: unsolicitedEnd <= immediate, read: readLength > 0, write: !!dataOut, attribute: opts.attribute ?? 1,
-        lun, itt, expectedDataTransferLength: edtl, cmdSN, expStatSN: this.expStatSN, cdb: cdbBuf,
-      },
-      dataOut && immediate > 0 ? dataOut.subarray(0, immediate) : undefined,
-    ));
+    this.conn.send(
+      encodeScsiCommand(
+        {
+          immediate: false,
+          final: unsolicitedEnd <= immediate,
+          read: readLength > 0,
+          write: !!dataOut,
+          attribute: opts.attribute ?? 1,
+          lun,
+          itt,
+          expectedDataTransferLength: edtl,
+          cmdSN,
+          expStatSN: this.expStatSN,
+          cdb: cdbBuf,
+        },
+        dataOut && immediate > 0 ? dataOut.subarray(0, immediate) : undefined,
+      ),
+    );
     if (dataOut && unsolicitedEnd > immediate) this.sendData(lun, itt, RESERVED_TAG, dataOut, immediate, unsolicitedEnd);
     const last = await result.finally(() => clearTimeout(timer));
     if (opcodeOf(last.bhs) === Opcode.ScsiDataIn) {
@@ -252,16 +283,21 @@ export class InitiatorSession {
       // reordered Data-In), the read did not succeed, whatever the status says.
       const expected = d.underflow ? readLength - d.residualCount : readLength;
       if (d.status === 0 && delivered < expected) {
-        throw new IncompleteData(`READ status GOOD arrived with ${delivered} of ${expected} bytes of Data-In (ITT 0x${itt.toString(16)}): data lost or out of order`);
+        throw new IncompleteData(
+          `READ status GOOD arrived with ${delivered} of ${expected} bytes of Data-In (ITT 0x${itt.toString(16)}): data lost or out of order`,
+        );
       }
       return { status: d.status!, data: readBuf?.subarray(0, received), residual: d.residualCount, overflow: d.overflow, underflow: d.underflow };
     }
     const r = decodeScsiResponse(last);
     this.noteStatSN(r.statSN);
     return {
-      status: r.status, sense: r.sense && r.sense.length ? Buffer.from(r.sense) : undefined,
+      status: r.status,
+      sense: r.sense && r.sense.length ? Buffer.from(r.sense) : undefined,
       data: readBuf && received > 0 ? readBuf.subarray(0, received) : undefined,
-      residual: r.residualCount, overflow: r.overflow, underflow: r.underflow,
+      residual: r.residualCount,
+      overflow: r.overflow,
+      underflow: r.underflow,
     };
   }
 
@@ -271,7 +307,9 @@ export class InitiatorSession {
     let dataSN = 0;
     for (let off = from; off < to; off += seg) {
       const end = Math.min(off + seg, to);
-      this.conn.send(encodeDataOut({ final: end >= to, lun, itt, ttt, expStatSN: this.expStatSN, dataSN: dataSN++, bufferOffset: off, data: data.subarray(off, end) }));
+      this.conn.send(
+        encodeDataOut({ final: end >= to, lun, itt, ttt, expStatSN: this.expStatSN, dataSN: dataSN++, bufferOffset: off, data: data.subarray(off, end) }),
+      );
     }
   }
 
@@ -286,7 +324,10 @@ export class InitiatorSession {
   }
 
   async nop(data: Buffer = Buffer.alloc(0)): Promise<Buffer> {
-    const pdu = await this.request((itt, sn) => encodeNopOut({ immediate: true, lun: 0, itt, ttt: RESERVED_TAG, sn, expSN: this.expStatSN, maxCmdSN: 0, data }), true);
+    const pdu = await this.request(
+      (itt, sn) => encodeNopOut({ immediate: true, lun: 0, itt, ttt: RESERVED_TAG, sn, expSN: this.expStatSN, maxCmdSN: 0, data }),
+      true,
+    );
     return Buffer.from(decodeNop(pdu).data);
   }
 
@@ -298,7 +339,11 @@ export class InitiatorSession {
     for (;;) {
       const send = data;
       const t = ttt;
-      const pdu = await this.request((itt, sn) => encodeTextRequest({ immediate: false, final: true, continue: false, lun: 0, itt, ttt: t, sn, expSN: this.expStatSN, maxCmdSN: 0, data: send }), false);
+      const pdu = await this.request(
+        (itt, sn) =>
+          encodeTextRequest({ immediate: false, final: true, continue: false, lun: 0, itt, ttt: t, sn, expSN: this.expStatSN, maxCmdSN: 0, data: send }),
+        false,
+      );
       const r = decodeText(pdu);
       chunks.push(Buffer.from(r.data));
       if (!r.continue) break;
@@ -311,9 +356,21 @@ export class InitiatorSession {
   }
 
   async taskManagement(fn: number, lun: number, referencedTaskTag = RESERVED_TAG, refCmdSN?: number): Promise<number> {
-    const pdu = await this.request((itt, sn) => encodeTaskManagementRequest({
-      immediate: true, function: fn, lun, itt, referencedTaskTag, cmdSN: sn, expStatSN: this.expStatSN, refCmdSN: refCmdSN ?? sn, expDataSN: 0,
-    }), true);
+    const pdu = await this.request(
+      (itt, sn) =>
+        encodeTaskManagementRequest({
+          immediate: true,
+          function: fn,
+          lun,
+          itt,
+          referencedTaskTag,
+          cmdSN: sn,
+          expStatSN: this.expStatSN,
+          refCmdSN: refCmdSN ?? sn,
+          expDataSN: 0,
+        }),
+      true,
+    );
     return decodeTaskManagementResponse(pdu).response;
   }
 

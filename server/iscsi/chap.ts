@@ -48,7 +48,11 @@ export function decodeIdentifier(value: string): number | undefined {
 
 /** RFC 1994 4.1: Response = H(Identifier || secret || Challenge). */
 export function chapResponse(algorithm: number, id: number, secret: string, challenge: Uint8Array): Buffer {
-  return createHash(CHAP_ALGORITHMS[algorithm]!).update(Buffer.from([id])).update(secret, 'utf8').update(challenge).digest();
+  return createHash(CHAP_ALGORITHMS[algorithm]!)
+    .update(Buffer.from([id]))
+    .update(secret, 'utf8')
+    .update(challenge)
+    .digest();
 }
 
 const digestLength = (algorithm: number): number => createHash(CHAP_ALGORITHMS[algorithm]!).digest().length;

@@ -66,7 +66,8 @@ export class Connection implements FaultPort, TmfConnection {
       remotePort: socket.remotePort ?? 0,
     };
     this.login = new LoginMachine({
-      ...ctx.loginPolicy(portalGroupTag), sessionExists: (tsih) => ctx.sessionExists(tsih),
+      ...ctx.loginPolicy(portalGroupTag),
+      sessionExists: (tsih) => ctx.sessionExists(tsih),
       chapRefusal: (name) => ctx.authThrottle.refusal(name, this.address.remoteAddress),
     });
     this.tasks = new ScsiTaskHandler(this);
@@ -157,9 +158,16 @@ export class Connection implements FaultPort, TmfConnection {
 
   sendReject(reason: number, bhs: Buffer, detail: string): void {
     this.ctx.sessionEvent(this, 'protocol-error', `Reject (reason 0x${reason.toString(16)}): ${detail}`);
-    this.send(encodeReject({
-      reason, statSN: this.takeStatSN(), expCmdSN: this.expCmdSN, maxCmdSN: this.maxCmdSN, dataSN: 0, header: Buffer.from(bhs),
-    }));
+    this.send(
+      encodeReject({
+        reason,
+        statSN: this.takeStatSN(),
+        expCmdSN: this.expCmdSN,
+        maxCmdSN: this.maxCmdSN,
+        dataSN: 0,
+        header: Buffer.from(bhs),
+      }),
+    );
   }
 
   /** Bytes the socket has handed to the kernel so far (queued ones not counted): a peer that reads makes it grow. */
@@ -249,7 +257,7 @@ export class Connection implements FaultPort, TmfConnection {
       else if (this.state === 'full') this.receiveFull(pdu);
     } catch (err) {
       // A decoding bug must cost this connection at most, never the process.
-      this.ctx.log(`connection ${this.id}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      this.ctx.log(`connection ${this.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       this.close('internal error');
     }
   }
@@ -271,9 +279,18 @@ export class Connection implements FaultPort, TmfConnection {
       return;
     }
     this.pingTtt = this.allocTtt();
-    this.send(encodeNopIn({
-      immediate: false, lun: 0, itt: RESERVED_TAG, ttt: this.pingTtt, sn: this.statSN, expSN: this.expCmdSN, maxCmdSN: this.maxCmdSN, data: Buffer.alloc(0),
-    }));
+    this.send(
+      encodeNopIn({
+        immediate: false,
+        lun: 0,
+        itt: RESERVED_TAG,
+        ttt: this.pingTtt,
+        sn: this.statSN,
+        expSN: this.expCmdSN,
+        maxCmdSN: this.maxCmdSN,
+        data: Buffer.alloc(0),
+      }),
+    );
     this.idleTimer = setTimeout(() => this.ping(), LIMITS.nopInTimeoutSeconds * 1000);
     this.idleTimer.unref();
   }
@@ -309,11 +326,25 @@ export class Connection implements FaultPort, TmfConnection {
       expCmdSN = bound.expCmdSN;
     }
     const maxCmdSN = this.session ? this.session.maxCmdSN : snAdd(req.cmdSN, LIMITS.commandWindow - 1);
-    this.send(encodeLoginResponse({
-      transit: step.transit, continue: false, csg: step.csg, nsg: step.transit ? step.nsg : 0,
-      versionMax: 0, versionActive: 0, isid: req.isid, tsih: tsih || req.tsih, itt: req.itt,
-      statSN: this.takeStatSN(), expCmdSN, maxCmdSN, statusClass: 0, statusDetail: 0, data: encodeKeys(step.answers),
-    }));
+    this.send(
+      encodeLoginResponse({
+        transit: step.transit,
+        continue: false,
+        csg: step.csg,
+        nsg: step.transit ? step.nsg : 0,
+        versionMax: 0,
+        versionActive: 0,
+        isid: req.isid,
+        tsih: tsih || req.tsih,
+        itt: req.itt,
+        statSN: this.takeStatSN(),
+        expCmdSN,
+        maxCmdSN,
+        statusClass: 0,
+        statusDetail: 0,
+        data: encodeKeys(step.answers),
+      }),
+    );
     if (step.complete) {
       // Digests start with the first PDU after the final Login Response (RFC 7143 13.1).
       const p = this.login.params;
@@ -322,18 +353,36 @@ export class Connection implements FaultPort, TmfConnection {
       this.state = 'full';
       clearTimeout(this.loginTimer);
       this.resetIdleTimer();
-      this.ctx.sessionEvent(this, 'login', `${this.login.sessionType} session, TSIH ${tsih}, HeaderDigest=${p.headerDigest ? 'CRC32C' : 'None'} DataDigest=${p.dataDigest ? 'CRC32C' : 'None'}`);
+      this.ctx.sessionEvent(
+        this,
+        'login',
+        `${this.login.sessionType} session, TSIH ${tsih}, HeaderDigest=${p.headerDigest ? 'CRC32C' : 'None'} DataDigest=${p.dataDigest ? 'CRC32C' : 'None'}`,
+      );
     }
   }
 
   private failLogin(req: LoginRequestPdu, status: number, reason: string, delay: boolean, answers: KeyValue[]): void {
     this.ctx.sessionEvent(this, 'login-failed', `${reason} (status 0x${status.toString(16).padStart(4, '0')})`, this.login.initiatorName);
     const respond = (): void => {
-      this.send(encodeLoginResponse({
-        transit: false, continue: false, csg: req.csg, nsg: 0, versionMax: 0, versionActive: 0, isid: req.isid, tsih: 0,
-        itt: req.itt, statSN: this.takeStatSN(), expCmdSN: req.cmdSN, maxCmdSN: req.cmdSN,
-        statusClass: status >> 8, statusDetail: status & 0xff, data: encodeKeys(answers),
-      }));
+      this.send(
+        encodeLoginResponse({
+          transit: false,
+          continue: false,
+          csg: req.csg,
+          nsg: 0,
+          versionMax: 0,
+          versionActive: 0,
+          isid: req.isid,
+          tsih: 0,
+          itt: req.itt,
+          statSN: this.takeStatSN(),
+          expCmdSN: req.cmdSN,
+          maxCmdSN: req.cmdSN,
+          statusClass: status >> 8,
+          statusDetail: status & 0xff,
+          data: encodeKeys(answers),
+        }),
+      );
       this.endAfterFlush(`login failed: ${reason}`);
     };
     // Stop reading while the answer waits: nothing more from this initiator matters.
@@ -391,9 +440,18 @@ export class Connection implements FaultPort, TmfConnection {
     const data = n.data.length > this.login.params.maxSendDataSegmentLength ? n.data.subarray(0, this.login.params.maxSendDataSegmentLength) : n.data;
     const echo = Buffer.from(data);
     this.admit(n.sn, n.immediate, () => {
-      this.send(encodeNopIn({
-        immediate: false, lun: n.lun, itt: n.itt, ttt: RESERVED_TAG, sn: this.takeStatSN(), expSN: this.expCmdSN, maxCmdSN: this.maxCmdSN, data: echo,
-      }));
+      this.send(
+        encodeNopIn({
+          immediate: false,
+          lun: n.lun,
+          itt: n.itt,
+          ttt: RESERVED_TAG,
+          sn: this.takeStatSN(),
+          expSN: this.expCmdSN,
+          maxCmdSN: this.maxCmdSN,
+          data: echo,
+        }),
+      );
       if (!n.immediate) this.session!.release();
     });
   }
@@ -402,14 +460,23 @@ export class Connection implements FaultPort, TmfConnection {
     const l = decodeLogoutRequest(pdu);
     this.admit(l.cmdSN, l.immediate, () => {
       let response = 0;
-      if (l.reason === 2) response = 2; // connection recovery needs ERL 2
+      if (l.reason === 2)
+        response = 2; // connection recovery needs ERL 2
       else if (l.reason === 1 && l.cid !== this.cid) response = 1;
       else if (l.reason > 2) return this.sendReject(RejectReason.InvalidPduField, pdu.bhs, `logout reason ${l.reason}`);
       void this.tasks.drain().then(() => {
         if (!l.immediate) this.session?.release();
-        this.send(encodeLogoutResponse({
-          response, itt: l.itt, statSN: this.takeStatSN(), expCmdSN: this.expCmdSN, maxCmdSN: this.maxCmdSN, time2Wait: 0, time2Retain: 0,
-        }));
+        this.send(
+          encodeLogoutResponse({
+            response,
+            itt: l.itt,
+            statSN: this.takeStatSN(),
+            expCmdSN: this.expCmdSN,
+            maxCmdSN: this.maxCmdSN,
+            time2Wait: 0,
+            time2Retain: 0,
+          }),
+        );
         if (response === 0) {
           this.ctx.sessionEvent(this, 'logout', l.reason === 0 ? 'session closed by initiator' : 'connection closed by initiator');
           this.reader.stop();

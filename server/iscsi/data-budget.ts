@@ -105,8 +105,10 @@ export class DataBudget {
       }
       if (now - mark.at < STALL_MS) continue;
       this.cuts++;
-      this.log(`${holder.heldBytes} bytes held for ${Math.round((now - mark.at) / 1000)} s without progress while the data-in-flight budget is under pressure ` +
-        `(${this.used} of ${this.limit} bytes): connection cut`);
+      this.log(
+        `${holder.heldBytes} bytes held for ${Math.round((now - mark.at) / 1000)} s without progress while the data-in-flight budget is under pressure ` +
+          `(${this.used} of ${this.limit} bytes): connection cut`,
+      );
       this.holders.delete(holder);
       holder.cut(`held ${holder.heldBytes} bytes of the data-in-flight budget without progress for ${STALL_MS / 1000} s`);
     }

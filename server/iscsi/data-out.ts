@@ -56,9 +56,7 @@ export class DataOutCollector {
     this.received = Math.min(immediate.length, expectedLength);
     // With InitialR2T=No the initiator may send up to FirstBurstLength unsolicited, unless the command's F bit says
     // it sends nothing beyond the immediate data.
-    this.unsolicitedEnd = !params.initialR2T && !finalBit
-      ? Math.min(params.firstBurstLength, expectedLength)
-      : this.received;
+    this.unsolicitedEnd = !params.initialR2T && !finalBit ? Math.min(params.firstBurstLength, expectedLength) : this.received;
     this.unsolicitedDone = this.received >= this.unsolicitedEnd;
     this.nextR2TOffset = this.unsolicitedEnd;
   }
@@ -92,7 +90,8 @@ export class DataOutCollector {
    */
   placement(ttt: number, dataSN: number, bufferOffset: number, length: number): Buffer | undefined {
     if (ttt === RESERVED_TAG) {
-      if (this.unsolicitedDone || dataSN !== this.unsolicitedDataSN || bufferOffset !== this.received || bufferOffset + length > this.unsolicitedEnd) return undefined;
+      if (this.unsolicitedDone || dataSN !== this.unsolicitedDataSN || bufferOffset !== this.received || bufferOffset + length > this.unsolicitedEnd)
+        return undefined;
     } else {
       const r2t = this.open.find((r) => r.ttt === ttt);
       if (!r2t || dataSN !== r2t.nextDataSN || bufferOffset !== r2t.offset + r2t.received || r2t.received + length > r2t.length) return undefined;

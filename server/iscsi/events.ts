@@ -25,15 +25,7 @@ export interface PduEvent {
   dataDigest: boolean;
 }
 
-export type SessionEventKind =
-  | 'connected'
-  | 'login'
-  | 'login-failed'
-  | 'logout'
-  | 'closed'
-  | 'reinstated'
-  | 'task-management'
-  | 'protocol-error';
+export type SessionEventKind = 'connected' | 'login' | 'login-failed' | 'logout' | 'closed' | 'reinstated' | 'task-management' | 'protocol-error';
 
 export interface SessionEvent {
   kind: SessionEventKind;

@@ -83,7 +83,14 @@ export class LoginMachine {
 
   step(req: LoginRequestPdu): LoginStep {
     const fail = (status: number, reason: string, authFailure = false, answers: KeyValue[] = []): LoginStep => ({
-      status, reason, transit: false, csg: req.csg, nsg: req.nsg, answers, complete: false, authFailure,
+      status,
+      reason,
+      transit: false,
+      csg: req.csg,
+      nsg: req.nsg,
+      answers,
+      complete: false,
+      authFailure,
     });
     if (this.first) {
       // Version 0x00 is the only one RFC 7143 defines (11.12.4).
@@ -169,7 +176,11 @@ export class LoginMachine {
   }
 
   /** Returns a failure, or undefined with answers appended. */
-  private securityStep(authMethod: string | undefined, chap: Map<string, string>, answers: KeyValue[]): { status: number; reason: string; wrongSecret?: boolean } | undefined {
+  private securityStep(
+    authMethod: string | undefined,
+    chap: Map<string, string>,
+    answers: KeyValue[],
+  ): { status: number; reason: string; wrongSecret?: boolean } | undefined {
     const required = this.access.chap !== undefined;
     if (authMethod !== undefined) {
       const offered = authMethod.split(',');
@@ -212,7 +223,11 @@ export class LoginMachine {
       const got = decodeBinary(response);
       const want = chapResponse(this.chapAlgorithm, this.chapId, creds.secret, this.chapChallenge);
       if (name !== creds.user || !got || !responsesEqual(got, want))
-        return { status: LoginStatus.AuthenticationFailure, reason: `CHAP authentication failed for user ${JSON.stringify(name.slice(0, 64))}`, wrongSecret: true };
+        return {
+          status: LoginStatus.AuthenticationFailure,
+          reason: `CHAP authentication failed for user ${JSON.stringify(name.slice(0, 64))}`,
+          wrongSecret: true,
+        };
       const mutualId = chap.get('CHAP_I');
       const mutualChallenge = chap.get('CHAP_C');
       if (mutualId !== undefined || mutualChallenge !== undefined) {
@@ -231,4 +246,3 @@ export class LoginMachine {
     return undefined;
   }
 }
-

@@ -56,9 +56,7 @@ type Numeric = { min: number; max: number };
 const U24: Numeric = { min: 512, max: 16777215 };
 const TIME: Numeric = { min: 0, max: 3600 };
 
-type NegotiationOutcome =
-  | { ok: true; answers: KeyValue[]; declared: Map<string, string> }
-  | { ok: false; status: number; reason: string };
+type NegotiationOutcome = { ok: true; answers: KeyValue[]; declared: Map<string, string> } | { ok: false; status: number; reason: string };
 
 /**
  * One round of operational (or security-stage operational) negotiation: takes the initiator's pairs, updates

@@ -66,6 +66,6 @@ export function encodeLun(bhs: Buffer, lun: number, offset = Bhs.Lun): void {
 
 /** RFC 1982 serial number arithmetic on 32 bits, as CmdSN and StatSN comparisons require (RFC 7143 4.2.2.1). */
 export function snLessThan(a: number, b: number): boolean {
-  return a !== b && ((b - a) >>> 0) < 0x80000000;
+  return a !== b && (b - a) >>> 0 < 0x80000000;
 }
 export const snAdd = (a: number, n: number): number => (a + n) >>> 0;

@@ -120,7 +120,8 @@ export class ScsiTaskHandler implements BudgetHolder {
     if (this.byItt.has(cmd.itt)) return conn.sendReject(RejectReason.TaskInProgress, pdu.bhs, `ITT 0x${cmd.itt.toString(16)} already in use`);
     if (cmd.itt === RESERVED_TAG) return conn.sendReject(RejectReason.InvalidPduField, pdu.bhs, 'SCSI Command with the reserved ITT');
     // Immediate commands skip the CmdSN window (RFC 7143 3.2.2.1), so they get their own cap (11.17.1 reason 0x06).
-    if (cmd.immediate && this.byItt.size >= conn.session!.window) return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
+    if (cmd.immediate && this.byItt.size >= conn.session!.window)
+      return conn.sendReject(RejectReason.ImmediateCommandRejected, pdu.bhs, `${this.byItt.size} tasks outstanding`);
     const params = conn.params;
     const task = new ScsiTask(cmd, conn.id);
     let refuse: ScsiResponse | undefined;
@@ -256,10 +257,19 @@ export class ScsiTaskHandler implements BudgetHolder {
   private sendR2Ts(task: ScsiTask, r2ts: { ttt: number; r2tSN: number; offset: number; length: number }[]): void {
     for (const r of r2ts) {
       task.r2tCount++;
-      this.conn.send(encodeR2T({
-        lun: task.lun, itt: task.itt, ttt: r.ttt, statSN: this.conn.statSN, expCmdSN: this.conn.expCmdSN, maxCmdSN: this.conn.maxCmdSN,
-        r2tSN: r.r2tSN, bufferOffset: r.offset, desiredDataTransferLength: r.length,
-      }));
+      this.conn.send(
+        encodeR2T({
+          lun: task.lun,
+          itt: task.itt,
+          ttt: r.ttt,
+          statSN: this.conn.statSN,
+          expCmdSN: this.conn.expCmdSN,
+          maxCmdSN: this.conn.maxCmdSN,
+          r2tSN: r.r2tSN,
+          bufferOffset: r.offset,
+          desiredDataTransferLength: r.length,
+        }),
+      );
     }
   }
 
@@ -323,20 +333,45 @@ export class ScsiTaskHandler implements BudgetHolder {
       for (let off = 0; off < sendLength; off += seg) {
         const last = off + seg >= sendLength;
         const collapse = last && good;
-        conn.send(encodeDataIn({
-          final: last, acknowledge: false, lun: task.lun, itt: task.itt, ttt: RESERVED_TAG,
-          statSN: collapse ? conn.takeStatSN() : 0, expCmdSN: this.windowAfter(task, collapse), maxCmdSN: conn.maxCmdSN,
-          dataSN: task.dataInCount++, bufferOffset: off, status: collapse ? res.status : undefined,
-          overflow, underflow, residualCount: residual, data: buf.subarray(off, Math.min(off + seg, sendLength)),
-        }), last ? flushed : undefined);
+        conn.send(
+          encodeDataIn({
+            final: last,
+            acknowledge: false,
+            lun: task.lun,
+            itt: task.itt,
+            ttt: RESERVED_TAG,
+            statSN: collapse ? conn.takeStatSN() : 0,
+            expCmdSN: this.windowAfter(task, collapse),
+            maxCmdSN: conn.maxCmdSN,
+            dataSN: task.dataInCount++,
+            bufferOffset: off,
+            status: collapse ? res.status : undefined,
+            overflow,
+            underflow,
+            residualCount: residual,
+            data: buf.subarray(off, Math.min(off + seg, sendLength)),
+          }),
+          last ? flushed : undefined,
+        );
       }
       if (good) return this.finish(task);
     }
     this.windowAfter(task, true);
-    conn.send(encodeScsiResponse({
-      response: 0, status: res.status, itt: task.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN,
-      expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount, overflow, underflow, residualCount: residual, sense: res.sense ? Buffer.from(res.sense) : undefined,
-    }));
+    conn.send(
+      encodeScsiResponse({
+        response: 0,
+        status: res.status,
+        itt: task.itt,
+        statSN: conn.takeStatSN(),
+        expCmdSN: conn.expCmdSN,
+        maxCmdSN: conn.maxCmdSN,
+        expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount,
+        overflow,
+        underflow,
+        residualCount: residual,
+        sense: res.sense ? Buffer.from(res.sense) : undefined,
+      }),
+    );
     this.finish(task);
   }
 
@@ -384,10 +419,20 @@ export class ScsiTaskHandler implements BudgetHolder {
     task.reportAbort = false;
     const conn = this.conn;
     this.windowAfter(task, true);
-    conn.send(encodeScsiResponse({
-      response: 0, status: ScsiStatus.TaskAborted, itt: task.itt, statSN: conn.takeStatSN(), expCmdSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN,
-      expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount, overflow: false, underflow: false, residualCount: 0,
-    }));
+    conn.send(
+      encodeScsiResponse({
+        response: 0,
+        status: ScsiStatus.TaskAborted,
+        itt: task.itt,
+        statSN: conn.takeStatSN(),
+        expCmdSN: conn.expCmdSN,
+        maxCmdSN: conn.maxCmdSN,
+        expDataSN: task.cmd.read ? task.dataInCount : task.r2tCount,
+        overflow: false,
+        underflow: false,
+        residualCount: 0,
+      }),
+    );
   }
 
   abortAll(): void {

@@ -179,7 +179,11 @@ export class IscsiTarget implements TargetContext<Connection, Session<Connection
   loginPolicy(portalGroupTag: number): Omit<LoginPolicy, 'sessionExists'> {
     const first = this.firstTarget;
     return {
-      targetName: first.targetName, portalGroupTag, chap: first.chap, mutualChap: first.mutualChap, acl: first.acl,
+      targetName: first.targetName,
+      portalGroupTag,
+      chap: first.chap,
+      mutualChap: first.mutualChap,
+      acl: first.acl,
       findTarget: (name) => this.targets.get(name),
     };
   }
@@ -226,7 +230,17 @@ export class IscsiTarget implements TargetContext<Connection, Session<Connection
       initiatorPort: portName,
       relativeTargetPort: conn.portalGroupTag,
     };
-    const session = new Session<Connection>(tsih, Buffer.from(req.isid), login.initiatorName, login.sessionType, login.params, nexus, target, req.cmdSN, this.limits.maxCommands);
+    const session = new Session<Connection>(
+      tsih,
+      Buffer.from(req.isid),
+      login.initiatorName,
+      login.sessionType,
+      login.params,
+      nexus,
+      target,
+      req.cmdSN,
+      this.limits.maxCommands,
+    );
     session.connections.add(conn);
     this.sessions.set(tsih, session);
     return session;
@@ -304,16 +318,27 @@ export class IscsiTarget implements TargetContext<Connection, Session<Connection
   pduEvent(conn: Connection, direction: 'in' | 'out', pdu: Pdu): void {
     if (!this.taps.pdu.active) return;
     this.taps.pdu.emit({
-      direction, connectionId: conn.id, tsih: conn.tsih, address: conn.address, timeNs: process.hrtime.bigint(), pdu,
-      headerDigest: conn.headerDigest, dataDigest: conn.dataDigest,
+      direction,
+      connectionId: conn.id,
+      tsih: conn.tsih,
+      address: conn.address,
+      timeNs: process.hrtime.bigint(),
+      pdu,
+      headerDigest: conn.headerDigest,
+      dataDigest: conn.dataDigest,
     });
   }
 
   sessionEvent(conn: Connection, kind: SessionEventKind, detail: string, initiatorName?: string): void {
     if (!this.taps.session.active) return;
     this.taps.session.emit({
-      kind, connectionId: conn.id, tsih: conn.tsih, initiatorName: initiatorName ?? conn.initiatorName, address: conn.address,
-      timeNs: process.hrtime.bigint(), detail,
+      kind,
+      connectionId: conn.id,
+      tsih: conn.tsih,
+      initiatorName: initiatorName ?? conn.initiatorName,
+      address: conn.address,
+      timeNs: process.hrtime.bigint(),
+      detail,
     });
   }
 

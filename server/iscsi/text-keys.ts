@@ -26,8 +26,7 @@ export function parseKeys(data: Uint8Array, repeats = false): KeyValue[] {
     const value = item.slice(eq + 1);
     if (key.length > MAX_KEY_LENGTH) throw new TextFormatError(`key too long (${key.length} > ${MAX_KEY_LENGTH})`);
     const binary = /^0[xXbB]/.test(value);
-    if (value.length > (binary ? MAX_BINARY_VALUE_LENGTH : MAX_VALUE_LENGTH))
-      throw new TextFormatError(`value of ${key} too long (${value.length} bytes)`);
+    if (value.length > (binary ? MAX_BINARY_VALUE_LENGTH : MAX_VALUE_LENGTH)) throw new TextFormatError(`value of ${key} too long (${value.length} bytes)`);
     if (seen.has(key) && !repeats) throw new TextFormatError(`key ${key} sent twice`);
     seen.add(key);
     out.push([key, value]);

@@ -41,9 +41,20 @@ export class TextRequests {
       const part = last ? body : body.subarray(0, maxSeg);
       const ttt = last ? RESERVED_TAG : conn.allocTtt();
       this.pending = last ? undefined : { ttt, rest: body.subarray(maxSeg) };
-      conn.send(encodeTextResponse({
-        immediate: false, final: last, continue: !last, lun, itt, ttt, sn: conn.takeStatSN(), expSN: conn.expCmdSN, maxCmdSN: conn.maxCmdSN, data: part,
-      }));
+      conn.send(
+        encodeTextResponse({
+          immediate: false,
+          final: last,
+          continue: !last,
+          lun,
+          itt,
+          ttt,
+          sn: conn.takeStatSN(),
+          expSN: conn.expCmdSN,
+          maxCmdSN: conn.maxCmdSN,
+          data: part,
+        }),
+      );
     };
     conn.admit(t.sn, t.immediate, () => {
       if (!t.immediate) conn.session!.release();

@@ -12,7 +12,10 @@ export const PROXY_CONNECTION_BASE = 1_000_000;
 
 class ForwardingTap<E> extends Tap<E> {
   private count = 0;
-  constructor(name: string, private readonly sources: readonly { tap: Tap<E>; map: (e: E) => E }[]) {
+  constructor(
+    name: string,
+    private readonly sources: readonly { tap: Tap<E>; map: (e: E) => E }[],
+  ) {
     super(name);
   }
 
@@ -32,8 +35,14 @@ export function mergeTaps(target: IscsiTapSource, proxy: IscsiTapSource): IscsiT
   const moved = <E extends { connectionId: number }>(e: E): E => ({ ...e, connectionId: e.connectionId + PROXY_CONNECTION_BASE });
   return {
     taps: {
-      pdu: new ForwardingTap<PduEvent>('merged.pdu', [{ tap: target.taps.pdu, map: same }, { tap: proxy.taps.pdu, map: moved }]),
-      session: new ForwardingTap<SessionEvent>('merged.session', [{ tap: target.taps.session, map: same }, { tap: proxy.taps.session, map: moved }]),
+      pdu: new ForwardingTap<PduEvent>('merged.pdu', [
+        { tap: target.taps.pdu, map: same },
+        { tap: proxy.taps.pdu, map: moved },
+      ]),
+      session: new ForwardingTap<SessionEvent>('merged.session', [
+        { tap: target.taps.session, map: same },
+        { tap: proxy.taps.session, map: moved },
+      ]),
     },
   };
 }

@@ -35,7 +35,11 @@ export class IscsiProxy implements IscsiTapSource {
   connections = 0;
   private readonly sockets = new Set<Socket>();
 
-  private constructor(private readonly server: Server, readonly listening: Endpoint, private readonly opts: ProxyOptions) {}
+  private constructor(
+    private readonly server: Server,
+    readonly listening: Endpoint,
+    private readonly opts: ProxyOptions,
+  ) {}
 
   static async start(opts: ProxyOptions): Promise<IscsiProxy> {
     const server = createServer();
@@ -63,7 +67,13 @@ export class IscsiProxy implements IscsiTapSource {
       s.setNoDelay(true);
       s.once('close', () => this.sockets.delete(s));
     }
-    const timer = setTimeout(() => upstream.destroy(new Error(`no connection to ${this.opts.target.host}:${this.opts.target.port} within ${this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`)), this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(
+      () =>
+        upstream.destroy(
+          new Error(`no connection to ${this.opts.target.host}:${this.opts.target.port} within ${this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`),
+        ),
+      this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    );
     upstream.once('connect', () => clearTimeout(timer));
     // Byte for byte, both ways, with backpressure: the relay itself never looks at the bytes.
     client.pipe(upstream);
@@ -81,8 +91,10 @@ export class IscsiProxy implements IscsiTapSource {
 
     // The address as the lab's target would report it: local = target side, remote = initiator.
     const address = (): ConnectionAddress => ({
-      localAddress: this.opts.target.host, localPort: this.opts.target.port,
-      remoteAddress: client.remoteAddress ?? '', remotePort: client.remotePort ?? 0,
+      localAddress: this.opts.target.host,
+      localPort: this.opts.target.port,
+      remoteAddress: client.remoteAddress ?? '',
+      remotePort: client.remotePort ?? 0,
     });
     const neg: DigestNegotiation = { digests: { headerDigest: false, dataDigest: false, known: true }, offered: {} };
     let tsih = 0;

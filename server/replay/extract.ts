@@ -142,7 +142,7 @@ interface OpenTask {
 function parseAhs(ahs: Uint8Array): { extraCdb?: Uint8Array; bidi: boolean } {
   let extraCdb: Uint8Array | undefined;
   let bidi = false;
-  for (let o = 0; o + 3 <= ahs.length; ) {
+  for (let o = 0; o + 3 <= ahs.length;) {
     const len = u16(ahs, o);
     const type = ahs[o + 2]!;
     // AHSLength counts the bytes after the type byte, the reserved byte included.
@@ -220,7 +220,9 @@ class TaskAssembler {
       if (t.task.read && t.in) t.task.dataIn = t.in.buf.subarray(0, t.in.cov.end);
     }
     if (this.orphans > 0) {
-      this.warnings.push(`${this.orphans} Data-In/Data-Out/SCSI Response PDUs (the first is PDU ${this.firstOrphan}) belong to no SCSI Command in the capture (it started mid-task?)`);
+      this.warnings.push(
+        `${this.orphans} Data-In/Data-Out/SCSI Response PDUs (the first is PDU ${this.firstOrphan}) belong to no SCSI Command in the capture (it started mid-task?)`,
+      );
     }
     return { tasks: this.tasks, warnings: this.warnings };
   }
@@ -266,8 +268,12 @@ class TaskAssembler {
     this.place(t, 'in', u32(p.bhs, BUFFER_OFFSET), p.data, p.index);
     if ((flags & STATUS_BIT) === 0) return;
     this.finish(key, t, {
-      response: 0, status: p.bhs[3]!, residual: u32(p.bhs, RESIDUAL),
-      overflow: (flags & OVERFLOW_BIT) !== 0, underflow: (flags & UNDERFLOW_BIT) !== 0, pduIndex: p.index,
+      response: 0,
+      status: p.bhs[3]!,
+      residual: u32(p.bhs, RESIDUAL),
+      overflow: (flags & OVERFLOW_BIT) !== 0,
+      underflow: (flags & UNDERFLOW_BIT) !== 0,
+      pduIndex: p.index,
     });
   }
 
@@ -281,8 +287,13 @@ class TaskAssembler {
       if (senseLength > 0) sense = p.data.slice(2, 2 + senseLength);
     }
     this.finish(key, t, {
-      response: p.bhs[2]!, status: p.bhs[3]!, sense, residual: u32(p.bhs, RESIDUAL),
-      overflow: (flags & OVERFLOW_BIT) !== 0, underflow: (flags & UNDERFLOW_BIT) !== 0, pduIndex: p.index,
+      response: p.bhs[2]!,
+      status: p.bhs[3]!,
+      sense,
+      residual: u32(p.bhs, RESIDUAL),
+      overflow: (flags & OVERFLOW_BIT) !== 0,
+      underflow: (flags & UNDERFLOW_BIT) !== 0,
+      pduIndex: p.index,
     });
   }
 

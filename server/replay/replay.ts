@@ -231,7 +231,8 @@ export async function replayCapture(file: Uint8Array | LoadedCapture, target: st
           withTimeout(
             session.command(lun, task.cdb, {
               readLength: task.read ? task.edtl : undefined,
-              dataOut: task.write && task.edtl > 0 && task.dataOut ? Buffer.from(task.dataOut.buffer, task.dataOut.byteOffset, task.dataOut.byteLength) : undefined,
+              dataOut:
+                task.write && task.edtl > 0 && task.dataOut ? Buffer.from(task.dataOut.buffer, task.dataOut.byteOffset, task.dataOut.byteLength) : undefined,
               attribute: task.attribute,
             }),
             timeoutMs,
@@ -250,7 +251,9 @@ export async function replayCapture(file: Uint8Array | LoadedCapture, target: st
         if (recordedUA && !strictUA) {
           diffs = [];
           if (senseTriple(task.outcome!.sense) !== senseTriple(result.sense)) {
-            warn(`command ${number} ${name}: recorded ${describeOutcome(task.outcome!)} (a unit attention of the recorded session), replayed ${describeOutcome(result)}`);
+            warn(
+              `command ${number} ${name}: recorded ${describeOutcome(task.outcome!)} (a unit attention of the recorded session), replayed ${describeOutcome(result)}`,
+            );
           }
         } else diffs = compareResult(task, result);
         await opts.onCommand?.({ number, task, lun, result, differences: diffs });
@@ -270,7 +273,8 @@ export async function replayCapture(file: Uint8Array | LoadedCapture, target: st
   return { commands, differences, skipped: extraction.tasks.length - runnable.length, lines, warnings, format: loaded.format };
 }
 
-export const REPLAY_USAGE = 'iscsi-lab replay FILE --target iscsi://HOST[:PORT]/IQN/LUN [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]';
+export const REPLAY_USAGE =
+  'iscsi-lab replay FILE --target iscsi://HOST[:PORT]/IQN/LUN [--initiator-name IQN] [--lun-map url|capture] [--sessions recorded|one] [--header-digest] [--data-digest]';
 
 export interface ReplayArgs {
   file: string;
@@ -294,8 +298,12 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
       return v;
     };
     switch (flag) {
-      case '--target': target = value(); break;
-      case '--initiator-name': options.initiatorName = value(); break;
+      case '--target':
+        target = value();
+        break;
+      case '--initiator-name':
+        options.initiatorName = value();
+        break;
       case '--lun-map': {
         const v = value();
         if (v !== 'url' && v !== 'capture') throw new ReplayUsageError(`--lun-map must be url or capture, got ${JSON.stringify(v)}`);
@@ -308,15 +316,20 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
         options.sessions = v;
         break;
       }
-      case '--header-digest': options.headerDigest = true; break;
-      case '--data-digest': options.dataDigest = true; break;
+      case '--header-digest':
+        options.headerDigest = true;
+        break;
+      case '--data-digest':
+        options.dataDigest = true;
+        break;
       default:
         if (a.startsWith('--')) throw new ReplayUsageError(`unknown flag ${a}\nusage: ${REPLAY_USAGE}`);
         positional.push(a);
     }
   }
   if (positional.length === 0) throw new ReplayUsageError(`a capture FILE is required\nusage: ${REPLAY_USAGE}`);
-  if (positional.length > 1) throw new ReplayUsageError(`one capture FILE only, got ${positional.map((p) => JSON.stringify(p)).join(' ')}\nusage: ${REPLAY_USAGE}`);
+  if (positional.length > 1)
+    throw new ReplayUsageError(`one capture FILE only, got ${positional.map((p) => JSON.stringify(p)).join(' ')}\nusage: ${REPLAY_USAGE}`);
   if (!target) throw new ReplayUsageError(`--target iscsi://HOST[:PORT]/IQN/LUN is required\nusage: ${REPLAY_USAGE}`);
   return { file: positional[0]!, target, options };
 }

@@ -34,7 +34,6 @@ import { requestSense } from './spc/request-sense.ts';
 import { testUnitReady } from './spc/test-unit-ready.ts';
 import { reportLuns } from './spc/report-luns.ts';
 
-
 const reportLunsHandler: Handler = (ctx) => reportLuns(ctx.cdb, ctx.target);
 
 export const OPCODES: readonly OpcodeEntry[] = [
@@ -105,9 +104,7 @@ function sanitizeEntries(): OpcodeEntry[] {
  * Entries that take every service action of their opcode not listed in OPCODES: the handler judges the service
  * action itself (an unknown SANITIZE service action is INVALID FIELD IN CDB, not an unknown opcode).
  */
-export const CATCH_ALL: readonly OpcodeEntry[] = [
-  { opcode: OPCODE_SANITIZE, name: 'SANITIZE', cdbLength: 10, handler: sanitize, mediaAccess: true },
-];
+export const CATCH_ALL: readonly OpcodeEntry[] = [{ opcode: OPCODE_SANITIZE, name: 'SANITIZE', cdbLength: 10, handler: sanitize, mediaAccess: true }];
 
 /** Reservation commands as the RSOC table lists them when a reservations engine is attached (SPC-4 6.13-6.16). */
 export function reservationEntries(handler: Handler): OpcodeEntry[] {

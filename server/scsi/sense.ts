@@ -137,11 +137,7 @@ const SKS_BPV = 0x08;
 
 /** Builds sense bytes for `reason`: fixed format unless `descriptor` (control mode page D_SENSE = 1). */
 export function buildSense(reason: SenseReason, details: SenseDetails = {}, descriptor = false): Uint8Array {
-  const sks = details.field
-    ? senseKeySpecific(details.field)
-    : details.progress !== undefined
-      ? progressIndication(details.progress)
-      : undefined;
+  const sks = details.field ? senseKeySpecific(details.field) : details.progress !== undefined ? progressIndication(details.progress) : undefined;
   if (descriptor) {
     const infoLen = details.information !== undefined ? 12 : 0;
     const sksLen = sks ? 8 : 0;

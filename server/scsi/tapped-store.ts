@@ -30,7 +30,7 @@ export class TappedStore implements BlockStore {
   }
 
   grow(blockCount: number): Promise<void> {
-    if (!this.inner.grow) return Promise.reject(new Error('this LUN\'s store cannot grow'));
+    if (!this.inner.grow) return Promise.reject(new Error("this LUN's store cannot grow"));
     return this.inner.grow(blockCount);
   }
 
@@ -74,7 +74,15 @@ export class TappedStore implements BlockStore {
    * `trace` is filled in by a cache below (what it did for this call) and travels in the event as `cache`; `io`
    * comes from above and names the task (its own object: the caller may reuse it for several calls).
    */
-  private async traced<T>(kind: StoreEvent['kind'], lba: number, blocks: number, fua: boolean, op: Promise<T>, trace: IoTrace, io: IoTrace | undefined): Promise<T> {
+  private async traced<T>(
+    kind: StoreEvent['kind'],
+    lba: number,
+    blocks: number,
+    fua: boolean,
+    op: Promise<T>,
+    trace: IoTrace,
+    io: IoTrace | undefined,
+  ): Promise<T> {
     const start = performance.now();
     const task = io?.task;
     try {

@@ -21,13 +21,7 @@ import { inquiryNoLun } from './spc/inquiry.ts';
 import { reportLuns } from './spc/report-luns.ts';
 import { requestSenseNoLun } from './spc/request-sense.ts';
 import { TappedStore } from './tapped-store.ts';
-import {
-  ScsiStatus,
-  TaskManagementFunction,
-  type ItNexus,
-  type ScsiCommand,
-  type ScsiResponse,
-} from './types.ts';
+import { ScsiStatus, TaskManagementFunction, type ItNexus, type ScsiCommand, type ScsiResponse } from './types.ts';
 
 export interface LunOptions {
   store: BlockStore;

@@ -91,7 +91,12 @@ export async function openFileStore(opts: FileStoreOptions): Promise<FileStore> 
     // The map on disk lags the image (it is saved on flush and every second): after a crash it may call blocks
     // unmapped that hold data, and an UNMAP trusting it would skip zeroing them. So a map is trusted only if the
     // process that had the LUN open closed it (it removes the open marker after its last map save).
-    const crashed = !fresh && (await stat(openMarkerPath(opts.path)).then(() => true, () => false));
+    const crashed =
+      !fresh &&
+      (await stat(openMarkerPath(opts.path)).then(
+        () => true,
+        () => false,
+      ));
     if (!crashed) map = await AllocationMap.load(mapPath(opts.path), blockSize, blockCount);
     // A fresh image holds nothing; an image found without a trustworthy map may hold anything: all mapped.
     map ??= AllocationMap.create(blockCount, !fresh);
@@ -171,7 +176,8 @@ export class FileStore implements BlockStore {
    * size), read-only ones, or block devices (their size is the device's).
    */
   async grow(blockCount: number): Promise<void> {
-    if (!Number.isSafeInteger(blockCount) || blockCount <= this.blockCount) throw new Error(`${this.path}: ${blockCount} blocks is no larger than ${this.blockCount}`);
+    if (!Number.isSafeInteger(blockCount) || blockCount <= this.blockCount)
+      throw new Error(`${this.path}: ${blockCount} blocks is no larger than ${this.blockCount}`);
     if (this.map) throw new Error(`${this.path}: a thin LUN cannot be resized yet`);
     if (this.readOnly) throw new Error(`${this.path}: read-only`);
     if ((await this.fh.stat()).isBlockDevice()) throw new Error(`${this.path}: a block device has the device's size`);
@@ -310,11 +316,13 @@ export class FileStore implements BlockStore {
   private saveMap(): Promise<void> {
     const map = this.map;
     if (!map || this.readOnly) return Promise.resolve();
-    this.mapSave = this.mapSave.catch(() => undefined).then(async () => {
-      if (!map.isDirty) return;
-      await map.save(mapPath(this.path), this.blockSize);
-      this.stats.mapSaves++;
-    });
+    this.mapSave = this.mapSave
+      .catch(() => undefined)
+      .then(async () => {
+        if (!map.isDirty) return;
+        await map.save(mapPath(this.path), this.blockSize);
+        this.stats.mapSaves++;
+      });
     return this.mapSave;
   }
 

@@ -91,7 +91,6 @@ export interface WriteCacheControl {
   setWriteBack(on: boolean): Promise<void>;
 }
 
-
 /**
  * The medium failed this access (a bad sector, a failed write, a failed cache flush): SCSI reports it as MEDIUM
  * ERROR (SBC-4 4.18: UNRECOVERED READ ERROR for reads, WRITE ERROR for writes and flushes), not as a target bug.

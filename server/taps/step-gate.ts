@@ -65,10 +65,21 @@ export class StepGate implements StepHold {
     if (!r) return { ...(this.last ?? { active: false, id: 0, io: '', stageIndex: -1, passed: [], timedOut: false, done: true }), version: this.version };
     return {
       version: this.version,
-      active: true, id: r.id, io: r.io, initiatorName: r.initiatorName, lun: r.lun, lba: r.lba,
-      stage: r.stage, stageIndex: r.stage ? STEP_STAGES.findIndex((s) => s.id === r.stage) : -1,
-      passed: [...r.passed], ranUnheld: [...r.ranUnheld], detail: r.detail, heldSinceMs: r.heldSinceMs,
-      timeoutAtMs: r.heldSinceMs !== undefined ? r.heldSinceMs + r.timeoutMs : undefined, timedOut: r.timedOut, done: false,
+      active: true,
+      id: r.id,
+      io: r.io,
+      initiatorName: r.initiatorName,
+      lun: r.lun,
+      lba: r.lba,
+      stage: r.stage,
+      stageIndex: r.stage ? STEP_STAGES.findIndex((s) => s.id === r.stage) : -1,
+      passed: [...r.passed],
+      ranUnheld: [...r.ranUnheld],
+      detail: r.detail,
+      heldSinceMs: r.heldSinceMs,
+      timeoutAtMs: r.heldSinceMs !== undefined ? r.heldSinceMs + r.timeoutMs : undefined,
+      timedOut: r.timedOut,
+      done: false,
     };
   }
 
@@ -81,10 +92,24 @@ export class StepGate implements StepHold {
     fn: (pause: (stage: StepStageId, detail?: string) => Promise<void>) => Promise<T>,
     describeResult: (r: T) => string,
   ): Promise<T> {
-    if (this.run) throw new StepBusyError(`a stepped I/O is already in progress (${this.run.io}, at ${this.run.stage ?? 'a stage boundary'}): press Next or Continue first`);
+    if (this.run)
+      throw new StepBusyError(
+        `a stepped I/O is already in progress (${this.run.io}, at ${this.run.stage ?? 'a stage boundary'}): press Next or Continue first`,
+      );
     const run: Run = {
-      id: this.nextId++, initiatorName: what.initiatorName, io: what.io, lun: what.lun, lba: what.lba, blocks: what.blocks,
-      timeoutMs: what.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, itt: undefined, passed: [], ranUnheld: [], free: false, executing: false, timedOut: false,
+      id: this.nextId++,
+      initiatorName: what.initiatorName,
+      io: what.io,
+      lun: what.lun,
+      lba: what.lba,
+      blocks: what.blocks,
+      timeoutMs: what.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
+      itt: undefined,
+      passed: [],
+      ranUnheld: [],
+      free: false,
+      executing: false,
+      timedOut: false,
     };
     this.run = run;
     this.armed = true;
@@ -102,7 +127,19 @@ export class StepGate implements StepHold {
       this.run = undefined;
       this.armed = false;
       this.last = {
-        version: 0, active: false, id: run.id, io: run.io, initiatorName: run.initiatorName, lun: run.lun, lba: run.lba, stageIndex: -1, passed: run.passed, ranUnheld: run.ranUnheld, timedOut: run.timedOut, done: true, result,
+        version: 0,
+        active: false,
+        id: run.id,
+        io: run.io,
+        initiatorName: run.initiatorName,
+        lun: run.lun,
+        lba: run.lba,
+        stageIndex: -1,
+        passed: run.passed,
+        ranUnheld: run.ranUnheld,
+        timedOut: run.timedOut,
+        done: true,
+        result,
       };
       this.changed();
     }

@@ -126,16 +126,35 @@ export class EventRing {
     if (kind === KIND_COMMAND) {
       const status = this.n1[r]!;
       const event: { -readonly [K in keyof ScsiTraceEvent]: ScsiTraceEvent[K] } = {
-        type: 'scsi', seq, timeNs, wallMs, kind: 'command', nexusId: this.s0[r]!, lun: this.n0[r]!, opcodeName: this.s1[r]!,
-        status, statusName: scsiStatusName(status), dataInBytes: this.n2[r]!, dataOutBytes: this.n3[r]!, durationNs: this.n4[r]!,
+        type: 'scsi',
+        seq,
+        timeNs,
+        wallMs,
+        kind: 'command',
+        nexusId: this.s0[r]!,
+        lun: this.n0[r]!,
+        opcodeName: this.s1[r]!,
+        status,
+        statusName: scsiStatusName(status),
+        dataInBytes: this.n2[r]!,
+        dataOutBytes: this.n3[r]!,
+        durationNs: this.n4[r]!,
       };
       const sense = this.objects[r] as CommandRow['sense'];
       if (sense) event.sense = { key: sense.key, keyName: senseKeyName(sense.key), asc: sense.asc, ascq: sense.ascq, text: ascAscqText(sense.asc, sense.ascq) };
       return event;
     }
     const event: { -readonly [K in keyof StoreTraceEvent]: StoreTraceEvent[K] } = {
-      type: 'store', seq, timeNs, wallMs, kind: STORE_KINDS[kind - KIND_STORE]!, lun: this.n0[r]!, lba: this.n1[r]!,
-      blocks: this.n2[r]!, fua: this.n3[r] === 1, durationNs: this.n4[r]!,
+      type: 'store',
+      seq,
+      timeNs,
+      wallMs,
+      kind: STORE_KINDS[kind - KIND_STORE]!,
+      lun: this.n0[r]!,
+      lba: this.n1[r]!,
+      blocks: this.n2[r]!,
+      fua: this.n3[r] === 1,
+      durationNs: this.n4[r]!,
     };
     const error = this.s0[r];
     if (error !== undefined) event.error = error;

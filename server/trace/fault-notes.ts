@@ -30,8 +30,20 @@ export function faultTraceEvent(e: FaultEvent, seq: number, at: { timeNs: number
     }
   }
   return {
-    type: 'fault', seq, ...at, ruleId: e.ruleId, action: e.action, detail: e.detail,
-    connectionId: e.connectionId, tsih: e.tsih, itt: e.itt, taskId, pduSeq, lun: e.lun, lba: e.lba, blocks: e.blocks,
+    type: 'fault',
+    seq,
+    ...at,
+    ruleId: e.ruleId,
+    action: e.action,
+    detail: e.detail,
+    connectionId: e.connectionId,
+    tsih: e.tsih,
+    itt: e.itt,
+    taskId,
+    pduSeq,
+    lun: e.lun,
+    lba: e.lba,
+    blocks: e.blocks,
   };
 }
 

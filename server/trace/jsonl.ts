@@ -62,7 +62,8 @@ export function parseJsonl(text: string): ParsedJsonl {
     if (!header) {
       const h = obj as Partial<TraceHeader>;
       if (h.type !== 'header') throw new JsonlFormatError('line 1: expected the trace header');
-      if (h.version !== TRACE_SCHEMA_VERSION) throw new JsonlFormatError(`trace schema version ${String(h.version)}, this reader knows ${TRACE_SCHEMA_VERSION}`);
+      if (h.version !== TRACE_SCHEMA_VERSION)
+        throw new JsonlFormatError(`trace schema version ${String(h.version)}, this reader knows ${TRACE_SCHEMA_VERSION}`);
       header = h as TraceHeader;
       return;
     }

@@ -136,8 +136,12 @@ export function parseTcpFrame(frame: Uint8Array, linkType: number): ParsedTcp | 
       break;
     }
     case LINKTYPE_RAW:
-    case LINKTYPE_IPV4: ip = 0; break;
-    case LINKTYPE_NULL: ip = 4; break;
+    case LINKTYPE_IPV4:
+      ip = 0;
+      break;
+    case LINKTYPE_NULL:
+      ip = 4;
+      break;
     case LINKTYPE_LINUX_SLL:
       if (((frame[14]! << 8) | frame[15]!) !== ETHERTYPE_IPV4) return undefined;
       ip = 16;
@@ -146,7 +150,8 @@ export function parseTcpFrame(frame: Uint8Array, linkType: number): ParsedTcp | 
       if (((frame[0]! << 8) | frame[1]!) !== ETHERTYPE_IPV4) return undefined;
       ip = 20;
       break;
-    default: return undefined;
+    default:
+      return undefined;
   }
   if (frame.length < ip + IPV4_HEADER || frame[ip]! >> 4 !== 4 || frame[ip + 9] !== IPPROTO_TCP) return undefined;
   const ihl = (frame[ip]! & 0x0f) * 4;

@@ -12,15 +12,7 @@
  * Reading captures (pcap, pcapng, any link type, resynchronisation after loss) is server/capture/.
  */
 import type { Direction, PduTraceEvent, TcpTuple } from '../../shared/trace/schema.ts';
-import {
-  buildTcpFrame,
-  ipv4Bytes,
-  LINKTYPE_ETHERNET,
-  TCP_ACK,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_SYN,
-} from './packets.ts';
+import { buildTcpFrame, ipv4Bytes, LINKTYPE_ETHERNET, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from './packets.ts';
 import type { RecordedPdu } from './recorder.ts';
 import { ISCSI_PORT, MSS, modelInitiatorPort, segmentSizes } from '../../shared/protocol/tcp-framing.ts';
 

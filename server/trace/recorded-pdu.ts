@@ -69,9 +69,18 @@ export function recordedPdu(ring: PduRing, startWallMs: number, ordinal: number,
   const headerDigest = (flags & FLAG_HEADER_DIGEST) !== 0;
   const at = wire ? BHS_LENGTH + bytes[4]! * 4 + (headerDigest ? 4 : 0) : BHS_LENGTH;
   const pdu = new RecordedPdu(
-    ring.seq[r]!, ring.timeNs[r]!, startWallMs, flags & FLAG_T2I ? 't2i' : 'i2t', ring.connectionId[r]!, ring.tsih[r]!,
-    ring.address[r]!, headerDigest, (flags & FLAG_DATA_DIGEST) !== 0, bytes.subarray(0, BHS_LENGTH),
-    bytes.subarray(at, Math.min(bytes.length, at + u24(bytes, 5))), wire ? bytes : EMPTY,
+    ring.seq[r]!,
+    ring.timeNs[r]!,
+    startWallMs,
+    flags & FLAG_T2I ? 't2i' : 'i2t',
+    ring.connectionId[r]!,
+    ring.tsih[r]!,
+    ring.address[r]!,
+    headerDigest,
+    (flags & FLAG_DATA_DIGEST) !== 0,
+    bytes.subarray(0, BHS_LENGTH),
+    bytes.subarray(at, Math.min(bytes.length, at + u24(bytes, 5))),
+    wire ? bytes : EMPTY,
   );
   const taskId = ring.taskId[r]!;
   if (taskId !== 0) pdu.taskId = taskId;

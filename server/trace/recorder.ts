@@ -111,7 +111,12 @@ export class TraceRecorder {
   private readonly eventRing: EventRing;
   /** Reused for every correlation: recording a PDU allocates no objects of its own. */
   private readonly correlation: Correlation = {};
-  private readonly correlationInput: { bhs: Uint8Array; connectionId: number; timeNs: number; ref: number } = { bhs: EMPTY, connectionId: 0, timeNs: 0, ref: 0 };
+  private readonly correlationInput: { bhs: Uint8Array; connectionId: number; timeNs: number; ref: number } = {
+    bhs: EMPTY,
+    connectionId: 0,
+    timeNs: 0,
+    ref: 0,
+  };
   private consumers: TraceConsumer[] = [];
   private holds = 0;
   private unsubscribers: (() => void)[] = [];
@@ -182,7 +187,8 @@ export class TraceRecorder {
   /** The last `n` PDUs (all the ring holds by default), oldest first, each with its own copy of its wire bytes. */
   recent(n = this.pduRing.count): RecordedPdu[] {
     const out: RecordedPdu[] = [];
-    for (let o = Math.max(this.pduRing.first, this.pduRing.next - n); o < this.pduRing.next; o++) out.push(recordedPdu(this.pduRing, this.startWallMs, o, true));
+    for (let o = Math.max(this.pduRing.first, this.pduRing.next - n); o < this.pduRing.next; o++)
+      out.push(recordedPdu(this.pduRing, this.startWallMs, o, true));
     return out;
   }
 
@@ -322,8 +328,11 @@ export class TraceRecorder {
     ring.latencyNs[r] = c.latencyNs ?? NaN;
     ring.taskRef[r] = c.taskRef ?? -1;
     ring.flags[r] =
-      (e.direction === 'out' ? FLAG_T2I : 0) | (e.headerDigest ? FLAG_HEADER_DIGEST : 0) | (e.dataDigest ? FLAG_DATA_DIGEST : 0) |
-      (c.ending ? FLAG_ENDING : 0) | (whole ? FLAG_WIRE : 0);
+      (e.direction === 'out' ? FLAG_T2I : 0) |
+      (e.headerDigest ? FLAG_HEADER_DIGEST : 0) |
+      (e.dataDigest ? FLAG_DATA_DIGEST : 0) |
+      (c.ending ? FLAG_ENDING : 0) |
+      (whole ? FLAG_WIRE : 0);
     this.pduCount++;
     if (this.consumers.length > 0) {
       const item = recordedPdu(this.pduRing, this.startWallMs, ordinal, false);
@@ -356,16 +365,23 @@ export class TraceRecorder {
     if (e.kind === 'command') {
       this.eventCount++;
       this.eventRing.pushCommand(seq, timeNs, {
-        nexusId: e.nexusId, lun: e.lun, opcodeName: e.name, status: e.status, sense: e.sense, dataInBytes: e.dataInBytes,
-        dataOutBytes: e.dataOutBytes, durationNs: Math.round(e.durationMs * 1e6),
+        nexusId: e.nexusId,
+        lun: e.lun,
+        opcodeName: e.name,
+        status: e.status,
+        sense: e.sense,
+        dataInBytes: e.dataInBytes,
+        dataOutBytes: e.dataOutBytes,
+        durationNs: Math.round(e.durationMs * 1e6),
       });
       if (this.consumers.length > 0) this.deliver({ event: this.eventRing.event(this.eventRing.length - 1) });
       return;
     }
     const wallMs = this.startWallMs + timeNs / 1e6;
-    const event: ScsiTraceEvent = e.kind === 'task-management'
-      ? { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) }
-      : { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId };
+    const event: ScsiTraceEvent =
+      e.kind === 'task-management'
+        ? { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId, lun: e.lun, function: TMF_FUNCTION_NAMES[e.fn as number] ?? String(e.fn) }
+        : { type: 'scsi', seq, timeNs, wallMs, kind: e.kind, nexusId: e.nexusId };
     this.other(event);
   }
 
@@ -388,8 +404,15 @@ export class TraceRecorder {
     const task = e.task ? this.describer.openTask(e.task.connectionId, e.task.taskTag) : undefined;
     const timeNs = task ? Math.max(this.elapsedNs(), task.startNs) : this.elapsedNs();
     this.eventRing.pushStore(this.seq++, timeNs, {
-      kind: e.kind, lun: e.lun, lba: e.lba, blocks: e.blocks, fua: e.fua, durationNs: Math.round(e.durationMs * 1e6),
-      error: e.error, cache: e.cache, taskId: task?.id ?? 0,
+      kind: e.kind,
+      lun: e.lun,
+      lba: e.lba,
+      blocks: e.blocks,
+      fua: e.fua,
+      durationNs: Math.round(e.durationMs * 1e6),
+      error: e.error,
+      cache: e.cache,
+      taskId: task?.id ?? 0,
     });
     if (this.consumers.length > 0) this.deliver({ event: this.eventRing.event(this.eventRing.length - 1) });
   }
@@ -424,4 +447,3 @@ function tuple(a: ConnectionAddress, fromInitiator: boolean): TcpTuple {
     ? { src: a.remoteAddress, srcPort: a.remotePort, dst: a.localAddress, dstPort: a.localPort }
     : { src: a.localAddress, srcPort: a.localPort, dst: a.remoteAddress, dstPort: a.remotePort };
 }
-

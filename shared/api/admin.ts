@@ -7,7 +7,14 @@
 /** A target as `add-target` takes it: the same shape GET /api/config writes a target in. */
 export interface AdminTargetSpec {
   readonly iqn: string;
-  readonly luns: readonly { readonly path: string; readonly sizeBytes: number; readonly thin?: boolean; readonly removable?: boolean; readonly readOnly?: boolean; readonly physicalBlockSize?: number }[];
+  readonly luns: readonly {
+    readonly path: string;
+    readonly sizeBytes: number;
+    readonly thin?: boolean;
+    readonly removable?: boolean;
+    readonly readOnly?: boolean;
+    readonly physicalBlockSize?: number;
+  }[];
   readonly chap?: { readonly user: string; readonly secret: string };
   readonly mutualChap?: { readonly user: string; readonly secret: string };
   readonly acl?: readonly string[];

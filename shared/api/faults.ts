@@ -91,7 +91,11 @@ const MAX_COUNT = 1_000_000;
 
 /** "SCSI Data-Out", "Data-Out", "dataout" all name the same PDU; "Task Management Request" is short for the RFC's "SCSI Task Management Function Request". */
 export function pduKey(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^scsi(?=.)/, '').replace(/^taskmanagementfunction/, 'taskmanagement');
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .replace(/^scsi(?=.)/, '')
+    .replace(/^taskmanagementfunction/, 'taskmanagement');
 }
 
 const PDU_KEYS = new Set(Object.values(ISCSI_OPCODE_NAMES).map(pduKey));
@@ -111,7 +115,8 @@ export function isStoreAction(a: FaultAction): a is StoreFaultAction {
 }
 
 function int(v: unknown, what: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new FaultRuleError(`${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new FaultRuleError(`${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -172,10 +177,12 @@ function validateMatch(m: unknown, action: FaultAction): FaultMatch {
   if (src.lun !== undefined) out.lun = int(src.lun, 'match.lun', 0, 0xffff);
   if (src.lbaFrom !== undefined) out.lbaFrom = int(src.lbaFrom, 'match.lbaFrom', 0, Number.MAX_SAFE_INTEGER);
   if (src.lbaTo !== undefined) out.lbaTo = int(src.lbaTo, 'match.lbaTo', 0, Number.MAX_SAFE_INTEGER);
-  if (out.lbaFrom !== undefined && out.lbaTo !== undefined && out.lbaFrom > out.lbaTo) throw new FaultRuleError(`match.lbaFrom ${out.lbaFrom} is past match.lbaTo ${out.lbaTo}`);
+  if (out.lbaFrom !== undefined && out.lbaTo !== undefined && out.lbaFrom > out.lbaTo)
+    throw new FaultRuleError(`match.lbaFrom ${out.lbaFrom} is past match.lbaTo ${out.lbaTo}`);
   if (src.session !== undefined) out.session = int(src.session, 'match.session (a TSIH)', 1, 0xffff);
   if (src.direction !== undefined) {
-    if (src.direction !== 'in' && src.direction !== 'out') throw new FaultRuleError(`match.direction must be "in" or "out", got ${JSON.stringify(src.direction)}`);
+    if (src.direction !== 'in' && src.direction !== 'out')
+      throw new FaultRuleError(`match.direction must be "in" or "out", got ${JSON.stringify(src.direction)}`);
     out.direction = src.direction;
   }
   if (isStoreAction(action)) {

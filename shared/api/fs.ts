@@ -1,7 +1,8 @@
 /** The file-system stage (GET /api/fs?lun=N -> FsStatus, POST /api/fs/format -> FsFormatResult, POST /api/fs/write -> FsWriteResult): stages 1-2 of the I/O path. */
 
 /** What a changed block is to ext2: the LBAs a file write became, by role. */
-export type FsBlockKind = 'boot' | 'superblock' | 'group descriptors' | 'block bitmap' | 'inode bitmap' | 'inode table' | 'root directory' | 'file data' | 'other metadata';
+export type FsBlockKind =
+  'boot' | 'superblock' | 'group descriptors' | 'block bitmap' | 'inode bitmap' | 'inode table' | 'root directory' | 'file data' | 'other metadata';
 
 /** One WRITE(16) the stage issued through the lab's initiator. */
 export interface FsWrite {

@@ -9,9 +9,9 @@ export const CACHE: Lesson = {
   steps: [
     {
       instruction:
-        'The lab\'s LUN sits behind a block cache (4 KiB blocks, 2Q policy, write-back, readahead on). Each store event in the trace says, per range, hit or miss and where the time went. Press Next.',
+        "The lab's LUN sits behind a block cache (4 KiB blocks, 2Q policy, write-back, readahead on). Each store event in the trace says, per range, hit or miss and where the time went. Press Next.",
       check: { kind: 'read' },
-      hints: ['The Cache tab shows the cache\'s map and counters.'],
+      hints: ["The Cache tab shows the cache's map and counters."],
     },
     {
       instruction: 'Cold read: read 8 blocks at an LBA nobody has touched yet, e.g. 60000.',
@@ -21,13 +21,14 @@ export const CACHE: Lesson = {
     },
     {
       instruction: 'Warm read: read the very same 8 blocks again.',
-      explain: 'A hit: no store read at all; the waterfall\'s store segment is (almost) gone.',
+      explain: "A hit: no store read at all; the waterfall's store segment is (almost) gone.",
       check: { kind: 'cache', op: 'read', outcomes: ['hit', 'readahead-hit'] },
       hints: ['Same LBA, same block count.'],
     },
     {
       instruction: 'Scan: read 64 blocks at LBA 70000, then the next 64 at LBA 70064, then the next 64 at LBA 70128.',
-      explain: 'From the second read of a sequential stream the cache fetches ahead (a 256 KiB window): the third read was served by readahead. A long scan does not push the hot blocks out under 2Q.',
+      explain:
+        'From the second read of a sequential stream the cache fetches ahead (a 256 KiB window): the third read was served by readahead. A long scan does not push the hot blocks out under 2Q.',
       check: { kind: 'cache', op: 'read', outcomes: ['readahead-hit', 'hit'] },
       hints: ['Each read must start exactly where the one before ended.'],
     },

@@ -26,13 +26,13 @@ export const LOGIN_CHAP: Lesson = {
       hints: ['Login PDUs show their keys in the inspector under DataSegment.'],
     },
     {
-      instruction: 'Select the Login Response that carries the target\'s challenge, CHAP_C.',
+      instruction: "Select the Login Response that carries the target's challenge, CHAP_C.",
       explain: 'CHAP_I is an identifier, CHAP_C a random challenge. The secret itself never crosses the wire.',
       check: { kind: 'select', opcodeName: 'Login Response', keys: ['CHAP_C'] },
       hints: ['It is the second Login Response of that connection.'],
     },
     {
-      instruction: 'Select the Login Request with the initiator\'s answer, CHAP_R.',
+      instruction: "Select the Login Request with the initiator's answer, CHAP_R.",
       explain: 'CHAP_R = hash(CHAP_I + secret + CHAP_C) with the algorithm of CHAP_A (5 MD5 ... 8 SHA3-256).',
       check: { kind: 'select', opcodeName: 'Login Request', keys: ['CHAP_R'] },
       hints: ['CHAP_N is the user name; CHAP_R the response.'],

@@ -11,7 +11,7 @@ export const WRITE_R2T: Lesson = {
       instruction:
         'Write data may ride in the SCSI Command (immediate data, up to FirstBurstLength) when the login said ImmediateData=Yes; the rest waits until the target sends R2T (Ready To Transfer) naming an offset and a length. With InitialR2T=Yes nothing goes unsolicited. Press Next.',
       check: { kind: 'read' },
-      hints: ['The lab\'s initiator negotiates FirstBurstLength 65536: 64 KiB at most before the first R2T.'],
+      hints: ["The lab's initiator negotiates FirstBurstLength 65536: 64 KiB at most before the first R2T."],
     },
     {
       instruction: 'Write 256 blocks (128 KiB) at LBA 4096 with the I/O composer (a fill pattern is fine).',
@@ -25,15 +25,15 @@ export const WRITE_R2T: Lesson = {
       hints: ['R2T travels target -> initiator, between the SCSI Command and the Data-Out.'],
     },
     {
-      instruction: 'Click the R2T\'s TargetTransferTag in the inspector.',
-      explain: 'The TTT is the target\'s own tag for this transfer: every Data-Out that answers the R2T repeats it.',
+      instruction: "Click the R2T's TargetTransferTag in the inspector.",
+      explain: "The TTT is the target's own tag for this transfer: every Data-Out that answers the R2T repeats it.",
       check: { kind: 'field', field: 'TargetTransferTag', opcodeName: 'R2T' },
       hints: ['Bytes 20-23 of the BHS.'],
     },
     {
       instruction: 'Click its BufferOffset.',
       check: { kind: 'field', field: 'BufferOffset', opcodeName: 'R2T' },
-      hints: ['Bytes 40-43: where in the command\'s data the requested piece starts.'],
+      hints: ["Bytes 40-43: where in the command's data the requested piece starts."],
     },
     {
       instruction: 'Select a SCSI Data-Out and click its DataSN.',

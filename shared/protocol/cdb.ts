@@ -40,7 +40,8 @@ export function decodeCdb(cdb: Uint8Array): DecodedCdb {
   const name = scsiOpcodeName(cdb);
   const cdbLength = info?.cdbLength ?? cdbLengthOfGroup(opcode);
   const fields: FieldNode[] = [{ name: 'OPERATION CODE', offset: 0, length: 1, value: opcode, display: `${name} (0x${opcode.toString(16).padStart(2, '0')})` }];
-  if (info?.serviceAction !== undefined) fields.push({ name: 'SERVICE ACTION', offset: 1, length: 1, mask: 0x1f, value: info.serviceAction, display: `0x${info.serviceAction.toString(16)}` });
+  if (info?.serviceAction !== undefined)
+    fields.push({ name: 'SERVICE ACTION', offset: 1, length: 1, mask: 0x1f, value: info.serviceAction, display: `0x${info.serviceAction.toString(16)}` });
   const out: { -readonly [K in keyof DecodedCdb]: DecodedCdb[K] } = { opcode, name, cdbLength, fields };
   if (info?.serviceAction !== undefined) out.serviceAction = info.serviceAction;
   const layout: CdbLayout | undefined = info?.layout;
@@ -141,8 +142,18 @@ export function decodeCdb(cdb: Uint8Array): DecodedCdb {
 /** SBC-3 calls the length field differently per command. */
 function lengthName(opcode: number): string {
   switch (opcode) {
-    case 0x35: case 0x91: case 0x34: case 0x90: case 0x41: case 0x93: return 'NUMBER OF LOGICAL BLOCKS';
-    case 0x2f: case 0xaf: case 0x8f: return 'VERIFICATION LENGTH';
-    default: return 'TRANSFER LENGTH';
+    case 0x35:
+    case 0x91:
+    case 0x34:
+    case 0x90:
+    case 0x41:
+    case 0x93:
+      return 'NUMBER OF LOGICAL BLOCKS';
+    case 0x2f:
+    case 0xaf:
+    case 0x8f:
+      return 'VERIFICATION LENGTH';
+    default:
+      return 'TRANSFER LENGTH';
   }
 }

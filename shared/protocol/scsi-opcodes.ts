@@ -130,12 +130,19 @@ for (const e of SCSI_OPCODES) {
 /** CDB length from the group code (SPC-4 4.2.5.1): 6, 10, 10, reserved, 16, 12, vendor, vendor. */
 export function cdbLengthOfGroup(opcode: number): number {
   switch (opcode >> 5) {
-    case 0: return 6;
-    case 1: case 2: return 10;
-    case 4: return 16;
-    case 5: return 12;
-    case 3: return opcode === 0x7f ? 32 : 16;
-    default: return 16;
+    case 0:
+      return 6;
+    case 1:
+    case 2:
+      return 10;
+    case 4:
+      return 16;
+    case 5:
+      return 12;
+    case 3:
+      return opcode === 0x7f ? 32 : 16;
+    default:
+      return 16;
   }
 }
 
@@ -153,7 +160,13 @@ export function scsiOpcodeName(cdb: Uint8Array): string {
   const opcode = cdb[0] ?? 0;
   const hex = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
   if (SERVICE_ACTION_OPCODES.has(opcode)) {
-    const base = { 0x5e: 'PERSISTENT RESERVE IN', 0x5f: 'PERSISTENT RESERVE OUT', 0x9e: 'SERVICE ACTION IN(16)', 0xa3: 'MAINTENANCE IN', 0xa4: 'MAINTENANCE OUT' }[opcode];
+    const base = {
+      0x5e: 'PERSISTENT RESERVE IN',
+      0x5f: 'PERSISTENT RESERVE OUT',
+      0x9e: 'SERVICE ACTION IN(16)',
+      0xa3: 'MAINTENANCE IN',
+      0xa4: 'MAINTENANCE OUT',
+    }[opcode];
     return `${base ?? `OPCODE ${hex(opcode)}`} SA ${hex((cdb[1] ?? 0) & 0x1f)}`;
   }
   return `OPCODE ${hex(opcode)}`;

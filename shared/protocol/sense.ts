@@ -156,7 +156,17 @@ export function decodeSense(sense: Uint8Array): DecodedSense | undefined {
       if (sense[o] === DESC_INFORMATION && o + 12 <= sense.length) information = u64(sense, o + 4);
       if (sense[o] === DESC_SENSE_KEY_SPECIFIC && o + 7 <= sense.length) fieldPointer = sks(sense, o + 4, key);
     }
-    return { format: 'descriptor', current: code === 0x72, key, keyName: senseKeyName(key), asc, ascq, text: ascAscqText(asc, ascq), information, fieldPointer };
+    return {
+      format: 'descriptor',
+      current: code === 0x72,
+      key,
+      keyName: senseKeyName(key),
+      asc,
+      ascq,
+      text: ascAscqText(asc, ascq),
+      information,
+      fieldPointer,
+    };
   }
   const key = sense[2]! & 0x0f;
   const asc = sense[FIXED_ASC] ?? 0;

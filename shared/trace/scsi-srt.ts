@@ -136,14 +136,25 @@ export class SrtAccumulator {
 
   /** One row per opcode seen with a status (rows of only left-out calls included), ordered by opcode as tshark prints. */
   rows(): SrtRow[] {
-    return [...this.byOpcode.entries()].sort((x, y) => x[0] - y[0]).map(([opcode, a]): SrtRow => {
-      const s = a.samples.slice().sort((x, y) => x - y);
-      return {
-        opcode, name: a.name, calls: a.calls, withSense: a.withSense, truncatedInquiry: a.truncatedInquiry,
-        minNs: a.calls ? a.min : 0, maxNs: a.max, avgNs: a.calls ? a.sum / a.calls : 0, sumNs: a.sum,
-        p50Ns: percentile(s, 50), p90Ns: percentile(s, 90), p99Ns: percentile(s, 99),
-      };
-    });
+    return [...this.byOpcode.entries()]
+      .sort((x, y) => x[0] - y[0])
+      .map(([opcode, a]): SrtRow => {
+        const s = a.samples.slice().sort((x, y) => x - y);
+        return {
+          opcode,
+          name: a.name,
+          calls: a.calls,
+          withSense: a.withSense,
+          truncatedInquiry: a.truncatedInquiry,
+          minNs: a.calls ? a.min : 0,
+          maxNs: a.max,
+          avgNs: a.calls ? a.sum / a.calls : 0,
+          sumNs: a.sum,
+          p50Ns: percentile(s, 50),
+          p90Ns: percentile(s, 90),
+          p99Ns: percentile(s, 99),
+        };
+      });
   }
 }
 

@@ -7,7 +7,7 @@
 export const STEP_STAGES = [
   { id: 'initiator-send', name: 'Command', title: 'Initiator: SCSI Command built, not yet sent' },
   { id: 'target-received', name: 'Cache scheduling', title: 'Target: SCSI Command received (and its data), about to be scheduled on the cache' },
-  { id: 'store-access', name: 'Read', title: 'Target: the command reaches the LUN\'s cache and store' },
+  { id: 'store-access', name: 'Read', title: "Target: the command reaches the LUN's cache and store" },
   { id: 'target-respond', name: 'Encapsulation', title: 'Target: result ready, Data-In / SCSI Response built, not yet sent' },
   { id: 'initiator-receive', name: 'Transmit', title: 'Initiator: response transmitted and received, result not yet handed to the application' },
 ] as const;
@@ -53,4 +53,3 @@ export interface StepState {
   /** The I/O's result once done ("GOOD", or the error). */
   readonly result?: string;
 }
-

@@ -58,7 +58,11 @@ export interface TsharkPdu {
 /** `tshark -Y iscsi -T fields -e iscsi.opcode -e iscsi.initiatortasktag`, one entry per PDU (a frame may hold several). */
 export async function tsharkPdus(file: string, port: number): Promise<TsharkPdu[]> {
   requireTools('tshark');
-  const r = await run('tshark', ['-r', file, '-d', `tcp.port==${port},iscsi`, '-Y', 'iscsi', '-T', 'fields', '-e', 'frame.number', '-e', 'iscsi.opcode', '-e', 'iscsi.initiatortasktag'], { timeoutMs: 120_000 });
+  const r = await run(
+    'tshark',
+    ['-r', file, '-d', `tcp.port==${port},iscsi`, '-Y', 'iscsi', '-T', 'fields', '-e', 'frame.number', '-e', 'iscsi.opcode', '-e', 'iscsi.initiatortasktag'],
+    { timeoutMs: 120_000 },
+  );
   if (r.code !== 0) throw new Error(explain(r));
   const out: TsharkPdu[] = [];
   for (const line of r.stdout.split('\n')) {
@@ -78,7 +82,20 @@ export async function tsharkPdus(file: string, port: number): Promise<TsharkPdu[
  */
 export async function lostSegments(file: string): Promise<number> {
   requireTools('tshark');
-  const r = await run('tshark', ['-r', file, '-Y', 'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment || tcp.analysis.out_of_order || tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission', '-T', 'fields', '-e', 'frame.number'], { timeoutMs: 120_000 });
+  const r = await run(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-Y',
+      'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment || tcp.analysis.out_of_order || tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission',
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+    ],
+    { timeoutMs: 120_000 },
+  );
   if (r.code !== 0) throw new Error(explain(r));
   return r.stdout.split('\n').filter(Boolean).length;
 }
@@ -89,7 +106,8 @@ export async function cleanCapture(file: string, make: () => Promise<void>, trie
     await make();
     const lost = await lostSegments(file);
     if (lost === 0) return;
-    if (i >= tries) throw new Error(`dumpcap missed segments in ${tries} captures in a row (${lost} in the last): the machine is too busy to make a reference capture`);
+    if (i >= tries)
+      throw new Error(`dumpcap missed segments in ${tries} captures in a row (${lost} in the last): the machine is too busy to make a reference capture`);
     console.log(`capture ${i} of ${file} lacks ${lost} segment(s) (dumpcap missed them): capturing again`);
   }
 }

@@ -12,11 +12,7 @@ interface RunResult {
   cmd: string;
 }
 
-export function run(
-  file: string,
-  args: readonly string[],
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<RunResult> {
+export function run(file: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   const cmd = [file, ...args].join(' ');
   return new Promise((resolve) => {
     execFile(
@@ -61,8 +57,6 @@ function haveTool(name: string): boolean {
 export function requireTools(...names: string[]): void {
   const missing = names.filter((n) => !haveTool(n));
   if (missing.length > 0) {
-    throw new Error(
-      `integration tests need ${missing.join(', ')} on PATH: apt-get install -y libiscsi-bin qemu-utils qemu-block-extra (see .ci/run)`,
-    );
+    throw new Error(`integration tests need ${missing.join(', ')} on PATH: apt-get install -y libiscsi-bin qemu-utils qemu-block-extra (see .ci/run)`);
   }
 }

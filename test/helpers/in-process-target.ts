@@ -23,7 +23,13 @@ export function useInProcessTarget(name: string, lunBytes = 8 << 20, extra: Part
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `iscsi-lab-${name}-`));
     t.target = await startTarget(
-      { portals: [{ host: '127.0.0.1', port: 0 }], iqn: t.iqn, luns: [{ path: join(dir, 'lun0.img'), sizeBytes: lunBytes, thin: false, removable: false, readOnly: false }], acl: [], ...extra },
+      {
+        portals: [{ host: '127.0.0.1', port: 0 }],
+        iqn: t.iqn,
+        luns: [{ path: join(dir, 'lun0.img'), sizeBytes: lunBytes, thin: false, removable: false, readOnly: false }],
+        acl: [],
+        ...extra,
+      },
       () => undefined,
     );
     t.port = t.target.iscsi.listening[0]!.port;

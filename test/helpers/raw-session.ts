@@ -89,12 +89,39 @@ export class RawSession {
    * the unit attention a new I_T nexus gets on LUN 0 (POWER ON ... or I_T NEXUS LOSS OCCURRED) with immediate
    * TEST UNIT READYs, which leave CmdSN where it was; `clearUnitAttention` false keeps it for the test to see.
    */
-  async login(targetName: string, initiatorName = 'iqn.2026-11.org.iscsi-lab:raw', isid = '800000000001', digests = false, clearUnitAttention = true): Promise<Record<string, string>> {
-    this.send(encodeLoginRequest({
-      transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.from(isid, 'hex'), tsih: 0, itt: 0x1000, cid: 0,
-      cmdSN: this.cmdSN, expStatSN: 0,
-      data: encodeKeys([['InitiatorName', initiatorName], ['TargetName', targetName], ['SessionType', 'Normal'], ['HeaderDigest', digests ? 'CRC32C' : 'None'], ['DataDigest', digests ? 'CRC32C' : 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'], ['MaxRecvDataSegmentLength', '262144']]),
-    }));
+  async login(
+    targetName: string,
+    initiatorName = 'iqn.2026-11.org.iscsi-lab:raw',
+    isid = '800000000001',
+    digests = false,
+    clearUnitAttention = true,
+  ): Promise<Record<string, string>> {
+    this.send(
+      encodeLoginRequest({
+        transit: true,
+        continue: false,
+        csg: 1,
+        nsg: 3,
+        versionMax: 0,
+        versionMin: 0,
+        isid: Buffer.from(isid, 'hex'),
+        tsih: 0,
+        itt: 0x1000,
+        cid: 0,
+        cmdSN: this.cmdSN,
+        expStatSN: 0,
+        data: encodeKeys([
+          ['InitiatorName', initiatorName],
+          ['TargetName', targetName],
+          ['SessionType', 'Normal'],
+          ['HeaderDigest', digests ? 'CRC32C' : 'None'],
+          ['DataDigest', digests ? 'CRC32C' : 'None'],
+          ['InitialR2T', 'Yes'],
+          ['ImmediateData', 'Yes'],
+          ['MaxRecvDataSegmentLength', '262144'],
+        ]),
+      }),
+    );
     const p = await this.next();
     if (!p) throw new Error('no Login Response');
     const r = decodeLoginResponse(p);
@@ -115,10 +142,21 @@ export class RawSession {
   async clearUnitAttention(): Promise<void> {
     for (let i = 0; i < 4; i++) {
       const itt = CLEAR_UA_ITT + i;
-      this.send(encodeScsiCommand({
-        immediate: true, final: true, read: false, write: false, attribute: 1, lun: 0, itt, expectedDataTransferLength: 0,
-        cmdSN: this.cmdSN, expStatSN: this.expStatSN, cdb: Buffer.alloc(16),
-      }));
+      this.send(
+        encodeScsiCommand({
+          immediate: true,
+          final: true,
+          read: false,
+          write: false,
+          attribute: 1,
+          lun: 0,
+          itt,
+          expectedDataTransferLength: 0,
+          cmdSN: this.cmdSN,
+          expStatSN: this.expStatSN,
+          cdb: Buffer.alloc(16),
+        }),
+      );
       const r = await this.next((p) => opcodeOf(p.bhs) === Opcode.ScsiResponse && p.bhs.readUInt32BE(16) === itt);
       if (!r) throw new Error('no answer to TEST UNIT READY after login');
       this.expStatSN = (r.bhs.readUInt32BE(24) + 1) >>> 0;

@@ -85,7 +85,13 @@ export function loginOnce(target: ScsiTarget): (nexus: ItNexus, lun: number) => 
     if (!target.logicalUnit(lun)) return;
     for (let i = 0; i < 10; i++) {
       const r = await target.execute({
-        nexus, lun, cdb: new Uint8Array(6), attribute: TaskAttribute.Simple, expectedLength: 0, readBit: false, writeBit: false,
+        nexus,
+        lun,
+        cdb: new Uint8Array(6),
+        attribute: TaskAttribute.Simple,
+        expectedLength: 0,
+        readBit: false,
+        writeBit: false,
       });
       if (r.status !== ScsiStatus.CheckCondition || (r.sense![2]! & 0x0f) !== 0x06) return;
     }

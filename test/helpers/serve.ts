@@ -35,7 +35,10 @@ async function startServeOnce(httpHost: string, extra: string[]): Promise<Serve>
   const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-serve-'));
   const http = await freePort();
   const port = await freePort();
-  const proc = spawn(CLI, ['serve', '--http', `${httpHost}:${http}`, '--portal', `127.0.0.1:${port}`, ...extra.map((a) => a.replace('$DIR', dir))], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(CLI, ['serve', '--http', `${httpHost}:${http}`, '--portal', `127.0.0.1:${port}`, ...extra.map((a) => a.replace('$DIR', dir))], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -54,7 +57,12 @@ async function startServeOnce(httpHost: string, extra: string[]): Promise<Serve>
     });
   });
   return {
-    proc, http, port, dir, labUrl: /^lab (\S+)$/m.exec(out)![1]!, out: () => out,
+    proc,
+    http,
+    port,
+    dir,
+    labUrl: /^lab (\S+)$/m.exec(out)![1]!,
+    out: () => out,
     async stop() {
       const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
       proc.kill('SIGTERM');
@@ -76,7 +84,10 @@ export function rawRequest(port: number, method: string, path: string, headers: 
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(body);

@@ -46,7 +46,9 @@ export async function startTgt(dir: string, opts: { host?: string; sizeMiB?: num
     }
   }
   return {
-    host, port, iqn,
+    host,
+    port,
+    iqn,
     url: `iscsi://${host.includes(':') ? `[${host}]` : host}:${port}/${iqn}/1`,
     async admin(...args: string[]) {
       const r = await tgtadm(...args);

@@ -16,9 +16,14 @@ export interface MalformedFrames {
 const EVPD = 0x01;
 
 async function fields(file: string, port: number, filter: string, names: string[]): Promise<string[][]> {
-  const r = await run('tshark', ['-r', file, '-d', `tcp.port==${port},iscsi`, '-Y', filter, '-T', 'fields', ...names.flatMap((n) => ['-e', n])], { timeoutMs: 120_000 });
+  const r = await run('tshark', ['-r', file, '-d', `tcp.port==${port},iscsi`, '-Y', filter, '-T', 'fields', ...names.flatMap((n) => ['-e', n])], {
+    timeoutMs: 120_000,
+  });
   if (r.code !== 0) throw new Error(explain(r));
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'));
 }
 
 export async function malformedFrames(file: string, port: number): Promise<MalformedFrames> {
@@ -27,7 +32,11 @@ export async function malformedFrames(file: string, port: number): Promise<Malfo
   const requests = [...new Set(bad.map((b) => b[3]!.split(',')[0]!).filter(Boolean))];
   const cdbs = new Map<string, { flags: number; alloc: number }>();
   if (requests.length > 0) {
-    for (const [frame, flags, alloc] of await fields(file, port, requests.map((f) => `frame.number == ${f}`).join(' || '), ['frame.number', 'scsi.inquiry.flags', 'scsi.cdb.alloclen16'])) {
+    for (const [frame, flags, alloc] of await fields(file, port, requests.map((f) => `frame.number == ${f}`).join(' || '), [
+      'frame.number',
+      'scsi.inquiry.flags',
+      'scsi.cdb.alloclen16',
+    ])) {
       if (flags && alloc) cdbs.set(frame!, { flags: Number(flags), alloc: Number(alloc) });
     }
   }

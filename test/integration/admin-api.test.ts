@@ -44,7 +44,10 @@ describe('management API', () => {
     const withIt = await ls();
     expect(withIt.stdout, explain(withIt)).toMatch(/Lun:1\s+Type:DIRECT_ACCESS \(Size:[78]M\)/);
     const config = (await (await fetch(`http://127.0.0.1:${http}/api/config`)).json()) as { targets: { luns: { path: string; thin: boolean }[] }[] };
-    expect(config.targets[0]!.luns.map((l) => [l.path, l.thin])).toEqual([['lun0.img', false], ['extra.img', true]]);
+    expect(config.targets[0]!.luns.map((l) => [l.path, l.thin])).toEqual([
+      ['lun0.img', false],
+      ['extra.img', true],
+    ]);
     expect((await admin({ action: 'remove-lun', lun: 0 })).status).toBe(409); // only the last one
     expect(await admin({ action: 'remove-lun', lun: 1 })).toEqual({ status: 200, json: { target: IQN, removed: 1 } });
     const after = await ls();
@@ -73,14 +76,29 @@ describe('management API', () => {
     const spec = { iqn: NEW, luns: [{ path: 'new0.img', sizeBytes: 8 << 20 }], chap: { user: 'dave', secret: 'dave-secret-123' } };
     expect(await admin({ action: 'add-target', spec })).toEqual({ status: 200, json: { target: NEW, added: true } });
     expect((await admin({ action: 'add-target', spec })).status).toBe(409);
-    const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: NEW, initiatorName: 'iqn.2026-11.org.iscsi-lab:admin-i', chap: { user: 'dave', secret: 'dave-secret-123' } });
+    const s = await InitiatorSession.login({
+      host: '127.0.0.1',
+      port,
+      targetName: NEW,
+      initiatorName: 'iqn.2026-11.org.iscsi-lab:admin-i',
+      chap: { user: 'dave', secret: 'dave-secret-123' },
+    });
     const names = (await s.text([['SendTargets', 'All']])).filter(([k]) => k === 'TargetName').map(([, v]) => v);
     expect(names).toEqual([IQN, NEW]);
     expect((await admin({ action: 'remove-target', target: IQN })).status).toBe(409); // the first one stays
     expect(await admin({ action: 'remove-target', target: NEW })).toEqual({ status: 200, json: { target: NEW, removed: true } });
     await new Promise((r) => setTimeout(r, 100));
     expect(s.closed).toBe(true);
-    const gone = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: NEW, initiatorName: 'iqn.2026-11.org.iscsi-lab:admin-i', chap: { user: 'dave', secret: 'dave-secret-123' } }).then(() => undefined, (e: unknown) => e);
+    const gone = await InitiatorSession.login({
+      host: '127.0.0.1',
+      port,
+      targetName: NEW,
+      initiatorName: 'iqn.2026-11.org.iscsi-lab:admin-i',
+      chap: { user: 'dave', secret: 'dave-secret-123' },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(gone).toBeInstanceOf(LoginError);
     expect(((gone as LoginError).statusClass << 8) | (gone as LoginError).statusDetail).toBe(0x0203); // not found
   });
@@ -97,10 +115,17 @@ describe('management API', () => {
     await (await login({ name: 'iqn.2026-11.org.iscsi-lab:only-me' })).logout();
     expect((await admin({ action: 'set-acl', acl: [] })).status).toBe(200);
     await (await login()).logout();
-    for (const bad of [{ action: 'add-lun', lun: 'x.img:1' }, { action: 'set-acl', acl: ['not an iqn'] }, { action: 'explode' }, { action: 'add-lun', target: 'iqn.2026-11.x:none', lun: 'y.img:8M' },
+    for (const bad of [
+      { action: 'add-lun', lun: 'x.img:1' },
+      { action: 'set-acl', acl: ['not an iqn'] },
+      { action: 'explode' },
+      { action: 'add-lun', target: 'iqn.2026-11.x:none', lun: 'y.img:8M' },
       // Over HTTP a LUN is a plain NAME.img in the lab's folder: no other file of the machine can be served or resized.
-      { action: 'add-lun', lun: '/etc/passwd:1M' }, { action: 'add-lun', lun: '../up.img:8M' }, { action: 'add-lun', lun: 'notes.txt:1M' },
-      { action: 'add-target', spec: { iqn: 'iqn.2026-11.org.iscsi-lab:sneaky', luns: [{ path: '/tmp/sneaky.img', sizeBytes: 8 << 20 }] } }]) {
+      { action: 'add-lun', lun: '/etc/passwd:1M' },
+      { action: 'add-lun', lun: '../up.img:8M' },
+      { action: 'add-lun', lun: 'notes.txt:1M' },
+      { action: 'add-target', spec: { iqn: 'iqn.2026-11.org.iscsi-lab:sneaky', luns: [{ path: '/tmp/sneaky.img', sizeBytes: 8 << 20 }] } },
+    ]) {
       const r = await admin(bad);
       expect(r.status, JSON.stringify(bad)).toBeGreaterThanOrEqual(400);
       expect(typeof r.json.error).toBe('string');

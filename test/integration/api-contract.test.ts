@@ -34,19 +34,66 @@ const get = async (path: string): Promise<{ status: number; body: unknown }> => 
   return { status: r.status, body: await r.json() };
 };
 const send = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
-  const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, body: await r.json() };
 };
 const fits = <T>(keys: ContractKeys<T>, value: unknown): void => expect(contractMismatch(keys, value), JSON.stringify(value).slice(0, 300)).toEqual([]);
 
-const LUN = contractKeys<LabLun>({ lun: true, path: true, sizeBytes: true, blockSize: true, blocks: true, thin: true, removable: true, readOnly: true, physicalBlockSize: true });
-const SESSION = contractKeys<LabSession>({ tsih: true, type: true, initiatorName: true, targetName: true, isid: true, connections: true, headerDigest: true, dataDigest: true });
+const LUN = contractKeys<LabLun>({
+  lun: true,
+  path: true,
+  sizeBytes: true,
+  blockSize: true,
+  blocks: true,
+  thin: true,
+  removable: true,
+  readOnly: true,
+  physicalBlockSize: true,
+});
+const SESSION = contractKeys<LabSession>({
+  tsih: true,
+  type: true,
+  initiatorName: true,
+  targetName: true,
+  isid: true,
+  connections: true,
+  headerDigest: true,
+  dataDigest: true,
+});
 const STATUS = contractKeys<LabStatus>({ target: true, portals: true, luns: true, moreTargets: true, sessions: true });
 const CACHE = contractKeys<CacheStats>({
-  policy: true, mode: true, sizeBytes: true, usedBytes: true, dirtyBytes: true, hits: true, misses: true, readaheadHits: true, evictions: true, flushes: true,
-  blockBytes: true, partial: true, writebacks: true, bypasses: true, readaheadBlocks: true, readahead: true,
+  policy: true,
+  mode: true,
+  sizeBytes: true,
+  usedBytes: true,
+  dirtyBytes: true,
+  hits: true,
+  misses: true,
+  readaheadHits: true,
+  evictions: true,
+  flushes: true,
+  blockBytes: true,
+  partial: true,
+  writebacks: true,
+  bypasses: true,
+  readaheadBlocks: true,
+  readahead: true,
 });
-const IO = contractKeys<IoResult>({ ok: true, status: true, statusText: true, sense: false, dataHex: false, bytes: true, durationMs: true, stepped: false, recovery: false });
+const IO = contractKeys<IoResult>({
+  ok: true,
+  status: true,
+  statusText: true,
+  sense: false,
+  dataHex: false,
+  bytes: true,
+  durationMs: true,
+  stepped: false,
+  recovery: false,
+});
 const ERROR = contractKeys<ApiErrorAnswer>({ error: true });
 
 function checkStatus(s: unknown): void {
@@ -82,29 +129,74 @@ describe('every /api answer has the keys of its shared/api type', () => {
     fits(contractKeys<CacheStatsAnswer['luns'][number]>({ lun: true, cache: true }), lun0);
     fits(CACHE, lun0.cache);
     const map = await get('/api/cache/map?lun=0&max=16');
-    fits(contractKeys<CacheMapAnswer>({ lun: true, policy: true, mode: true, blockBytes: true, lbaBytes: true, lunBlocks: true, exact: true, ranges: true }), map.body);
+    fits(
+      contractKeys<CacheMapAnswer>({ lun: true, policy: true, mode: true, blockBytes: true, lbaBytes: true, lunBlocks: true, exact: true, ranges: true }),
+      map.body,
+    );
   });
 
   it('step, faults, trace, source, cpu, SCSI, fs and lessons answer their types', async () => {
-    fits(contractKeys<StepState>({
-      version: true, active: true, id: true, io: true, initiatorName: false, lun: false, lba: false, stage: false, stageIndex: true, passed: true,
-      ranUnheld: false, detail: false, heldSinceMs: false, timeoutAtMs: false, timedOut: true, done: true, result: false,
-    }), (await get('/api/step')).body);
+    fits(
+      contractKeys<StepState>({
+        version: true,
+        active: true,
+        id: true,
+        io: true,
+        initiatorName: false,
+        lun: false,
+        lba: false,
+        stage: false,
+        stageIndex: true,
+        passed: true,
+        ranUnheld: false,
+        detail: false,
+        heldSinceMs: false,
+        timeoutAtMs: false,
+        timedOut: true,
+        done: true,
+        result: false,
+      }),
+      (await get('/api/step')).body,
+    );
     const created = await send('POST', '/api/faults', { action: 'delay', match: { pdu: 'NOP-In' }, delayMs: 1 });
     expect(created.status).toBe(201);
     fits(contractKeys<FaultCreated>({ id: true }), created.body);
     fits(contractKeys<FaultList>({ faults: true }), (await get('/api/faults')).body);
     fits(contractKeys<FaultsDeleted>({ deleted: true }), (await send('DELETE', '/api/faults')).body);
-    fits(contractKeys<TraceStats>({
-      recording: true, consumers: true, pdus: true, events: true, ringPdus: true, ringBytes: true, ringEvents: true, evictedPdus: true, evictedEvents: true,
-      rawSkipped: true, consumerErrors: true, openTasks: true,
-    }), (await get('/api/trace/stats')).body);
+    fits(
+      contractKeys<TraceStats>({
+        recording: true,
+        consumers: true,
+        pdus: true,
+        events: true,
+        ringPdus: true,
+        ringBytes: true,
+        ringEvents: true,
+        evictedPdus: true,
+        evictedEvents: true,
+        rawSkipped: true,
+        consumerErrors: true,
+        openTasks: true,
+      }),
+      (await get('/api/trace/stats')).body,
+    );
     fits(contractKeys<Extract<TraceSource, { kind: 'target' }>>({ kind: true }), (await get('/api/source')).body);
     fits(contractKeys<CpuSample>({ userUs: true, systemUs: true }), (await get('/api/cpu')).body);
     fits(contractKeys<ReadCapacity>({ lun: true, lastLba: true, blocks: true, blockSize: true, thin: true }), (await get('/api/readcap?lun=0')).body);
-    fits(contractKeys<InquiryData>({
-      lun: true, peripheralDeviceType: true, deviceType: true, removable: true, version: true, vendor: true, product: true, revision: true, hex: true,
-    }), (await get('/api/inquiry?lun=0')).body);
+    fits(
+      contractKeys<InquiryData>({
+        lun: true,
+        peripheralDeviceType: true,
+        deviceType: true,
+        removable: true,
+        version: true,
+        vendor: true,
+        product: true,
+        revision: true,
+        hex: true,
+      }),
+      (await get('/api/inquiry?lun=0')).body,
+    );
     fits(contractKeys<FsStatus>({ lun: true, formatted: true, regionLba: true, regionBytes: true, files: true }), (await get('/api/fs?lun=0')).body);
     fits(contractKeys<LessonsAnswer>({ lessons: true, glossary: true }), (await get('/api/lessons')).body);
   });

@@ -44,7 +44,11 @@ describe('block-device LUN', () => {
       await t.stop({ keepDir: true });
       t = undefined;
       // fdatasync'd on SIGTERM: the loop device's backing file holds it
-      expect(readFileSync(image).subarray(3 * 512, 3 * 512 + 13).toString()).toBe('on the device');
+      expect(
+        readFileSync(image)
+          .subarray(3 * 512, 3 * 512 + 13)
+          .toString(),
+      ).toBe('on the device');
       // without a size, the whole device
       const whole = await startTarget({ luns: [{ size: '', path: loop }] });
       const cap2 = await run(CLI, ['readcap', whole.url(0)]);

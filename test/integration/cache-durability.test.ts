@@ -28,8 +28,21 @@ interface Target {
 }
 
 async function startTarget(port: number, lunPath: string): Promise<Target> {
-  const args = ['target', '--portal', `${HOST}:${port}`, '--iqn', IQN, '--lun', `${lunPath}:256M`,
-    '--cache', '16M', '--cache-mode', 'write-back', '--cache-flush-interval', '0'];
+  const args = [
+    'target',
+    '--portal',
+    `${HOST}:${port}`,
+    '--iqn',
+    IQN,
+    '--lun',
+    `${lunPath}:256M`,
+    '--cache',
+    '16M',
+    '--cache-mode',
+    'write-back',
+    '--cache-flush-interval',
+    '0',
+  ];
   const proc = spawn(CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

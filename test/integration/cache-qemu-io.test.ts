@@ -35,8 +35,20 @@ describe('block cache under qemu-io (write-back, 16M)', () => {
     requireTools('qemu-io');
     dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-cache-'));
     const config = parseTargetArgs([
-      '--portal', `127.0.0.1:${PORT}`, '--iqn', IQN, '--lun', `${join(dir, 'lun0.img')}:64M`,
-      '--cache', '16M', '--cache-mode', 'write-back', '--cache-policy', 'lru', '--readahead', 'off',
+      '--portal',
+      `127.0.0.1:${PORT}`,
+      '--iqn',
+      IQN,
+      '--lun',
+      `${join(dir, 'lun0.img')}:64M`,
+      '--cache',
+      '16M',
+      '--cache-mode',
+      'write-back',
+      '--cache-policy',
+      'lru',
+      '--readahead',
+      'off',
     ]);
     target = await startTarget(config);
     cache = target.caches[0]!;
@@ -108,7 +120,11 @@ describe('block cache under qemu-io (write-back, 16M)', () => {
     const bad = await fetch(`${api}/api/cache`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ policy: 'fifo' }) });
     expect(bad.status).toBe(400);
     const usedBefore = cache.stats().usedBytes;
-    const ok = await fetch(`${api}/api/cache`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 0, policy: '2q' }) });
+    const ok = await fetch(`${api}/api/cache`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lun: 0, policy: '2q' }),
+    });
     expect(ok.status).toBe(200);
     expect(cache.stats()).toMatchObject({ policy: '2q', usedBytes: usedBefore });
     // Still all hits after the switch: nothing was dropped.

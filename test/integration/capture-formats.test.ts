@@ -47,7 +47,9 @@ beforeAll(async () => {
       [`${tag} pcap linux-cooked-v1`, await startDumpcap(join(dir, `${tag}-sll.pcap`), filter, { iface: 'any', linkType: 'LINUX_SLL', pcap: true })],
       [`${tag} pcapng linux-cooked-v2`, await startDumpcap(join(dir, `${tag}-sll2.pcapng`), filter, { iface: 'any', linkType: 'LINUX_SLL2' })],
     ] as const;
-    const r = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x3c 0 300k', '-c', 'read -P 0x3c 0 300k', '-c', 'read -P 0 1M 64k', tgt.url], { timeoutMs: 60_000 });
+    const r = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x3c 0 300k', '-c', 'read -P 0x3c 0 300k', '-c', 'read -P 0 1M 64k', tgt.url], {
+      timeoutMs: 60_000,
+    });
     for (const [, c] of caps) await c.stop();
     expect(r.code, explain(r)).toBe(0);
     expect(r.stdout).not.toMatch(/Pattern verification failed/);
@@ -73,7 +75,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const NAMES = ['pcapng ethernet', 'pcap linux-cooked-v1', 'pcapng linux-cooked-v2', 'pcap raw-ip', 'pcap null', 'pcap ethernet-vlan'].flatMap((n) => [`ipv4 ${n}`, `ipv6 ${n}`]);
+const NAMES = ['pcapng ethernet', 'pcap linux-cooked-v1', 'pcapng linux-cooked-v2', 'pcap raw-ip', 'pcap null', 'pcap ethernet-vlan'].flatMap((n) => [
+  `ipv4 ${n}`,
+  `ipv6 ${n}`,
+]);
 
 describe('every common capture decodes as tshark decodes it', () => {
   it.each(NAMES)('%s', async (name) => {

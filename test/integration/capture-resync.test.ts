@@ -93,7 +93,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-resync-'));
   tgt = await startTgt(dir, { sizeMiB: 16 });
   whole = join(dir, 'whole.pcapng');
-  await cleanCapture(whole, () => capture(whole, ['write -P 0xab 0 1M', 'read -P 0xab 0 1M', 'write -P 0x5c 1M 512k', 'read -P 0x5c 1M 512k'], tgt.url, tgt.port));
+  await cleanCapture(whole, () =>
+    capture(whole, ['write -P 0xab 0 1M', 'read -P 0xab 0 1M', 'write -P 0x5c 1M 512k', 'read -P 0x5c 1M 512k'], tgt.url, tgt.port),
+  );
   truth = await tsharkPdus(whole, tgt.port);
   await tgt.admin('--op', 'update', '--mode', 'target', '--tid', '1', '-n', 'HeaderDigest', '-v', 'CRC32C,None');
   digested = join(dir, 'digested.pcapng');
@@ -141,7 +143,9 @@ describe('capture reader on real tgt captures', () => {
     const tsharkCut = (await tsharkPdus(cut, tgt.port)).map(back);
     // Nothing invented, nothing reordered: the lab's list is the true list with the gap's PDUs taken out.
     const missing = leftOut(truth.map(key), labList.map(key));
-    console.log(`${kind}: deleted frame ${n} (${lens.get(n)} bytes of TCP payload): lab ${labList.length} PDUs, tshark on the damaged file ${tsharkCut.length}, whole ${truth.length}; lost in the gap: ${missing?.length}`);
+    console.log(
+      `${kind}: deleted frame ${n} (${lens.get(n)} bytes of TCP payload): lab ${labList.length} PDUs, tshark on the damaged file ${tsharkCut.length}, whole ${truth.length}; lost in the gap: ${missing?.length}`,
+    );
     expect(missing, 'the lab list is not the true list less some PDUs').toBeDefined();
     // Everything tshark still finds in the damaged file, the lab finds too.
     expect(containsAll(labList.map(key), tsharkCut.map(key))).toBe(true);
@@ -171,7 +175,11 @@ describe('capture reader on real tgt captures', () => {
     // A big frame from the target that completes no PDU: it sits inside a Data-In, so the cut file starts mid-PDU.
     const completing = new Set(truth.map((p) => p.frame));
     const r0 = await run('tshark', ['-r', whole, '-Y', `tcp.srcport==${tgt.port} && tcp.len>=16384`, '-T', 'fields', '-e', 'frame.number']);
-    const inside = r0.stdout.split('\n').filter(Boolean).map(Number).filter((f) => !completing.has(f));
+    const inside = r0.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .filter((f) => !completing.has(f));
     expect(inside.length).toBeGreaterThan(2);
     const start = inside[Math.floor(inside.length / 2)]!;
     const half = join(dir, 'half.pcapng');
@@ -183,7 +191,9 @@ describe('capture reader on real tgt captures', () => {
     const tsharkHalf = (await tsharkPdus(half, tgt.port)).map(moved);
     const after = truth.filter((p) => p.frame >= start);
     const missing = leftOut(after.map(key), labList.map(key));
-    console.log(`cut before frame ${start}: lab ${labList.length} PDUs, tshark on the cut file ${tsharkHalf.length}, whole from there ${after.length}, lost ${missing?.length}`);
+    console.log(
+      `cut before frame ${start}: lab ${labList.length} PDUs, tshark on the cut file ${tsharkHalf.length}, whole from there ${after.length}, lost ${missing?.length}`,
+    );
     expect(missing, 'the lab list is not the true list less some PDUs').toBeDefined();
     expect(containsAll(labList.map(key), tsharkHalf.map(key))).toBe(true);
     // Only a PDU begun before the cut can be lost (at least the Data-In torn by it, at most one per direction), and
@@ -198,7 +208,8 @@ describe('capture reader on real tgt captures', () => {
     const t = await run('tshark', ['-r', whole, '-d', `tcp.port==${tgt.port},iscsi`, '-q', '-z', 'scsi,srt,0']);
     expect(t.code, explain(t)).toBe(0);
     const tshark = new Map<number, { calls: number; sum: number }>();
-    for (const m of t.stdout.matchAll(/^\s*(\d+)\s+.+?\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s*$/gm)) tshark.set(Number(m[1]), { calls: Number(m[2]), sum: Number(m[3]) });
+    for (const m of t.stdout.matchAll(/^\s*(\d+)\s+.+?\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s*$/gm))
+      tshark.set(Number(m[1]), { calls: Number(m[2]), sum: Number(m[3]) });
     const csv = await run(CLI, ['stats', whole, '--csv']);
     expect(csv.code, explain(csv)).toBe(0);
     const lab = new Map<number, { calls: number; sum: number }>();
@@ -216,7 +227,9 @@ describe('capture reader on real tgt captures', () => {
     expect(sessions.size).toBeGreaterThan(0);
     for (const s of sessions) expect(s).toMatch(/^ISID 0x[0-9a-f]{12} TSIH \d+$/);
     expect(bySession).toEqual(new Map([...lab].map(([o, r]) => [o, r.calls])));
-    console.log(`SRT opcodes: lab ${[...lab].map(([o, r]) => `${o}:${r.calls}`).join(' ')}; tshark ${[...tshark].map(([o, r]) => `${o}:${r.calls}`).join(' ')}`);
+    console.log(
+      `SRT opcodes: lab ${[...lab].map(([o, r]) => `${o}:${r.calls}`).join(' ')}; tshark ${[...tshark].map(([o, r]) => `${o}:${r.calls}`).join(' ')}`,
+    );
     expect(tshark.get(0x2a)?.calls).toBeGreaterThan(0);
     expect(tshark.get(0x28)?.calls).toBeGreaterThan(0);
     // Every opcode, INQUIRY too (qemu's probes: standard data cut at 64 bytes and tgt's 66-byte full answer, which
@@ -240,7 +253,9 @@ describe('capture reader on real tgt captures', () => {
     const cap = await startDumpcap(http, `tcp port ${port}`);
     await new Promise<void>((resolve, reject) => {
       const c = connect(port, '127.0.0.1', () => c.end('GET / HTTP/1.1\r\nHost: example\r\n\r\n'.repeat(200)));
-      c.on('data', () => undefined).on('close', () => resolve()).on('error', reject);
+      c.on('data', () => undefined)
+        .on('close', () => resolve())
+        .on('error', reject);
     });
     await cap.stop();
     server.close();

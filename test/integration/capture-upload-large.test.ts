@@ -46,10 +46,17 @@ afterAll(async () => {
 
 function upload(base: string, file: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/api/capture/upload?name=own.pcapng`, { method: 'POST', headers: { 'content-length': statSync(file).size, 'content-type': 'application/octet-stream' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      `${base}/api/capture/upload?name=own.pcapng`,
+      { method: 'POST', headers: { 'content-length': statSync(file).size, 'content-type': 'application/octet-stream' } },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     createReadStream(file).pipe(req);
   });
@@ -90,7 +97,9 @@ describe('a large capture upload', () => {
     expect(up.status, up.body.slice(0, 500)).toBe(200);
     const during = reads.filter((r) => r.at >= t0 && r.at <= t1 + 300);
     const slowest = Math.max(...during.map((r) => r.ms));
-    console.log(`upload of ${(size / 1048576).toFixed(0)} MiB took ${((t1 - t0) / 1000).toFixed(1)} s; qemu-io READs meanwhile: ${during.length}, slowest ${slowest.toFixed(1)} ms`);
+    console.log(
+      `upload of ${(size / 1048576).toFixed(0)} MiB took ${((t1 - t0) / 1000).toFixed(1)} s; qemu-io READs meanwhile: ${during.length}, slowest ${slowest.toFixed(1)} ms`,
+    );
     expect(during.length).toBeGreaterThan(10);
     expect(slowest).toBeLessThan(MAX_READ_MS);
 
@@ -117,7 +126,11 @@ describe('a large capture upload', () => {
 
     // Statistics of the upload: the recorded WRITEs and READs with their response times, also as CSV.
     type Srt = { name: string; calls: number; avgNs: number };
-    const stats = (await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats`)).json()) as { srt: Srt[]; buckets: unknown[]; sessions: { session: string; srt: Srt[]; buckets: unknown[] }[] };
+    const stats = (await (await fetch(`${base(lab)}/api/capture/upload/${u.id}/stats`)).json()) as {
+      srt: Srt[];
+      buckets: unknown[];
+      sessions: { session: string; srt: Srt[]; buckets: unknown[] }[];
+    };
     const rw = stats.srt.filter((r) => /^(READ|WRITE)\(/.test(r.name));
     expect(rw.length).toBeGreaterThanOrEqual(2);
     expect(rw.every((r) => r.calls > 0 && r.avgNs > 0)).toBe(true);
@@ -130,7 +143,10 @@ describe('a large capture upload', () => {
     console.log(`upload statistics: ${stats.sessions.length} sessions (${stats.sessions.map((x) => x.session).join('; ')})`);
     for (const x of stats.sessions) expect(csv).toContain(`\n${x.session},`);
     // And of the live trace: qemu-io's reads just now, in the session that read them.
-    const live = (await (await fetch(`${base(lab)}/api/trace/srt`)).json()) as { srt: { name: string; calls: number }[]; sessions: { session: string; srt: { name: string; calls: number }[] }[] };
+    const live = (await (await fetch(`${base(lab)}/api/trace/srt`)).json()) as {
+      srt: { name: string; calls: number }[];
+      sessions: { session: string; srt: { name: string; calls: number }[] }[];
+    };
     expect(live.srt.some((r) => r.name.startsWith('READ') && r.calls > 10)).toBe(true);
     expect(live.sessions.some((x) => x.session.startsWith('ISID ') && x.srt.some((r) => r.name.startsWith('READ') && r.calls > 10))).toBe(true);
 

@@ -18,10 +18,16 @@ const failures: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-throttle-'));
-  target = await startTarget({
-    portals: [{ host: '127.0.0.1', port: 0 }], iqn: IQN, acl: [], chap: { user: 'u', secret: SECRET },
-    luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 1 << 20, thin: false, removable: false, readOnly: false }],
-  }, () => undefined);
+  target = await startTarget(
+    {
+      portals: [{ host: '127.0.0.1', port: 0 }],
+      iqn: IQN,
+      acl: [],
+      chap: { user: 'u', secret: SECRET },
+      luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 1 << 20, thin: false, removable: false, readOnly: false }],
+    },
+    () => undefined,
+  );
   target.iscsi.taps.session.subscribe((e) => {
     if (e.kind === 'login-failed') failures.push(e.detail);
   });
@@ -31,12 +37,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const login = (initiatorName: string, secret: string) => InitiatorSession.login({
-  host: '127.0.0.1', port: target.iscsi.listening[0]!.port, targetName: IQN, initiatorName, chap: { user: 'u', secret },
-});
+const login = (initiatorName: string, secret: string) =>
+  InitiatorSession.login({
+    host: '127.0.0.1',
+    port: target.iscsi.listening[0]!.port,
+    targetName: IQN,
+    initiatorName,
+    chap: { user: 'u', secret },
+  });
 
 async function refused(initiatorName: string, secret: string): Promise<void> {
-  const err = await login(initiatorName, secret).then((s) => s.logout().then(() => 'logged in'), (e: unknown) => e);
+  const err = await login(initiatorName, secret).then(
+    (s) => s.logout().then(() => 'logged in'),
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(LoginError);
   expect(((err as LoginError).statusClass << 8) | (err as LoginError).statusDetail).toBe(0x0201);
 }

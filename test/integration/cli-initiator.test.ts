@@ -74,7 +74,11 @@ describe('iscsi-lab initiator commands', () => {
       const out = join(dir, `${which}.bin`);
       const dd = await cli('dd', '--if', url, '--of', out, '--count', '64');
       expect(dd.code, explain(dd)).toBe(0);
-      expect(readFileSync(out).subarray(33 * 512, 33 * 512 + 6 + which.length).toString()).toBe(`hello ${which}`);
+      expect(
+        readFileSync(out)
+          .subarray(33 * 512, 33 * 512 + 6 + which.length)
+          .toString(),
+      ).toBe(`hello ${which}`);
     });
   }
 

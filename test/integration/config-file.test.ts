@@ -55,9 +55,30 @@ describe('configuration save and restore', () => {
   it('serve --config FILE from GET /api/config?secrets=true gives the same GET /api/status', async () => {
     const [http, port] = [await freePort(), await freePort()];
     await serve([
-      '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--cache', '8M', '--cache-policy', 'arc', '--max-sessions', '9',
-      '--iqn', 'iqn.2026-11.org.iscsi-lab:cfg-a', '--lun', 'a0.img:16M,thin', '--lun', 'a1.img:8M,removable', '--chap', 'alice:alice-secret-123',
-      '--iqn', 'iqn.2026-11.org.iscsi-lab:cfg-b', '--lun', 'b0.img:8M,readonly,physical=4096', '--acl', 'iqn.2026-11.org.iscsi-lab:only',
+      '--http',
+      `127.0.0.1:${http}`,
+      '--portal',
+      `127.0.0.1:${port}`,
+      '--cache',
+      '8M',
+      '--cache-policy',
+      'arc',
+      '--max-sessions',
+      '9',
+      '--iqn',
+      'iqn.2026-11.org.iscsi-lab:cfg-a',
+      '--lun',
+      'a0.img:16M,thin',
+      '--lun',
+      'a1.img:8M,removable',
+      '--chap',
+      'alice:alice-secret-123',
+      '--iqn',
+      'iqn.2026-11.org.iscsi-lab:cfg-b',
+      '--lun',
+      'b0.img:8M,readonly,physical=4096',
+      '--acl',
+      'iqn.2026-11.org.iscsi-lab:only',
     ]);
     const before = await status(http);
     const plain = (await (await fetch(`http://127.0.0.1:${http}/api/config`)).json()) as { targets: { chap?: Record<string, string> }[] };
@@ -75,7 +96,10 @@ describe('configuration save and restore', () => {
   }, 60_000);
 
   it('a bad configuration file, or --config with target flags, is one error line and exit 2', async () => {
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ version: 1, targets: [{ iqn: 'iqn.2026-11.org.iscsi-lab:x', luns: [{ path: 'x.img', sizeBytes: 8388608, shiny: true }] }] }));
+    writeFileSync(
+      join(dir, 'bad.json'),
+      JSON.stringify({ version: 1, targets: [{ iqn: 'iqn.2026-11.org.iscsi-lab:x', luns: [{ path: 'x.img', sizeBytes: 8388608, shiny: true }] }] }),
+    );
     const bad = await run(CLI, ['target', '--config', join(dir, 'bad.json')]);
     expect(bad.code, explain(bad)).toBe(2);
     expect(bad.stderr).toMatch(/--config .*bad\.json: targets\[0\]\.luns\[0\]: unknown key "shiny"/);

@@ -151,8 +151,10 @@ async function verify(s: InitiatorSession, cycle: number): Promise<string[]> {
     const got = res.data!.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES);
     const match = got.equals(slot.durable) ? slot.durableWhat : slot.pending.find((v) => got.equals(v.data))?.what;
     if (match === undefined) {
-      bad.push(`cycle ${cycle}, slot ${i} (LBA ${lbaOf(i)}): neither its durable ${slot.durableWhat} nor any of ${slot.pending.length} later writes `
-        + `(${slot.pending.map((v) => `${v.what}${v.acked ? '' : ' in flight'}`).join(', ')}): a lost or torn write`);
+      bad.push(
+        `cycle ${cycle}, slot ${i} (LBA ${lbaOf(i)}): neither its durable ${slot.durableWhat} nor any of ${slot.pending.length} later writes ` +
+          `(${slot.pending.map((v) => `${v.what}${v.acked ? '' : ' in flight'}`).join(', ')}): a lost or torn write`,
+      );
     }
     if (match !== undefined && got.equals(slot.durable) && slot.pending.some((v) => v.acked && !v.data.equals(slot.durable))) outcome.unsyncedLost++;
     else if (match !== undefined && !got.equals(slot.durable)) outcome.laterSurvived++;
@@ -166,7 +168,7 @@ async function verify(s: InitiatorSession, cycle: number): Promise<string[]> {
 
 function lcg(seed: number): () => number {
   let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-crash-'));
@@ -174,17 +176,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('crash safety under a mixed write load', () => {
   it(`SIGKILL ${CYCLES} times during WRITE/FUA/SYNCHRONIZE CACHE/UNMAP/COMPARE AND WRITE from ${SESSIONS} sessions: no durable write lost, no 4 KiB write torn`, async () => {
-    const luns = [{ size: '4M', path: join(dir, 'lun0.img') }, { size: '32M', thin: true, path: join(dir, 'lun1.img') }];
+    const luns = [
+      { size: '4M', path: join(dir, 'lun0.img') },
+      { size: '32M', thin: true, path: join(dir, 'lun1.img') },
+    ];
     const args = ['--cache', '8M', '--cache-mode', 'write-back', '--cache-flush-interval', '20'];
     const problems: string[] = [];
     for (let cycle = 0; cycle <= CYCLES; cycle++) {
       const t: RunningTarget = await startTarget({ iqn: IQN, luns, args, dir });
       try {
-        const sessions = await Promise.all(Array.from({ length: SESSIONS }, async (_, i) => {
-          const s = await InitiatorSession.login({ host: t.host, port: t.port, targetName: IQN, initiatorName: `iqn.2026-11.org.iscsi-lab:crash-${i}` });
-          await clearUnitAttentions(s, 1);
-          return s;
-        }));
+        const sessions = await Promise.all(
+          Array.from({ length: SESSIONS }, async (_, i) => {
+            const s = await InitiatorSession.login({ host: t.host, port: t.port, targetName: IQN, initiatorName: `iqn.2026-11.org.iscsi-lab:crash-${i}` });
+            await clearUnitAttentions(s, 1);
+            return s;
+          }),
+        );
         if (cycle > 0) problems.push(...(await verify(sessions[0]!, cycle)));
         if (cycle === CYCLES) {
           for (const s of sessions) await s.logout();

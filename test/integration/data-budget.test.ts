@@ -61,10 +61,21 @@ async function nonReader(port: number, i: number): Promise<void> {
   const s = await hog(port, i);
   s.socket.pause();
   for (let n = 0; n < 16; n++) {
-    s.send(encodeScsiCommand({
-      immediate: false, final: true, read: true, write: false, attribute: 1, lun: 0, itt: 0x100 + n, expectedDataTransferLength: READ_CHUNK,
-      cmdSN: s.cmdSN++, expStatSN: s.expStatSN, cdb: cdb16(0x88, (n % 2) * (READ_CHUNK / BLOCK), READ_CHUNK / BLOCK),
-    }));
+    s.send(
+      encodeScsiCommand({
+        immediate: false,
+        final: true,
+        read: true,
+        write: false,
+        attribute: 1,
+        lun: 0,
+        itt: 0x100 + n,
+        expectedDataTransferLength: READ_CHUNK,
+        cmdSN: s.cmdSN++,
+        expStatSN: s.expStatSN,
+        cdb: cdb16(0x88, (n % 2) * (READ_CHUNK / BLOCK), READ_CHUNK / BLOCK),
+      }),
+    );
   }
 }
 
@@ -73,10 +84,21 @@ async function withholder(port: number, i: number): Promise<void> {
   const s = await hog(port, 100 + i);
   const writes = 4;
   for (let n = 0; n < writes; n++) {
-    s.send(encodeScsiCommand({
-      immediate: false, final: true, read: false, write: true, attribute: 1, lun: 0, itt: 0x200 + n, expectedDataTransferLength: CHUNK,
-      cmdSN: s.cmdSN++, expStatSN: s.expStatSN, cdb: cdb16(0x8a, n * (CHUNK / BLOCK), CHUNK / BLOCK),
-    }));
+    s.send(
+      encodeScsiCommand({
+        immediate: false,
+        final: true,
+        read: false,
+        write: true,
+        attribute: 1,
+        lun: 0,
+        itt: 0x200 + n,
+        expectedDataTransferLength: CHUNK,
+        cmdSN: s.cmdSN++,
+        expStatSN: s.expStatSN,
+        cdb: cdb16(0x8a, n * (CHUNK / BLOCK), CHUNK / BLOCK),
+      }),
+    );
   }
   const data = Buffer.alloc(256 * 1024, 0x5a);
   // Answer R2Ts until every write is waiting only for its last burst (or the target refuses or cuts us).
@@ -95,10 +117,18 @@ async function withholder(port: number, i: number): Promise<void> {
     }
     for (let off = 0; off < r.desiredDataTransferLength; off += data.length) {
       const len = Math.min(data.length, r.desiredDataTransferLength - off);
-      s.send(encodeDataOut({
-        final: off + len >= r.desiredDataTransferLength, lun: 0, itt: r.itt, ttt: r.ttt, expStatSN: s.expStatSN, dataSN: off / data.length,
-        bufferOffset: r.bufferOffset + off, data: data.subarray(0, len),
-      }));
+      s.send(
+        encodeDataOut({
+          final: off + len >= r.desiredDataTransferLength,
+          lun: 0,
+          itt: r.itt,
+          ttt: r.ttt,
+          expStatSN: s.expStatSN,
+          dataSN: off / data.length,
+          bufferOffset: r.bufferOffset + off,
+          data: data.subarray(0, len),
+        }),
+      );
     }
   }
 }
@@ -142,7 +172,9 @@ describe('data in flight across the whole target', () => {
       expect(big.status).toBe(0);
       expect(big.data?.length).toBe(CHUNK);
       expect(peak, `peak RSS ${peak >> 20} MiB`).toBeLessThan(BUDGET + 200 * MiB);
-      console.log(`data budget ${BUDGET >> 20} MiB: peak RSS ${peak >> 20} MiB (from ${baseline >> 20} MiB) with 8448 MiB asked for; ${cuts()} stalled connections cut`);
+      console.log(
+        `data budget ${BUDGET >> 20} MiB: peak RSS ${peak >> 20} MiB (from ${baseline >> 20} MiB) with 8448 MiB asked for; ${cuts()} stalled connections cut`,
+      );
     } finally {
       clearInterval(sampler);
     }

@@ -20,7 +20,12 @@ describe('discovery and identification with libiscsi tools', () => {
 
   it('prints exactly one ready line naming the first portal and LUN 0', () => {
     expect(t.readyUrl).toBe(`iscsi://127.0.0.1:${t.port}/${t.iqn}/0`);
-    expect(t.stdout().split('\n').filter((l) => l.startsWith('ready '))).toHaveLength(1);
+    expect(
+      t
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('ready ')),
+    ).toHaveLength(1);
   });
 
   it('iscsi-ls discovers the target and both portals (SendTargets=All)', async () => {
@@ -28,7 +33,10 @@ describe('discovery and identification with libiscsi tools', () => {
     expect(r.code, explain(r)).toBe(0);
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('Target:'));
     for (const port of t.ports) {
-      expect(lines.some((l) => l.includes(`Target:${t.iqn} `) && l.includes(`Portal:127.0.0.1:${port},`)), explain(r)).toBe(true);
+      expect(
+        lines.some((l) => l.includes(`Target:${t.iqn} `) && l.includes(`Portal:127.0.0.1:${port},`)),
+        explain(r),
+      ).toBe(true);
     }
   });
 

@@ -39,7 +39,11 @@ const post = (path: string, body: unknown) => api<Record<string, unknown>>(path,
 
 async function traceEvents(): Promise<TraceEvent[]> {
   const text = await (await fetch(`${base}/api/capture.jsonl`)).text();
-  return text.trim().split('\n').map((l) => JSON.parse(l) as TraceEvent | { type: 'header' }).filter((e): e is TraceEvent => e.type !== 'header');
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TraceEvent | { type: 'header' })
+    .filter((e): e is TraceEvent => e.type !== 'header');
 }
 
 describe('fault injection with real initiators', () => {
@@ -75,9 +79,22 @@ describe('fault injection with real initiators', () => {
 
     // `serve --capture FILE` writes as it goes: there the fault is a comment packet right after the Data-Out.
     await new Promise((r) => setTimeout(r, 1200));
-    const live = await run('tshark', ['-r', join(dir, 'live.pcapng'), '-Y', 'frame.comment contains "fault"', '-T', 'fields', '-e', 'frame.comment', '-e', 'tcp.len']);
+    const live = await run('tshark', [
+      '-r',
+      join(dir, 'live.pcapng'),
+      '-Y',
+      'frame.comment contains "fault"',
+      '-T',
+      'fields',
+      '-e',
+      'frame.comment',
+      '-e',
+      'tcp.len',
+    ]);
     expect(live.code, explain(live)).toBe(0);
-    expect(live.stdout.trim(), explain(live)).toMatch(/^fault \(rule 1, kill-connection\): SCSI Data-Out ITT 0x[0-9a-f]+ received: connection killed \(reset\)\t0$/);
+    expect(live.stdout.trim(), explain(live)).toMatch(
+      /^fault \(rule 1, kill-connection\): SCSI Data-Out ITT 0x[0-9a-f]+ received: connection killed \(reset\)\t0$/,
+    );
   }, 150_000);
 
   it('store-error on an LBA range: qemu-io read fails with EIO and the trace shows CHECK CONDITION 03/11/00', async () => {

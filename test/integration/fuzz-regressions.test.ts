@@ -19,10 +19,26 @@ describe('fuzz findings', () => {
     const s = await RawSession.open(lab.port);
     await s.login(IQN, 'iqn.2026-11.org.iscsi-lab:digests', '800000000d01', true);
     expect(s.digests).toBe(true);
-    const tmf = encodeTaskManagementRequest({ immediate: true, function: 3, lun: 0, itt: 0x10d, referencedTaskTag: 0xffffffff, cmdSN: 1, expStatSN: s.expStatSN, refCmdSN: 0, expDataSN: 0 });
+    const tmf = encodeTaskManagementRequest({
+      immediate: true,
+      function: 3,
+      lun: 0,
+      itt: 0x10d,
+      referencedTaskTag: 0xffffffff,
+      cmdSN: 1,
+      expStatSN: s.expStatSN,
+      refCmdSN: 0,
+      expDataSN: 0,
+    });
     const framed = Buffer.concat(serializePdu(tmf, true, true));
     framed[6]! ^= 0x40; // DataSegmentLength 0 -> 16384, after the digest was computed
-    const probe = Buffer.concat(serializePdu(encodeNopOut({ immediate: true, lun: 0, itt: 0x77, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.alloc(0) }), true, true));
+    const probe = Buffer.concat(
+      serializePdu(
+        encodeNopOut({ immediate: true, lun: 0, itt: 0x77, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.alloc(0) }),
+        true,
+        true,
+      ),
+    );
     const started = Date.now();
     s.socket.write(Buffer.concat([framed, probe]));
     expect(await s.next(() => true, 3000), 'nothing is answered after a bad header digest').toBeUndefined();

@@ -9,7 +9,10 @@ describe('fuzzing (npm run fuzz -- --cases 5000)', () => {
   it('5000 live and 5000 codec cases: 0 crashes, 0 hangs, fresh sessions served after every batch, memory flat', async () => {
     const r = await runFuzz({ cases: 5000, seed: 20261125, batch: 1000, workers: 12 });
     const line = summary(r);
-    expect(r.findings.map((f) => `${f.kind}: ${f.detail}\n${f.hex.slice(0, 600)}`), line).toEqual([]);
+    expect(
+      r.findings.map((f) => `${f.kind}: ${f.detail}\n${f.hex.slice(0, 600)}`),
+      line,
+    ).toEqual([]);
     expect(r.cases).toBe(5000);
     expect(r.codecPdus, 'mutations that still frame as PDUs reach the decoders').toBeGreaterThan(2000);
     expect(r.live.preLogin).toBeGreaterThan(500);
@@ -25,7 +28,10 @@ describe('fuzzing (npm run fuzz -- --cases 5000)', () => {
     const line = summary(r);
     expect(r.faultRules).toHaveLength(10);
     expect(line).toContain('10 fault rules active');
-    expect(r.findings.map((f) => `${f.kind}: ${f.detail}\n${f.hex.slice(0, 600)}`), line).toEqual([]);
+    expect(
+      r.findings.map((f) => `${f.kind}: ${f.detail}\n${f.hex.slice(0, 600)}`),
+      line,
+    ).toEqual([]);
     expect(r.healthChecks).toBe(2);
     expect(r.cleanExit).toBe(true);
   }, 120_000);

@@ -20,11 +20,26 @@ const writeBody = json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { patte
 /** What a browser sends for each kind of forged request (Chromium's headers, the Origin being the attacker's page). */
 function forgeries(attackerOrigin: string, site: 'cross-site' | 'same-site'): { name: string; headers: Record<string, string> }[] {
   return [
-    { name: `no-cors fetch from ${attackerOrigin}`, headers: { 'content-type': 'text/plain;charset=UTF-8', origin: attackerOrigin, 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors' } },
-    { name: `<form enctype=text/plain> from ${attackerOrigin}`, headers: { 'content-type': 'text/plain', origin: attackerOrigin, 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate' } },
-    { name: `urlencoded form from ${attackerOrigin}`, headers: { 'content-type': 'application/x-www-form-urlencoded', origin: attackerOrigin, 'sec-fetch-site': site } },
-    { name: `multipart form from ${attackerOrigin}`, headers: { 'content-type': 'multipart/form-data; boundary=b', origin: attackerOrigin, 'sec-fetch-site': site } },
-    { name: `JSON from ${attackerOrigin} (would need a CORS preflight the lab never grants)`, headers: { 'content-type': 'application/json', origin: attackerOrigin, 'sec-fetch-site': site, 'sec-fetch-mode': 'cors' } },
+    {
+      name: `no-cors fetch from ${attackerOrigin}`,
+      headers: { 'content-type': 'text/plain;charset=UTF-8', origin: attackerOrigin, 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors' },
+    },
+    {
+      name: `<form enctype=text/plain> from ${attackerOrigin}`,
+      headers: { 'content-type': 'text/plain', origin: attackerOrigin, 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate' },
+    },
+    {
+      name: `urlencoded form from ${attackerOrigin}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: attackerOrigin, 'sec-fetch-site': site },
+    },
+    {
+      name: `multipart form from ${attackerOrigin}`,
+      headers: { 'content-type': 'multipart/form-data; boundary=b', origin: attackerOrigin, 'sec-fetch-site': site },
+    },
+    {
+      name: `JSON from ${attackerOrigin} (would need a CORS preflight the lab never grants)`,
+      headers: { 'content-type': 'application/json', origin: attackerOrigin, 'sec-fetch-site': site, 'sec-fetch-mode': 'cors' },
+    },
     { name: `octet-stream from ${attackerOrigin}`, headers: { 'content-type': 'application/octet-stream', origin: attackerOrigin } },
     { name: 'text/plain from a browser that sends no Origin', headers: { 'content-type': 'text/plain' } },
     { name: 'JSON from a sandboxed frame (Origin: null)', headers: { 'content-type': 'application/json', origin: 'null' } },
@@ -63,14 +78,24 @@ describe('cross-site request forgery', () => {
 
   it('refuses text/plain, form and foreign-origin writes on every state-changing route, and nothing changes', async () => {
     const own = `http://127.0.0.1:${s.http}`;
-    const seed = await rawRequest(s.http, 'POST', '/api/io', { 'content-type': 'application/json', origin: own, 'sec-fetch-site': 'same-origin' }, json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { pattern: 0x11 } }));
+    const seed = await rawRequest(
+      s.http,
+      'POST',
+      '/api/io',
+      { 'content-type': 'application/json', origin: own, 'sec-fetch-site': 'same-origin' },
+      json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { pattern: 0x11 } }),
+    );
     expect(seed.status, seed.body).toBe(200);
     const before = await readBlock(s, {});
     expect(before).toBe('11'.repeat(512));
     const statsBefore = (await rawRequest(s.http, 'GET', '/api/stats')).body;
     const other = await freePort();
     let refused = 0;
-    for (const f of [...forgeries('http://evil.example', 'cross-site'), ...forgeries(`http://127.0.0.1:${other}`, 'same-site'), ...forgeries(`http://localhost:${other}`, 'same-site')]) {
+    for (const f of [
+      ...forgeries('http://evil.example', 'cross-site'),
+      ...forgeries(`http://127.0.0.1:${other}`, 'same-site'),
+      ...forgeries(`http://localhost:${other}`, 'same-site'),
+    ]) {
       for (const route of ROUTES) {
         expectRefused(await rawRequest(s.http, route.method, route.path, f.headers, route.body), `${f.name} ${route.method} ${route.path}`);
         refused++;
@@ -84,14 +109,32 @@ describe('cross-site request forgery', () => {
 
   it("lets the lab's own page (same origin), Vite's proxy and non-browser clients through", async () => {
     const own = `http://127.0.0.1:${s.http}`;
-    const ok: Record<string, string>[] = [{ origin: own, 'sec-fetch-site': 'same-origin' }, { origin: own }, { 'sec-fetch-site': 'same-origin' }, {}, { origin: `http://lab.example:${s.http}`, host: `lab.example:${s.http}` }];
+    const ok: Record<string, string>[] = [
+      { origin: own, 'sec-fetch-site': 'same-origin' },
+      { origin: own },
+      { 'sec-fetch-site': 'same-origin' },
+      {},
+      { origin: `http://lab.example:${s.http}`, host: `lab.example:${s.http}` },
+    ];
     for (const headers of ok) {
-      const r = await rawRequest(s.http, 'POST', '/api/io', { 'content-type': 'application/json; charset=utf-8', ...headers }, json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { pattern: 0x22 } }));
+      const r = await rawRequest(
+        s.http,
+        'POST',
+        '/api/io',
+        { 'content-type': 'application/json; charset=utf-8', ...headers },
+        json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { pattern: 0x22 } }),
+      );
       expect(r.status, `${JSON.stringify(headers)}: ${r.body}`).toBe(200);
     }
     expect(await readBlock(s, {})).toBe('22'.repeat(512));
     // A capture upload in its binary type is fine from the lab's page.
-    const up = await rawRequest(s.http, 'POST', '/api/capture/upload?name=x.jsonl', { 'content-type': 'application/octet-stream', origin: own, 'sec-fetch-site': 'same-origin' }, '{"type":"header","version":1,"startWallMs":0,"producer":"t"}\n');
+    const up = await rawRequest(
+      s.http,
+      'POST',
+      '/api/capture/upload?name=x.jsonl',
+      { 'content-type': 'application/octet-stream', origin: own, 'sec-fetch-site': 'same-origin' },
+      '{"type":"header","version":1,"startWallMs":0,"producer":"t"}\n',
+    );
     expect(up.status, up.body).toBe(200);
   });
 });
@@ -103,11 +146,18 @@ describe('cross-site request forgery against a token-protected lab', () => {
     const token = /\?token=([0-9a-f]+)$/.exec(s.labUrl)![1]!;
     const cookie = `iscsi_lab_token=${token}`;
     const own = { cookie, origin: `http://127.0.0.1:${s.http}`, 'sec-fetch-site': 'same-origin' };
-    const w = await rawRequest(s.http, 'POST', '/api/io', { 'content-type': 'application/json', ...own }, json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { pattern: 0x33 } }));
+    const w = await rawRequest(
+      s.http,
+      'POST',
+      '/api/io',
+      { 'content-type': 'application/json', ...own },
+      json({ lun: 0, op: 'write', lba: LBA, blocks: 1, data: { pattern: 0x33 } }),
+    );
     expect(w.status, w.body).toBe(200);
     const other = await freePort();
     for (const f of forgeries(`http://127.0.0.1:${other}`, 'same-site')) {
-      for (const route of ROUTES) expectRefused(await rawRequest(s.http, route.method, route.path, { ...f.headers, cookie }, route.body), `${f.name} ${route.path}`);
+      for (const route of ROUTES)
+        expectRefused(await rawRequest(s.http, route.method, route.path, { ...f.headers, cookie }, route.body), `${f.name} ${route.path}`);
     }
     expect(await readBlock(s, own)).toBe('33'.repeat(512));
   });
@@ -127,7 +177,14 @@ function wsOutcome(url: string, headers: Record<string, string>): Promise<string
 describe('DNS rebinding', () => {
   it('answers 421 to a Host that is not the lab, on HTTP and /ws; its own names work', async () => {
     const s = running[0]!;
-    const foreign = ['attacker.example', `attacker.example:${s.http}`, `127.0.0.1:${s.http + 1}`, `localhost.attacker.example:${s.http}`, `lab.example.evil:${s.http}`, `[::2]:${s.http}`];
+    const foreign = [
+      'attacker.example',
+      `attacker.example:${s.http}`,
+      `127.0.0.1:${s.http + 1}`,
+      `localhost.attacker.example:${s.http}`,
+      `lab.example.evil:${s.http}`,
+      `[::2]:${s.http}`,
+    ];
     for (const host of foreign) {
       for (const path of ['/api/status', '/', '/api/capture.jsonl']) {
         const r = await rawRequest(s.http, 'GET', path, { host });
@@ -138,7 +195,9 @@ describe('DNS rebinding', () => {
       expect(w.status, host).toBe(421);
       expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws`, { host }), host).toMatch(/421/);
     }
-    expect(JSON.parse((await rawRequest(s.http, 'GET', '/api/status', { host: `attacker.example:${s.http}` })).body).error).toMatch(/not this lab's.*--allow-host/);
+    expect(JSON.parse((await rawRequest(s.http, 'GET', '/api/status', { host: `attacker.example:${s.http}` })).body).error).toMatch(
+      /not this lab's.*--allow-host/,
+    );
     for (const host of [`127.0.0.1:${s.http}`, `localhost:${s.http}`, `LOCALHOST:${s.http}`, `[::1]:${s.http}`, `lab.example:${s.http}`]) {
       expect((await rawRequest(s.http, 'GET', '/api/status', { host })).status, host).toBe(200);
       expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws`, { host }), host).toBe('snapshot');
@@ -169,7 +228,10 @@ describe('a DELETE without a body', () => {
     const listed = async (): Promise<number> => (JSON.parse((await rawRequest(s.http, 'GET', '/api/faults')).body) as { faults: unknown[] }).faults.length;
     const id = await add();
     const other = await freePort();
-    expectRefused(await rawRequest(s.http, 'DELETE', `/api/faults/${id}`, { origin: `http://127.0.0.1:${other}`, 'sec-fetch-site': 'same-site' }), 'bodyless DELETE from another port');
+    expectRefused(
+      await rawRequest(s.http, 'DELETE', `/api/faults/${id}`, { origin: `http://127.0.0.1:${other}`, 'sec-fetch-site': 'same-site' }),
+      'bodyless DELETE from another port',
+    );
     expect(await listed()).toBe(1);
     const del = await rawRequest(s.http, 'DELETE', `/api/faults/${id}`);
     expect(del.status, del.body).toBe(200);

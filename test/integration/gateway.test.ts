@@ -24,7 +24,8 @@ beforeAll(async () => {
   http = await freePort();
   port = await freePort();
   proc = spawn(CLI, ['serve', '--http', `127.0.0.1:${http}`, '--portal', `127.0.0.1:${port}`, '--lun', `${join(dir, 'lun0.img')}:32M`], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -88,7 +89,10 @@ describe('serve: API, live trace, capture', () => {
     const started = Date.now();
     const r = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 4096 8k', '-c', 'read -P 0x5a 4096 8k', url]);
     expect(r.code, explain(r)).toBe(0);
-    const write = await waitFor(() => c.events.find((e) => e.type === 'pdu' && e.opcodeName === 'SCSI Command' && e.scsi?.opcodeName.startsWith('WRITE')), 1000);
+    const write = await waitFor(
+      () => c.events.find((e) => e.type === 'pdu' && e.opcodeName === 'SCSI Command' && e.scsi?.opcodeName.startsWith('WRITE')),
+      1000,
+    );
     expect(write, 'WRITE command seen on /ws').toBeDefined();
     expect(Date.now() - started).toBeLessThan(1000 + 2000); // qemu-io itself takes part of this
     if (write?.type !== 'pdu') throw new Error('not a PDU');
@@ -132,9 +136,21 @@ describe('serve: API, live trace, capture', () => {
 
   it('downloads a pcapng that tshark dissects as iSCSI: right LBAs, digests on, nothing malformed', async () => {
     // Header digests from qemu, header and data digests from the TypeScript initiator.
-    const hd = await run('qemu-io', ['--image-opts', '-c', 'write -P 0x11 65536 4k', `driver=iscsi,transport=tcp,portal=127.0.0.1:${port},target=${IQN},lun=0,header-digest=crc32c`]);
+    const hd = await run('qemu-io', [
+      '--image-opts',
+      '-c',
+      'write -P 0x11 65536 4k',
+      `driver=iscsi,transport=tcp,portal=127.0.0.1:${port},target=${IQN},lun=0,header-digest=crc32c`,
+    ]);
     expect(hd.code, explain(hd)).toBe(0);
-    const s = await InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:digests', headerDigest: true, dataDigest: true });
+    const s = await InitiatorSession.login({
+      host: '127.0.0.1',
+      port,
+      targetName: IQN,
+      initiatorName: 'iqn.2026-11.org.iscsi-lab:digests',
+      headerDigest: true,
+      dataDigest: true,
+    });
     expect(s.params.dataDigest).toBe(true);
     await clearUnitAttentions(s, 0);
     await write16(s, 0, 300n, Buffer.alloc(512 * 200, 0x33), 512);
@@ -144,13 +160,31 @@ describe('serve: API, live trace, capture', () => {
     expect(res.status).toBe(200);
     const file = join(dir, 'cap.pcapng');
     writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-    const fields = await run('tshark', ['-r', file, '-Y', 'scsi_sbc.opcode == 0x2a || scsi_sbc.opcode == 0x8a', '-T', 'fields', '-E', 'occurrence=f', '-e', 'scsi_sbc.opcode', '-e', 'scsi_sbc.rdwr10.lba', '-e', 'scsi_sbc.rdwr16.lba']);
+    const fields = await run('tshark', [
+      '-r',
+      file,
+      '-Y',
+      'scsi_sbc.opcode == 0x2a || scsi_sbc.opcode == 0x8a',
+      '-T',
+      'fields',
+      '-E',
+      'occurrence=f',
+      '-e',
+      'scsi_sbc.opcode',
+      '-e',
+      'scsi_sbc.rdwr10.lba',
+      '-e',
+      'scsi_sbc.rdwr16.lba',
+    ]);
     expect(fields.code, explain(fields)).toBe(0);
-    const rows = fields.stdout.trim().split('\n').map((l) => {
-      const [op, lba10, lba16] = l.split('\t');
-      // tshark shows the READ/WRITE(16) LBA as 8 raw bytes in hex
-      return [op, lba10 || (lba16 ? String(parseInt(lba16, 16)) : '')];
-    });
+    const rows = fields.stdout
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [op, lba10, lba16] = l.split('\t');
+        // tshark shows the READ/WRITE(16) LBA as 8 raw bytes in hex
+        return [op, lba10 || (lba16 ? String(parseInt(lba16, 16)) : '')];
+      });
     // WRITE(10) LBA 8 from the first qemu-io, WRITE(10) LBA 128 with header digests, WRITE(16) LBA 300 with data digests.
     expect(rows).toContainEqual(['0x2a', '8']);
     expect(rows).toContainEqual(['0x2a', '128']);

@@ -19,7 +19,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-init-'));
   target = await startTarget(
     {
-      portals: [{ host: '127.0.0.1', port: 0 }], iqn: IQN, acl: [], chap: CHAP, mutualChap: MUTUAL,
+      portals: [{ host: '127.0.0.1', port: 0 }],
+      iqn: IQN,
+      acl: [],
+      chap: CHAP,
+      mutualChap: MUTUAL,
       luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 32 << 20, thin: false, removable: false, readOnly: false }],
     },
     () => undefined,
@@ -43,7 +47,10 @@ const base = () => ({ host: '127.0.0.1', port, targetName: IQN, initiatorName: '
 
 describe('TypeScript initiator against the target', () => {
   // Sizes cross MaxRecvDataSegmentLength, FirstBurstLength (immediate + unsolicited) and MaxBurstLength (several R2Ts).
-  for (const [hd, dd] of [[false, false], [true, true]] as const) {
+  for (const [hd, dd] of [
+    [false, false],
+    [true, true],
+  ] as const) {
     it(`writes and reads back odd sizes (HeaderDigest=${hd} DataDigest=${dd})`, async () => {
       const s = await login({ ...base(), headerDigest: hd, dataDigest: dd });
       expect(s.params.headerDigest).toBe(hd);
@@ -102,11 +109,13 @@ describe('TypeScript initiator against the target', () => {
 
   it('serves many sessions at once', async () => {
     const sessions = await Promise.all(Array.from({ length: 16 }, (_, i) => login({ ...base(), initiatorName: `iqn.2026-11.org.iscsi-lab:many${i}` })));
-    const results = await Promise.all(sessions.map(async (s, i) => {
-      const data = Buffer.alloc(4096, i + 1);
-      await write16(s, 0, BigInt(1000 + i * 8), data, 512);
-      return (await read16(s, 0, BigInt(1000 + i * 8), 8, 512)).data!.equals(data);
-    }));
+    const results = await Promise.all(
+      sessions.map(async (s, i) => {
+        const data = Buffer.alloc(4096, i + 1);
+        await write16(s, 0, BigInt(1000 + i * 8), data, 512);
+        return (await read16(s, 0, BigInt(1000 + i * 8), 8, 512)).data!.equals(data);
+      }),
+    );
     expect(results.every(Boolean)).toBe(true);
     await Promise.all(sessions.map((s) => s.logout()));
   });

@@ -51,7 +51,14 @@ describe('gateway input', () => {
   });
 
   it('replay works with CHAP credentials that need percent-encoding in a URL (was 502 "URI malformed")', async () => {
-    const s = await startServe('127.0.0.1', ['--lun', '$DIR/lun0.img:8M', '--chap', 'lab%user@x:secret/with%25-and@-0123', '--mutual-chap', 'tgt%u:other:secret%zz-4567']);
+    const s = await startServe('127.0.0.1', [
+      '--lun',
+      '$DIR/lun0.img:8M',
+      '--chap',
+      'lab%user@x:secret/with%25-and@-0123',
+      '--mutual-chap',
+      'tgt%u:other:secret%zz-4567',
+    ]);
     running.push(s);
     const w = await post(s, '/api/io', { lun: 0, op: 'write', lba: 5, blocks: 1, data: { text: 'replay me' } });
     expect(w.status, w.body).toBe(200);
@@ -70,8 +77,23 @@ describe('gateway input', () => {
 describe('CLI input', () => {
   it('the same secret for --chap and --mutual-chap: exit 2 citing RFC 7143 12.1.3', async () => {
     const port = await freePort();
-    const r = await run(CLI, ['target', '--iqn', 'iqn.2026-11.org.iscsi-lab:t', '--lun', '/tmp/never-created.img:8M', '--portal', `127.0.0.1:${port}`,
-      '--chap', 'u:same-secret-0123', '--mutual-chap', 't:same-secret-0123'], { timeoutMs: 10_000 });
+    const r = await run(
+      CLI,
+      [
+        'target',
+        '--iqn',
+        'iqn.2026-11.org.iscsi-lab:t',
+        '--lun',
+        '/tmp/never-created.img:8M',
+        '--portal',
+        `127.0.0.1:${port}`,
+        '--chap',
+        'u:same-secret-0123',
+        '--mutual-chap',
+        't:same-secret-0123',
+      ],
+      { timeoutMs: 10_000 },
+    );
     expect(r.code, explain(r)).toBe(2);
     expect(r.stderr).toMatch(/same secret.*RFC 7143 12\.1\.3/);
     expect(r.stderr).not.toContain('same-secret-0123');
@@ -91,7 +113,7 @@ describe('CLI input', () => {
     expect(short.out()).not.toMatch(/--mutual-chap secret is/);
   });
 
-  it("serve: LUNs given with --lun have no cache unless --cache asks; the embedded default LUN keeps its 16 MiB", async () => {
+  it('serve: LUNs given with --lun have no cache unless --cache asks; the embedded default LUN keeps its 16 MiB', async () => {
     const given = running[0]!;
     const plain = await startServe('127.0.0.1', ['--lun', '$DIR/lun0.img:8M']);
     running.push(plain);
@@ -99,6 +121,10 @@ describe('CLI input', () => {
     expect(JSON.parse((await rawRequest(given.http, 'GET', '/api/stats')).body).luns[0].cache.sizeBytes).toBe(4 << 20);
     const embedded = await startServe('127.0.0.1', ['--cache-policy', 'arc']);
     running.push(embedded);
-    expect(JSON.parse((await rawRequest(embedded.http, 'GET', '/api/stats')).body).luns[0].cache).toMatchObject({ sizeBytes: 16 << 20, policy: 'arc', mode: 'write-back' });
+    expect(JSON.parse((await rawRequest(embedded.http, 'GET', '/api/stats')).body).luns[0].cache).toMatchObject({
+      sizeBytes: 16 << 20,
+      policy: 'arc',
+      mode: 'write-back',
+    });
   });
 });

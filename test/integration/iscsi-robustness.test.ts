@@ -18,7 +18,16 @@ const nop = (s: RawSession, itt: number, cmdSN: number, immediate = false) =>
 
 function inquiry(s: RawSession, itt: number, cmdSN: number) {
   return encodeScsiCommand({
-    immediate: false, final: true, read: true, write: false, attribute: 1, lun: 0, itt, expectedDataTransferLength: 96, cmdSN, expStatSN: s.expStatSN,
+    immediate: false,
+    final: true,
+    read: true,
+    write: false,
+    attribute: 1,
+    lun: 0,
+    itt,
+    expectedDataTransferLength: 96,
+    cmdSN,
+    expStatSN: s.expStatSN,
     cdb: Buffer.from('12000000600000000000000000000000', 'hex'),
   });
 }
@@ -86,10 +95,21 @@ describe('transport robustness', () => {
   it('answers an unsupported opcode with ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE', async () => {
     const s = await RawSession.open(lab.port);
     await s.login(IQN);
-    s.send(encodeScsiCommand({
-      immediate: false, final: true, read: false, write: false, attribute: 1, lun: 0, itt: 4, expectedDataTransferLength: 0, cmdSN: 1, expStatSN: s.expStatSN,
-      cdb: Buffer.from('ee000000000000000000000000000000', 'hex'),
-    }));
+    s.send(
+      encodeScsiCommand({
+        immediate: false,
+        final: true,
+        read: false,
+        write: false,
+        attribute: 1,
+        lun: 0,
+        itt: 4,
+        expectedDataTransferLength: 0,
+        cmdSN: 1,
+        expStatSN: s.expStatSN,
+        cdb: Buffer.from('ee000000000000000000000000000000', 'hex'),
+      }),
+    );
     const r = await s.next();
     const resp = decodeScsiResponse(r!);
     expect(resp.status).toBe(2);
@@ -102,7 +122,18 @@ describe('transport robustness', () => {
     const s = await RawSession.open(lab.port);
     await s.login(IQN);
     const text = (itt: number, kv: string) =>
-      encodeTextRequest({ immediate: true, final: true, continue: false, lun: 0, itt, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: Buffer.from(`${kv}\0`) });
+      encodeTextRequest({
+        immediate: true,
+        final: true,
+        continue: false,
+        lun: 0,
+        itt,
+        ttt: 0xffffffff,
+        sn: 1,
+        expSN: s.expStatSN,
+        maxCmdSN: 0,
+        data: Buffer.from(`${kv}\0`),
+      });
     for (const [i, kv] of ['SendTargetsPlease=All', 'SendTargets=Alle', 'SendTargets=A', 'sENDtARGETS=aLL', 'HeaderDigest=CRC32C'].entries()) {
       s.send(text(0x40 + i, kv));
       const r = await s.next();

@@ -73,9 +73,13 @@ describe('SIGTERM', () => {
     const w = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x42 0 4M', t.url(0)]);
     expect(w.code, explain(w)).toBe(0);
     // start a long read-write stream, then stop the target while it runs
-    const busy = run('qemu-io', ['-f', 'raw', ...Array.from({ length: 200 }, (_, i) => ['-c', `write -P 0x43 ${(8 + (i % 32)) * 1048576} 1M`]).flat(), t.url(0)], {
-      timeoutMs: 60_000,
-    });
+    const busy = run(
+      'qemu-io',
+      ['-f', 'raw', ...Array.from({ length: 200 }, (_, i) => ['-c', `write -P 0x43 ${(8 + (i % 32)) * 1048576} 1M`]).flat(), t.url(0)],
+      {
+        timeoutMs: 60_000,
+      },
+    );
     await new Promise((r) => setTimeout(r, 300));
     const exit = await t.stop({ keepDir: true });
     await busy; // the initiator sees the connection go; we only care that it ends

@@ -66,8 +66,17 @@ function randomIsid(): Buffer {
 
 function command(s: RawSession, itt: number, cmdSN: number, cdb: Uint8Array, o: { read?: number; write?: number; immediate?: boolean } = {}) {
   return encodeScsiCommand({
-    immediate: o.immediate ?? false, final: true, read: o.read !== undefined, write: o.write !== undefined, attribute: 1, lun: 0, itt,
-    expectedDataTransferLength: o.read ?? o.write ?? 0, cmdSN, expStatSN: s.expStatSN, cdb: Buffer.from(cdb),
+    immediate: o.immediate ?? false,
+    final: true,
+    read: o.read !== undefined,
+    write: o.write !== undefined,
+    attribute: 1,
+    lun: 0,
+    itt,
+    expectedDataTransferLength: o.read ?? o.write ?? 0,
+    cmdSN,
+    expStatSN: s.expStatSN,
+    cdb: Buffer.from(cdb),
   });
 }
 
@@ -81,8 +90,23 @@ function rssBytes(pid: number): number {
 
 function loginBytes(isid: string): Buffer {
   const pdu = encodeLoginRequest({
-    transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.from(isid, 'hex'), tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0,
-    data: encodeKeys([['InitiatorName', 'iqn.2026-11.org.iscsi-lab:slowloris'], ['TargetName', IQN], ['SessionType', 'Normal']]),
+    transit: true,
+    continue: false,
+    csg: 1,
+    nsg: 3,
+    versionMax: 0,
+    versionMin: 0,
+    isid: Buffer.from(isid, 'hex'),
+    tsih: 0,
+    itt: 1,
+    cid: 0,
+    cmdSN: 1,
+    expStatSN: 0,
+    data: encodeKeys([
+      ['InitiatorName', 'iqn.2026-11.org.iscsi-lab:slowloris'],
+      ['TargetName', IQN],
+      ['SessionType', 'Normal'],
+    ]),
   });
   return Buffer.concat(serializePdu(pdu, false, false));
 }
@@ -99,29 +123,47 @@ async function slowloris(port: number, first: number, everyMs: number): Promise<
   const timer = setInterval(() => {
     if (at < bytes.length && !socket.destroyed) socket.write(bytes.subarray(at, ++at));
   }, everyMs);
-  const closedAt = new Promise<number>((r) => socket.once('close', () => {
-    clearInterval(timer);
-    r(Date.now());
-  }));
+  const closedAt = new Promise<number>((r) =>
+    socket.once('close', () => {
+      clearInterval(timer);
+      r(Date.now());
+    }),
+  );
   return { socket, closedAt };
 }
 
 describe('limit flags', () => {
   const base = ['--iqn', 'iqn.2026-11.org.iscsi-lab:x', '--lun', 'x.img:64M'];
   it('parse into the target config; unset ones keep the defaults', () => {
-    expect(parseTargetArgs([...base, '--max-sessions', '3', '--max-connections=10', '--max-commands', '16']).limits).toEqual({ maxSessions: 3, maxConnections: 10, maxCommands: 16 });
+    expect(parseTargetArgs([...base, '--max-sessions', '3', '--max-connections=10', '--max-commands', '16']).limits).toEqual({
+      maxSessions: 3,
+      maxConnections: 10,
+      maxCommands: 16,
+    });
     expect(parseTargetArgs(base).limits).toEqual({});
     expect(TARGET_LIMITS).toEqual({ maxSessions: 64, maxConnections: 256, maxCommands: 128, maxDataInFlight: defaultDataInFlight() });
     expect(parseTargetArgs([...base, '--max-data-in-flight', '512M']).limits).toEqual({ maxDataInFlight: 512 << 20 });
     // An eighth of memory, from 128 MiB to 1 GiB.
-    expect([defaultDataInFlight(512 << 20), defaultDataInFlight(4 * 1024 ** 3), defaultDataInFlight(64 * 1024 ** 3)]).toEqual([128 << 20, 512 << 20, 1024 << 20]);
+    expect([defaultDataInFlight(512 << 20), defaultDataInFlight(4 * 1024 ** 3), defaultDataInFlight(64 * 1024 ** 3)]).toEqual([
+      128 << 20,
+      512 << 20,
+      1024 << 20,
+    ]);
   });
-  it.each([['--max-sessions', '0'], ['--max-sessions', '65536'], ['--max-commands', 'many'], ['--max-commands', '1e3'], ['--max-connections', '-1'], ['--max-connections', ''],
-    ['--max-data-in-flight', '1M'], ['--max-data-in-flight', '1e9'], ['--max-data-in-flight', '1000T'], ['--max-data-in-flight', '']])(
-    'refuses %s %j with a usage error', (flag, value) => {
-      expect(() => parseTargetArgs([...base, flag, value])).toThrow(UsageError);
-    },
-  );
+  it.each([
+    ['--max-sessions', '0'],
+    ['--max-sessions', '65536'],
+    ['--max-commands', 'many'],
+    ['--max-commands', '1e3'],
+    ['--max-connections', '-1'],
+    ['--max-connections', ''],
+    ['--max-data-in-flight', '1M'],
+    ['--max-data-in-flight', '1e9'],
+    ['--max-data-in-flight', '1000T'],
+    ['--max-data-in-flight', ''],
+  ])('refuses %s %j with a usage error', (flag, value) => {
+    expect(() => parseTargetArgs([...base, flag, value])).toThrow(UsageError);
+  });
 });
 
 describe('target limits', () => {
@@ -163,7 +205,9 @@ describe('target limits', () => {
     s.send(nop(s, 0x99, 5));
     expect(await s.next(() => true, 500), 'a command past MaxCmdSN is ignored').toBeUndefined();
     // The first WRITE gets its data and completes: the window opens by one.
-    s.send(encodeDataOut({ final: true, lun: 0, itt: 0x10, ttt: r2ts[0]!.ttt, expStatSN: s.expStatSN, dataSN: 0, bufferOffset: 0, data: Buffer.alloc(512, 7) }));
+    s.send(
+      encodeDataOut({ final: true, lun: 0, itt: 0x10, ttt: r2ts[0]!.ttt, expStatSN: s.expStatSN, dataSN: 0, bufferOffset: 0, data: Buffer.alloc(512, 7) }),
+    );
     const resp = await s.next();
     expect(resp && opcodeOf(resp.bhs)).toBe(Opcode.ScsiResponse);
     expect(decodeScsiResponse(resp!)).toMatchObject({ status: 0, maxCmdSN: 5 });
@@ -213,7 +257,9 @@ describe('target limits', () => {
     for (let i = 1; i < 6; i++) sessions.push(await serves(t.port, `iqn.2026-11.org.iscsi-lab:s${i}`));
     for (const l of loris) expect(await Promise.race([l.closedAt.then(() => 'closed'), sleep(1000).then(() => 'open')])).toBe('closed');
     // Now six logged-in connections: a seventh is refused outright (closed without an answer).
-    await expect(InitiatorSession.login({ host: '127.0.0.1', port: t.port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:seventh' })).rejects.toThrow();
+    await expect(
+      InitiatorSession.login({ host: '127.0.0.1', port: t.port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:seventh' }),
+    ).rejects.toThrow();
     await sessions.pop()!.logout();
     await sleep(100);
     sessions.push(await serves(t.port, 'iqn.2026-11.org.iscsi-lab:eighth'));
@@ -268,7 +314,20 @@ describe('target limits', () => {
     const chunk = Buffer.alloc(262144, 0x41); // one 'A' key without '=', never finished
     let rejected = 0;
     for (let i = 0; i < 200 && rejected === 0; i++) {
-      s.send(encodeTextRequest({ immediate: true, final: false, continue: true, lun: 0, itt: 0x500 + i, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: chunk }));
+      s.send(
+        encodeTextRequest({
+          immediate: true,
+          final: false,
+          continue: true,
+          lun: 0,
+          itt: 0x500 + i,
+          ttt: 0xffffffff,
+          sn: 1,
+          expSN: s.expStatSN,
+          maxCmdSN: 0,
+          data: chunk,
+        }),
+      );
       const p = await s.next();
       if (p && opcodeOf(p.bhs) === Opcode.Reject) rejected++;
       else expect(p && opcodeOf(p.bhs)).toBe(Opcode.TextResponse);
@@ -277,7 +336,20 @@ describe('target limits', () => {
     const after = rssBytes(t.proc.pid!);
     expect(after - before, `RSS ${before >> 20} -> ${after >> 20} MiB`).toBeLessThan(32 << 20);
     // The session goes on: a complete Text Request is answered.
-    s.send(encodeTextRequest({ immediate: true, final: true, continue: false, lun: 0, itt: 0x900, ttt: 0xffffffff, sn: 1, expSN: s.expStatSN, maxCmdSN: 0, data: encodeKeys([['SendTargets', '']]) }));
+    s.send(
+      encodeTextRequest({
+        immediate: true,
+        final: true,
+        continue: false,
+        lun: 0,
+        itt: 0x900,
+        ttt: 0xffffffff,
+        sn: 1,
+        expSN: s.expStatSN,
+        maxCmdSN: 0,
+        data: encodeKeys([['SendTargets', '']]),
+      }),
+    );
     const r = await s.next();
     expect(r && opcodeOf(r.bhs)).toBe(Opcode.TextResponse);
     expect(r!.data.toString()).toContain(`TargetName=${IQN}`);

@@ -15,7 +15,12 @@ const bob = { user: 'bob', secret: 'bob-secret-45678' };
 let t: RunningTarget;
 
 beforeAll(async () => {
-  t = await startTarget({ iqn: A, luns: [{ size: '16M' }], chap: alice, args: ['--iqn', B, '--lun', 'b0.img:8M', '--lun', 'b1.img:8M', '--chap', `${bob.user}:${bob.secret}`] });
+  t = await startTarget({
+    iqn: A,
+    luns: [{ size: '16M' }],
+    chap: alice,
+    args: ['--iqn', B, '--lun', 'b0.img:8M', '--lun', 'b1.img:8M', '--chap', `${bob.user}:${bob.secret}`],
+  });
 });
 afterAll(async () => {
   if (t?.alive()) expect(await t.stop()).toEqual({ code: 0, signal: null });
@@ -25,9 +30,15 @@ const login = (targetName: string, chap: { user: string; secret: string }) =>
   InitiatorSession.login({ host: '127.0.0.1', port: t.port, targetName, initiatorName: 'iqn.2026-11.org.iscsi-lab:multi-i', chap });
 
 describe('several targets in one instance', () => {
-  it('each target takes its own CHAP secret and refuses the other one\'s', async () => {
-    for (const [target, good, bad] of [[A, alice, bob], [B, bob, alice]] as const) {
-      const err = await login(target, bad).then(() => undefined, (e: unknown) => e);
+  it("each target takes its own CHAP secret and refuses the other one's", async () => {
+    for (const [target, good, bad] of [
+      [A, alice, bob],
+      [B, bob, alice],
+    ] as const) {
+      const err = await login(target, bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, target).toBeInstanceOf(LoginError);
       expect(((err as LoginError).statusClass << 8) | (err as LoginError).statusDetail).toBe(0x0201);
       const s = await login(target, good);
@@ -54,7 +65,9 @@ describe('several targets in one instance', () => {
     await b.logout();
     // iscsi-lab ls (discovery with the first target's CHAP, which the discovery session uses) lists both; the
     // second target's LUNs then need its own secret, so ls is asked with A's and shows A's LUN
-    const ls = await run(CLI, ['ls', `iscsi://${alice.user}%${alice.secret}@127.0.0.1:${t.port}`, '--initiator-name', 'iqn.2026-11.org.iscsi-lab:multi-i'], { timeoutMs: 30_000 });
+    const ls = await run(CLI, ['ls', `iscsi://${alice.user}%${alice.secret}@127.0.0.1:${t.port}`, '--initiator-name', 'iqn.2026-11.org.iscsi-lab:multi-i'], {
+      timeoutMs: 30_000,
+    });
     expect(ls.stdout, explain(ls)).toContain(`Target: ${A}`);
     expect(ls.stdout, explain(ls)).toContain(`Target: ${B}`);
   });

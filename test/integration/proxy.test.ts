@@ -92,14 +92,19 @@ describe('iscsi-lab proxy in front of tgt', () => {
     for (const fromInitiator of [true, false]) {
       const side = (l: typeof ours): string[] => l.filter((p) => p.opcode < 0x20 === fromInitiator).map(key);
       const missing = missingFrom(side(ours), side(theirs));
-      if (missing.length) console.log(`dumpcap missed ${missing.length} PDU(s) the proxy recorded (${fromInitiator ? 'initiator -> target' : 'target -> initiator'}): ${missing.join(', ')}`);
+      if (missing.length)
+        console.log(
+          `dumpcap missed ${missing.length} PDU(s) the proxy recorded (${fromInitiator ? 'initiator -> target' : 'target -> initiator'}): ${missing.join(', ')}`,
+        );
       expect(missing.length).toBeLessThanOrEqual(1);
     }
     // tshark marks nothing malformed in our capture except the answers it also marks in dumpcap's: VPD pages tgt
     // cut at qemu's 64-byte allocation length, as SPC-4 requires (test/helpers/tshark-malformed.ts says why).
     const ourBad = await malformedFrames(mine, 3260);
     const theirBad = await malformedFrames(wire, tgt.port);
-    console.log(`malformed per tshark: proxy capture ${ourBad.other.length} (+${ourBad.cutVpdPage.length} VPD pages cut at the allocation length), dumpcap capture ${theirBad.other.length} (+${theirBad.cutVpdPage.length})`);
+    console.log(
+      `malformed per tshark: proxy capture ${ourBad.other.length} (+${ourBad.cutVpdPage.length} VPD pages cut at the allocation length), dumpcap capture ${theirBad.other.length} (+${theirBad.cutVpdPage.length})`,
+    );
     expect(ourBad.other).toEqual([]);
     expect(theirBad.other).toEqual([]);
     expect(ourBad.cutVpdPage.length).toBe(theirBad.cutVpdPage.length);
@@ -107,7 +112,7 @@ describe('iscsi-lab proxy in front of tgt', () => {
 });
 
 describe('iscsi-lab proxy --http', () => {
-  it('feeds the lab\'s live trace: the UI\'s /ws shows the relayed PDUs and /api/source says proxy', async () => {
+  it("feeds the lab's live trace: the UI's /ws shows the relayed PDUs and /api/source says proxy", async () => {
     const port = await freePort();
     const http = await freePort();
     const p = await startProxy(['--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${tgt.port}`, '--http', `127.0.0.1:${http}`]);

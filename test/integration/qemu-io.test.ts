@@ -105,8 +105,14 @@ describe('qemu-io patterns across burst boundaries', () => {
         const buf = Buffer.alloc(io.length + 1024);
         readSync(fd, buf, 0, buf.length, io.offset - 512);
         const inside = buf.subarray(512, 512 + io.length);
-        expect(inside.every((b) => b === io.pattern), `${io.what}: file bytes`).toBe(true);
-        expect(buf.subarray(0, 512).every((b) => b === 0), `${io.what}: block before`).toBe(true);
+        expect(
+          inside.every((b) => b === io.pattern),
+          `${io.what}: file bytes`,
+        ).toBe(true);
+        expect(
+          buf.subarray(0, 512).every((b) => b === 0),
+          `${io.what}: block before`,
+        ).toBe(true);
       }
     } finally {
       closeSync(fd);

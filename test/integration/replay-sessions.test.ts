@@ -27,11 +27,17 @@ const WRITE10 = new Uint8Array([0x2a, 0, 0, 0, 0, 8, 0, 0, 1, 0]);
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-replay-sessions-'));
   target = await startTarget(
-    { portals: [{ host: '127.0.0.1', port: 0 }], iqn: IQN, luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 8 << 20, thin: false, removable: false, readOnly: false }], acl: [] },
+    {
+      portals: [{ host: '127.0.0.1', port: 0 }],
+      iqn: IQN,
+      luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 8 << 20, thin: false, removable: false, readOnly: false }],
+      acl: [],
+    },
     () => undefined,
   );
   const port = target.iscsi.listening[0]!.port;
-  const login = (): Promise<InitiatorSession> => InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:two-hosts' });
+  const login = (): Promise<InitiatorSession> =>
+    InitiatorSession.login({ host: '127.0.0.1', port, targetName: IQN, initiatorName: 'iqn.2026-11.org.iscsi-lab:two-hosts' });
   const a = await login();
   const b = await login();
   // Each new nexus first hears of the power-on: clear it outside the recording.

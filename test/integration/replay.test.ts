@@ -110,7 +110,10 @@ describe('replay of a qemu-io session', () => {
       await s.logout();
     }
     expect(differences).toBeGreaterThan(0);
-    expect(lines.some((l) => /^command \d+ READ\(\d+\) LBA 0 blocks \d+: data sha256 differs \(\w+… vs \w+…\), first difference at byte 8192 \(LBA 16\)$/.test(l)), lines.join('\n')).toBe(true);
+    expect(
+      lines.some((l) => /^command \d+ READ\(\d+\) LBA 0 blocks \d+: data sha256 differs \(\w+… vs \w+…\), first difference at byte 8192 \(LBA 16\)$/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
   }, 20_000);
 
   it('replays against a second, fresh LUN: the data matches, only the LUN identity (VPD page 0x83) differs', async () => {
@@ -118,7 +121,10 @@ describe('replay of a qemu-io session', () => {
     const code = await replayMain([captureFile, '--target', url(1), '--initiator-name', 'iqn.2026-11.org.iscsi-lab:replay2'], (l) => out.push(l));
     // The replayed WRITE puts 0xab on LUN 1 before the READ, so the read matches; the Device Identification page
     // names the logical unit (SPC-4 7.8.6), which is another one now.
-    expect(out.filter((l) => !l.startsWith('warning:')), out.join('\n')).toEqual([
+    expect(
+      out.filter((l) => !l.startsWith('warning:')),
+      out.join('\n'),
+    ).toEqual([
       expect.stringMatching(/^command \d+ INQUIRY VPD page 0x83: data sha256 differs \(\w+… vs \w+…\), first difference at byte \d+$/),
       expect.stringMatching(/^replayed \d+ commands, 1 differences$/),
     ]);

@@ -55,7 +55,14 @@ describe('the gateway beyond loopback wants its token', () => {
     const m = /^http:\/\/0\.0\.0\.0:(\d+)\/\?token=([0-9a-f]{48})$/.exec(s.labUrl);
     expect(m, s.labUrl).not.toBeNull();
     const token = m![2]!;
-    for (const path of ['/api/status', '/', '/index.html', '/api/capture.jsonl', `/api/status?token=${'0'.repeat(48)}`, `/api/status?token=${token.slice(1)}`]) {
+    for (const path of [
+      '/api/status',
+      '/',
+      '/index.html',
+      '/api/capture.jsonl',
+      `/api/status?token=${'0'.repeat(48)}`,
+      `/api/status?token=${token.slice(1)}`,
+    ]) {
       const r = await rawGet(s.http, path);
       expect(r.status, path).toBe(401);
       expect(r.body).not.toContain(IQN);
@@ -68,7 +75,11 @@ describe('the gateway beyond loopback wants its token', () => {
     expect(cookie).toMatch(/iscsi_lab_token=[0-9a-f]{48}; HttpOnly; SameSite=Strict/);
     expect((await rawGet(s.http, '/api/status', { authorization: `Bearer ${token}` })).status).toBe(200);
     expect((await rawGet(s.http, '/api/status', { cookie: cookie.split(';')[0]! })).status).toBe(200);
-    const post = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 0, op: 'write', lba: 0, blocks: 1, data: { text: 'x' } }) });
+    const post = await fetch(`http://127.0.0.1:${s.http}/api/io`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lun: 0, op: 'write', lba: 0, blocks: 1, data: { text: 'x' } }),
+    });
     expect(post.status).toBe(401);
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws`)).toMatch(/401/);
     expect(await wsOutcome(`ws://127.0.0.1:${s.http}/ws?token=nope`)).toMatch(/401/);
@@ -96,28 +107,59 @@ describe('CHAP secrets, ACL, paths, read-only LUNs', () => {
 
   it('never shows a CHAP secret: not in /api/status, captures, /ws or the log; wrong secrets wait and fail', async () => {
     s = await serve('127.0.0.1', [
-      '--lun', '$DIR/rw.img:8M', '--lun', '$DIR/ro.img:8M,readonly', '--chap', `labuser:${SECRET}`, '--mutual-chap', `tgtuser:${TARGET_SECRET}`,
-      '--acl', 'iqn.2026-11.org.iscsi-lab:gateway', '--acl', 'iqn.2026-11.org.iscsi-lab:allowed',
+      '--lun',
+      '$DIR/rw.img:8M',
+      '--lun',
+      '$DIR/ro.img:8M,readonly',
+      '--chap',
+      `labuser:${SECRET}`,
+      '--mutual-chap',
+      `tgtuser:${TARGET_SECRET}`,
+      '--acl',
+      'iqn.2026-11.org.iscsi-lab:gateway',
+      '--acl',
+      'iqn.2026-11.org.iscsi-lab:allowed',
     ]);
-    const login = (user: string, secret: string, name = 'iqn.2026-11.org.iscsi-lab:allowed', mutual?: string) => InitiatorSession.login({
-      host: '127.0.0.1', port: s.port, targetName: IQN, initiatorName: name, chap: { user, secret }, ...(mutual ? { mutualChap: { user: 'tgtuser', secret: mutual } } : {}),
-    });
+    const login = (user: string, secret: string, name = 'iqn.2026-11.org.iscsi-lab:allowed', mutual?: string) =>
+      InitiatorSession.login({
+        host: '127.0.0.1',
+        port: s.port,
+        targetName: IQN,
+        initiatorName: name,
+        chap: { user, secret },
+        ...(mutual ? { mutualChap: { user: 'tgtuser', secret: mutual } } : {}),
+      });
     const good = await login('labuser', SECRET, undefined, TARGET_SECRET);
     await good.logout();
-    for (const [user, secret] of [['labuser', 'wrong-secret-123'], ['mallory', SECRET], ['labuser', ''], ['labuser', SECRET.toUpperCase()]] as const) {
+    for (const [user, secret] of [
+      ['labuser', 'wrong-secret-123'],
+      ['mallory', SECRET],
+      ['labuser', ''],
+      ['labuser', SECRET.toUpperCase()],
+    ] as const) {
       const started = Date.now();
-      const err = await login(user, secret).then(() => undefined, (e: unknown) => e);
+      const err = await login(user, secret).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, `${user}:${secret}`).toBeInstanceOf(LoginError);
-      expect((err as LoginError).statusClass << 8 | (err as LoginError).statusDetail).toBe(0x0201);
+      expect(((err as LoginError).statusClass << 8) | (err as LoginError).statusDetail).toBe(0x0201);
       // The failure delay (1 s) slows guessing: every wrong answer waits for it.
       expect(Date.now() - started, `${user}:${secret}`).toBeGreaterThanOrEqual(950);
     }
     // Right secret, initiator name outside --acl: refused (authorization failure 0x0202).
-    const acl = await login('labuser', SECRET, 'iqn.2026-11.org.iscsi-lab:stranger').then(() => undefined, (e: unknown) => e);
+    const acl = await login('labuser', SECRET, 'iqn.2026-11.org.iscsi-lab:stranger').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(acl).toBeInstanceOf(LoginError);
     expect((acl as LoginError).statusDetail).toBe(0x02);
     // The lab's own initiator (on the ACL, with the CHAP credentials) drives I/O; then look everywhere.
-    const w = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 0, op: 'write', lba: 1, blocks: 1, data: { text: 'hi' } }) });
+    const w = await fetch(`http://127.0.0.1:${s.http}/api/io`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lun: 0, op: 'write', lba: 1, blocks: 1, data: { text: 'hi' } }),
+    });
     expect(w.status).toBe(200);
     const ws = await new Promise<string>((resolve) => {
       const c = new WebSocket(`ws://127.0.0.1:${s.http}/ws`);
@@ -137,15 +179,25 @@ describe('CHAP secrets, ACL, paths, read-only LUNs', () => {
     for (const [where, text] of Object.entries(places)) {
       for (const secret of [SECRET, TARGET_SECRET]) {
         // ...but no secret, in clear, hex or base64.
-        for (const form of [secret, Buffer.from(secret).toString('hex'), Buffer.from(secret).toString('base64')]) expect(text.includes(form), `${form} in ${where}`).toBe(false);
+        for (const form of [secret, Buffer.from(secret).toString('hex'), Buffer.from(secret).toString('base64')])
+          expect(text.includes(form), `${form} in ${where}`).toBe(false);
       }
     }
     expect(JSON.parse(places['/api/status']!).target).toMatchObject({ chap: true, mutualChap: true });
   }, 30_000);
 
   it('serves no file outside the UI folder, whatever the path looks like', async () => {
-    for (const path of ['/../../../../../../etc/passwd', '/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2f..%2f..%2fetc%2fpasswd', '/%2e%2e%5c%2e%2e%5cetc%5cpasswd',
-      '//etc/passwd', '/.%2e/.%2e/.%2e/etc/passwd', '/..%252f..%252fetc%252fpasswd', `/${'../'.repeat(12)}proc/self/environ`, '/%00/etc/passwd']) {
+    for (const path of [
+      '/../../../../../../etc/passwd',
+      '/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/..%2f..%2f..%2f..%2fetc%2fpasswd',
+      '/%2e%2e%5c%2e%2e%5cetc%5cpasswd',
+      '//etc/passwd',
+      '/.%2e/.%2e/.%2e/etc/passwd',
+      '/..%252f..%252fetc%252fpasswd',
+      `/${'../'.repeat(12)}proc/self/environ`,
+      '/%00/etc/passwd',
+    ]) {
       const r = await rawGet(s.http, path);
       expect(r.body, path).not.toMatch(/root:x?:0:0|PATH=/);
       expect([200, 400, 404], path).toContain(r.status);
@@ -160,12 +212,20 @@ describe('CHAP secrets, ACL, paths, read-only LUNs', () => {
     const file = join(s.dir, 'ro.img');
     const before = createHash('sha256').update(readFileSync(file)).digest('hex');
     for (const data of [{ text: 'overwrite' }, { pattern: 0xff }, { hex: 'deadbeef' }]) {
-      const r = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 1, op: 'write', lba: 0, blocks: 4, data, fua: true }) });
+      const r = await fetch(`http://127.0.0.1:${s.http}/api/io`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ lun: 1, op: 'write', lba: 0, blocks: 4, data, fua: true }),
+      });
       expect(r.status).toBe(403);
       expect(((await r.json()) as { error: string }).error).toMatch(/LUN 1 is read-only/);
     }
     // Reading it is fine.
-    const rd = await fetch(`http://127.0.0.1:${s.http}/api/io`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lun: 1, op: 'read', lba: 0, blocks: 1 }) });
+    const rd = await fetch(`http://127.0.0.1:${s.http}/api/io`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lun: 1, op: 'read', lba: 0, blocks: 1 }),
+    });
     expect(rd.status).toBe(200);
     expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(before);
   });
@@ -185,15 +245,22 @@ describe('replay upload limit', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const post = (body: Buffer, chunked: boolean) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    const post = (body: Buffer, chunked: boolean) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/', headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length } },
+          (res) => {
+            let text = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (d: string) => (text += d))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('error', reject);
+        for (let i = 0; i < body.length; i += 8192) req.write(body.subarray(i, i + 8192));
+        req.end();
       });
-      req.on('error', reject);
-      for (let i = 0; i < body.length; i += 8192) req.write(body.subarray(i, i + 8192));
-      req.end();
-    });
     expect(await post(Buffer.alloc(limit), false)).toEqual({ status: 200, body: `got ${limit}` });
     expect((await post(Buffer.alloc(limit + 1), false)).status).toBe(413);
     expect((await post(Buffer.alloc(limit * 4), true)).status).toBe(413);

@@ -34,19 +34,40 @@ const isOp = (op: number, itt?: number) => (p: Pdu) => opcodeOf(p.bhs) === op &&
 
 /** A WRITE(10) sent without its data: the target answers with an R2T and the task waits for Data-Out. */
 async function pendingWrite(s: RawSession, itt: number): Promise<number> {
-  s.send(encodeScsiCommand({
-    immediate: false, final: true, read: false, write: true, attribute: 1, lun: 0, itt, expectedDataTransferLength: BLOCKS * 512,
-    cmdSN: s.cmdSN++, expStatSN: s.expStatSN, cdb: Buffer.from(write10(0, BLOCKS)),
-  }));
+  s.send(
+    encodeScsiCommand({
+      immediate: false,
+      final: true,
+      read: false,
+      write: true,
+      attribute: 1,
+      lun: 0,
+      itt,
+      expectedDataTransferLength: BLOCKS * 512,
+      cmdSN: s.cmdSN++,
+      expStatSN: s.expStatSN,
+      cdb: Buffer.from(write10(0, BLOCKS)),
+    }),
+  );
   const r2t = await s.next(isOp(Opcode.R2T, itt));
   expect(r2t, 'R2T for the pending WRITE').toBeDefined();
   return decodeR2T(r2t!).ttt;
 }
 
 async function tmf(s: RawSession, fn: number, itt: number): Promise<number | undefined> {
-  s.send(encodeTaskManagementRequest({
-    immediate: true, function: fn, lun: 0, itt, referencedTaskTag: 0xffffffff, cmdSN: s.cmdSN, expStatSN: s.expStatSN, refCmdSN: 0, expDataSN: 0,
-  }));
+  s.send(
+    encodeTaskManagementRequest({
+      immediate: true,
+      function: fn,
+      lun: 0,
+      itt,
+      referencedTaskTag: 0xffffffff,
+      cmdSN: s.cmdSN,
+      expStatSN: s.expStatSN,
+      refCmdSN: 0,
+      expDataSN: 0,
+    }),
+  );
   const r = await s.next(isOp(Opcode.TaskManagementResponse, itt));
   return r && decodeTaskManagementResponse(r).response;
 }
@@ -56,8 +77,12 @@ async function statusOf(s: RawSession, itt: number, timeoutMs = 3000): Promise<n
   return r && decodeScsiResponse(r).status;
 }
 
-describe('TAS: another nexus aborting this nexus\'s tasks', () => {
-  for (const [name, fn] of [['LOGICAL UNIT RESET', TMF.logicalUnitReset], ['CLEAR TASK SET', TMF.clearTaskSet], ['TARGET WARM RESET', TMF.targetWarmReset]] as const) {
+describe("TAS: another nexus aborting this nexus's tasks", () => {
+  for (const [name, fn] of [
+    ['LOGICAL UNIT RESET', TMF.logicalUnitReset],
+    ['CLEAR TASK SET', TMF.clearTaskSet],
+    ['TARGET WARM RESET', TMF.targetWarmReset],
+  ] as const) {
     it(`session B's ${name} ends session A's pending WRITE with TASK ABORTED; B's own gets no status`, async () => {
       const a = await login(lab.port, lab.iqn, 'tas-a');
       const b = await login(lab.port, lab.iqn, 'tas-b');

@@ -35,7 +35,12 @@ function sh(file: string, args: string[]): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iscsi-lab-trace-'));
   target = await startTarget(
-    { portals: [{ host: '127.0.0.1', port: PORT }], iqn: IQN, luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 16 << 20, thin: false, removable: false, readOnly: false }], acl: [] },
+    {
+      portals: [{ host: '127.0.0.1', port: PORT }],
+      iqn: IQN,
+      luns: [{ path: join(dir, 'lun0.img'), sizeBytes: 16 << 20, thin: false, removable: false, readOnly: false }],
+      acl: [],
+    },
     () => undefined,
   );
   recorder = new TraceRecorder({ iscsi: target.iscsi, scsi: target.scsi });
@@ -45,8 +50,12 @@ beforeAll(async () => {
   await sh('iscsi-ls', ['-s', `iscsi://127.0.0.1:${PORT}`]);
   await sh('qemu-io', ['-f', 'raw', '-c', 'write -P 0xab 0 300k', '-c', 'read -P 0xab 0 300k', url]);
   await sh('qemu-io', [
-    '-c', 'write -P 0xcd 0 300k', '-c', 'read -P 0xcd 0 300k',
-    '--image-opts', `driver=iscsi,transport=tcp,portal=127.0.0.1:${PORT},target=${IQN},lun=0,header-digest=crc32c`,
+    '-c',
+    'write -P 0xcd 0 300k',
+    '-c',
+    'read -P 0xcd 0 300k',
+    '--image-opts',
+    `driver=iscsi,transport=tcp,portal=127.0.0.1:${PORT},target=${IQN},lun=0,header-digest=crc32c`,
   ]);
   release();
   recorded = recorder.recent();
@@ -62,7 +71,17 @@ afterAll(async () => {
 describe('trace of real initiators', () => {
   it('records logins, commands, R2T/Data-Out, Data-In and header digests, correlated by task', () => {
     const names = new Set(recorded.map((p) => p.event.opcodeName));
-    for (const n of ['Login Request', 'Login Response', 'SCSI Command', 'SCSI Response', 'SCSI Data-In', 'R2T', 'SCSI Data-Out', 'Text Request', 'Logout Request'])
+    for (const n of [
+      'Login Request',
+      'Login Response',
+      'SCSI Command',
+      'SCSI Response',
+      'SCSI Data-In',
+      'R2T',
+      'SCSI Data-Out',
+      'Text Request',
+      'Logout Request',
+    ])
       expect(names, n).toContain(n);
     expect(recorded.some((p) => p.event.headerDigest)).toBe(true);
     expect(recorder.stats().recording).toBe(false);
@@ -85,16 +104,35 @@ describe('trace of real initiators', () => {
 
   it('every PDU dissects as iSCSI in tshark, with the header digests it saw', async () => {
     const out = await sh('tshark', ['-r', pcapFile, '-Y', 'iscsi', '-T', 'fields', '-e', 'iscsi.opcode']);
-    const opcodes = out.trim().split('\n').flatMap((l) => l.split(',')).map((x) => Number.parseInt(x, 16));
+    const opcodes = out
+      .trim()
+      .split('\n')
+      .flatMap((l) => l.split(','))
+      .map((x) => Number.parseInt(x, 16));
     expect(opcodes.length).toBe(recorded.length);
     expect(opcodes).toEqual(recorded.map((p) => p.event.opcode));
     const digests = await sh('tshark', ['-r', pcapFile, '-Y', 'iscsi.headerdigest32', '-T', 'fields', '-e', 'iscsi.headerdigest32']);
-    const count = digests.trim().split('\n').filter(Boolean).flatMap((l) => l.split(',')).length;
+    const count = digests
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => l.split(',')).length;
     expect(count).toBe(recorded.filter((p) => p.event.headerDigest).length);
   });
 
   it('tshark finds nothing malformed and no expert errors', async () => {
-    const out = await sh('tshark', ['-r', pcapFile, '-Y', '_ws.malformed || _ws.expert.severity >= error', '-T', 'fields', '-e', 'frame.number', '-e', 'frame.comment']);
+    const out = await sh('tshark', [
+      '-r',
+      pcapFile,
+      '-Y',
+      '_ws.malformed || _ws.expert.severity >= error',
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+      '-e',
+      'frame.comment',
+    ]);
     expect(out.trim()).toBe('');
   });
 

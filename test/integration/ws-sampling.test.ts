@@ -49,7 +49,10 @@ describe('/ws hub sampling', () => {
       for (const e of b.events) if (e.type === 'pdu' && e.taskId !== undefined) expect(e.taskId % b.every).toBe(0);
     }
     // Whole tasks: every READ command the client got in the middle of the flood comes with its final Data-In.
-    const mid = flood.slice(1, -1).flatMap((b) => b.events).filter((e): e is PduTraceEvent => e.type === 'pdu');
+    const mid = flood
+      .slice(1, -1)
+      .flatMap((b) => b.events)
+      .filter((e): e is PduTraceEvent => e.type === 'pdu');
     const cmds = new Set(mid.filter((e) => e.opcodeName === 'SCSI Command').map((e) => e.taskId));
     const ends = new Set(mid.filter((e) => e.opcodeName === 'SCSI Data-In' || e.opcodeName === 'SCSI Response').map((e) => e.taskId));
     const lost = [...cmds].filter((t) => !ends.has(t));

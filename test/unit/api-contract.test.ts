@@ -1,7 +1,14 @@
 // The /ws contract's encoding (shared/api/ws.ts) and binary layout (shared/api/ws-frames.ts), without a gateway.
 import { describe, expect, it } from 'vitest';
 import { encodeWsEventsParts, encodeWsMessage, WS_EVENTS_PREFIX, type WsEventsMessage } from '../../shared/api/ws.ts';
-import { RAW_BATCH_HEADER_LENGTH, RAW_BATCH_MAGIC, RAW_BATCH_VERSION, RAW_FRAME_FLAG_T2I, RAW_FRAME_HEADER_LENGTH, RAW_FRAME_MAGIC } from '../../shared/api/ws-frames.ts';
+import {
+  RAW_BATCH_HEADER_LENGTH,
+  RAW_BATCH_MAGIC,
+  RAW_BATCH_VERSION,
+  RAW_FRAME_FLAG_T2I,
+  RAW_FRAME_HEADER_LENGTH,
+  RAW_FRAME_MAGIC,
+} from '../../shared/api/ws-frames.ts';
 import { encodeRawBatch } from '../../shared/trace/raw-batch.ts';
 import { MAX_CAPTURE_UPLOAD_BYTES, MAX_JSONL_UPLOAD_BYTES, describeUploadCap } from '../../shared/api/capture.ts';
 import { MAX_CAPTURE_UPLOAD_BYTES as GATEWAY_CAP } from '../../server/capture/capture-store.ts';
@@ -28,7 +35,9 @@ describe('/ws events message in two parts (one encoding of the events for every 
     const parts = encodeWsEventsParts([]);
     const text = parts.head({ dropped: 0, sampled: 0, every: 1 }) + parts.tail;
     expect(text.startsWith(WS_EVENTS_PREFIX)).toBe(true);
-    expect(contractMismatch(contractKeys<WsEventsMessage>({ type: true, dropped: true, sampled: true, every: true, events: true }), JSON.parse(text))).toEqual([]);
+    expect(contractMismatch(contractKeys<WsEventsMessage>({ type: true, dropped: true, sampled: true, every: true, events: true }), JSON.parse(text))).toEqual(
+      [],
+    );
   });
 });
 

@@ -78,7 +78,7 @@ class MemStore implements BlockStore {
 
   /** Releases held calls (the newest first when `newestFirst`) until none are left for a few turns. */
   async drain(newestFirst = false): Promise<void> {
-    for (let idle = 0; idle < 5; ) {
+    for (let idle = 0; idle < 5;) {
       if (this.held.length === 0) {
         idle++;
         await new Promise((r) => setImmediate(r));
@@ -99,7 +99,14 @@ function pattern(blocks: number, seed: number): Uint8Array {
 }
 
 function cacheOver(store: MemStore, opts: Partial<BlockCacheOptions> = {}): BlockCache {
-  return new BlockCache(store, { sizeBytes: 64 * KiB, mode: 'write-back', policy: 'lru', readahead: { enabled: false, windowBytes: 0 }, flushIntervalMs: 0, ...opts });
+  return new BlockCache(store, {
+    sizeBytes: 64 * KiB,
+    mode: 'write-back',
+    policy: 'lru',
+    readahead: { enabled: false, windowBytes: 0 },
+    flushIntervalMs: 0,
+    ...opts,
+  });
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
@@ -109,8 +116,14 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 /** Byte comparison with a short message (where the first difference is) instead of a megabyte diff. */
 function expectBytes(got: Uint8Array, want: Uint8Array): void {
   let at = -1;
-  for (let i = 0; i < Math.max(got.length, want.length); i++) if (got[i] !== want[i]) { at = i; break; }
-  expect(at === -1 ? 'equal' : `differ at byte ${at} (sector ${Math.floor(at / BS)}): ${got[at]} != ${want[at]}, lengths ${got.length}/${want.length}`).toBe('equal');
+  for (let i = 0; i < Math.max(got.length, want.length); i++)
+    if (got[i] !== want[i]) {
+      at = i;
+      break;
+    }
+  expect(at === -1 ? 'equal' : `differ at byte ${at} (sector ${Math.floor(at / BS)}): ${got[at]} != ${want[at]}, lengths ${got.length}/${want.length}`).toBe(
+    'equal',
+  );
 }
 
 const tick = () => new Promise((r) => setImmediate(r));

@@ -132,12 +132,28 @@ describe('sequential detector', () => {
 
 describe('cache flags', () => {
   it('parses size, mode, policy, readahead and the flush interval', () => {
-    const c = parseCacheArgs(['--cache', '64M', '--cache-mode=write-through', '--cache-policy', 'ARC', '--readahead', 'on,128K', '--cache-flush-interval', '0']);
+    const c = parseCacheArgs([
+      '--cache',
+      '64M',
+      '--cache-mode=write-through',
+      '--cache-policy',
+      'ARC',
+      '--readahead',
+      'on,128K',
+      '--cache-flush-interval',
+      '0',
+    ]);
     expect(c).toEqual({ sizeBytes: 64 << 20, mode: 'write-through', policy: 'arc', readahead: { enabled: true, windowBytes: 128 << 10 }, flushIntervalMs: 0 });
     expect(parseCacheArgs(['--cache', '0']).sizeBytes).toBe(0);
     expect(parseReadahead('off')).toEqual({ enabled: false, windowBytes: defaultCacheConfig().readahead.windowBytes });
     expect(parseReadahead('512K')).toEqual({ enabled: true, windowBytes: 512 << 10 });
-    for (const [flag, v] of [['--cache', '64Q'], ['--cache-mode', 'write-around'], ['--cache-policy', 'fifo'], ['--readahead', 'maybe'], ['--readahead', 'on,1,2']]) {
+    for (const [flag, v] of [
+      ['--cache', '64Q'],
+      ['--cache-mode', 'write-around'],
+      ['--cache-policy', 'fifo'],
+      ['--readahead', 'maybe'],
+      ['--readahead', 'on,1,2'],
+    ]) {
       expect(() => applyCacheFlag(defaultCacheConfig(), flag!, v!)).toThrow(CacheFlagError);
     }
   });
@@ -145,7 +161,11 @@ describe('cache flags', () => {
   it('the target parser takes them (bad values are usage errors), and no flag means no cache', () => {
     const base = ['--iqn', 'iqn.2026-11.org.iscsi-lab:t', '--lun', '/tmp/x.img:64M'];
     expect(parseTargetArgs(base).cache).toBeUndefined();
-    expect(parseTargetArgs([...base, '--cache', '16M', '--cache-mode', 'write-back']).cache).toMatchObject({ sizeBytes: 16 << 20, mode: 'write-back', policy: '2q' });
+    expect(parseTargetArgs([...base, '--cache', '16M', '--cache-mode', 'write-back']).cache).toMatchObject({
+      sizeBytes: 16 << 20,
+      mode: 'write-back',
+      policy: '2q',
+    });
     expect(() => parseTargetArgs([...base, '--cache-policy', 'mru'])).toThrow(UsageError);
     expect(() => parseTargetArgs([...base, '--cache'])).toThrow(UsageError);
   });

@@ -37,7 +37,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-
 async function run(c: Uint8Array, opts: { data?: Uint8Array; nexus?: ItNexus } = {}): Promise<ScsiResponse> {
   await loggedIn(opts.nexus ?? nexusA, 0);
   return target.execute({

@@ -18,7 +18,11 @@ function bhs(opcode: number, o: { flags?: number; itt?: number; cdb0?: number; i
 }
 
 const LOGIN_FINAL = 0x80 | 0x04 | 0x03; // T, CSG operational, NSG full feature
-const login = (connectionId: number, isid: number[], tsih: number, timeNs = 0) => ({ connectionId, timeNs, bhs: bhs(0x23, { flags: LOGIN_FINAL, isid, tsih }) });
+const login = (connectionId: number, isid: number[], tsih: number, timeNs = 0) => ({
+  connectionId,
+  timeNs,
+  bhs: bhs(0x23, { flags: LOGIN_FINAL, isid, tsih }),
+});
 const read = (connectionId: number, itt: number, t0: number, t1: number) => [
   { connectionId, timeNs: t0, bhs: bhs(0x01, { flags: 0xc0, itt, cdb0: 0x28 }) },
   { connectionId, timeNs: t1, bhs: bhs(0x25, { flags: 0x81, itt, dataLength: 512 }) },

@@ -25,7 +25,11 @@ function setup(digests = false) {
   const sent: { pdu: Pdu; corrupt?: DigestCorruption }[] = [];
   const handled: Pdu[] = [];
   const port: FaultPort & { killed?: string; digest?: DigestCorruption } = {
-    id: 7, tsih: 3, headerDigest: digests, dataDigest: digests, closed: false,
+    id: 7,
+    tsih: 3,
+    headerDigest: digests,
+    dataDigest: digests,
+    closed: false,
     commandOf: (itt) => (itt === 0x10 ? { lun: 0, cdb: Buffer.from([0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0]) } : undefined),
     transmit(p, onFlushed, corrupt) {
       if (!this.closed) sent.push({ pdu: p, corrupt });
@@ -118,7 +122,7 @@ describe('ConnectionFaults', () => {
     expect(sent).toHaveLength(1);
   });
 
-  it('calls the sender\'s onFlushed exactly once for every PDU it takes, sent or not (the data budget depends on it)', async () => {
+  it("calls the sender's onFlushed exactly once for every PDU it takes, sent or not (the data budget depends on it)", async () => {
     const { engine, port, faults } = setup();
     const flushed: string[] = [];
     const cb = (name: string) => () => flushed.push(name);

@@ -5,7 +5,11 @@ import { FaultyStore } from '../../server/faults/faulty-store.ts';
 import { StoreMediumError, type BlockStore } from '../../server/store/types.ts';
 
 const facts = (over: Partial<PduFacts> = {}): PduFacts => ({
-  direction: 'in', pduKey: 'dataout', tsih: 1, task: () => ({ lun: 0, opcode: 0x2a, lba: 100, blocks: 8 }), ...over,
+  direction: 'in',
+  pduKey: 'dataout',
+  tsih: 1,
+  task: () => ({ lun: 0, opcode: 0x2a, lba: 100, blocks: 8 }),
+  ...over,
 });
 
 describe('fault rule text and validation', () => {
@@ -13,7 +17,10 @@ describe('fault rule text and validation', () => {
     expect(parseFaultSpec('kill-connection:pdu=Data-Out,count=1')).toEqual({ action: 'kill-connection', match: { pdu: 'Data-Out' }, count: 1 });
     expect(parseFaultSpec('store-error:lun=0,lbaFrom=2048,lbaTo=2055')).toEqual({ action: 'store-error', match: { lun: 0, lbaFrom: 2048, lbaTo: 2055 } });
     expect(parseFaultSpec('delay:pdu=R2T,delayMs=250,probability=0.5,opcode=WRITE(10)')).toEqual({
-      action: 'delay', match: { pdu: 'R2T', opcode: 'WRITE(10)' }, delayMs: 250, probability: 0.5,
+      action: 'delay',
+      match: { pdu: 'R2T', opcode: 'WRITE(10)' },
+      delayMs: 250,
+      probability: 0.5,
     });
     expect(parseFaultSpec('drop')).toEqual({ action: 'drop', match: {} });
     expect(parseFaultSpec('drop:pdu=Task Management Response').match.pdu).toBe('Task Management Response');
@@ -98,10 +105,15 @@ describe('FaultEngine', () => {
 
 describe('FaultyStore', () => {
   const inner: BlockStore = {
-    blockSize: 512, blockCount: 4096, thin: false,
+    blockSize: 512,
+    blockCount: 4096,
+    thin: false,
     read: async (_lba, blocks) => new Uint8Array(blocks * 512).fill(7),
-    write: async () => undefined, flush: async () => undefined, unmap: async () => undefined,
-    mapping: async (_l, n) => ({ mapped: true, blocks: n }), close: async () => undefined,
+    write: async () => undefined,
+    flush: async () => undefined,
+    unmap: async () => undefined,
+    mapping: async (_l, n) => ({ mapped: true, blocks: n }),
+    close: async () => undefined,
   };
 
   it('fails reads and writes that touch the range with a medium error, and only those', async () => {

@@ -6,7 +6,11 @@ const view = { tab: 'console', selectedSeq: 3, stepTaskId: null, stepIndex: 0, n
 function hub() {
   const sent: { to: string; m: unknown }[] = [];
   const broadcasts: unknown[] = [];
-  const p = new Presentation<string>((m) => broadcasts.push(m), (to, m) => sent.push({ to, m }), 1000);
+  const p = new Presentation<string>(
+    (m) => broadcasts.push(m),
+    (to, m) => sent.push({ to, m }),
+    1000,
+  );
   return { p, sent, broadcasts };
 }
 
@@ -46,11 +50,40 @@ describe('follow mode presentation (hub side)', () => {
 
   it('checks the console and composer parts and caps them', () => {
     const long = 'x'.repeat(50_000);
-    const s = parseFollowState({ ...view, console: long, composer: { version: 1, op: 'read', lun: 0, lba: 4, blocks: 1, error: null, taskId: 9, result: { ok: true, status: 0, statusText: 'GOOD', bytes: 512, durationMs: 1.5, dataHex: 'ab'.repeat(10_000) } } });
+    const s = parseFollowState({
+      ...view,
+      console: long,
+      composer: {
+        version: 1,
+        op: 'read',
+        lun: 0,
+        lba: 4,
+        blocks: 1,
+        error: null,
+        taskId: 9,
+        result: { ok: true, status: 0, statusText: 'GOOD', bytes: 512, durationMs: 1.5, dataHex: 'ab'.repeat(10_000) },
+      },
+    });
     expect(s?.console?.length).toBe(12_000);
     expect(s?.composer?.result?.dataHex?.length).toBe(8_192);
-    expect(parseFollowState({ ...view, composer: { version: 1, op: 'format', lun: 0, lba: 4, blocks: 1, error: null, taskId: null, result: null } })).toBeUndefined();
-    expect(parseFollowState({ ...view, composer: { version: 1, op: 'read', lun: 0, lba: 4, blocks: 1, error: null, taskId: null, result: { ok: true, status: 0, statusText: 'GOOD', bytes: 1, durationMs: 1, dataHex: '<script>' } } })).toBeUndefined();
+    expect(
+      parseFollowState({ ...view, composer: { version: 1, op: 'format', lun: 0, lba: 4, blocks: 1, error: null, taskId: null, result: null } }),
+    ).toBeUndefined();
+    expect(
+      parseFollowState({
+        ...view,
+        composer: {
+          version: 1,
+          op: 'read',
+          lun: 0,
+          lba: 4,
+          blocks: 1,
+          error: null,
+          taskId: null,
+          result: { ok: true, status: 0, statusText: 'GOOD', bytes: 1, durationMs: 1, dataHex: '<script>' },
+        },
+      }),
+    ).toBeUndefined();
     expect(parseFollowState({ ...view, console: 42 })).toBeUndefined();
   });
 });

@@ -10,7 +10,12 @@ import { decodeR2T, encodeR2T } from '../../server/iscsi/pdu/r2t.ts';
 import { decodeLoginRequest, decodeLoginResponse, encodeLoginRequest, encodeLoginResponse } from '../../server/iscsi/pdu/login.ts';
 import { decodeText, encodeTextRequest, encodeTextResponse } from '../../server/iscsi/pdu/text.ts';
 import { decodeNop, encodeNopIn, encodeNopOut } from '../../server/iscsi/pdu/nop.ts';
-import { decodeTaskManagementRequest, decodeTaskManagementResponse, encodeTaskManagementRequest, encodeTaskManagementResponse } from '../../server/iscsi/pdu/task-management.ts';
+import {
+  decodeTaskManagementRequest,
+  decodeTaskManagementResponse,
+  encodeTaskManagementRequest,
+  encodeTaskManagementResponse,
+} from '../../server/iscsi/pdu/task-management.ts';
 import { decodeLogoutRequest, decodeLogoutResponse, encodeLogoutRequest, encodeLogoutResponse } from '../../server/iscsi/pdu/logout.ts';
 import { parseKeys } from '../../server/iscsi/text-keys.ts';
 
@@ -35,7 +40,12 @@ const ROUND_TRIP: Record<number, (p: Pdu) => Pdu> = {
 
 function frame(f: PduFixture): Pdu {
   const got: Pdu[] = [];
-  const reader = new PduReader({ pdu: (p) => got.push(p), error: (e) => { throw new Error(`${f.name}: framing ${e.kind}`); } });
+  const reader = new PduReader({
+    pdu: (p) => got.push(p),
+    error: (e) => {
+      throw new Error(`${f.name}: framing ${e.kind}`);
+    },
+  });
   reader.headerDigest = f.headerDigest === true;
   reader.dataDigest = f.dataDigest === true;
   reader.push(Buffer.from(pduBytes(f)));

@@ -47,7 +47,11 @@ describe('DataBudget', () => {
   it('under pressure cuts holders without progress for STALL_MS, and only those', () => {
     let now = 0;
     const logs: string[] = [];
-    const b = new DataBudget(100 * MiB, (m) => logs.push(m), () => now);
+    const b = new DataBudget(
+      100 * MiB,
+      (m) => logs.push(m),
+      () => now,
+    );
     const stuck = new FakeHolder(b);
     const reading = new FakeHolder(b);
     stuck.hold(50 * MiB);

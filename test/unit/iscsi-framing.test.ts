@@ -8,14 +8,29 @@ import { crc32c } from '../../server/iscsi/crc32c.ts';
 function collect(headerDigest: boolean, dataDigest: boolean) {
   const pdus: Pdu[] = [];
   const errors: FramingError[] = [];
-  const reader = new PduReader({ pdu: (p) => pdus.push({ bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) }), error: (e) => errors.push(e) });
+  const reader = new PduReader({
+    pdu: (p) => pdus.push({ bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) }),
+    error: (e) => errors.push(e),
+  });
   reader.headerDigest = headerDigest;
   reader.dataDigest = dataDigest;
   return { reader, pdus, errors };
 }
 
 const write = encodeScsiCommand(
-  { immediate: false, final: true, read: false, write: true, attribute: 1, lun: 0, itt: 7, expectedDataTransferLength: 5, cmdSN: 3, expStatSN: 2, cdb: Buffer.from('2a000000000100000100', 'hex') },
+  {
+    immediate: false,
+    final: true,
+    read: false,
+    write: true,
+    attribute: 1,
+    lun: 0,
+    itt: 7,
+    expectedDataTransferLength: 5,
+    cmdSN: 3,
+    expStatSN: 2,
+    cdb: Buffer.from('2a000000000100000100', 'hex'),
+  },
   Buffer.from('hello'),
 );
 const nop = encodeNopOut({ immediate: true, lun: 0, itt: 9, ttt: 0xffffffff, sn: 4, expSN: 2, maxCmdSN: 0, data: Buffer.from('ping!!') });
@@ -29,7 +44,11 @@ describe('CRC32C', () => {
 });
 
 describe('PduReader', () => {
-  for (const [hd, dd] of [[false, false], [true, false], [true, true]] as const) {
+  for (const [hd, dd] of [
+    [false, false],
+    [true, false],
+    [true, true],
+  ] as const) {
     it(`reassembles two PDUs split at every byte offset (HeaderDigest=${hd} DataDigest=${dd})`, () => {
       const stream = Buffer.concat([...serializePdu(write, hd, dd), ...serializePdu(nop, hd, dd)]);
       // 48 BHS + 5 data + 3 pad (+ digests) for the first, 48 + 6 + 2 for the second.

@@ -14,8 +14,19 @@ function policy(extra: Partial<LoginPolicy> = {}): LoginPolicy {
 
 function req(csg: number, nsg: number, transit: boolean, keys: Record<string, string>): LoginRequestPdu {
   return {
-    transit, continue: false, csg, nsg, versionMax: 0, versionMin: 0, isid: Buffer.from('400001370000', 'hex'), tsih: 0, itt: 1, cid: 0,
-    cmdSN: 1, expStatSN: 0, data: encodeKeys(Object.entries(keys)),
+    transit,
+    continue: false,
+    csg,
+    nsg,
+    versionMax: 0,
+    versionMin: 0,
+    isid: Buffer.from('400001370000', 'hex'),
+    tsih: 0,
+    itt: 1,
+    cid: 0,
+    cmdSN: 1,
+    expStatSN: 0,
+    data: encodeKeys(Object.entries(keys)),
   };
 }
 
@@ -26,17 +37,33 @@ describe('operational negotiation (RFC 7143 13)', () => {
     const p = { ...DEFAULT_PARAMS };
     const r = negotiate(
       [
-        ['HeaderDigest', 'CRC32C,None'], ['DataDigest', 'None'], ['InitialR2T', 'Yes'], ['ImmediateData', 'Yes'],
-        ['MaxBurstLength', '262144'], ['FirstBurstLength', '999999'], ['DefaultTime2Wait', '0'], ['MaxOutstandingR2T', '1'],
-        ['MaxRecvDataSegmentLength', '65536'], ['ErrorRecoveryLevel', '2'], ['X-com.example.Thing', '1'],
+        ['HeaderDigest', 'CRC32C,None'],
+        ['DataDigest', 'None'],
+        ['InitialR2T', 'Yes'],
+        ['ImmediateData', 'Yes'],
+        ['MaxBurstLength', '262144'],
+        ['FirstBurstLength', '999999'],
+        ['DefaultTime2Wait', '0'],
+        ['MaxOutstandingR2T', '1'],
+        ['MaxRecvDataSegmentLength', '65536'],
+        ['ErrorRecoveryLevel', '2'],
+        ['X-com.example.Thing', '1'],
       ],
       p,
     );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(Object.fromEntries(r.answers)).toEqual({
-      HeaderDigest: 'CRC32C', DataDigest: 'None', InitialR2T: 'Yes', ImmediateData: 'Yes', MaxBurstLength: '262144',
-      FirstBurstLength: '999999', DefaultTime2Wait: '2', MaxOutstandingR2T: '1', ErrorRecoveryLevel: '0', 'X-com.example.Thing': 'NotUnderstood',
+      HeaderDigest: 'CRC32C',
+      DataDigest: 'None',
+      InitialR2T: 'Yes',
+      ImmediateData: 'Yes',
+      MaxBurstLength: '262144',
+      FirstBurstLength: '999999',
+      DefaultTime2Wait: '2',
+      MaxOutstandingR2T: '1',
+      ErrorRecoveryLevel: '0',
+      'X-com.example.Thing': 'NotUnderstood',
     });
     expect(p.headerDigest).toBe(true);
     expect(p.maxSendDataSegmentLength).toBe(65536);
@@ -46,7 +73,14 @@ describe('operational negotiation (RFC 7143 13)', () => {
 
   it('answers Reject to values out of range or malformed', () => {
     const p = { ...DEFAULT_PARAMS };
-    const r = negotiate([['MaxBurstLength', '100'], ['InitialR2T', 'Maybe'], ['HeaderDigest', 'MD5']], p);
+    const r = negotiate(
+      [
+        ['MaxBurstLength', '100'],
+        ['InitialR2T', 'Maybe'],
+        ['HeaderDigest', 'MD5'],
+      ],
+      p,
+    );
     expect(r.ok && Object.fromEntries(r.answers)).toEqual({ MaxBurstLength: 'Reject', InitialR2T: 'Reject', HeaderDigest: 'Reject' });
     expect(p.maxBurstLength).toBe(DEFAULT_PARAMS.maxBurstLength);
   });
@@ -67,7 +101,9 @@ describe('login without authentication', () => {
   it('refuses an unknown target, a missing initiator name and an initiator outside the ACL', () => {
     expect(new LoginMachine(policy()).step(req(0, 1, true, { InitiatorName: INITIATOR, TargetName: 'iqn.2026-11.x:nope' })).status).toBe(0x0203);
     expect(new LoginMachine(policy()).step(req(0, 1, true, { TargetName: TARGET })).status).toBe(0x0207);
-    expect(new LoginMachine(policy({ acl: ['iqn.2026-11.org.example:other'] })).step(req(0, 1, true, { InitiatorName: INITIATOR, TargetName: TARGET })).status).toBe(0x0202);
+    expect(
+      new LoginMachine(policy({ acl: ['iqn.2026-11.org.example:other'] })).step(req(0, 1, true, { InitiatorName: INITIATOR, TargetName: TARGET })).status,
+    ).toBe(0x0202);
   });
 
   it('lets a discovery session in without a target name', () => {
@@ -81,7 +117,12 @@ describe('CHAP (RFC 7143 12.1.3)', () => {
   const chap = { user: 'alice', secret: 'secret-of-16-chars' };
   const mutualChap = { user: 'target', secret: 'target-secret-16ch' };
 
-  for (const [alg, encode] of [[5, 'hex'], [6, 'base64'], [7, 'hex'], [8, 'base64']] as const) {
+  for (const [alg, encode] of [
+    [5, 'hex'],
+    [6, 'base64'],
+    [7, 'hex'],
+    [8, 'base64'],
+  ] as const) {
     it(`authenticates with CHAP_A=${alg}, ${encode} response, mutual`, () => {
       const m = new LoginMachine(policy({ chap, mutualChap }));
       const s1 = m.step(req(0, 1, false, { InitiatorName: INITIATOR, TargetName: TARGET, AuthMethod: 'CHAP,None' }));
@@ -93,12 +134,14 @@ describe('CHAP (RFC 7143 12.1.3)', () => {
       const challenge = decodeBinary(a2.CHAP_C!)!;
       const r = chapResponse(alg, id, chap.secret, challenge);
       const myChallenge = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
-      const s3 = m.step(req(0, 1, true, {
-        CHAP_N: 'alice',
-        CHAP_R: encode === 'hex' ? '0x' + r.toString('hex') : '0b' + r.toString('base64'),
-        CHAP_I: '77',
-        CHAP_C: '0b' + myChallenge.toString('base64'),
-      }));
+      const s3 = m.step(
+        req(0, 1, true, {
+          CHAP_N: 'alice',
+          CHAP_R: encode === 'hex' ? '0x' + r.toString('hex') : '0b' + r.toString('base64'),
+          CHAP_I: '77',
+          CHAP_C: '0b' + myChallenge.toString('base64'),
+        }),
+      );
       expect(s3.status).toBe(0);
       expect(s3.transit).toBe(true);
       const a3 = answersOf(s3);
@@ -107,8 +150,13 @@ describe('CHAP (RFC 7143 12.1.3)', () => {
     });
   }
 
-  it('takes the first CHAP_A of the initiator\'s list that it supports (RFC 7143 6.2.1), not its own favourite', () => {
-    for (const [list, chosen] of [['5,6,7,8', '5'], ['8,5', '8'], ['99,6,7', '6'], ['56,7', '7']] as const) {
+  it("takes the first CHAP_A of the initiator's list that it supports (RFC 7143 6.2.1), not its own favourite", () => {
+    for (const [list, chosen] of [
+      ['5,6,7,8', '5'],
+      ['8,5', '8'],
+      ['99,6,7', '6'],
+      ['56,7', '7'],
+    ] as const) {
       const m = new LoginMachine(policy({ chap }));
       m.step(req(0, 1, false, { InitiatorName: INITIATOR, TargetName: TARGET, AuthMethod: 'CHAP' }));
       expect(answersOf(m.step(req(0, 1, false, { CHAP_A: list }))).CHAP_A, list).toBe(chosen);

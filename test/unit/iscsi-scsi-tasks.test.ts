@@ -78,7 +78,19 @@ function command(op: 'read' | 'write', itt: number, cmdSN: number, blocks: numbe
   cdb[0] = op === 'read' ? 0x28 : 0x2a;
   cdb.writeUInt16BE(blocks, 7);
   return encodeScsiCommand(
-    { immediate: false, final: true, read: op === 'read', write: op === 'write', attribute: 1, lun: 0, itt, expectedDataTransferLength: edtl, cmdSN, expStatSN: FIRST_STATSN, cdb },
+    {
+      immediate: false,
+      final: true,
+      read: op === 'read',
+      write: op === 'write',
+      attribute: 1,
+      lun: 0,
+      itt,
+      expectedDataTransferLength: edtl,
+      cmdSN,
+      expStatSN: FIRST_STATSN,
+      cdb,
+    },
     data,
   );
 }
@@ -98,7 +110,17 @@ describe('ScsiTaskHandler without a socket', () => {
     // No R2T: immediate data covered the whole transfer.
     expect(f.sent.map((p) => opcodeOf(p.bhs))).toEqual([Opcode.ScsiResponse]);
     const res = decodeScsiResponse(f.sent[0]!);
-    expect(res).toMatchObject({ itt: 0x21, status: 0, response: 0, statSN: FIRST_STATSN, expCmdSN: FIRST_CMDSN + 1, expDataSN: 0, underflow: false, overflow: false, residualCount: 0 });
+    expect(res).toMatchObject({
+      itt: 0x21,
+      status: 0,
+      response: 0,
+      statSN: FIRST_STATSN,
+      expCmdSN: FIRST_CMDSN + 1,
+      expDataSN: 0,
+      underflow: false,
+      overflow: false,
+      residualCount: 0,
+    });
     // The answered command gave its window slot back before the status was built.
     expect(res.maxCmdSN).toBe(FIRST_CMDSN + WINDOW);
     expect(f.tasks.size).toBe(0);

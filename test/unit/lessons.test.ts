@@ -12,11 +12,40 @@ const LENGTHS = { bhs: 48, ahs: 0, headerDigest: 0, data: 0, padding: 0, dataDig
 const TCP = { src: '127.0.0.1', srcPort: 3260, dst: '127.0.0.1', dstPort: 40000 };
 
 function pdu(seq: number, over: Partial<PduTraceEvent>): PduTraceEvent {
-  return { type: 'pdu', seq, timeNs: seq * 1000, wallMs: 0, direction: 't2i', connectionId: 1, tsih: 1, tcp: TCP, opcode: 0x21, opcodeName: 'SCSI Response', immediate: false, lengths: LENGTHS, headerDigest: false, dataDigest: false, fields: {}, rawLength: 48, ...over };
+  return {
+    type: 'pdu',
+    seq,
+    timeNs: seq * 1000,
+    wallMs: 0,
+    direction: 't2i',
+    connectionId: 1,
+    tsih: 1,
+    tcp: TCP,
+    opcode: 0x21,
+    opcodeName: 'SCSI Response',
+    immediate: false,
+    lengths: LENGTHS,
+    headerDigest: false,
+    dataDigest: false,
+    fields: {},
+    rawLength: 48,
+    ...over,
+  };
 }
 
 function ctx(over: Partial<CheckContext>): CheckContext {
-  return { pdus: [], storeEvents: [], taskScsi: () => undefined, sinceSeq: 0, tab: 'composer', selected: undefined, field: undefined, stepperStages: [], stepperIndex: 0, ...over };
+  return {
+    pdus: [],
+    storeEvents: [],
+    taskScsi: () => undefined,
+    sinceSeq: 0,
+    tab: 'composer',
+    selected: undefined,
+    field: undefined,
+    stepperStages: [],
+    stepperIndex: 0,
+    ...over,
+  };
 }
 
 describe('lessons', () => {
@@ -45,9 +74,18 @@ describe('lessons', () => {
     expect(evaluate(check, ctx({ pdus: [pdu(10, { taskId: 5, scsi: { ...scsi, opcodeName: 'READ CAPACITY(16)' } })] })), 'not a data read').toBe(false);
   });
 
-  it('passes a cache check on the outcome the step names, and field/select checks on the student\'s view', () => {
+  it("passes a cache check on the outcome the step names, and field/select checks on the student's view", () => {
     const store = (seq: number, outcome: 'hit' | 'miss'): StoreTraceEvent => ({
-      type: 'store', seq, timeNs: 0, wallMs: 0, kind: 'read', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 1,
+      type: 'store',
+      seq,
+      timeNs: 0,
+      wallMs: 0,
+      kind: 'read',
+      lun: 0,
+      lba: 8,
+      blocks: 8,
+      fua: false,
+      durationNs: 1,
       cache: { policy: '2q', mode: 'write-back', ranges: [{ lba: 8, blocks: 8, outcome }], lookupMs: 0, storeReadMs: 0, storeWriteMs: 0, flushMs: 0 },
     });
     const hit = { kind: 'cache', op: 'read', outcomes: ['hit'] } as const;
@@ -56,14 +94,21 @@ describe('lessons', () => {
     const r2t = pdu(7, { opcode: 0x31, opcodeName: 'R2T' });
     expect(evaluate({ kind: 'field', field: 'BufferOffset', opcodeName: 'R2T' }, ctx({ selected: r2t, field: 'BufferOffset' }))).toBe(true);
     expect(evaluate({ kind: 'field', field: 'BufferOffset', opcodeName: 'R2T' }, ctx({ selected: r2t, field: 'DataSN' }))).toBe(false);
-    const login = pdu(2, { opcode: 0x23, opcodeName: 'Login Response', keys: [['CHAP_A', '5'], ['CHAP_C', '0xab']] });
+    const login = pdu(2, {
+      opcode: 0x23,
+      opcodeName: 'Login Response',
+      keys: [
+        ['CHAP_A', '5'],
+        ['CHAP_C', '0xab'],
+      ],
+    });
     expect(evaluate({ kind: 'select', opcodeName: 'Login Response', keys: ['CHAP_C'] }, ctx({ selected: login }))).toBe(true);
     expect(evaluate({ kind: 'select', opcodeName: 'Login Response', keys: ['CHAP_R'] }, ctx({ selected: login }))).toBe(false);
     expect(evaluate({ kind: 'stepper', stage: 'store' }, ctx({ stepperStages: ['app', 'cache', 'store', 'done'], stepperIndex: 1 }))).toBe(false);
     expect(evaluate({ kind: 'stepper', stage: 'store' }, ctx({ stepperStages: ['app', 'cache', 'store', 'done'], stepperIndex: 3 }))).toBe(true);
   });
 
-  it('follow mode carries the presenter\'s lesson and refuses a malformed one', () => {
+  it("follow mode carries the presenter's lesson and refuses a malformed one", () => {
     const base = { tab: 'composer', selectedSeq: null, stepTaskId: null, stepIndex: 0 };
     expect(parseFollowState({ ...base, lesson: { id: 'cache', step: 2 } })?.lesson).toEqual({ id: 'cache', step: 2 });
     expect(parseFollowState(base)?.lesson).toBeNull();

@@ -16,8 +16,20 @@ const sense = (key: number, asc: number, ascq: number): Buffer => {
 function readTask(data: Uint8Array, status = 0, senseBytes?: Uint8Array): ScsiTask {
   const cdb = Buffer.from([0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0]);
   return {
-    index: 4, pduIndex: 20, connectionId: 0, itt: 5, lun: 0, cdb, immediate: false, read: true, write: false, attribute: 1, edtl: 4096,
-    dataIn: data, outcome: { response: 0, status, sense: senseBytes, residual: 0, overflow: false, underflow: false, pduIndex: 22 }, problems: [],
+    index: 4,
+    pduIndex: 20,
+    connectionId: 0,
+    itt: 5,
+    lun: 0,
+    cdb,
+    immediate: false,
+    read: true,
+    write: false,
+    attribute: 1,
+    edtl: 4096,
+    dataIn: data,
+    outcome: { response: 0, status, sense: senseBytes, residual: 0, overflow: false, underflow: false, pduIndex: 22 },
+    problems: [],
   };
 }
 
@@ -25,7 +37,9 @@ describe('compareResult', () => {
   const data = Buffer.alloc(4096, 0xab);
 
   it('finds nothing when status and data match (replayed data cut to the recorded length)', () => {
-    expect(compareResult(readTask(data), { status: 0, data: Buffer.concat([data, Buffer.alloc(10)]), residual: 0, overflow: false, underflow: false })).toEqual([]);
+    expect(compareResult(readTask(data), { status: 0, data: Buffer.concat([data, Buffer.alloc(10)]), residual: 0, overflow: false, underflow: false })).toEqual(
+      [],
+    );
   });
 
   it('names the status and sense on both sides', () => {
@@ -46,14 +60,20 @@ describe('compareResult', () => {
     other[1536] = 0;
     const [line] = compareResult(readTask(data), { status: 0, data: other, residual: 0, overflow: false, underflow: false });
     expect(line).toMatch(/^data sha256 differs \([0-9a-f]{16}… vs [0-9a-f]{16}…\), first difference at byte 1536 \(LBA 103\)$/);
-    expect(compareResult(readTask(data), { status: 0, data: data.subarray(0, 512), residual: 3584, overflow: false, underflow: true })).toEqual(['data length 4096 vs 512 bytes']);
+    expect(compareResult(readTask(data), { status: 0, data: data.subarray(0, 512), residual: 3584, overflow: false, underflow: true })).toEqual([
+      'data length 4096 vs 512 bytes',
+    ]);
   });
 });
 
 describe('parseReplayArgs', () => {
   it('takes FILE, --target and the optional flags, in any order and with =', () => {
-    expect(parseReplayArgs(['--target', 'iscsi://h/iqn.x/1', 'cap.pcapng', '--initiator-name=iqn.2026-11.a:b', '--lun-map', 'capture', '--header-digest'])).toEqual({
-      file: 'cap.pcapng', target: 'iscsi://h/iqn.x/1', options: { initiatorName: 'iqn.2026-11.a:b', lunMap: 'capture', headerDigest: true },
+    expect(
+      parseReplayArgs(['--target', 'iscsi://h/iqn.x/1', 'cap.pcapng', '--initiator-name=iqn.2026-11.a:b', '--lun-map', 'capture', '--header-digest']),
+    ).toEqual({
+      file: 'cap.pcapng',
+      target: 'iscsi://h/iqn.x/1',
+      options: { initiatorName: 'iqn.2026-11.a:b', lunMap: 'capture', headerDigest: true },
     });
   });
 

@@ -57,15 +57,55 @@ function seq(items: [Pdu, Dir, number?][]): CapturePdu[] {
 
 const cmd = (o: { itt: number; cdb: Buffer; edtl: number; read?: boolean; write?: boolean; lun?: number; final?: boolean }, data?: Buffer): Pdu =>
   encodeScsiCommand(
-    { immediate: false, final: o.final ?? true, read: o.read ?? false, write: o.write ?? false, attribute: 1, lun: o.lun ?? 0, itt: o.itt, expectedDataTransferLength: o.edtl, cmdSN: 1, expStatSN: 1, cdb: Buffer.concat([o.cdb, Buffer.alloc(Math.max(0, 16 - o.cdb.length))]) },
+    {
+      immediate: false,
+      final: o.final ?? true,
+      read: o.read ?? false,
+      write: o.write ?? false,
+      attribute: 1,
+      lun: o.lun ?? 0,
+      itt: o.itt,
+      expectedDataTransferLength: o.edtl,
+      cmdSN: 1,
+      expStatSN: 1,
+      cdb: Buffer.concat([o.cdb, Buffer.alloc(Math.max(0, 16 - o.cdb.length))]),
+    },
     data,
   );
 const dataIn = (itt: number, offset: number, data: Buffer, status?: number, residual = 0, underflow = false): Pdu =>
-  encodeDataIn({ final: status !== undefined, acknowledge: false, lun: 0, itt, ttt: NO_TAG, statSN: 5, expCmdSN: 2, maxCmdSN: 40, dataSN: 0, bufferOffset: offset, status, overflow: false, underflow, residualCount: residual, data });
+  encodeDataIn({
+    final: status !== undefined,
+    acknowledge: false,
+    lun: 0,
+    itt,
+    ttt: NO_TAG,
+    statSN: 5,
+    expCmdSN: 2,
+    maxCmdSN: 40,
+    dataSN: 0,
+    bufferOffset: offset,
+    status,
+    overflow: false,
+    underflow,
+    residualCount: residual,
+    data,
+  });
 const dataOut = (itt: number, ttt: number, offset: number, data: Buffer, final = true): Pdu =>
   encodeDataOut({ final, lun: 0, itt, ttt, expStatSN: 5, dataSN: 0, bufferOffset: offset, data });
 const response = (itt: number, status: number, sense?: Buffer, residual = 0, underflow = false): Pdu =>
-  encodeScsiResponse({ response: 0, status, itt, statSN: 6, expCmdSN: 2, maxCmdSN: 40, expDataSN: 0, overflow: false, underflow, residualCount: residual, sense });
+  encodeScsiResponse({
+    response: 0,
+    status,
+    itt,
+    statSN: 6,
+    expCmdSN: 2,
+    maxCmdSN: 40,
+    expDataSN: 0,
+    overflow: false,
+    underflow,
+    residualCount: residual,
+    sense,
+  });
 const r2t = (itt: number, ttt: number, offset: number, length: number): Pdu =>
   encodeR2T({ lun: 0, itt, ttt, statSN: 5, expCmdSN: 2, maxCmdSN: 40, r2tSN: 0, bufferOffset: offset, desiredDataTransferLength: length });
 
@@ -105,11 +145,13 @@ describe('extractTasks', () => {
     expect(early.tasks[0]!.problems.join()).toMatch(/read data bytes 0\.\.4000 are missing/);
     expect(early.warnings.join()).toMatch(/1 Data-In\/Data-Out\/SCSI Response PDUs \(the first is PDU 2\)/);
 
-    const ordered = extractTasks(seq([
-      [cmd({ itt: 1, cdb: READ10(8, 12), edtl: 6144, read: true }), 'i2t'],
-      [dataIn(1, 0, data.subarray(0, 4000)), 't2i'],
-      [dataIn(1, 4000, data.subarray(4000), 0, 144, true), 't2i'],
-    ]));
+    const ordered = extractTasks(
+      seq([
+        [cmd({ itt: 1, cdb: READ10(8, 12), edtl: 6144, read: true }), 'i2t'],
+        [dataIn(1, 0, data.subarray(0, 4000)), 't2i'],
+        [dataIn(1, 4000, data.subarray(4000), 0, 144, true), 't2i'],
+      ]),
+    );
     const t = ordered.tasks[0]!;
     expect(t.problems).toEqual([]);
     expect(Buffer.from(t.dataIn!).equals(data)).toBe(true);
@@ -118,10 +160,12 @@ describe('extractTasks', () => {
 
   it('reads the sense of a SCSI Response (SenseLength then sense bytes)', () => {
     const sense = fixedSense(0x5, 0x21, 0x00);
-    const { tasks } = extractTasks(seq([
-      [cmd({ itt: 3, cdb: READ10(0xffffff00, 1), edtl: 512, read: true }), 'i2t'],
-      [response(3, 0x02, sense, 512, true), 't2i'],
-    ]));
+    const { tasks } = extractTasks(
+      seq([
+        [cmd({ itt: 3, cdb: READ10(0xffffff00, 1), edtl: 512, read: true }), 'i2t'],
+        [response(3, 0x02, sense, 512, true), 't2i'],
+      ]),
+    );
     const t = tasks[0]!;
     expect(t.problems).toEqual([]);
     expect(Buffer.from(t.outcome!.sense!).equals(sense)).toBe(true);
@@ -134,9 +178,26 @@ describe('extractTasks', () => {
     cdb32[0] = 0x7f;
     cdb32[7] = 0x18; // additional CDB length: 24 (SPC-4 4.2.3)
     for (let i = 8; i < 32; i++) cdb32[i] = i;
-    const pdu = encodeScsiCommand({ immediate: false, final: true, read: false, write: false, attribute: 1, lun: 2, itt: 9, expectedDataTransferLength: 0, cmdSN: 1, expStatSN: 1, cdb: cdb32 });
+    const pdu = encodeScsiCommand({
+      immediate: false,
+      final: true,
+      read: false,
+      write: false,
+      attribute: 1,
+      lun: 2,
+      itt: 9,
+      expectedDataTransferLength: 0,
+      cmdSN: 1,
+      expStatSN: 1,
+      cdb: cdb32,
+    });
     expect(pdu.ahs.length).toBeGreaterThan(0);
-    const { tasks } = extractTasks(seq([[pdu, 'i2t'], [response(9, 0), 't2i']]));
+    const { tasks } = extractTasks(
+      seq([
+        [pdu, 'i2t'],
+        [response(9, 0), 't2i'],
+      ]),
+    );
     expect(hex(tasks[0]!.cdb)).toBe(hex(cdb32));
     expect(tasks[0]!.lun).toBe(2);
   });
@@ -147,16 +208,18 @@ describe('extractTasks', () => {
     const a = pattern(512, 1);
     const b = pattern(512, 2);
     const c = pattern(512, 3);
-    const { tasks, warnings } = extractTasks(seq([
-      [nop, 'i2t', 0],
-      [cmd({ itt: 5, cdb: READ10(1, 1), edtl: 512, read: true }), 'i2t', 0],
-      [cmd({ itt: 5, cdb: READ10(2, 1), edtl: 512, read: true }), 'i2t', 1],
-      [nopIn, 't2i', 0],
-      [dataIn(5, 0, b, 0), 't2i', 1],
-      [dataIn(5, 0, a, 0), 't2i', 0],
-      [cmd({ itt: 5, cdb: READ10(3, 1), edtl: 512, read: true }), 'i2t', 0],
-      [dataIn(5, 0, c, 0), 't2i', 0],
-    ]));
+    const { tasks, warnings } = extractTasks(
+      seq([
+        [nop, 'i2t', 0],
+        [cmd({ itt: 5, cdb: READ10(1, 1), edtl: 512, read: true }), 'i2t', 0],
+        [cmd({ itt: 5, cdb: READ10(2, 1), edtl: 512, read: true }), 'i2t', 1],
+        [nopIn, 't2i', 0],
+        [dataIn(5, 0, b, 0), 't2i', 1],
+        [dataIn(5, 0, a, 0), 't2i', 0],
+        [cmd({ itt: 5, cdb: READ10(3, 1), edtl: 512, read: true }), 'i2t', 0],
+        [dataIn(5, 0, c, 0), 't2i', 0],
+      ]),
+    );
     expect(warnings).toEqual([]);
     expect(tasks.map((t) => [t.connectionId, describeCdb(t.cdb), t.problems.length])).toEqual([
       [0, 'READ(10) LBA 1 blocks 1', 0],
@@ -170,27 +233,29 @@ describe('extractTasks', () => {
 
   it('marks tasks a truncated capture cut short as incomplete', () => {
     const data = pattern(4096, 5);
-    const { tasks, warnings } = extractTasks(seq([
-      // A Data-In lost in the middle.
-      [cmd({ itt: 1, cdb: READ10(0, 8), edtl: 4096, read: true }), 'i2t'],
-      [dataIn(1, 0, data.subarray(0, 1024)), 't2i'],
-      [dataIn(1, 2048, data.subarray(2048), 0), 't2i'],
-      // The last Data-In lost before a separate GOOD response.
-      [cmd({ itt: 2, cdb: READ10(0, 8), edtl: 4096, read: true }), 'i2t'],
-      [dataIn(2, 0, data.subarray(0, 2048)), 't2i'],
-      [response(2, 0), 't2i'],
-      // A write whose Data-Out never made it into the capture.
-      [cmd({ itt: 3, cdb: WRITE10(0, 8), edtl: 4096, write: true, final: false }), 'i2t'],
-      [r2t(3, 0x10, 0, 4096), 't2i'],
-      [response(3, 0), 't2i'],
-      // A tag reused while its task was open.
-      [cmd({ itt: 4, cdb: READ10(0, 1), edtl: 512, read: true }), 'i2t'],
-      [cmd({ itt: 4, cdb: READ10(1, 1), edtl: 512, read: true }), 'i2t'],
-      [dataIn(4, 0, data.subarray(0, 512), 0), 't2i'],
-      // A response for a command before the capture began, and a command whose answer comes after it ended.
-      [response(77, 0), 't2i'],
-      [cmd({ itt: 6, cdb: READ10(0, 1), edtl: 512, read: true }), 'i2t'],
-    ]));
+    const { tasks, warnings } = extractTasks(
+      seq([
+        // A Data-In lost in the middle.
+        [cmd({ itt: 1, cdb: READ10(0, 8), edtl: 4096, read: true }), 'i2t'],
+        [dataIn(1, 0, data.subarray(0, 1024)), 't2i'],
+        [dataIn(1, 2048, data.subarray(2048), 0), 't2i'],
+        // The last Data-In lost before a separate GOOD response.
+        [cmd({ itt: 2, cdb: READ10(0, 8), edtl: 4096, read: true }), 'i2t'],
+        [dataIn(2, 0, data.subarray(0, 2048)), 't2i'],
+        [response(2, 0), 't2i'],
+        // A write whose Data-Out never made it into the capture.
+        [cmd({ itt: 3, cdb: WRITE10(0, 8), edtl: 4096, write: true, final: false }), 'i2t'],
+        [r2t(3, 0x10, 0, 4096), 't2i'],
+        [response(3, 0), 't2i'],
+        // A tag reused while its task was open.
+        [cmd({ itt: 4, cdb: READ10(0, 1), edtl: 512, read: true }), 'i2t'],
+        [cmd({ itt: 4, cdb: READ10(1, 1), edtl: 512, read: true }), 'i2t'],
+        [dataIn(4, 0, data.subarray(0, 512), 0), 't2i'],
+        // A response for a command before the capture began, and a command whose answer comes after it ended.
+        [response(77, 0), 't2i'],
+        [cmd({ itt: 6, cdb: READ10(0, 1), edtl: 512, read: true }), 'i2t'],
+      ]),
+    );
     expect(tasks.map((t) => t.problems)).toEqual([
       ['read data bytes 1024..2048 are missing from the capture'],
       ['read data bytes 2048..4096 are missing from the capture'],
@@ -203,10 +268,12 @@ describe('extractTasks', () => {
   });
 
   it('keeps a write that the target ended early (CHECK CONDITION before asking for data) replayable', () => {
-    const { tasks } = extractTasks(seq([
-      [cmd({ itt: 1, cdb: WRITE10(0, 8), edtl: 4096, write: true, final: true }, pattern(1024, 1)), 'i2t'],
-      [response(1, 0x02, fixedSense(0x7, 0x27, 0x00)), 't2i'],
-    ]));
+    const { tasks } = extractTasks(
+      seq([
+        [cmd({ itt: 1, cdb: WRITE10(0, 8), edtl: 4096, write: true, final: true }, pattern(1024, 1)), 'i2t'],
+        [response(1, 0x02, fixedSense(0x7, 0x27, 0x00)), 't2i'],
+      ]),
+    );
     expect(tasks[0]!.problems).toEqual([]);
     expect(tasks[0]!.dataOut!.length).toBe(4096);
   });
@@ -231,8 +298,51 @@ describe('capture formats', () => {
   const T2I = { src: '10.0.0.2', srcPort: 3260, dst: '10.0.0.1', dstPort: 50000 };
   const data = pattern(3000, 4);
   const session: [Pdu, Dir][] = [
-    [encodeLoginRequest({ transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid, tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0, data: encodeKeys([['InitiatorName', 'iqn.x'], ['HeaderDigest', 'CRC32C'], ['DataDigest', 'CRC32C']]) }), 'i2t'],
-    [encodeLoginResponse({ transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionActive: 0, isid, tsih: 9, itt: 1, statSN: 0, expCmdSN: 1, maxCmdSN: 64, statusClass: 0, statusDetail: 0, data: encodeKeys([['HeaderDigest', 'CRC32C'], ['DataDigest', 'CRC32C']]) }), 't2i'],
+    [
+      encodeLoginRequest({
+        transit: true,
+        continue: false,
+        csg: 1,
+        nsg: 3,
+        versionMax: 0,
+        versionMin: 0,
+        isid,
+        tsih: 0,
+        itt: 1,
+        cid: 0,
+        cmdSN: 1,
+        expStatSN: 0,
+        data: encodeKeys([
+          ['InitiatorName', 'iqn.x'],
+          ['HeaderDigest', 'CRC32C'],
+          ['DataDigest', 'CRC32C'],
+        ]),
+      }),
+      'i2t',
+    ],
+    [
+      encodeLoginResponse({
+        transit: true,
+        continue: false,
+        csg: 1,
+        nsg: 3,
+        versionMax: 0,
+        versionActive: 0,
+        isid,
+        tsih: 9,
+        itt: 1,
+        statSN: 0,
+        expCmdSN: 1,
+        maxCmdSN: 64,
+        statusClass: 0,
+        statusDetail: 0,
+        data: encodeKeys([
+          ['HeaderDigest', 'CRC32C'],
+          ['DataDigest', 'CRC32C'],
+        ]),
+      }),
+      't2i',
+    ],
     [cmd({ itt: 2, cdb: WRITE10(0, 6), edtl: 3072, write: true, final: true }, Buffer.concat([data, Buffer.alloc(72)])), 'i2t'],
     [response(2, 0), 't2i'],
     [cmd({ itt: 3, cdb: READ10(0, 6), edtl: 3072, read: true }), 'i2t'],
@@ -243,7 +353,13 @@ describe('capture formats', () => {
     const w = new PcapngWriter();
     session.forEach(([pdu, direction], i) => {
       const digests = i >= 2;
-      w.addPdu({ direction, connectionId: 1, tcp: direction === 'i2t' ? I2T : T2I, timeNs: 1_700_000_000_000_000_000n + BigInt(i), bytes: wireBytes({ pdu, headerDigest: digests, dataDigest: digests }) });
+      w.addPdu({
+        direction,
+        connectionId: 1,
+        tcp: direction === 'i2t' ? I2T : T2I,
+        timeNs: 1_700_000_000_000_000_000n + BigInt(i),
+        bytes: wireBytes({ pdu, headerDigest: digests, dataDigest: digests }),
+      });
     });
     const file = w.toBytes();
     expect(detectFormat(file)).toBe('pcapng');
@@ -261,7 +377,24 @@ describe('capture formats', () => {
     const header = JSON.stringify({ type: 'header', version: 1, startWallMs: 0, producer: 'test' });
     const line = (seqNo: number, pdu: Pdu, direction: Dir, withRaw: boolean): string => {
       const raw = wireBytes({ pdu, headerDigest: false, dataDigest: false });
-      const e = { type: 'pdu', seq: seqNo, timeNs: seqNo, wallMs: 0, direction, connectionId: 0, tsih: 1, tcp: direction === 'i2t' ? I2T : T2I, opcode: pdu.bhs[0]! & 0x3f, opcodeName: 'x', immediate: false, lengths: {}, headerDigest: false, dataDigest: false, fields: {}, rawLength: raw.length };
+      const e = {
+        type: 'pdu',
+        seq: seqNo,
+        timeNs: seqNo,
+        wallMs: 0,
+        direction,
+        connectionId: 0,
+        tsih: 1,
+        tcp: direction === 'i2t' ? I2T : T2I,
+        opcode: pdu.bhs[0]! & 0x3f,
+        opcodeName: 'x',
+        immediate: false,
+        lengths: {},
+        headerDigest: false,
+        dataDigest: false,
+        fields: {},
+        rawLength: raw.length,
+      };
       return JSON.stringify(withRaw ? { ...e, rawHex: hex(raw) } : e);
     };
     const body = session.slice(2).map(([p, d], i) => line(i, p, d, true));
@@ -272,7 +405,12 @@ describe('capture formats', () => {
     expect(tasks).toHaveLength(2);
     expect(tasks.every((t) => t.problems.length === 0)).toBe(true);
 
-    const bare = new TextEncoder().encode(`${header}\n${session.slice(2).map(([p, d], i) => line(i, p, d, false)).join('\n')}\n`);
+    const bare = new TextEncoder().encode(
+      `${header}\n${session
+        .slice(2)
+        .map(([p, d], i) => line(i, p, d, false))
+        .join('\n')}\n`,
+    );
     expect(() => loadCapture(bare)).toThrow(/carries no raw PDU bytes/);
     expect(() => detectFormat(new TextEncoder().encode('hello'))).toThrow(UnreadableCaptureError);
   });

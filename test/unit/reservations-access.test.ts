@@ -21,7 +21,12 @@ import {
 const KA = 0x1111_2222_3333_4444n;
 const KB = 0xaaaa_bbbb_cccc_ddddn;
 
-const WE = 1, EA = 3, WERO = 5, EARO = 6, WEAR = 7, EAAR = 8;
+const WE = 1,
+  EA = 3,
+  WERO = 5,
+  EARO = 6,
+  WEAR = 7,
+  EAAR = 8;
 const ALL_REGISTRANTS = new Set([WEAR, EAAR]);
 
 async function readReservation(r: Reservations): Promise<{ key: bigint; type: number } | undefined> {

@@ -7,7 +7,10 @@ import { A, B, Sa, nexus, proutCdb, proutParams, prinCdb, run, send, senseOf, wr
 
 const K1 = 0x0102030405060708n;
 const K2 = 0x1112131415161718n;
-const EA = 3, WE = 1, WERO = 5, EAAR = 8;
+const EA = 3,
+  WE = 1,
+  WERO = 5,
+  EAAR = 8;
 
 function keysOf(d: Uint8Array): { gen: number; keys: bigint[] } {
   const v = new DataView(d.buffer, d.byteOffset, d.byteLength);

@@ -45,11 +45,7 @@ describe('ALUA', () => {
   it('REPORT TARGET PORT GROUPS: one active/optimized group per port; truncated at the allocation length', async () => {
     h = await makeHarness([{}], { targetPorts: 2 });
     const full = (await h.run(rtpg(1024))).dataIn!;
-    expect([...full]).toEqual([
-      0, 0, 0, 24,
-      0x00, 0x01, 0, 1, 0, 0, 0, 1, /* port */ 0, 0, 0, 1,
-      0x00, 0x01, 0, 2, 0, 0, 0, 1, /* port */ 0, 0, 0, 2,
-    ]);
+    expect([...full]).toEqual([0, 0, 0, 24, 0x00, 0x01, 0, 1, 0, 0, 0, 1, /* port */ 0, 0, 0, 1, 0x00, 0x01, 0, 2, 0, 0, 0, 1, /* port */ 0, 0, 0, 2]);
     const cut = (await h.run(rtpg(8))).dataIn!;
     expect([...cut]).toEqual([0, 0, 0, 24, 0x00, 0x01, 0, 1]);
     const extended = (await h.run(rtpg(1024, 1))).dataIn!;

@@ -58,8 +58,22 @@ describe('EXTENDED COPY(LID1)', () => {
   });
 
   it('copies a byte-counted segment (0Ah) of whole blocks; byte offsets or a partial block are refused', async () => {
-    const bytesSegment = (bytes: number, srcLba: number, dstLba: number, srcOff = 0) =>
-      [0x0a, 0, 0, 0x1c, 0, 0, 0, 1, ...be(bytes, 4), ...be(srcLba, 8), ...be(dstLba, 8), ...be(srcOff, 2), 0, 0];
+    const bytesSegment = (bytes: number, srcLba: number, dstLba: number, srcOff = 0) => [
+      0x0a,
+      0,
+      0,
+      0x1c,
+      0,
+      0,
+      0,
+      1,
+      ...be(bytes, 4),
+      ...be(srcLba, 8),
+      ...be(dstLba, 8),
+      ...be(srcOff, 2),
+      0,
+      0,
+    ];
     await h.run(write10(200, 8), { data: numbered(200, 8) });
     expect((await xcopy(parameterList([target(0), target(1)], [bytesSegment(8 * BS, 200, 6000)]))).status).toBe(ScsiStatus.Good);
     expect((await blocksOf(1, 6000, 8)).equals(Buffer.from(numbered(200, 8)))).toBe(true);
@@ -141,7 +155,9 @@ describe('EXTENDED COPY(LID1)', () => {
 describe('RECEIVE COPY RESULTS(LID1)', () => {
   it('COPY STATUS of a held copy, for the nexus that sent it, until the nexus is lost', async () => {
     expect(senseOf(await h.run(receiveCopyResults(0, 9)))).toMatchObject({ key: 5, asc: 0x24 });
-    expect((await xcopy(parameterList([target(0), target(1)], [segment(0, 1, 4, 0, 0), segment(0, 1, 4, 8, 8)], { listId: 9, usage: HOLD }))).status).toBe(ScsiStatus.Good);
+    expect((await xcopy(parameterList([target(0), target(1)], [segment(0, 1, 4, 0, 0), segment(0, 1, 4, 8, 8)], { listId: 9, usage: HOLD }))).status).toBe(
+      ScsiStatus.Good,
+    );
     const status = (await h.run(receiveCopyResults(0, 9))).dataIn!;
     expect(Array.from(status)).toEqual([0, 0, 0, 8, 0x01, 0, 2, 0, ...be(8 * BS, 4)]);
     expect(senseOf(await h.run(receiveCopyResults(0, 9), { nexus: nexusB }))).toMatchObject({ key: 5, asc: 0x24 });
@@ -190,7 +206,7 @@ describe('Third-party copy in INQUIRY', () => {
     const page = (await h.run(cdb(0x12, 1, 0x8f, 0x04, 0))).dataIn!;
     expect(page[1]).toBe(0x8f);
     const descriptors = new Map<number, number[]>();
-    for (let o = 4; o < page.length; ) {
+    for (let o = 4; o < page.length;) {
       const length = (page[o + 2]! << 8) | page[o + 3]!;
       expect(length % 4).toBe(0);
       descriptors.set((page[o]! << 8) | page[o + 1]!, Array.from(page.subarray(o + 4, o + 4 + length)));

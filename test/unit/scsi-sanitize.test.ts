@@ -46,11 +46,7 @@ async function makeTarget(setup: TargetSetup = {}): Promise<void> {
   }
   target = new ScsiTarget({
     targetName: 'iqn.2026-11.org.iscsi-lab:sanitize',
-    luns: [
-      { store: setup.wrap ? setup.wrap(stores[0]!) : stores[0]! },
-      { store: stores[1]! },
-      { store: stores[2]!, readOnly: true },
-    ],
+    luns: [{ store: setup.wrap ? setup.wrap(stores[0]!) : stores[0]! }, { store: stores[1]! }, { store: stores[2]!, readOnly: true }],
     reservations: setup.reservations,
     sanitizeMinDurationMs: setup.minDurationMs ?? 0,
   });
@@ -66,7 +62,6 @@ afterEach(async () => {
   await target.close();
   await rm(dir, { recursive: true, force: true });
 });
-
 
 const OVERWRITE = 0x01;
 const BLOCK_ERASE = 0x02;
@@ -105,10 +100,7 @@ class TestAbort implements AbortWatch {
   }
 }
 
-async function run(
-  c: Uint8Array,
-  opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; abort?: AbortWatch } = {},
-): Promise<ScsiResponse> {
+async function run(c: Uint8Array, opts: { lun?: number; data?: Uint8Array; nexus?: ItNexus; abort?: AbortWatch } = {}): Promise<ScsiResponse> {
   await loggedIn(opts.nexus ?? nexusA, opts.lun ?? THICK);
   return target.execute({
     nexus: opts.nexus ?? nexusA,
@@ -276,7 +268,7 @@ describe('CDB checks, write protection, reservations', () => {
     // (a write-protected thin LUN refuses the erases the same way: checked against libiscsi's Sanitize.Readonly)
   });
 
-  it('conflicts with another nexus\'s reservation', async () => {
+  it("conflicts with another nexus's reservation", async () => {
     await makeTarget({ reservations: new Reservations({ lunCount: 3 }) });
     good(await run(cdb(0x16), { nexus: nexusB }));
     const list = overwriteList([0xaa]);
@@ -360,9 +352,15 @@ describe('sanitize failure mode', () => {
   function failingWrites(s: BlockStore): BlockStore & { fail: boolean } {
     const wrapped = {
       fail: true,
-      get blockSize() { return s.blockSize; },
-      get blockCount() { return s.blockCount; },
-      get thin() { return s.thin; },
+      get blockSize() {
+        return s.blockSize;
+      },
+      get blockCount() {
+        return s.blockCount;
+      },
+      get thin() {
+        return s.thin;
+      },
       read: (lba: number, n: number) => s.read(lba, n),
       write: (lba: number, d: Uint8Array, fua: boolean) => (wrapped.fail ? Promise.reject(new Error('injected EIO')) : s.write(lba, d, fua)),
       flush: () => s.flush(),

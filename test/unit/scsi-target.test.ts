@@ -328,7 +328,7 @@ describe('unit attentions', () => {
     expect(senseOf(await run(cdb(0)))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
   });
 
-  it('a new nexus\'s first command gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED; after a nexus loss, I_T NEXUS LOSS OCCURRED', async () => {
+  it("a new nexus's first command gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED; after a nexus loss, I_T NEXUS LOSS OCCURRED", async () => {
     const tur = (nexus: ItNexus) =>
       target.execute({ nexus, lun: 0, cdb: cdb(0), attribute: TaskAttribute.Simple, expectedLength: 0, readBit: false, writeBit: false });
     const nexusC: ItNexus = { id: 'iqn.c,i,0x3,t,0x1', initiatorName: 'iqn.c', initiatorPort: 'iqn.c,i,0x3', relativeTargetPort: 1 };
@@ -345,8 +345,7 @@ describe('unit attentions', () => {
 });
 
 describe('REPORT SUPPORTED OPERATION CODES', () => {
-  const rsoc = (options: number, opcode = 0, sa = 0, rctd = false) =>
-    cdb(0xa3, 0x0c, (rctd ? 0x80 : 0) | options, opcode, ...be(sa, 2), ...be(65535, 4));
+  const rsoc = (options: number, opcode = 0, sa = 0, rctd = false) => cdb(0xa3, 0x0c, (rctd ? 0x80 : 0) | options, opcode, ...be(sa, 2), ...be(65535, 4));
 
   it('lists every command; one-command queries agree with SERVACTV', async () => {
     const all = (await run(rsoc(0))).dataIn!;

@@ -4,8 +4,7 @@ import { be, cdb, read10, write10 } from '../helpers/cdb.ts';
 import { BS, fill, makeHarness, senseOf, type Harness } from '../helpers/scsi-harness.ts';
 
 const BLOCKS = 1024;
-const writeAtomic = (lba: number, n: number, flags = 0, boundary = 0): Uint8Array =>
-  cdb(0x9c, flags, ...be(lba, 8), ...be(boundary, 2), ...be(n, 2), 0, 0);
+const writeAtomic = (lba: number, n: number, flags = 0, boundary = 0): Uint8Array => cdb(0x9c, flags, ...be(lba, 8), ...be(boundary, 2), ...be(n, 2), 0, 0);
 
 let h: Harness;
 beforeEach(async () => {

@@ -5,17 +5,21 @@ const io = { initiatorName: 'iqn.2026-11.test:step', io: 'READ(16) LBA 8 ×1 on 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
 describe('step gate', () => {
-  it('is disarmed unless a stepped I/O runs, and holds only that initiator\'s task', async () => {
+  it("is disarmed unless a stepped I/O runs, and holds only that initiator's task", async () => {
     const gate = new StepGate();
     expect(gate.armed).toBe(false);
     let resumed = 0;
     let commandDone!: () => void;
     const inFlight = new Promise<void>((r) => (commandDone = r));
-    const done = gate.step(io, async (pause) => {
-      await pause('initiator-send');
-      await inFlight; // the command at the target
-      return 'ok';
-    }, (r) => r);
+    const done = gate.step(
+      io,
+      async (pause) => {
+        await pause('initiator-send');
+        await inFlight; // the command at the target
+        return 'ok';
+      },
+      (r) => r,
+    );
     expect(gate.armed).toBe(true);
     await tick();
     expect(gate.state().stage).toBe('initiator-send');
@@ -45,11 +49,15 @@ describe('step gate', () => {
   it('lets go after the timeout and holds nothing more of that I/O', async () => {
     const gate = new StepGate();
     const started = Date.now();
-    const r = await gate.step({ ...io, timeoutMs: 50 }, async (pause) => {
-      await pause('initiator-send');
-      await pause('initiator-receive');
-      return 'GOOD';
-    }, (x) => x);
+    const r = await gate.step(
+      { ...io, timeoutMs: 50 },
+      async (pause) => {
+        await pause('initiator-send');
+        await pause('initiator-receive');
+        return 'GOOD';
+      },
+      (x) => x,
+    );
     expect(r).toBe('GOOD');
     expect(Date.now() - started).toBeLessThan(1000);
     expect(gate.state()).toMatchObject({ timedOut: true, passed: ['initiator-send'] });
@@ -57,11 +65,15 @@ describe('step gate', () => {
 
   it('refuses a second stepped I/O, and Continue runs the rest unheld', async () => {
     const gate = new StepGate();
-    const first = gate.step(io, async (pause) => {
-      await pause('initiator-send');
-      await pause('initiator-receive');
-      return 1;
-    }, String);
+    const first = gate.step(
+      io,
+      async (pause) => {
+        await pause('initiator-send');
+        await pause('initiator-receive');
+        return 1;
+      },
+      String,
+    );
     await tick();
     await expect(gate.step(io, async () => 2, String)).rejects.toBeInstanceOf(StepBusyError);
     expect(gate.continue()).toBe(true);
@@ -73,12 +85,16 @@ describe('step gate', () => {
     const gate = new StepGate();
     let finish!: () => void;
     const atTarget = new Promise<void>((r) => (finish = r));
-    const run = gate.step(io, async (pause) => {
-      await pause('initiator-send');
-      await atTarget;
-      await pause('initiator-receive');
-      return 'GOOD';
-    }, (x) => x);
+    const run = gate.step(
+      io,
+      async (pause) => {
+        await pause('initiator-send');
+        await atTarget;
+        await pause('initiator-receive');
+        return 'GOOD';
+      },
+      (x) => x,
+    );
     await tick();
     gate.continue();
     await tick();
@@ -95,7 +111,13 @@ describe('step gate', () => {
 
   it('names the five steps of the read path, and "Write" for a write\'s third', async () => {
     const { STEP_STAGES, stepStageName } = await import('../../shared/trace/step.ts');
-    expect(STEP_STAGES.map((s) => stepStageName(s.id, 'READ(16) LBA 8 ×1 on LUN 0'))).toEqual(['Command', 'Cache scheduling', 'Read', 'Encapsulation', 'Transmit']);
+    expect(STEP_STAGES.map((s) => stepStageName(s.id, 'READ(16) LBA 8 ×1 on LUN 0'))).toEqual([
+      'Command',
+      'Cache scheduling',
+      'Read',
+      'Encapsulation',
+      'Transmit',
+    ]);
     expect(stepStageName('store-access', 'WRITE(16) LBA 8 ×1 on LUN 0')).toBe('Write');
   });
 });

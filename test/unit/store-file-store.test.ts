@@ -13,8 +13,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const pattern = (blocks: number, seed: number, blockSize = 512): Uint8Array =>
-  Uint8Array.from({ length: blocks * blockSize }, (_, i) => (i * 7 + seed) & 0xff);
+const pattern = (blocks: number, seed: number, blockSize = 512): Uint8Array => Uint8Array.from({ length: blocks * blockSize }, (_, i) => (i * 7 + seed) & 0xff);
 
 describe('openFileStore', () => {
   it('creates a sparse image in a new directory and round-trips data', async () => {

@@ -17,13 +17,101 @@ const isid = Buffer.from('400001370000', 'hex');
 function session(digests: boolean): { pdus: PcapPdu[]; wire: Uint8Array[] } {
   const dg = digests ? 'CRC32C' : 'None';
   const seq: [Pdu, 'i2t' | 't2i', boolean][] = [
-    [encodeLoginRequest({ transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid, tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0, data: encodeKeys([['InitiatorName', 'iqn.x'], ['HeaderDigest', 'CRC32C,None'], ['DataDigest', 'CRC32C,None']]) }), 'i2t', false],
-    [encodeLoginResponse({ transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionActive: 0, isid, tsih: 9, itt: 1, statSN: 0, expCmdSN: 1, maxCmdSN: 64, statusClass: 0, statusDetail: 0, data: encodeKeys([['HeaderDigest', dg], ['DataDigest', dg]]) }), 't2i', false],
-    [encodeScsiCommand({ immediate: false, final: true, read: true, write: false, attribute: 1, lun: 0, itt: 2, expectedDataTransferLength: 5000, cmdSN: 1, expStatSN: 1, cdb: Buffer.from('28000000000000000a00000000000000', 'hex') }), 'i2t', digests],
-    [encodeDataIn({ final: true, acknowledge: false, lun: 0, itt: 2, ttt: 0xffffffff, statSN: 1, expCmdSN: 2, maxCmdSN: 65, dataSN: 0, bufferOffset: 0, status: 0, overflow: false, underflow: true, residualCount: 3, data: Buffer.alloc(4997, 0x5a) }), 't2i', digests],
+    [
+      encodeLoginRequest({
+        transit: true,
+        continue: false,
+        csg: 1,
+        nsg: 3,
+        versionMax: 0,
+        versionMin: 0,
+        isid,
+        tsih: 0,
+        itt: 1,
+        cid: 0,
+        cmdSN: 1,
+        expStatSN: 0,
+        data: encodeKeys([
+          ['InitiatorName', 'iqn.x'],
+          ['HeaderDigest', 'CRC32C,None'],
+          ['DataDigest', 'CRC32C,None'],
+        ]),
+      }),
+      'i2t',
+      false,
+    ],
+    [
+      encodeLoginResponse({
+        transit: true,
+        continue: false,
+        csg: 1,
+        nsg: 3,
+        versionMax: 0,
+        versionActive: 0,
+        isid,
+        tsih: 9,
+        itt: 1,
+        statSN: 0,
+        expCmdSN: 1,
+        maxCmdSN: 64,
+        statusClass: 0,
+        statusDetail: 0,
+        data: encodeKeys([
+          ['HeaderDigest', dg],
+          ['DataDigest', dg],
+        ]),
+      }),
+      't2i',
+      false,
+    ],
+    [
+      encodeScsiCommand({
+        immediate: false,
+        final: true,
+        read: true,
+        write: false,
+        attribute: 1,
+        lun: 0,
+        itt: 2,
+        expectedDataTransferLength: 5000,
+        cmdSN: 1,
+        expStatSN: 1,
+        cdb: Buffer.from('28000000000000000a00000000000000', 'hex'),
+      }),
+      'i2t',
+      digests,
+    ],
+    [
+      encodeDataIn({
+        final: true,
+        acknowledge: false,
+        lun: 0,
+        itt: 2,
+        ttt: 0xffffffff,
+        statSN: 1,
+        expCmdSN: 2,
+        maxCmdSN: 65,
+        dataSN: 0,
+        bufferOffset: 0,
+        status: 0,
+        overflow: false,
+        underflow: true,
+        residualCount: 3,
+        data: Buffer.alloc(4997, 0x5a),
+      }),
+      't2i',
+      digests,
+    ],
   ];
   const wire = seq.map(([pdu, , d]) => wireBytes({ pdu, headerDigest: d, dataDigest: d }));
-  const pdus = seq.map(([, direction], i): PcapPdu => ({ direction, connectionId: 1, tcp: direction === 'i2t' ? I2T : T2I, timeNs: 1_700_000_000_000_000_000n + BigInt(i * 1000), bytes: wire[i]!, comment: `pdu ${i}` }));
+  const pdus = seq.map(([, direction], i): PcapPdu => ({
+    direction,
+    connectionId: 1,
+    tcp: direction === 'i2t' ? I2T : T2I,
+    timeNs: 1_700_000_000_000_000_000n + BigInt(i * 1000),
+    bytes: wire[i]!,
+    comment: `pdu ${i}`,
+  }));
   return { pdus, wire };
 }
 
@@ -64,7 +152,19 @@ describe('pcapng writer -> reader', () => {
     const mac = new Uint8Array(6);
     const ip = new Uint8Array([127, 0, 0, 1]);
     const seg = (i2t: boolean, seq: number, payload: Uint8Array) =>
-      buildTcpFrame({ srcMac: mac, dstMac: mac, srcIp: ip, dstIp: ip, srcPort: i2t ? 5000 : 3260, dstPort: i2t ? 3260 : 5000, seq, ack: 0, flags: TCP_ACK | TCP_PSH, ipId: 0, payload });
+      buildTcpFrame({
+        srcMac: mac,
+        dstMac: mac,
+        srcIp: ip,
+        dstIp: ip,
+        srcPort: i2t ? 5000 : 3260,
+        dstPort: i2t ? 3260 : 5000,
+        seq,
+        ack: 0,
+        flags: TCP_ACK | TCP_PSH,
+        ipId: 0,
+        payload,
+      });
     const login = wire[0]!;
     const resp = wire[1]!;
     const frames = [

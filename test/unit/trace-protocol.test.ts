@@ -55,7 +55,15 @@ describe('CDB decoding', () => {
 describe('sense decoding', () => {
   it('fixed format with a field pointer, from the target own builder', () => {
     const s = decodeSense(buildSense(Sense.InvalidFieldInCdb, { field: { cdb: true, byte: 2, bit: 3 } }))!;
-    expect(s).toMatchObject({ format: 'fixed', key: 5, keyName: 'ILLEGAL REQUEST', asc: 0x24, ascq: 0, text: 'INVALID FIELD IN CDB', fieldPointer: { cdb: true, byte: 2, bit: 3 } });
+    expect(s).toMatchObject({
+      format: 'fixed',
+      key: 5,
+      keyName: 'ILLEGAL REQUEST',
+      asc: 0x24,
+      ascq: 0,
+      text: 'INVALID FIELD IN CDB',
+      fieldPointer: { cdb: true, byte: 2, bit: 3 },
+    });
   });
   it('descriptor format with INFORMATION', () => {
     const s = decodeSense(buildSense(Sense.MiscompareDuringVerify, { information: 17 }, true))!;
@@ -79,7 +87,16 @@ function at(tree: readonly FieldNode[], bytes: Uint8Array, name: string): number
 describe('BHS field tree', () => {
   it('SCSI Command: offsets agree with the codec, CDB decoded at byte 32', () => {
     const pdu = encodeScsiCommand({
-      immediate: false, final: true, read: false, write: true, attribute: 1, lun: 3, itt: 0x1234, expectedDataTransferLength: 307200, cmdSN: 77, expStatSN: 5,
+      immediate: false,
+      final: true,
+      read: false,
+      write: true,
+      attribute: 1,
+      lun: 3,
+      itt: 0x1234,
+      expectedDataTransferLength: 307200,
+      cmdSN: 77,
+      expStatSN: 5,
       cdb: Buffer.from(fromHex('2a 08 00 00 00 09 00 02 58 00 00 00 00 00 00 00')),
     });
     const tree = decodeBhsFields(pdu.bhs);
@@ -99,12 +116,35 @@ describe('BHS field tree', () => {
 
   it('Data-In with status, R2T: offsets agree with the codecs', () => {
     const din = encodeDataIn({
-      final: true, acknowledge: false, lun: 0, itt: 9, ttt: 0xffffffff, statSN: 4, expCmdSN: 5, maxCmdSN: 132, dataSN: 2, bufferOffset: 16384,
-      status: 0, overflow: false, underflow: true, residualCount: 512, data: Buffer.alloc(10),
+      final: true,
+      acknowledge: false,
+      lun: 0,
+      itt: 9,
+      ttt: 0xffffffff,
+      statSN: 4,
+      expCmdSN: 5,
+      maxCmdSN: 132,
+      dataSN: 2,
+      bufferOffset: 16384,
+      status: 0,
+      overflow: false,
+      underflow: true,
+      residualCount: 512,
+      data: Buffer.alloc(10),
     });
     const t = decodeBhsFields(din.bhs);
     const d = decodeDataIn(din);
-    for (const [name, v] of [['StatSN', d.statSN], ['ExpCmdSN', d.expCmdSN], ['MaxCmdSN', d.maxCmdSN], ['DataSN', d.dataSN], ['BufferOffset', d.bufferOffset], ['ResidualCount', d.residualCount], ['S', 1], ['U', 1], ['F', 1]] as const)
+    for (const [name, v] of [
+      ['StatSN', d.statSN],
+      ['ExpCmdSN', d.expCmdSN],
+      ['MaxCmdSN', d.maxCmdSN],
+      ['DataSN', d.dataSN],
+      ['BufferOffset', d.bufferOffset],
+      ['ResidualCount', d.residualCount],
+      ['S', 1],
+      ['U', 1],
+      ['F', 1],
+    ] as const)
       expect(at(t, din.bhs, name), name).toBe(v);
     expect(findField(t, 'DataSegmentLength')).toMatchObject({ offset: 5, length: 3, value: 10 });
     const r2t = encodeR2T({ lun: 0, itt: 1, ttt: 0x55, statSN: 1, expCmdSN: 2, maxCmdSN: 3, r2tSN: 4, bufferOffset: 65536, desiredDataTransferLength: 241664 });
@@ -115,10 +155,26 @@ describe('BHS field tree', () => {
   });
 
   it('whole PDU tree: Login Response keys, digests and padding placed on the wire bytes', () => {
-    const keys = encodeKeys([['HeaderDigest', 'CRC32C'], ['MaxRecvDataSegmentLength', '262144']]);
+    const keys = encodeKeys([
+      ['HeaderDigest', 'CRC32C'],
+      ['MaxRecvDataSegmentLength', '262144'],
+    ]);
     const pdu = encodeLoginResponse({
-      transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionActive: 0, isid: Buffer.from('400001370000', 'hex'), tsih: 7, itt: 1,
-      statSN: 0, expCmdSN: 1, maxCmdSN: 128, statusClass: 0, statusDetail: 0, data: keys,
+      transit: true,
+      continue: false,
+      csg: 1,
+      nsg: 3,
+      versionMax: 0,
+      versionActive: 0,
+      isid: Buffer.from('400001370000', 'hex'),
+      tsih: 7,
+      itt: 1,
+      statSN: 0,
+      expCmdSN: 1,
+      maxCmdSN: 128,
+      statusClass: 0,
+      statusDetail: 0,
+      data: keys,
     });
     const wire = Buffer.concat(serializePdu(pdu, true, true));
     const L = pduLengths(wire, true, true);
@@ -137,7 +193,16 @@ describe('BHS field tree', () => {
 
   it('SCSI Response sense is decoded inside the data segment', () => {
     const pdu = encodeScsiResponse({
-      response: 0, status: 2, itt: 3, statSN: 1, expCmdSN: 1, maxCmdSN: 1, expDataSN: 0, overflow: false, underflow: false, residualCount: 0,
+      response: 0,
+      status: 2,
+      itt: 3,
+      statSN: 1,
+      expCmdSN: 1,
+      maxCmdSN: 1,
+      expDataSN: 0,
+      overflow: false,
+      underflow: false,
+      residualCount: 0,
       sense: Buffer.from(buildSense(Sense.LbaOutOfRange)),
     });
     const tree = decodePduTree(Buffer.concat(serializePdu(pdu, false, false)), false, false);

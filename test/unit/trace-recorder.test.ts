@@ -26,10 +26,24 @@ function rig(opts: { ringPdus?: number; ringBytes?: number } = {}) {
 }
 
 const write = (itt: number, cmdSN: number) =>
-  encodeScsiCommand({ immediate: false, final: true, read: false, write: true, attribute: 1, lun: 0, itt, expectedDataTransferLength: 1024, cmdSN, expStatSN: 1, cdb: Buffer.from('2a000000001000000200000000000000', 'hex') });
-const r2t = (itt: number) => encodeR2T({ lun: 0, itt, ttt: 7, statSN: 1, expCmdSN: 2, maxCmdSN: 9, r2tSN: 0, bufferOffset: 0, desiredDataTransferLength: 1024 });
+  encodeScsiCommand({
+    immediate: false,
+    final: true,
+    read: false,
+    write: true,
+    attribute: 1,
+    lun: 0,
+    itt,
+    expectedDataTransferLength: 1024,
+    cmdSN,
+    expStatSN: 1,
+    cdb: Buffer.from('2a000000001000000200000000000000', 'hex'),
+  });
+const r2t = (itt: number) =>
+  encodeR2T({ lun: 0, itt, ttt: 7, statSN: 1, expCmdSN: 2, maxCmdSN: 9, r2tSN: 0, bufferOffset: 0, desiredDataTransferLength: 1024 });
 const dataOut = (itt: number, data: Buffer) => encodeDataOut({ final: true, lun: 0, itt, ttt: 7, expStatSN: 1, dataSN: 0, bufferOffset: 0, data });
-const response = (itt: number) => encodeScsiResponse({ response: 0, status: 0, itt, statSN: 1, expCmdSN: 2, maxCmdSN: 9, expDataSN: 0, overflow: false, underflow: false, residualCount: 0 });
+const response = (itt: number) =>
+  encodeScsiResponse({ response: 0, status: 0, itt, statSN: 1, expCmdSN: 2, maxCmdSN: 9, expDataSN: 0, overflow: false, underflow: false, residualCount: 0 });
 
 describe('TraceRecorder', () => {
   it('subscribes to the taps only while a consumer or a hold exists', () => {
@@ -67,7 +81,16 @@ describe('TraceRecorder', () => {
     const seen: import('../../shared/trace/schema.ts').TraceEvent[] = [];
     rec.subscribe(({ event: e }) => seen.push(e));
     const address = { localAddress: '127.0.0.1', localPort: 3260, remoteAddress: '127.0.0.1', remotePort: 40000 };
-    iscsi.taps.pdu.emit({ direction: 'in', connectionId: 1, tsih: 1, address, timeNs: rec.startNs + 10_000_000_000n, pdu: write(7, 1), headerDigest: false, dataDigest: false });
+    iscsi.taps.pdu.emit({
+      direction: 'in',
+      connectionId: 1,
+      tsih: 1,
+      address,
+      timeNs: rec.startNs + 10_000_000_000n,
+      pdu: write(7, 1),
+      headerDigest: false,
+      dataDigest: false,
+    });
     scsi.taps.store.emit({ kind: 'write', lun: 0, lba: 16, blocks: 2, fua: false, durationMs: 0.1, task: { connectionId: 1, taskTag: 7 } });
     const [cmd, store] = seen;
     expect(store).toMatchObject({ type: 'store', taskId: cmd!.type === 'pdu' ? cmd.taskId : -1 });
@@ -101,7 +124,8 @@ describe('TraceRecorder', () => {
   it('keeps the ring within its count and byte caps', () => {
     const { rec, send } = rig({ ringPdus: 5, ringBytes: 48 * 3 + 10 });
     const release = rec.start();
-    for (let i = 0; i < 10; i++) send('in', encodeNopOut({ immediate: true, lun: 0, itt: i + 1, ttt: 0xffffffff, sn: i, expSN: 0, maxCmdSN: 0, data: Buffer.alloc(0) }));
+    for (let i = 0; i < 10; i++)
+      send('in', encodeNopOut({ immediate: true, lun: 0, itt: i + 1, ttt: 0xffffffff, sn: i, expSN: 0, maxCmdSN: 0, data: Buffer.alloc(0) }));
     release();
     expect(rec.recent().length).toBe(3);
     expect(rec.recent().map((p) => p.event.seq)).toEqual([7, 8, 9]);
@@ -163,7 +187,7 @@ describe('TraceRecorder.collect', () => {
 describe('PduRing', () => {
   it('never lets a held row be overwritten, whatever the sizes (random pushes, every held row checked)', () => {
     let seed = 7;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     const ring = new PduRing(50, 10_000);
     for (let i = 0; i < 5000; i++) {
       const n = 48 + rand(rand(10) === 0 ? 4000 : 300);
@@ -173,7 +197,10 @@ describe('PduRing', () => {
       for (let k = ring.first; k < ring.next; k++) {
         const b = ring.bytes(k);
         held += b.length;
-        expect(b.every((x) => x === (k & 0xff)), `row ${k} after push ${i}`).toBe(true);
+        expect(
+          b.every((x) => x === (k & 0xff)),
+          `row ${k} after push ${i}`,
+        ).toBe(true);
       }
       expect(ring.bytesHeld).toBe(held);
       expect(held).toBeLessThanOrEqual(10_000);
@@ -201,12 +228,32 @@ describe('EventRing', () => {
   it('builds SCSI command and store rows into the events the recorder used to keep, and keeps others whole', async () => {
     const { EventRing } = await import('../../server/trace/event-ring.ts');
     const ring = new EventRing(3, 1000);
-    ring.pushCommand(1, 2e6, { nexusId: 'iqn.x,0x1', lun: 0, opcodeName: 'READ(10)', status: 2, sense: { key: 5, asc: 0x20, ascq: 0 }, dataInBytes: 0, dataOutBytes: 0, durationNs: 500 });
+    ring.pushCommand(1, 2e6, {
+      nexusId: 'iqn.x,0x1',
+      lun: 0,
+      opcodeName: 'READ(10)',
+      status: 2,
+      sense: { key: 5, asc: 0x20, ascq: 0 },
+      dataInBytes: 0,
+      dataOutBytes: 0,
+      durationNs: 500,
+    });
     ring.pushStore(2, 3e6, { kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700, error: undefined, cache: undefined, taskId: 0 });
     ring.pushEvent({ type: 'scsi', seq: 3, timeNs: 4e6, wallMs: 1004, kind: 'nexus-lost', nexusId: 'n' });
     expect(ring.event(0)).toEqual({
-      type: 'scsi', seq: 1, timeNs: 2e6, wallMs: 1002, kind: 'command', nexusId: 'iqn.x,0x1', lun: 0, opcodeName: 'READ(10)', status: 2,
-      statusName: 'CHECK CONDITION', dataInBytes: 0, dataOutBytes: 0, durationNs: 500,
+      type: 'scsi',
+      seq: 1,
+      timeNs: 2e6,
+      wallMs: 1002,
+      kind: 'command',
+      nexusId: 'iqn.x,0x1',
+      lun: 0,
+      opcodeName: 'READ(10)',
+      status: 2,
+      statusName: 'CHECK CONDITION',
+      dataInBytes: 0,
+      dataOutBytes: 0,
+      durationNs: 500,
       sense: { key: 5, keyName: 'ILLEGAL REQUEST', asc: 0x20, ascq: 0, text: 'INVALID COMMAND OPERATION CODE' },
     });
     expect(ring.event(1)).toEqual({ type: 'store', seq: 2, timeNs: 3e6, wallMs: 1003, kind: 'write', lun: 1, lba: 8, blocks: 2, fua: true, durationNs: 700 });

@@ -12,25 +12,53 @@ let seq = 0;
 
 function pdu(timeNs: number, over: Partial<PduTraceEvent> & Pick<PduTraceEvent, 'opcode' | 'direction'>, data = 0): PduTraceEvent {
   return {
-    type: 'pdu', seq: ++seq, timeNs, wallMs: 0, connectionId: 1, tsih: 1, tcp: TCP, opcodeName: '', immediate: false,
-    lengths: { bhs: 48, ahs: 0, headerDigest: 0, data, padding: 0, dataDigest: 0, total: 48 + data }, headerDigest: false, dataDigest: false,
-    fields: {}, rawLength: 48 + data, ...over,
+    type: 'pdu',
+    seq: ++seq,
+    timeNs,
+    wallMs: 0,
+    connectionId: 1,
+    tsih: 1,
+    tcp: TCP,
+    opcodeName: '',
+    immediate: false,
+    lengths: { bhs: 48, ahs: 0, headerDigest: 0, data, padding: 0, dataDigest: 0, total: 48 + data },
+    headerDigest: false,
+    dataDigest: false,
+    fields: {},
+    rawLength: 48 + data,
+    ...over,
   };
 }
 const cmd = (t: number, itt: number, opcode: number, name: string, conn = 1) =>
-  pdu(t, { opcode: 0x01, direction: 'i2t', connectionId: conn, opcodeName: 'SCSI Command', fields: { InitiatorTaskTag: itt }, scsi: { opcode, opcodeName: name, lba: 8, blocks: 8 } });
-const rsp = (t: number, itt: number, conn = 1) => pdu(t, { opcode: 0x21, direction: 't2i', connectionId: conn, opcodeName: 'SCSI Response', fields: { InitiatorTaskTag: itt } });
-const dataIn = (t: number, itt: number, s: boolean, data = 64) => pdu(t, { opcode: 0x25, direction: 't2i', opcodeName: 'SCSI Data-In', fields: { InitiatorTaskTag: itt, S: s } }, data);
+  pdu(t, {
+    opcode: 0x01,
+    direction: 'i2t',
+    connectionId: conn,
+    opcodeName: 'SCSI Command',
+    fields: { InitiatorTaskTag: itt },
+    scsi: { opcode, opcodeName: name, lba: 8, blocks: 8 },
+  });
+const rsp = (t: number, itt: number, conn = 1) =>
+  pdu(t, { opcode: 0x21, direction: 't2i', connectionId: conn, opcodeName: 'SCSI Response', fields: { InitiatorTaskTag: itt } });
+const dataIn = (t: number, itt: number, s: boolean, data = 64) =>
+  pdu(t, { opcode: 0x25, direction: 't2i', opcodeName: 'SCSI Data-In', fields: { InitiatorTaskTag: itt, S: s } }, data);
 
 describe('SCSI SRT', () => {
   it('counts a call per command matched to its status by connection + ITT, not by time', () => {
     const pdus = [
-      cmd(0, 1, 0x88, 'READ(16)'), cmd(10, 1, 0x8a, 'WRITE(16)', 2), dataIn(20, 1, false), dataIn(30, 1, true),
-      rsp(45, 1, 2), cmd(50, 2, 0x00, 'TEST UNIT READY'), // never answered: not a call
+      cmd(0, 1, 0x88, 'READ(16)'),
+      cmd(10, 1, 0x8a, 'WRITE(16)', 2),
+      dataIn(20, 1, false),
+      dataIn(30, 1, true),
+      rsp(45, 1, 2),
+      cmd(50, 2, 0x00, 'TEST UNIT READY'), // never answered: not a call
       rsp(60, 9), // no command: not a call
     ];
     const { rows } = scsiSrt(pdus);
-    expect(rows.map((r) => [r.opcode, r.calls, r.minNs])).toEqual([[0x88, 1, 30], [0x8a, 1, 35]]);
+    expect(rows.map((r) => [r.opcode, r.calls, r.minNs])).toEqual([
+      [0x88, 1, 30],
+      [0x8a, 1, 35],
+    ]);
     expect(scsiSrt(pdus, { sinceNs: 5 }).rows.map((r) => r.opcode)).toEqual([0x8a]);
   });
 
@@ -69,8 +97,26 @@ describe('waterfall', () => {
     const c = cmd(1_000, 7, 0x88, 'READ(16)');
     const d = dataIn(9_000, 7, true);
     const store: StoreTraceEvent = {
-      type: 'store', seq: ++seq, timeNs: 7_000, wallMs: 0, kind: 'read', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 4_000, taskId: 1,
-      cache: { policy: '2q', mode: 'write-back', ranges: [{ lba: 8, blocks: 8, outcome: 'miss' }], lookupMs: 0.0005, storeReadMs: 0.003, storeWriteMs: 0, flushMs: 0 },
+      type: 'store',
+      seq: ++seq,
+      timeNs: 7_000,
+      wallMs: 0,
+      kind: 'read',
+      lun: 0,
+      lba: 8,
+      blocks: 8,
+      fua: false,
+      durationNs: 4_000,
+      taskId: 1,
+      cache: {
+        policy: '2q',
+        mode: 'write-back',
+        ranges: [{ lba: 8, blocks: 8, outcome: 'miss' }],
+        lookupMs: 0.0005,
+        storeReadMs: 0.003,
+        storeWriteMs: 0,
+        flushMs: 0,
+      },
     };
     const row = waterfallRow(1, [c, d], [store])!;
     expect(row.ns).toEqual({ request: 0, queue: 2_000, lookup: 500, store: 3_000, sync: 0, cache: 500, answer: 2_000 });

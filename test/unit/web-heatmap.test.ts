@@ -20,7 +20,14 @@ describe('heat map cells', () => {
   });
 
   it('marks recent reads and writes by age', () => {
-    const cells = heatCells({ ...base, exact: true, ranges: [] }, [{ kind: 'write', lba: 0, blocks: 128, wallMs: 1000 }, { kind: 'read', lba: 64, blocks: 1, wallMs: 1500 }], 2000);
+    const cells = heatCells(
+      { ...base, exact: true, ranges: [] },
+      [
+        { kind: 'write', lba: 0, blocks: 128, wallMs: 1000 },
+        { kind: 'read', lba: 64, blocks: 1, wallMs: 1500 },
+      ],
+      2000,
+    );
     expect(cells[0]!.writeAgoMs).toBe(1000);
     expect(cells[1]!.writeAgoMs).toBe(1000);
     expect(cells[1]!.readAgoMs).toBe(500);
@@ -35,6 +42,9 @@ describe('hit rate over time', () => {
       { t: 1, hits: 3, misses: 1, readaheadHits: 0 },
       { t: 2, hits: 3, misses: 1, readaheadHits: 0 },
     ]);
-    expect(r).toEqual([{ t: 1, rate: 0.75, lookups: 4 }, { t: 2, rate: null, lookups: 0 }]);
+    expect(r).toEqual([
+      { t: 1, rate: 0.75, lookups: 4 },
+      { t: 2, rate: null, lookups: 0 },
+    ]);
   });
 });

@@ -41,9 +41,15 @@ describe('digests (RFC 7143 B.4)', () => {
   it('checks header and data digests, and flags a corrupted one', () => {
     const pdu = writeCommand(true, true);
     const layout = layoutOf(pdu, true, true);
-    expect(checkDigests(pdu, layout).map((d) => [d.name, d.ok])).toEqual([['HeaderDigest', true], ['DataDigest', true]]);
+    expect(checkDigests(pdu, layout).map((d) => [d.name, d.ok])).toEqual([
+      ['HeaderDigest', true],
+      ['DataDigest', true],
+    ]);
     pdu[60] ^= 1;
-    expect(checkDigests(pdu, layout).map((d) => [d.name, d.ok])).toEqual([['HeaderDigest', true], ['DataDigest', false]]);
+    expect(checkDigests(pdu, layout).map((d) => [d.name, d.ok])).toEqual([
+      ['HeaderDigest', true],
+      ['DataDigest', false],
+    ]);
   });
 
   it('does not claim a check it cannot make on truncated bytes', () => {
@@ -86,19 +92,70 @@ describe('encapsulation stages', () => {
     resp[1] = 0x80;
     new DataView(resp.buffer).setUint32(16, 0x10);
     const base = { wallMs: 0, connectionId: 1, tsih: 1, headerDigest: false, dataDigest: false };
-    const e1 = describer.describe({ ...base, seq: 1, timeNs: 1_000_000, direction: 'i2t', tcp, bhs: cmd.subarray(0, 48), data: cmd.subarray(48), rawLength: cmd.length });
+    const e1 = describer.describe({
+      ...base,
+      seq: 1,
+      timeNs: 1_000_000,
+      direction: 'i2t',
+      tcp,
+      bhs: cmd.subarray(0, 48),
+      data: cmd.subarray(48),
+      rawLength: cmd.length,
+    });
     const e2 = describer.describe({ ...base, seq: 2, timeNs: 1_400_000, direction: 't2i', tcp: back, bhs: resp, data: new Uint8Array(0), rawLength: 48 });
-    const raws = new Map([[1, cmd], [2, resp]]);
+    const raws = new Map([
+      [1, cmd],
+      [2, resp],
+    ]);
     const stages = buildStages({
-      pdus: [e1, e2], scsi: e1.scsi!, blockSize: 512, raw: (s) => raws.get(s), taskId: e1.taskId,
+      pdus: [e1, e2],
+      scsi: e1.scsi!,
+      blockSize: 512,
+      raw: (s) => raws.get(s),
+      taskId: e1.taskId,
       storeEvents: [
-        { type: 'store', seq: 3, timeNs: 1_300_000, wallMs: 0, kind: 'write', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 250_000, taskId: e1.taskId, cache: { policy: 'lru', mode: 'write-back', ranges: [{ lba: 8, blocks: 8, outcome: 'write-allocate' }], lookupMs: 0.01, storeReadMs: 0, storeWriteMs: 0, flushMs: 0 } },
+        {
+          type: 'store',
+          seq: 3,
+          timeNs: 1_300_000,
+          wallMs: 0,
+          kind: 'write',
+          lun: 0,
+          lba: 8,
+          blocks: 8,
+          fua: false,
+          durationNs: 250_000,
+          taskId: e1.taskId,
+          cache: {
+            policy: 'lru',
+            mode: 'write-back',
+            ranges: [{ lba: 8, blocks: 8, outcome: 'write-allocate' }],
+            lookupMs: 0.01,
+            storeReadMs: 0,
+            storeWriteMs: 0,
+            flushMs: 0,
+          },
+        },
         // Same LUN and LBA, another task: joined by identity, so never taken for this one.
         { type: 'store', seq: 4, timeNs: 1_350_000, wallMs: 0, kind: 'write', lun: 0, lba: 8, blocks: 8, fua: false, durationNs: 999, taskId: 999 },
       ],
     });
     // Causal order: the command goes out (iSCSI, TCP, IP, Ethernet), the target works, the answer comes back.
-    expect(stages.map((s) => s.id)).toEqual(['app', 'fs', 'scsi', 'iscsi-out', 'tcp-out', 'ip-out', 'eth-out', 'target', 'cache', 'store', 'iscsi-back', 'net-back', 'done']);
+    expect(stages.map((s) => s.id)).toEqual([
+      'app',
+      'fs',
+      'scsi',
+      'iscsi-out',
+      'tcp-out',
+      'ip-out',
+      'eth-out',
+      'target',
+      'cache',
+      'store',
+      'iscsi-back',
+      'net-back',
+      'done',
+    ]);
     const by = Object.fromEntries(stages.map((s) => [s.id, s]));
     expect(by.scsi!.overhead).toBe(10);
     expect(by['iscsi-out']!.overhead).toBe(48 - 10);
@@ -108,7 +165,11 @@ describe('encapsulation stages', () => {
     expect(by['tcp-out']!.overhead).toBe(segments * 20);
     expect(by['ip-out']!.overhead).toBe(segments * 20);
     expect(by['eth-out']!.overhead).toBe(segments * 14);
-    expect(by['tcp-out']!.trip).toMatchObject({ srcPort: 40000, dstPort: 3260, framing: { segments, tcpPayload: 48 + 4096, frameBytes: 48 + 4096 + segments * 54 } });
+    expect(by['tcp-out']!.trip).toMatchObject({
+      srcPort: 40000,
+      dstPort: 3260,
+      framing: { segments, tcpPayload: 48 + 4096, frameBytes: 48 + 4096 + segments * 54 },
+    });
     expect(by['net-back']!.trip).toMatchObject({ srcPort: 3260, dstPort: 40000, framing: { segments: 1, tcpPayload: 48, frameBytes: 48 + 54 } });
     expect(by.cache!.explain).toContain('write-allocate');
     expect(by.store!.durationNs).toBe(250_000);
@@ -143,7 +204,10 @@ describe('console', () => {
     let screen = '';
     const lines: string[] = [];
     const ed: LineEditor = new LineEditor({
-      write: (s) => (screen += s), prompt: '> ', complete: completions, onClearScreen: () => {},
+      write: (s) => (screen += s),
+      prompt: '> ',
+      complete: completions,
+      onClearScreen: () => {},
       onSubmit: (l) => {
         lines.push(l);
         ed.busy = true; // a command that answers later

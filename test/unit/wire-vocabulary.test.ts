@@ -14,7 +14,10 @@ const EXEMPT = ['shared/protocol/', 'server/scsi/'];
 const RULES: readonly { what: string; re: RegExp }[] = [
   { what: 'an iSCSI opcode compared with a number', re: /(?<!scsi\??\.|cdb\w*)\bopcode\)?\s*(?:===?|!==?|<=?|>=?)\s*(?:0x[0-9a-fA-F]+|\d+)\b/ },
   { what: 'the opcode mask written as a number', re: /\[(?:0|Bhs\.Opcode)\]!?\s*&\s*0x3f\b/ },
-  { what: 'a local copy of an iSCSI opcode', re: /\bconst OP_(?:NOP|SCSI_COMMAND|SCSI_RESPONSE|DATA_IN|DATA_OUT|LOGIN|TEXT|LOGOUT|R2T|REJECT|TMF|SNACK|ASYNC)\w* = 0x/ },
+  {
+    what: 'a local copy of an iSCSI opcode',
+    re: /\bconst OP_(?:NOP|SCSI_COMMAND|SCSI_RESPONSE|DATA_IN|DATA_OUT|LOGIN|TEXT|LOGOUT|R2T|REJECT|TMF|SNACK|ASYNC)\w* = 0x/,
+  },
 ];
 
 function sources(dir: string): string[] {
@@ -43,7 +46,9 @@ describe('the iSCSI opcode vocabulary', () => {
     expect(ISCSI_OPCODE_NAMES[IscsiOpcode.ScsiDataIn]).toBe('SCSI Data-In');
     expect(ISCSI_OPCODE_NAMES[IscsiOpcode.R2T]).toBe('R2T');
     // Every named opcode but the one vendor-specific code is in the vocabulary.
-    const named = Object.keys(ISCSI_OPCODE_NAMES).map(Number).filter((n) => !ISCSI_OPCODE_NAMES[n]!.startsWith('Vendor'));
+    const named = Object.keys(ISCSI_OPCODE_NAMES)
+      .map(Number)
+      .filter((n) => !ISCSI_OPCODE_NAMES[n]!.startsWith('Vendor'));
     expect(new Set(named)).toEqual(new Set(Object.values(IscsiOpcode)));
     expect(iscsiOpcodeOf(Uint8Array.of(0x40 | IscsiOpcode.LoginRequest))).toBe(IscsiOpcode.LoginRequest);
     expect(ISCSI_OPCODE_MASK).toBe(0x3f);
@@ -52,7 +57,7 @@ describe('the iSCSI opcode vocabulary', () => {
   });
 
   it('the scan finds what it looks for (so an empty result below means something)', () => {
-    const planted = ["if (e.opcode === 0x21) x();", 'const op = bhs[0]! & 0x3f;', 'const OP_DATA_IN = 0x25;', 'if (e.scsi.opcode === 0x28) x();'];
+    const planted = ['if (e.opcode === 0x21) x();', 'const op = bhs[0]! & 0x3f;', 'const OP_DATA_IN = 0x25;', 'if (e.scsi.opcode === 0x28) x();'];
     expect(findBareOpcodes('planted.ts', planted.join('\n')).map((l) => l.split(':')[1])).toEqual(['1', '2', '3']);
   });
 

@@ -24,7 +24,6 @@ export interface TaskManagementResponsePdu {
   maxCmdSN: number;
 }
 
-
 /** TMF response codes (RFC 7143 11.6.1). */
 export const TmfResponse = {
   FunctionComplete: 0,

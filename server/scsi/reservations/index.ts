@@ -15,7 +15,6 @@ import { executeProut } from './prout.ts';
 import { executeSpc2 } from './spc2.ts';
 import { admitsRegistrants, emptyState, isHolder, registrationFor, type LuState, type Registration } from './state.ts';
 
-
 /**
  * Asks the SCSI target to establish a unit attention condition (SAM-5 5.14) on logical unit `lun` for the I_T
  * nexus `nexusId`, with sense key UNIT ATTENTION and the given ASC/ASCQ. The engine calls it once per affected
@@ -28,13 +27,7 @@ import { admitsRegistrants, emptyState, isHolder, registrationFor, type LuState,
  * The nexus may not be logged in right now (registrations outlive I_T nexus loss): keep the condition until a
  * nexus with that id shows up, or drop it if the target does not keep state for absent nexuses.
  */
-type UnitAttentionCallback = (
-  lun: number,
-  nexusId: string | 'all-but',
-  asc: number,
-  ascq: number,
-  except?: string,
-) => void;
+type UnitAttentionCallback = (lun: number, nexusId: string | 'all-but', asc: number, ascq: number, except?: string) => void;
 
 interface ReservationsOptions {
   /** Logical units 0 .. lunCount-1 get independent reservation state. */
@@ -55,9 +48,7 @@ export class Reservations implements ReservationsHook {
   private readonly known = new Map<string, ItNexus>();
 
   constructor(private readonly options: ReservationsOptions) {
-    this.luns = Array.from({ length: options.lunCount }, (_, lun) =>
-      options.statePath ? load(options.statePath(lun)) : emptyState(),
-    );
+    this.luns = Array.from({ length: options.lunCount }, (_, lun) => (options.statePath ? load(options.statePath(lun)) : emptyState()));
   }
 
   conflicts(lun: number, cdb: Uint8Array, nexus: ItNexus): boolean {

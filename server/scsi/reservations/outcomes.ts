@@ -22,7 +22,6 @@ export const UnitAttention = {
 
 export type UnitAttentionCode = (typeof UnitAttention)[keyof typeof UnitAttention];
 
-export const good = (dataIn?: Uint8Array): ScsiResponse =>
-  dataIn ? { status: ScsiStatus.Good, dataIn } : { status: ScsiStatus.Good };
+export const good = (dataIn?: Uint8Array): ScsiResponse => (dataIn ? { status: ScsiStatus.Good, dataIn } : { status: ScsiStatus.Good });
 
 export const conflict = (): ScsiResponse => ({ status: ScsiStatus.ReservationConflict });

@@ -5,13 +5,7 @@
 import { be16, be32 } from '../cdb.ts';
 import { CheckCondition, Sense, invalidField, invalidParameter } from '../sense.ts';
 import type { ItNexus, ScsiResponse } from '../types.ts';
-import {
-  InvalidReleaseOfPersistentReservation,
-  UnitAttention,
-  conflict,
-  good,
-  type UnitAttentionCode,
-} from './outcomes.ts';
+import { InvalidReleaseOfPersistentReservation, UnitAttention, conflict, good, type UnitAttentionCode } from './outcomes.ts';
 import {
   LU_SCOPE,
   admitsRegistrants,
@@ -66,8 +60,7 @@ export function executeProut(ctx: ProutContext, cdb: Uint8Array, data: Uint8Arra
   if (action > ProutAction.RegisterAndMove) throw invalidField(1, 4);
   const scope = (cdb[2] ?? 0) >> 4;
   const type = (cdb[2] ?? 0) & 0x0f;
-  const needsType =
-    action === ProutAction.Reserve || action === ProutAction.Preempt || action === ProutAction.PreemptAndAbort;
+  const needsType = action === ProutAction.Reserve || action === ProutAction.Preempt || action === ProutAction.PreemptAndAbort;
   if (needsType && scope !== LU_SCOPE) throw invalidField(2, 7);
   if (needsType && !isValidType(type)) throw invalidField(2, 3);
 

@@ -33,9 +33,7 @@ export function admitsRegistrants(t: PrType): boolean {
 
 /** The Exclusive Access family also blocks reads from non-holders; the Write Exclusive family only writes. */
 export function isExclusiveAccess(t: PrType): boolean {
-  return (
-    t === PrType.ExclusiveAccess || t === PrType.ExclusiveAccessRegistrantsOnly || t === PrType.ExclusiveAccessAllRegistrants
-  );
+  return t === PrType.ExclusiveAccess || t === PrType.ExclusiveAccessRegistrantsOnly || t === PrType.ExclusiveAccessAllRegistrants;
 }
 
 export interface Registration {

@@ -23,7 +23,7 @@ export async function getLbaStatus(ctx: CommandContext): Promise<ScsiResponse> {
   if (lba >= lu.store.blockCount) throw new CheckCondition(Sense.LbaOutOfRange);
   const wanted = Math.max(1, Math.min(MAX_DESCRIPTORS, Math.floor((allocation - HEADER) / DESCRIPTOR)));
   const runs: { lba: number; blocks: number; mapped: boolean }[] = [];
-  for (let at = lba; at < lu.store.blockCount && runs.length < wanted; ) {
+  for (let at = lba; at < lu.store.blockCount && runs.length < wanted;) {
     const run = await lu.store.mapping(at, MAX_RUN);
     runs.push({ lba: at, blocks: run.blocks, mapped: run.mapped });
     at += run.blocks;

@@ -224,7 +224,7 @@ function start(lu: LogicalUnit, unit: SanitizeUnit, passes: Pass[], ause: boolea
       const release = await lu.lock.acquire(0, blockCount);
       try {
         for (const [p, pass] of passes.entries()) {
-          for (let lba = 0; lba < blockCount; ) {
+          for (let lba = 0; lba < blockCount;) {
             if (unit.stopping) throw STOPPED;
             const n = Math.min(pass.chunkBlocks, blockCount - lba);
             await pass.step(lba, n);

@@ -64,7 +64,7 @@ async function replicate(lu: LogicalUnit, lba: number, blocks: number, block: Ui
   const perChunk = Math.max(1, Math.min(blocks, Math.floor(CHUNK_BYTES / blockSize)));
   const chunk = new Uint8Array(perChunk * blockSize);
   for (let i = 0; i < perChunk; i++) chunk.set(block, i * blockSize);
-  for (let done = 0; done < blocks; ) {
+  for (let done = 0; done < blocks;) {
     const n = Math.min(perChunk, blocks - done);
     await lu.store.write(lba + done, chunk.subarray(0, n * blockSize), !lu.mode.wce);
     done += n;

@@ -42,9 +42,7 @@ export async function extendedCopy(ctx: CommandContext): Promise<ScsiResponse> {
   const steps = params.segments.map((s) => plan(ctx, s, targets));
   const nexusId = cmd.nexus.id;
   // A copy without a list identifier (LIST ID USAGE 11b) is nobody's to ask about, nor to collide with.
-  const status = params.identified
-    ? lu.copyResults.begin(nexusId, params.listId)
-    : { state: CopyState.InProgress, segmentsProcessed: 0, bytesTransferred: 0 };
+  const status = params.identified ? lu.copyResults.begin(nexusId, params.listId) : { state: CopyState.InProgress, segmentsProcessed: 0, bytesTransferred: 0 };
   if (!status) throw new CheckCondition(Sense.OperationInProgress);
   let state = CopyState.CompletedWithErrors;
   try {
@@ -124,7 +122,7 @@ async function copySegment({ source, destination, segment }: Step, status: CopyS
   // block is overwritten before it has been read.
   const backwards = source === destination && destinationLba > sourceLba && destinationLba < sourceLba + blocks;
   const blockSize = source.store.blockSize;
-  for (let done = 0; done < blocks; ) {
+  for (let done = 0; done < blocks;) {
     const n = Math.min(CHUNK_BLOCKS, blocks - done);
     const at = backwards ? blocks - done - n : done;
     const data = await source.atomic.read(sourceLba + at, n, () => source.store.read(sourceLba + at, n));

@@ -117,4 +117,3 @@ export function currentPage(def: PageDef, values: ModeParameters): Uint8Array {
   def.build(page, values, PageControl.Current);
   return page;
 }
-

@@ -34,7 +34,13 @@ export function reportSupportedOpcodes(ctx: CommandContext): ScsiResponse {
       return withAllocation(allCommands(table, rctd), allocation);
     case ONE_OPCODE: {
       if (table.some((e) => e.opcode === opcode && e.serviceAction !== undefined)) throw invalidField(2);
-      return withAllocation(oneCommand(table.find((e) => e.opcode === opcode), rctd), allocation);
+      return withAllocation(
+        oneCommand(
+          table.find((e) => e.opcode === opcode),
+          rctd,
+        ),
+        allocation,
+      );
     }
     case ONE_SERVICE_ACTION: {
       if (table.some((e) => e.opcode === opcode && e.serviceAction === undefined)) throw invalidField(2);

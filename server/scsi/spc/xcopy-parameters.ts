@@ -84,7 +84,7 @@ function targetLength(type: number): number | undefined {
 
 function parseTargets(data: Uint8Array, start: number, bytes: number): TargetDescriptor[] {
   const found: { offset: number; type: number }[] = [];
-  for (let o = start; o < start + bytes; ) {
+  for (let o = start; o < start + bytes;) {
     const type = data[o]!;
     const size = targetLength(type);
     if (size === undefined) throw new CheckCondition(Sense.UnsupportedTargetDescriptorType, { field: { cdb: false, byte: o } });
@@ -114,7 +114,7 @@ function parseTargets(data: Uint8Array, start: number, bytes: number): TargetDes
 
 function parseSegments(data: Uint8Array, start: number, bytes: number): BlockSegment[] {
   const found: { offset: number; type: number; length: number }[] = [];
-  for (let o = start; o < start + bytes; ) {
+  for (let o = start; o < start + bytes;) {
     if (o + 4 > start + bytes) throw invalidParameter(8);
     const length = be16(data, o + 2);
     if (o + 4 + length > start + bytes) throw invalidParameter(o + 2);

@@ -23,8 +23,7 @@ export interface CheckContext {
   readonly stepperIndex: number;
 }
 
-const hasKeys = (p: PduTraceEvent, keys: readonly string[] | undefined): boolean =>
-  !keys || keys.every((k) => p.keys?.some(([name]) => name === k) ?? false);
+const hasKeys = (p: PduTraceEvent, keys: readonly string[] | undefined): boolean => !keys || keys.every((k) => p.keys?.some(([name]) => name === k) ?? false);
 
 /** Newest first, stopping at the step's start: a long trace costs only what happened since. */
 function* pdusSince(ctx: CheckContext): Generator<PduTraceEvent> {

@@ -11,7 +11,14 @@ import type { TraceSource, TraceStats } from '../../../shared/api/trace.ts';
 import { CAPTURE_JSONL_PATH, CAPTURE_PCAPNG_PATH } from '../../../shared/api/trace.ts';
 import type { IoRequestBody, IoResult } from '../../../shared/api/io.ts';
 import type { CacheChange, CacheChangeAnswer, CacheMapAnswer, CacheResetRequest, CacheStatsAnswer } from '../../../shared/api/cache.ts';
-import { describeUploadCap, MAX_CAPTURE_UPLOAD_BYTES, type ReplayAnswer, type ReplayRequest, type UploadedCapture, type UploadedPage } from '../../../shared/api/capture.ts';
+import {
+  describeUploadCap,
+  MAX_CAPTURE_UPLOAD_BYTES,
+  type ReplayAnswer,
+  type ReplayRequest,
+  type UploadedCapture,
+  type UploadedPage,
+} from '../../../shared/api/capture.ts';
 import type { InquiryData, ReadCapacity, VpdPage } from '../../../shared/api/scsi.ts';
 
 // The contract lives in shared/api (the gateway answers with the same types); these names are the UI's.
@@ -50,7 +57,10 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
     body = undefined;
   }
   if (!res.ok) {
-    const msg = body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string' ? (body as { error: string }).error : `${res.status} ${res.statusText}`;
+    const msg =
+      body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string'
+        ? (body as { error: string }).error
+        : `${res.status} ${res.statusText}`;
     throw new ApiError(res.status, msg);
   }
   if (body === undefined) throw new ApiError(res.status, `${path}: the gateway answered something that is not JSON`);
@@ -116,9 +126,15 @@ export const uploadedPage = (id: string, from: number, count: number): Promise<U
 
 export function uploadCapture(file: Blob, name: string): Promise<UploadedCapture> {
   if (file.size > MAX_UPLOAD_BYTES) {
-    return Promise.reject(new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to ${describeUploadCap(MAX_UPLOAD_BYTES)}`));
+    return Promise.reject(
+      new ApiError(413, `${name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB: the gateway takes captures up to ${describeUploadCap(MAX_UPLOAD_BYTES)}`),
+    );
   }
-  return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
+  return call<UploadedCapture>(`/api/capture/upload?name=${encodeURIComponent(name)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: file,
+  });
 }
 
 /** `lun` undefined: each command to the LUN the capture names; a number: every command to that lab LUN. */

@@ -35,5 +35,5 @@ export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
 
 /** A digest as iSCSI puts it on the wire: the CRC32C value little-endian (RFC 7143 B.4). */
 export function readDigestLE(b: Uint8Array, offset: number): number {
-  return ((b[offset]! | (b[offset + 1]! << 8) | (b[offset + 2]! << 16) | (b[offset + 3]! << 24)) >>> 0);
+  return (b[offset]! | (b[offset + 1]! << 8) | (b[offset + 2]! << 16) | (b[offset + 3]! << 24)) >>> 0;
 }

@@ -48,7 +48,8 @@ export function ladderRow(p: PduTraceEvent): LadderRow {
   else if (p.lengths.data > 0) range = `data ${p.lengths.data}`;
   let scsi: string | undefined;
   if (p.scsi) {
-    if (p.opcodeName === 'SCSI Command') scsi = `${p.scsi.opcodeName}${p.scsi.lba !== undefined ? ` LBA ${p.scsi.lba}` : ''}${p.scsi.blocks !== undefined ? ` ×${p.scsi.blocks}` : ''}`;
+    if (p.opcodeName === 'SCSI Command')
+      scsi = `${p.scsi.opcodeName}${p.scsi.lba !== undefined ? ` LBA ${p.scsi.lba}` : ''}${p.scsi.blocks !== undefined ? ` ×${p.scsi.blocks}` : ''}`;
     else if (p.scsi.statusName) scsi = p.scsi.statusName;
   }
   return { seq: p.seq, direction: p.direction, name: p.opcodeName, scsi, numbers, range, timeNs: p.timeNs };

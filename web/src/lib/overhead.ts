@@ -64,13 +64,30 @@ function breakdownOfShapes(pdus: readonly PduShape[], mss: number): Breakdown {
     digests += p.digests;
     padding += p.padding;
   }
-  const out = frameTrip(pdus.filter((p) => p.direction === 'i2t').map((p) => p.total), mss);
-  const back = frameTrip(pdus.filter((p) => p.direction === 't2i').map((p) => p.total), mss);
+  const out = frameTrip(
+    pdus.filter((p) => p.direction === 'i2t').map((p) => p.total),
+    mss,
+  );
+  const back = frameTrip(
+    pdus.filter((p) => p.direction === 't2i').map((p) => p.total),
+    mss,
+  );
   const frameBytes = out.frameBytes + back.frameBytes;
   return {
-    payload, cdb, bhs: pdus.length * BHS_LENGTH - cdb, ahs, digests, padding, otherData,
-    tcp: out.tcpHeaders + back.tcpHeaders, ip: out.ipHeaders + back.ipHeaders, eth: out.ethHeaders + back.ethHeaders,
-    pdus: pdus.length, segments: out.segments + back.segments, frameBytes, efficiency: frameBytes > 0 ? payload / frameBytes : 0,
+    payload,
+    cdb,
+    bhs: pdus.length * BHS_LENGTH - cdb,
+    ahs,
+    digests,
+    padding,
+    otherData,
+    tcp: out.tcpHeaders + back.tcpHeaders,
+    ip: out.ipHeaders + back.ipHeaders,
+    eth: out.ethHeaders + back.ethHeaders,
+    pdus: pdus.length,
+    segments: out.segments + back.segments,
+    frameBytes,
+    efficiency: frameBytes > 0 ? payload / frameBytes : 0,
   };
 }
 
@@ -91,7 +108,13 @@ const LAB_SESSION: SessionModel = { maxRecvDataSegmentLength: 262_144, firstBurs
 
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 const pduShape = (opcode: number, direction: 'i2t' | 't2i', data: number): PduShape => ({
-  opcode, direction, ahs: 0, digests: 0, data, padding: pad4(data), total: BHS_LENGTH + data + pad4(data),
+  opcode,
+  direction,
+  ahs: 0,
+  digests: 0,
+  data,
+  padding: pad4(data),
+  total: BHS_LENGTH + data + pad4(data),
 });
 
 /** Data PDUs carrying `bytes`, each at most `maxSeg`. */

@@ -73,7 +73,15 @@ export function layoutOf(raw: Uint8Array, headerDigest: boolean, dataDigest: boo
     o += n;
     return r;
   };
-  return { bhs: take(L.bhs), ahs: take(L.ahs), hdigest: take(L.headerDigest), data: take(L.data), pad: take(L.padding), ddigest: take(L.dataDigest), total: L.total };
+  return {
+    bhs: take(L.bhs),
+    ahs: take(L.ahs),
+    hdigest: take(L.headerDigest),
+    data: take(L.data),
+    pad: take(L.padding),
+    ddigest: take(L.dataDigest),
+    total: L.total,
+  };
 }
 
 export function sectionOf(layout: PduLayout, off: number): ByteSection {

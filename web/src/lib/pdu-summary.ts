@@ -57,7 +57,10 @@ export function pduDetail(e: PduTraceEvent): string {
     }
     case IscsiOpcode.TextRequest:
     case IscsiOpcode.TextResponse:
-      return (e.keys ?? []).map(([k, v]) => `${k}=${v}`).join(' ').slice(0, 80);
+      return (e.keys ?? [])
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')
+        .slice(0, 80);
     case IscsiOpcode.TaskManagementRequest:
     case IscsiOpcode.TaskManagementResponse:
       return String(e.fields.Function ?? e.fields.Response ?? '');
@@ -69,7 +72,13 @@ export function pduDetail(e: PduTraceEvent): string {
 }
 
 function stageShort(stage: string): string {
-  return stage === 'SecurityNegotiation' ? 'Security' : stage === 'LoginOperationalNegotiation' ? 'Operational' : stage === 'FullFeaturePhase' ? 'FullFeature' : stage;
+  return stage === 'SecurityNegotiation'
+    ? 'Security'
+    : stage === 'LoginOperationalNegotiation'
+      ? 'Operational'
+      : stage === 'FullFeaturePhase'
+        ? 'FullFeature'
+        : stage;
 }
 
 /** CmdSN for requests, StatSN for responses ("" when the PDU has neither). */

@@ -2,9 +2,7 @@
  * The stepper's network stages: one direction of an I/O (its PDUs) framed in TCP, IPv4 and Ethernet with the lab's
  * one framing model (shared/protocol/tcp-framing.ts), plus modelled header bytes to look at.
  */
-import {
-  ETH_FCS, ETH_HEADER, ETH_PHY, IPV4_HEADER, ISCSI_PORT, MSS, MTU, TCP_HEADER, frameTrip,
-} from '../../../shared/protocol/tcp-framing.ts';
+import { ETH_FCS, ETH_HEADER, ETH_PHY, IPV4_HEADER, ISCSI_PORT, MSS, MTU, TCP_HEADER, frameTrip } from '../../../shared/protocol/tcp-framing.ts';
 import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 import type { Stage, Trip } from './stage-types.ts';
 
@@ -28,23 +26,54 @@ export function outboundStages(trip: Trip, addr: { initiator: string; target: st
   const iscsi = f.tcpPayload;
   return [
     {
-      id: 'tcp-out', title: `TCP segments out (${f.segments})`, layer: 'tcp', where: 'network',
+      id: 'tcp-out',
+      title: `TCP segments out (${f.segments})`,
+      layer: 'tcp',
+      where: 'network',
       explain: `TCP carries the ${iscsi} bytes of ${what} in ${f.segments} segment(s) of at most ${MSS} payload bytes (MSS of a ${MTU}-byte MTU) and adds a ${TCP_HEADER}-byte header to each: ports, sequence and acknowledgement numbers, window, checksum. Each PDU starts a new segment here, as in the capture export.`,
-      bands: [{ label: `TCP ${f.segments}×${TCP_HEADER}`, bytes: f.tcpHeaders, layer: 'tcp' }, { label: `iSCSI ${iscsi}`, bytes: iscsi, layer: 'iscsi', inner: true }],
-      overhead: f.tcpHeaders, payload, trip,
-      facts: [['MSS', `${MSS} bytes`], ['PDUs', summarize(trip.pdus)]],
+      bands: [
+        { label: `TCP ${f.segments}×${TCP_HEADER}`, bytes: f.tcpHeaders, layer: 'tcp' },
+        { label: `iSCSI ${iscsi}`, bytes: iscsi, layer: 'iscsi', inner: true },
+      ],
+      overhead: f.tcpHeaders,
+      payload,
+      trip,
+      facts: [
+        ['MSS', `${MSS} bytes`],
+        ['PDUs', summarize(trip.pdus)],
+      ],
       hex: [{ label: 'TCP header (first segment, modelled)', bytes: synthTcpHeader(trip.srcPort, trip.dstPort), layer: 'tcp' }],
     },
     {
-      id: 'ip-out', title: 'IP packets out', layer: 'ip', where: 'network',
+      id: 'ip-out',
+      title: 'IP packets out',
+      layer: 'ip',
+      where: 'network',
       explain: `Each segment becomes an IPv4 packet with a ${IPV4_HEADER}-byte header: source and destination address, protocol 6 (TCP), TTL, checksum.`,
-      bands: [{ label: `IP ${f.segments}×${IPV4_HEADER}`, bytes: f.ipHeaders, layer: 'ip' }, { label: `TCP ${f.tcpHeaders}`, bytes: f.tcpHeaders, layer: 'tcp' }, { label: `iSCSI ${iscsi}`, bytes: iscsi, layer: 'iscsi', inner: true }],
-      overhead: f.ipHeaders, payload,
-      facts: [['addresses', `${addr.initiator} → ${addr.target}`], ['packets', String(f.segments)]],
-      hex: [{ label: 'IPv4 header (first packet, modelled)', bytes: synthIpHeader(addr.initiator, addr.target, Math.min(MSS, iscsi) + TCP_HEADER + IPV4_HEADER), layer: 'ip' }],
+      bands: [
+        { label: `IP ${f.segments}×${IPV4_HEADER}`, bytes: f.ipHeaders, layer: 'ip' },
+        { label: `TCP ${f.tcpHeaders}`, bytes: f.tcpHeaders, layer: 'tcp' },
+        { label: `iSCSI ${iscsi}`, bytes: iscsi, layer: 'iscsi', inner: true },
+      ],
+      overhead: f.ipHeaders,
+      payload,
+      facts: [
+        ['addresses', `${addr.initiator} → ${addr.target}`],
+        ['packets', String(f.segments)],
+      ],
+      hex: [
+        {
+          label: 'IPv4 header (first packet, modelled)',
+          bytes: synthIpHeader(addr.initiator, addr.target, Math.min(MSS, iscsi) + TCP_HEADER + IPV4_HEADER),
+          layer: 'ip',
+        },
+      ],
     },
     {
-      id: 'eth-out', title: 'Ethernet frames out', layer: 'eth', where: 'network',
+      id: 'eth-out',
+      title: 'Ethernet frames out',
+      layer: 'eth',
+      where: 'network',
       explain: `Each packet goes out in an Ethernet frame with a ${ETH_HEADER}-byte header (MAC addresses, EtherType 0x0800). On the cable each frame also costs a ${ETH_FCS}-byte FCS and ${ETH_PHY} bytes of preamble and gap, which no capture shows.`,
       bands: [
         { label: `Eth ${f.segments}×${ETH_HEADER}`, bytes: f.ethHeaders, layer: 'eth' },
@@ -52,8 +81,13 @@ export function outboundStages(trip: Trip, addr: { initiator: string; target: st
         { label: `TCP ${f.tcpHeaders}`, bytes: f.tcpHeaders, layer: 'tcp' },
         { label: `iSCSI ${iscsi}`, bytes: iscsi, layer: 'iscsi', inner: true },
       ],
-      overhead: f.ethHeaders, payload,
-      facts: [['frames', String(f.segments)], ['bytes in frames (as captured)', String(f.frameBytes)], ['on the cable (+FCS, preamble, gap)', String(f.cableBytes)]],
+      overhead: f.ethHeaders,
+      payload,
+      facts: [
+        ['frames', String(f.segments)],
+        ['bytes in frames (as captured)', String(f.frameBytes)],
+        ['on the cable (+FCS, preamble, gap)', String(f.cableBytes)],
+      ],
       hex: [{ label: 'Ethernet header (modelled)', bytes: synthEthHeader(), layer: 'eth' }],
     },
   ];
@@ -64,7 +98,10 @@ export function returnStage(trip: Trip, addr: { initiator: string; target: strin
   const f = trip.framing;
   const headers = f.tcpHeaders + f.ipHeaders + f.ethHeaders;
   return {
-    id: 'net-back', title: `Back on the wire (${f.segments} frames)`, layer: 'tcp', where: 'network',
+    id: 'net-back',
+    title: `Back on the wire (${f.segments} frames)`,
+    layer: 'tcp',
+    where: 'network',
     explain: `The target's ${trip.pdus.length} PDU(s) (${summarize(trip.pdus)}) go down its own TCP, IP and Ethernet layers: ${f.segments} segment(s), each with TCP ${TCP_HEADER} + IPv4 ${IPV4_HEADER} + Ethernet ${ETH_HEADER} bytes of headers, from ${addr.target} port ${trip.srcPort} to ${addr.initiator} port ${trip.dstPort}.`,
     bands: [
       { label: `Eth ${f.ethHeaders}`, bytes: f.ethHeaders, layer: 'eth' },
@@ -72,10 +109,15 @@ export function returnStage(trip: Trip, addr: { initiator: string; target: strin
       { label: `TCP ${f.tcpHeaders}`, bytes: f.tcpHeaders, layer: 'tcp' },
       { label: `iSCSI ${f.tcpPayload}`, bytes: f.tcpPayload, layer: 'iscsi', inner: true },
     ],
-    overhead: headers, payload, trip,
+    overhead: headers,
+    payload,
+    trip,
     durationNs: back.length > 1 ? back.at(-1)!.timeNs - back[0]!.timeNs : undefined,
     timeNote: back.length > 1 ? `${back[0]!.opcodeName} → ${back.at(-1)!.opcodeName}, as the target sent them` : undefined,
-    facts: [['PDUs', summarize(trip.pdus)], ['on the cable (+FCS, preamble, gap)', String(f.cableBytes)]],
+    facts: [
+      ['PDUs', summarize(trip.pdus)],
+      ['on the cable (+FCS, preamble, gap)', String(f.cableBytes)],
+    ],
     hex: [{ label: 'TCP header (first segment, modelled)', bytes: synthTcpHeader(trip.srcPort, trip.dstPort), layer: 'tcp' }],
   };
 }
@@ -119,7 +161,10 @@ function synthIpHeader(src: string, dst: string, totalLength: number): Uint8Arra
 }
 
 function ipv4(a: string): number[] {
-  const parts = a.replace(/^::ffff:/, '').split('.').map(Number);
+  const parts = a
+    .replace(/^::ffff:/, '')
+    .split('.')
+    .map(Number);
   return parts.length === 4 && parts.every((n) => n >= 0 && n < 256) ? parts : [0, 0, 0, 0];
 }
 

@@ -119,10 +119,14 @@ export class CacheInspector {
 
   /** Zeroes the LUN's counters on the target (POST /api/cache/reset-stats); the chart starts over with them. */
   async resetStats(): Promise<void> {
-    await this.post(() => resetCacheStats(this.lun), 'counters reset', () => {
-      this.samples = [];
-      this.resetAt = Date.now();
-    });
+    await this.post(
+      () => resetCacheStats(this.lun),
+      'counters reset',
+      () => {
+        this.samples = [];
+        this.resetAt = Date.now();
+      },
+    );
   }
 
   /** One change on the target: its answer becomes the stats on show, its error the message, then a fresh poll. */
@@ -177,7 +181,10 @@ export class CacheInspector {
 
   /** Reads since the last reset, oldest first, each with its hit share: the per-I/O hit-rate bars. */
   get readBars(): IoOutcome[] {
-    return this.recentIos.filter((io) => io.hitShare !== undefined && io.wallMs >= this.resetAt).slice(0, MAX_BARS).reverse();
+    return this.recentIos
+      .filter((io) => io.hitShare !== undefined && io.wallMs >= this.resetAt)
+      .slice(0, MAX_BARS)
+      .reverse();
   }
 }
 

@@ -43,7 +43,10 @@ export class Composer {
   get sense(): DecodedSenseText | undefined {
     const s = this.result?.sense;
     if (!s) return undefined;
-    return { key: `${senseKeyName(s.key)} (0x${s.key.toString(16)})`, asc: `${ascAscqText(s.asc, s.ascq)} (ASC 0x${s.asc.toString(16).padStart(2, '0')} ASCQ 0x${s.ascq.toString(16).padStart(2, '0')})` };
+    return {
+      key: `${senseKeyName(s.key)} (0x${s.key.toString(16)})`,
+      asc: `${ascAscqText(s.asc, s.ascq)} (ASC 0x${s.asc.toString(16).padStart(2, '0')} ASCQ 0x${s.ascq.toString(16).padStart(2, '0')})`,
+    };
   }
 
   /** Checks the form; returns the request or sets `error`. */
@@ -53,7 +56,8 @@ export class Composer {
     const blocks = parseNumber(this.blocks);
     if (lba === undefined) return this.fail('LBA must be a whole number (decimal, or hex with 0x)');
     if (blocks === undefined || blocks < 1 || blocks > MAX_BLOCKS) return this.fail(`blocks must be from 1 to ${MAX_BLOCKS}`);
-    if (lunBlocks !== undefined && lba + blocks > lunBlocks) return this.fail(`LBA ${lba} + ${blocks} blocks runs past the end of LUN ${this.lun} (${lunBlocks} blocks)`);
+    if (lunBlocks !== undefined && lba + blocks > lunBlocks)
+      return this.fail(`LBA ${lba} + ${blocks} blocks runs past the end of LUN ${this.lun} (${lunBlocks} blocks)`);
     if (this.op === 'read') return { lun: this.lun, op: 'read', lba, blocks, fua: this.fua };
     let data: IoData;
     switch (this.mode) {

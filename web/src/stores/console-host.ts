@@ -1,5 +1,21 @@
 /** What the console's commands may do in this page: the API, the trace, the stepper. */
-import { addFault, clearFaults, deleteFault, getCacheStats, getFaults, getInquiry, getReadCapacity, getStatus, getStep, getTraceStats, getVpd, postCache, postIo, postStep, resetCacheStats } from '../lib/api.ts';
+import {
+  addFault,
+  clearFaults,
+  deleteFault,
+  getCacheStats,
+  getFaults,
+  getInquiry,
+  getReadCapacity,
+  getStatus,
+  getStep,
+  getTraceStats,
+  getVpd,
+  postCache,
+  postIo,
+  postStep,
+  resetCacheStats,
+} from '../lib/api.ts';
 import { offline } from './offline.svelte.ts';
 import type { ConsoleHost } from '../lib/console/commands.ts';
 import { scsiCommandText } from '../lib/pdu-summary.ts';
@@ -63,7 +79,11 @@ export const consoleHost: ConsoleHost = {
   deleteFaults: async (id) => (id === undefined ? (await clearFaults()).deleted : (await deleteFault(id), 1)),
   step(which) {
     const t = which === 'last' ? stepper.latest() : lab.tasks.get(which);
-    if (!t) return { ok: false, text: which === 'last' ? 'step: no READ or WRITE in the trace yet — try: write 0 hello' : `step: no task ${which} in this page's trace` };
+    if (!t)
+      return {
+        ok: false,
+        text: which === 'last' ? 'step: no READ or WRITE in the trace yet — try: write 0 hello' : `step: no task ${which} in this page's trace`,
+      };
     if (!t.scsi) return { ok: false, text: `step: task ${t.id} is not a SCSI command` };
     ui.stepThrough(t.id);
     return { ok: true, text: `stepping through task ${t.id}: ${scsiCommandText(t.scsi)} (see the Encapsulation tab; ←/→ move between stages)` };

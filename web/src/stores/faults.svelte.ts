@@ -45,13 +45,21 @@ const SCENARIO_TIMEOUT_MS = 2000;
 
 async function writeAndVerify(ctx: ScenarioContext, lba: number, blocks: number, pattern: number): Promise<void> {
   const w = await ctx.io(`WRITE(16) LBA ${lba} x${blocks} (pattern 0x${pattern.toString(16)})`, {
-    lun: 0, op: 'write', lba, blocks, data: { pattern }, timeoutMs: SCENARIO_TIMEOUT_MS,
+    lun: 0,
+    op: 'write',
+    lba,
+    blocks,
+    data: { pattern },
+    timeoutMs: SCENARIO_TIMEOUT_MS,
   });
   if (!w.ok) return;
   const r = await ctx.io(`READ(16) LBA ${lba} x${blocks} to verify`, { lun: 0, op: 'read', lba, blocks });
   const want = pattern.toString(16).padStart(2, '0');
   const good = r.ok && r.dataHex !== undefined && r.dataHex.length === blocks * 512 * 2 && r.dataHex === want.repeat(blocks * 512);
-  ctx.log(good ? 'result' : 'error', good ? `write completed and verified: ${blocks * 512} bytes read back as 0x${want}` : 'read back does not match what was written');
+  ctx.log(
+    good ? 'result' : 'error',
+    good ? `write completed and verified: ${blocks * 512} bytes read back as 0x${want}` : 'read back does not match what was written',
+  );
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -76,7 +84,8 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: 'digest-error',
     title: 'Digest error',
-    explain: 'The next SCSI Command arrives with a bad header digest: at ErrorRecoveryLevel 0 the target drops the connection; the initiator logs in again and reissues the command.',
+    explain:
+      'The next SCSI Command arrives with a bad header digest: at ErrorRecoveryLevel 0 the target drops the connection; the initiator logs in again and reissues the command.',
     async run(ctx) {
       await ctx.rule({ action: 'corrupt-header-digest', match: { pdu: 'SCSI Command', direction: 'in' }, count: 1 });
       await writeAndVerify(ctx, AREA.digest, 8, 0xd1);
@@ -103,7 +112,10 @@ export const SCENARIOS: readonly Scenario[] = [
       const again = await ctx.io(`READ(16) LBA ${lba} x64 again`, { lun: 0, op: 'read', lba, blocks: 64, timeoutMs: 10_000 });
       await deleteFault(id);
       ctx.log('rule', `rule ${id} deleted`);
-      ctx.log('result', `first read ${first.durationMs.toFixed(0)} ms, re-read ${again.durationMs.toFixed(0)} ms${again.durationMs < first.durationMs / 2 ? ': the cache hid the slow disk' : ' (the LUN has no cache to hide it)'}`);
+      ctx.log(
+        'result',
+        `first read ${first.durationMs.toFixed(0)} ms, re-read ${again.durationMs.toFixed(0)} ms${again.durationMs < first.durationMs / 2 ? ': the cache hid the slow disk' : ' (the LUN has no cache to hide it)'}`,
+      );
     },
   },
   {

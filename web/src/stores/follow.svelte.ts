@@ -87,8 +87,13 @@ export class Follow {
       $effect(() => {
         if (!this.presenting) return;
         const state: FollowState = {
-          tab: ui.tab, selectedSeq: ui.selectedSeq, stepTaskId: ui.stepTaskId, stepIndex: stepper.index, name: this.name,
-          console: this.consoleText.slice(-FOLLOW_CONSOLE_CHARS), composer: this.composerView(),
+          tab: ui.tab,
+          selectedSeq: ui.selectedSeq,
+          stepTaskId: ui.stepTaskId,
+          stepIndex: stepper.index,
+          name: this.name,
+          console: this.consoleText.slice(-FOLLOW_CONSOLE_CHARS),
+          composer: this.composerView(),
           lesson: lessons.lesson ? { id: lessons.lesson.id, step: lessons.stepIndex } : null,
         };
         this.persist(state);
@@ -134,7 +139,11 @@ export class Follow {
       error,
       result: r
         ? {
-            ok: r.ok, status: r.status, statusText: r.statusText, bytes: r.bytes, durationMs: r.durationMs,
+            ok: r.ok,
+            status: r.status,
+            statusText: r.statusText,
+            bytes: r.bytes,
+            durationMs: r.durationMs,
             ...(r.sense ? { sense: r.sense } : {}),
             ...(r.dataHex ? { dataHex: r.dataHex.slice(0, FOLLOW_DATA_HEX_CHARS) } : {}),
           }

@@ -33,7 +33,9 @@ export class Inspector {
 
   readonly rows: FieldRow[] = $derived(flattenTree(this.tree, this.collapsed));
 
-  readonly layout: PduLayout | undefined = $derived(this.frame && this.frame.bytes.length >= 48 ? layoutOf(this.frame.bytes, this.frame.headerDigest, this.frame.dataDigest) : undefined);
+  readonly layout: PduLayout | undefined = $derived(
+    this.frame && this.frame.bytes.length >= 48 ? layoutOf(this.frame.bytes, this.frame.headerDigest, this.frame.dataDigest) : undefined,
+  );
 
   readonly digests: DigestCheck[] = $derived(this.frame && this.layout ? checkDigests(this.frame.bytes, this.layout) : []);
 

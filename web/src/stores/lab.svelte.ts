@@ -394,7 +394,9 @@ export class Lab {
           if (!this.connMap.has(e.connectionId)) {
             const i2t = e.direction === 'i2t';
             this.connMap.set(e.connectionId, {
-              id: e.connectionId, tsih: e.tsih, initiatorName: '',
+              id: e.connectionId,
+              tsih: e.tsih,
+              initiatorName: '',
               initiator: i2t ? `${e.tcp.src}:${e.tcp.srcPort}` : `${e.tcp.dst}:${e.tcp.dstPort}`,
               target: i2t ? `${e.tcp.dst}:${e.tcp.dstPort}` : `${e.tcp.src}:${e.tcp.srcPort}`,
             });
@@ -467,7 +469,15 @@ export class Lab {
     let t = this.tasks.get(e.taskId);
     if (!t) {
       const itt = e.fields.InitiatorTaskTag;
-      t = { id: e.taskId, connectionId: e.connectionId, itt: typeof itt === 'number' ? itt : undefined, first: e, scsi: e.scsi, pdus: [], latencyNs: undefined };
+      t = {
+        id: e.taskId,
+        connectionId: e.connectionId,
+        itt: typeof itt === 'number' ? itt : undefined,
+        first: e,
+        scsi: e.scsi,
+        pdus: [],
+        latencyNs: undefined,
+      };
       this.tasks.set(e.taskId, t);
     }
     t.pdus.push(e);

@@ -23,7 +23,15 @@ export function framesOf(u: Pick<UploadedPage, 'events'>): { events: TraceEvent[
     events.push(event as TraceEvent);
     if (rawBase64 && event.type === 'pdu') {
       const bytes = fromBase64(rawBase64);
-      raw.set(event.seq, { seq: event.seq, direction: event.direction, headerDigest: event.headerDigest, dataDigest: event.dataDigest, originalLength: bytes.length, truncated: false, bytes });
+      raw.set(event.seq, {
+        seq: event.seq,
+        direction: event.direction,
+        headerDigest: event.headerDigest,
+        dataDigest: event.dataDigest,
+        originalLength: bytes.length,
+        truncated: false,
+        bytes,
+      });
     }
   }
   return { events, raw };
@@ -37,7 +45,9 @@ export class OfflineCaptures {
   error = $state<string | null>(null);
   report = $state.raw<ReplayReport | null>(null);
   /** The last upload, kept so it can be replayed (also after going back to live). */
-  last = $state.raw<{ id: string; name: string; format: string; pdus: number; warnings: string[]; gaps: readonly { seq: number; text: string }[] } | null>(null);
+  last = $state.raw<{ id: string; name: string; format: string; pdus: number; warnings: string[]; gaps: readonly { seq: number; text: string }[] } | null>(
+    null,
+  );
   /** The page of the upload on show: events [from, to) of total; earlier pages' starts for going back. */
   page = $state.raw<{ from: number; to: number; total: number } | null>(null);
   private starts: number[] = [];

@@ -124,7 +124,10 @@ function answerRaw(seqs: readonly number[]): void {
     if (f) frames.push({ ...f, bytes: f.bytes.slice() });
     else missing.push(seq);
   }
-  post({ type: 'raw', frames, missing }, frames.map((f) => f.bytes.buffer as ArrayBuffer));
+  post(
+    { type: 'raw', frames, missing },
+    frames.map((f) => f.bytes.buffer as ArrayBuffer),
+  );
 }
 
 function open(): void {

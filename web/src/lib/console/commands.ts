@@ -73,7 +73,9 @@ const READ_PREVIEW_LINES = 32;
 
 const COMMANDS: readonly Command[] = [
   {
-    name: 'help', usage: 'help [COMMAND]', summary: 'list commands, or explain one',
+    name: 'help',
+    usage: 'help [COMMAND]',
+    summary: 'list commands, or explain one',
     run(args, out) {
       if (args[0]) {
         const c = find(args[0]);
@@ -87,7 +89,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'luns', usage: 'luns', summary: 'the target\'s logical units: size, block size, options',
+    name: 'luns',
+    usage: 'luns',
+    summary: "the target's logical units: size, block size, options",
     async run(_a, out, host) {
       const st = await host.status();
       out.heading(`${st.target.iqn}: ${st.luns.length} LUN(s)`);
@@ -98,7 +102,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'sessions', usage: 'sessions', summary: 'logged-in sessions and their connections',
+    name: 'sessions',
+    usage: 'sessions',
+    summary: 'logged-in sessions and their connections',
     async run(_a, out, host) {
       const st = await host.status();
       if (!st.sessions.length) {
@@ -113,7 +119,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'inquiry', usage: 'inquiry [LUN] [--vpd PAGE]', summary: 'SCSI INQUIRY: standard data, or a VPD page in hex (0x00 lists them)',
+    name: 'inquiry',
+    usage: 'inquiry [LUN] [--vpd PAGE]',
+    summary: 'SCSI INQUIRY: standard data, or a VPD page in hex (0x00 lists them)',
     async run(args, out, host) {
       const pos: string[] = [];
       let page: number | undefined;
@@ -139,7 +147,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'readcap', usage: 'readcap [LUN]', summary: 'READ CAPACITY(16): last LBA, block size, thin provisioning',
+    name: 'readcap',
+    usage: 'readcap [LUN]',
+    summary: 'READ CAPACITY(16): last LBA, block size, thin provisioning',
     async run(args, out, host) {
       const lun = args[0] === undefined ? 0 : num(args[0], 'LUN');
       const c = await host.readCapacity(lun);
@@ -148,7 +158,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'read', usage: 'read LBA [BLOCKS] [--lun N]', summary: 'READ blocks through the lab initiator; hex dump',
+    name: 'read',
+    usage: 'read LBA [BLOCKS] [--lun N]',
+    summary: 'READ blocks through the lab initiator; hex dump',
     async run(args, out, host) {
       const { pos, lun } = options(args);
       const lba = num(pos[0], 'LBA');
@@ -160,7 +172,8 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'write', usage: 'write LBA TEXT… [--blocks N] [--lun N] [--fua]',
+    name: 'write',
+    usage: 'write LBA TEXT… [--blocks N] [--lun N] [--fua]',
     summary: 'WRITE text (UTF-8, the last block zero-filled) through the lab initiator; --blocks asks for N blocks (text longer than they hold is refused)',
     async run(args, out, host) {
       const { pos, lun, fua, blocks: asked } = options(args);
@@ -178,8 +191,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'cache', usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off] | cache [LUN] reset',
-    summary: 'the target\'s block cache: counters, hit rate; change policy, size, write mode, readahead live; reset zeroes the counters',
+    name: 'cache',
+    usage: 'cache [LUN] [policy lru|2q|arc] [size 64M] [mode write-back|write-through] [readahead on|off] | cache [LUN] reset',
+    summary: "the target's block cache: counters, hit rate; change policy, size, write mode, readahead live; reset zeroes the counters",
     args: ['policy', 'size', 'mode', 'readahead', 'reset', 'lru', '2q', 'arc', 'write-back', 'write-through', 'on', 'off'],
     async run(args, out, host) {
       let lun: number | undefined;
@@ -215,7 +229,10 @@ const COMMANDS: readonly Command[] = [
       }
       if (Object.keys(change).length) {
         const r = await host.changeCache({ ...change, lun: lun ?? 0 });
-        for (const { lun: l, cache } of r.luns) out.line(`LUN ${l}: now ${cache.policy.toUpperCase()}, ${cache.mode}, ${fmtBytes(cache.sizeBytes)}, readahead ${cache.readahead.enabled ? 'on' : 'off'}`);
+        for (const { lun: l, cache } of r.luns)
+          out.line(
+            `LUN ${l}: now ${cache.policy.toUpperCase()}, ${cache.mode}, ${fmtBytes(cache.sizeBytes)}, readahead ${cache.readahead.enabled ? 'on' : 'off'}`,
+          );
         return;
       }
       const stats = await host.cacheStats();
@@ -229,15 +246,23 @@ const COMMANDS: readonly Command[] = [
           out.line(`LUN ${l}: no cache (start the lab with --cache SIZE)`);
           continue;
         }
-        out.heading(`LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`);
-        out.line(`  in ${fmtBytes(c.blockBytes)} cache blocks: hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`);
-        out.line(`  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`);
+        out.heading(
+          `LUN ${l}: ${c.policy.toUpperCase()}, ${c.mode}, ${fmtBytes(c.usedBytes)} used of ${fmtBytes(c.sizeBytes)}, ${fmtBytes(c.dirtyBytes)} dirty`,
+        );
+        out.line(
+          `  in ${fmtBytes(c.blockBytes)} cache blocks: hits ${c.hits} (readahead ${c.readaheadHits}), misses ${c.misses} (partial ${c.partial}): hit rate ${percent(c.hits, c.hits + c.misses)}`,
+        );
+        out.line(
+          `  evictions ${c.evictions}, write-backs ${c.writebacks}, flushes ${c.flushes}, bypasses ${c.bypasses}; cache blocks of ${fmtBytes(c.blockBytes)}`,
+        );
         out.line(`  readahead ${c.readahead.enabled ? `on, window ${fmtBytes(c.readahead.windowBytes)}` : 'off'} (${c.readaheadBlocks} blocks fetched)`);
       }
     },
   },
   {
-    name: 'trace', usage: 'trace [stats|pause|resume|clear]', summary: 'the trace: recorder counters, this page\'s timeline',
+    name: 'trace',
+    usage: 'trace [stats|pause|resume|clear]',
+    summary: "the trace: recorder counters, this page's timeline",
     args: ['stats', 'pause', 'resume', 'clear'],
     async run(args, out, host) {
       const sub = args[0] ?? 'stats';
@@ -255,13 +280,19 @@ const COMMANDS: readonly Command[] = [
       const s = await host.traceStats();
       const p = host.pageTrace();
       out.heading('recorder (gateway)');
-      out.line(`  PDUs ${s.pdus}, events ${s.events}, ring ${s.ringPdus} PDUs / ${fmtBytes(s.ringBytes)}, evicted ${s.evictedPdus} PDUs, consumers ${s.consumers}`);
+      out.line(
+        `  PDUs ${s.pdus}, events ${s.events}, ring ${s.ringPdus} PDUs / ${fmtBytes(s.ringBytes)}, evicted ${s.evictedPdus} PDUs, consumers ${s.consumers}`,
+      );
       out.heading('this page');
-      out.line(`  ${p.connected ? 'live' : 'offline'}${p.paused ? ', paused' : ''}: ${p.pdus} PDUs kept, ${p.received} received, ${p.rate}/s, ${p.dropped} dropped by back-pressure`);
+      out.line(
+        `  ${p.connected ? 'live' : 'offline'}${p.paused ? ', paused' : ''}: ${p.pdus} PDUs kept, ${p.received} received, ${p.rate}/s, ${p.dropped} dropped by back-pressure`,
+      );
     },
   },
   {
-    name: 'capture', usage: 'capture [pcapng|jsonl|open]', summary: 'download the trace ring (pcapng for Wireshark, JSON Lines), or open a capture file',
+    name: 'capture',
+    usage: 'capture [pcapng|jsonl|open]',
+    summary: 'download the trace ring (pcapng for Wireshark, JSON Lines), or open a capture file',
     args: ['pcapng', 'jsonl', 'open'],
     run(args, out, host) {
       const kind = args[0] ?? 'pcapng';
@@ -277,7 +308,9 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'replay', usage: 'replay', summary: 're-issue the opened capture\'s SCSI commands against the lab target; list what differs',
+    name: 'replay',
+    usage: 'replay',
+    summary: "re-issue the opened capture's SCSI commands against the lab target; list what differs",
     async run(_a, out, host) {
       const u = host.uploaded();
       if (!u) throw new UsageError('no capture opened yet: capture open (or the Capture tab), then replay');
@@ -291,7 +324,8 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'step', usage: 'step [last|TASK] | step read|write LBA [TEXT…] | step next|continue|status',
+    name: 'step',
+    usage: 'step [last|TASK] | step read|write LBA [TEXT…] | step next|continue|status',
     summary: 'walk a traced I/O through the layers, or run one in step mode (held at each stage until next)',
     args: ['last', 'read', 'write', 'next', 'continue', 'status'],
     async run(args, out, host) {
@@ -326,7 +360,8 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'fault', usage: 'fault [list] | fault add ACTION[:key=value,...] | fault del ID | fault clear',
+    name: 'fault',
+    usage: 'fault [list] | fault add ACTION[:key=value,...] | fault del ID | fault clear',
     summary: 'fault rules of the target: add one (the text --fault takes, e.g. drop:pdu=R2T), list them, delete one or all',
     args: ['list', 'add', 'del', 'clear'],
     async run(args, out, host) {
@@ -425,4 +460,3 @@ export function helpLines(columns: number): string[] {
   out.push(...wrapWords('Keys: ↑/↓ history, Tab completes, Ctrl+C cancels the line, Ctrl+L clears.', cols));
   return out;
 }
-

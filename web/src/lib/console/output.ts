@@ -13,7 +13,10 @@ export interface Out {
 }
 
 export function stepLine(st: StepState): string {
-  if (!st.active) return st.id ? `no stepped I/O in progress (last: ${st.io}: ${st.result ?? ''})` : 'no stepped I/O in progress: step read LBA or step write LBA TEXT starts one';
+  if (!st.active)
+    return st.id
+      ? `no stepped I/O in progress (last: ${st.io}: ${st.result ?? ''})`
+      : 'no stepped I/O in progress: step read LBA or step write LBA TEXT starts one';
   return st.stage
     ? `${st.io}: held at stage ${st.stageIndex + 1}/5 ${st.stage} (${stepStageName(st.stage, st.io)})${st.detail ? ` — ${st.detail}` : ''}`
     : `${st.io}: running to the next stage`;

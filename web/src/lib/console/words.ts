@@ -3,7 +3,6 @@ import { parseNumber } from '../format.ts';
 
 export class UsageError extends Error {}
 
-
 /** Splits a line into words; "double" or 'single' quotes keep spaces. */
 export function tokenize(line: string): string[] {
   const out: string[] = [];
