@@ -22,7 +22,7 @@ export interface AdminTargetSpec {
 
 /**
  * GET /api/config answer: the document `iscsi-lab target|serve --config FILE` starts from ({version, portals,
- * allowTargetReset, limits, cache?, targets}). Its keys are the config file's format (server/cli/config-file.ts),
+ * allowTargetReset, limits, cache?, targets}). Its keys are the config file's format (server/config/config-file.ts),
  * which checks them as it reads a file; here it is an object of JSON values.
  */
 export type ConfigDocument = Readonly<Record<string, unknown>>;
