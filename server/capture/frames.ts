@@ -51,16 +51,6 @@ export interface TcpSegment {
   readonly payload: Uint8Array;
 }
 
-export const isSupportedLinkType = (t: number): boolean =>
-  t === LINKTYPE_NULL ||
-  t === LINKTYPE_ETHERNET ||
-  t === LINKTYPE_RAW ||
-  t === LINKTYPE_LOOP ||
-  t === LINKTYPE_LINUX_SLL ||
-  t === LINKTYPE_IPV4 ||
-  t === LINKTYPE_IPV6 ||
-  t === LINKTYPE_LINUX_SLL2;
-
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 

@@ -1,4 +1,4 @@
-import { BHS_LENGTH, Bhs, IMMEDIATE_BIT, FINAL_BIT } from './constants.ts';
+import { BHS_LENGTH, Bhs, IMMEDIATE_BIT } from './constants.ts';
 import { ISCSI_OPCODE_MASK } from '../../shared/protocol/iscsi-opcodes.ts';
 
 /** SAM LUN, peripheral (00b) or flat (01b) addressing: the six bits of the LUN under the method bits. */
@@ -26,7 +26,6 @@ export function newPdu(opcode: number, data: Buffer = EMPTY): Pdu {
 
 export const opcodeOf = (bhs: Uint8Array): number => bhs[Bhs.Opcode]! & ISCSI_OPCODE_MASK;
 export const isImmediate = (bhs: Uint8Array): boolean => (bhs[Bhs.Opcode]! & IMMEDIATE_BIT) !== 0;
-export const isFinal = (bhs: Uint8Array): boolean => (bhs[Bhs.Flags]! & FINAL_BIT) !== 0;
 export const ahsLengthOf = (bhs: Uint8Array): number => bhs[Bhs.TotalAhsLength]! * 4;
 export const dataSegmentLengthOf = (bhs: Uint8Array): number =>
   (bhs[Bhs.DataSegmentLength]! << 16) | (bhs[Bhs.DataSegmentLength + 1]! << 8) | bhs[Bhs.DataSegmentLength + 2]!;
@@ -36,8 +35,6 @@ export function setDataSegmentLength(bhs: Buffer, length: number): void {
   bhs[Bhs.DataSegmentLength + 1] = (length >>> 8) & 0xff;
   bhs[Bhs.DataSegmentLength + 2] = length & 0xff;
 }
-
-export const ittOf = (bhs: Buffer): number => bhs.readUInt32BE(Bhs.Itt);
 
 /** Bytes of padding that bring a data segment to a 4-byte boundary (RFC 7143 11.2.4): the shared codec's. */
 export { padOf } from '../../shared/protocol/bytes.ts';

@@ -19,7 +19,6 @@ export function hex(b: Uint8Array, start = 0, end = b.length): string {
 }
 
 export const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-export const hex8 = (n: number): string => `0x${(n & 0xff).toString(16).padStart(2, '0')}`;
 
 export function fromHex(text: string): Uint8Array {
   const clean = text.replace(/[^0-9a-fA-F]/g, '');

@@ -16,7 +16,7 @@ export const RESERVED_TAG = 0xffffffff;
 
 // The opcodes themselves, their names and mask live in iscsi-opcodes.ts.
 import { iscsiOpcodeName, iscsiOpcodeOf, isInitiatorOpcode } from './iscsi-opcodes.ts';
-export { IscsiOpcode, ISCSI_OPCODE_MASK, ISCSI_OPCODE_NAMES, iscsiOpcodeName, iscsiOpcodeOf, isInitiatorOpcode, isNopOpcode } from './iscsi-opcodes.ts';
+export { ISCSI_OPCODE_NAMES, iscsiOpcodeName, iscsiOpcodeOf, isInitiatorOpcode } from './iscsi-opcodes.ts';
 
 export const LOGIN_STAGE_NAMES: readonly string[] = ['SecurityNegotiation', 'LoginOperationalNegotiation', 'Reserved', 'FullFeaturePhase'];
 

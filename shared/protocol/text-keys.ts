@@ -28,8 +28,3 @@ export function parseTextPairs(data: Uint8Array): TextPair[] {
   }
   return out;
 }
-
-/** Encodes pairs as NUL-terminated UTF-8 (for tests and the lab initiator). */
-export function encodeTextPairs(pairs: readonly (readonly [string, string])[]): Uint8Array {
-  return new TextEncoder().encode(pairs.map(([k, v]) => `${k}=${v}\0`).join(''));
-}

@@ -15,7 +15,7 @@ import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export { MSS, FRAMING_MODEL_TEXT };
 
-export type { Band, HexBlock, LayerId, Stage, Trip } from './stage-types.ts';
+export type { HexBlock, LayerId, Stage } from './stage-types.ts';
 import type { HexBlock, Stage } from './stage-types.ts';
 
 export interface StepperInput {

@@ -7,7 +7,7 @@ import type { PduTraceEvent } from '../../../shared/trace/schema.ts';
 import { parseNumber } from '../lib/format.ts';
 import { lab } from './lab.svelte.ts';
 import { ui } from './ui.svelte.ts';
-import { IscsiOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
+import { isNopOpcode } from '../../../shared/protocol/iscsi-opcodes.ts';
 
 export interface Filters {
   /** Connection id, '' for all. */
@@ -152,7 +152,7 @@ export class Timeline {
         return lba >= s.lba && lba < s.lba + Math.max(1, s.blocks ?? 1);
       });
     }
-    if (f.hideNops) tests.push((e) => e.opcode !== IscsiOpcode.NopOut && e.opcode !== IscsiOpcode.NopIn);
+    if (f.hideNops) tests.push((e) => !isNopOpcode(e.opcode));
     if (!tests.length) return null;
     return (e) => {
       for (const t of tests) if (!t(e)) return false;
