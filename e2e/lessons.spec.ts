@@ -155,15 +155,17 @@ test('Login and CHAP, against a lab that asks for CHAP', async ({ page }) => {
     await page.getByTestId('lesson-next').click();
     await run('iscsi-inq', [`iscsi://student%lesson-secret-1@${lab.portal}/${lab.iqn}/0`], { timeout: 30_000 });
     await passAndNext(page);
-    // The login's PDUs: click Login PDUs (newest first) until the one the step asks for is selected.
+    // The login's PDUs: click Login PDUs (newest first) until the one the step asks for is selected. The page takes
+    // trace batches between clicks, so the login's later PDUs may still be on their way: look again until they are.
     const pick = async (opcode: string): Promise<void> => {
-      const rows = page.locator(`[data-testid=timeline] .row[data-opcode="${opcode}"]`);
-      const n = await rows.count();
-      for (let i = n - 1; i >= 0; i--) {
-        await rows.nth(i).click();
-        if ((await page.getByTestId('lesson-check').getAttribute('data-passed')) === 'true') return;
-      }
-      throw new Error(`no ${opcode} passes the step`);
+      await expect(async () => {
+        const rows = page.locator(`[data-testid=timeline] .row[data-opcode="${opcode}"]`);
+        for (let i = (await rows.count()) - 1; i >= 0; i--) {
+          await rows.nth(i).click();
+          if ((await page.getByTestId('lesson-check').getAttribute('data-passed')) === 'true') return;
+        }
+        throw new Error(`no ${opcode} passes the step`);
+      }).toPass({ timeout: 10_000 });
     };
     await pick('Login Request');
     await passAndNext(page);
@@ -171,9 +173,13 @@ test('Login and CHAP, against a lab that asks for CHAP', async ({ page }) => {
     await passAndNext(page);
     await pick('Login Request');
     await passAndNext(page);
-    await selectRow(page, 'Login Request', 'Operational');
-    await page.getByRole('tab', { name: 'PDU inspector' }).click();
-    await expect(page.getByTestId('keys')).toContainText('MaxRecvDataSegmentLength');
+    // The newest Login Request of the operational stage: until it has reached the page (batches wait while the test
+    // clicks), the newest match is the security stage's last one (its NSG says Operational too), so look again.
+    await expect(async () => {
+      await selectRow(page, 'Login Request', 'Operational');
+      await page.getByRole('tab', { name: 'PDU inspector' }).click();
+      await expect(page.getByTestId('keys')).toContainText('MaxRecvDataSegmentLength', { timeout: 1000 });
+    }).toPass({ timeout: 10_000 });
     await clickField(page, 'CSG');
     await passAndNext(page);
     await selectRow(page, 'Login Response', 'FullFeature');
